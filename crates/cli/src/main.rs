@@ -1,0 +1,48 @@
+//! `pullsim`: a kubelet image-pull simulator.
+//!
+//! The binary is thin: it parses arguments (clap), calls the library crates and renders their
+//! results as text or JSON. Every subcommand lives in its own module under `cmd/`.
+
+mod cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for usage errors, the same as clap's.
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pullsim",
+    version,
+    about = "Simulate what a Kubernetes node does when a pod needs an image",
+    long_about = "pullsim does, on any machine, what the kubelet does when a pod needs an image: it \
+defaults the pull policy, looks the image up in its own content-addressed store, picks pull \
+credentials from dockerconfigjson secrets the way the kubelet's keyring does, talks to the \
+registry, verifies and stores what it pulls, and reports it with the kubelet's own events and \
+reasons.\n\nEvery command takes -o text|json; JSON output is one object per line.",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    // Each subcommand adds one variant here and one arm in `main`.
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: anyhow::Result<ExitCode> = match cli.command {};
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! pullsim-credentials (placeholder while the crate is built).

@@ -1,0 +1,1 @@
+//! pullsim-node (placeholder while the crate is built).

@@ -1,0 +1,1 @@
+//! pullsim-policy (placeholder while the crate is built).

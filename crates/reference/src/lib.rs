@@ -1,0 +1,1 @@
+//! pullsim-reference (placeholder while the crate is built).

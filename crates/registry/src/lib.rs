@@ -1,0 +1,1 @@
+//! pullsim-registry (placeholder while the crate is built).

@@ -1,0 +1,1 @@
+//! pullsim-store (placeholder while the crate is built).

@@ -1,0 +1,1 @@
+//! pullsim-testsupport (placeholder while the crate is built).
