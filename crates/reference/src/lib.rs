@@ -1,1 +1,31 @@
-//! pullsim-reference (placeholder while the crate is built).
+//! Container image references and digests, parsed and normalized exactly as
+//! [distribution/reference](https://github.com/distribution/reference) does it (the grammar the
+//! kubelet uses through `ParseNormalizedNamed`), with digests validated as
+//! opencontainers/go-digest v1.0.0 does.
+//!
+//! ```
+//! use pullsim_reference::Reference;
+//! let r = Reference::parse_normalized("nginx:1.25").unwrap();
+//! assert_eq!(r.to_string(), "docker.io/library/nginx:1.25");
+//! assert_eq!(r.domain(), "docker.io");
+//! assert_eq!(r.path(), "library/nginx");
+//! assert_eq!(r.familiar(), "nginx:1.25");
+//! ```
+//!
+//! Every error's Display starts with the upstream Go error text and then says what is wrong and
+//! where; [`ParseError::upstream`] gives the upstream text alone.
+#![deny(missing_docs)]
+
+mod digest;
+mod error;
+mod grammar;
+mod image_name;
+mod reference;
+
+pub use digest::{Algorithm, Digest};
+pub use error::{ParseError, go_quote};
+pub use image_name::{ImageName, parse_image_name};
+pub use reference::{
+    AnyReference, DEFAULT_DOMAIN, DEFAULT_TAG, LEGACY_DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX,
+    REPOSITORY_NAME_TOTAL_LENGTH_MAX, Reference,
+};
