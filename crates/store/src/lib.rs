@@ -1,1 +1,56 @@
-//! pullsim-store (placeholder while the crate is built).
+//! pullsim-store: the node's image store.
+//!
+//! A content-addressed store under one root directory that is also a valid OCI image layout:
+//!
+//! ```text
+//! ROOT/oci-layout            {"imageLayoutVersion":"1.0.0"}
+//! ROOT/index.json            every recorded image, annotated with org.opencontainers.image.ref.name
+//! ROOT/blobs/sha256/<hex>    verified content only
+//! ROOT/ingest/<sha256(ref)>/ data + ingest.json + lock: writes in progress (resumable)
+//! ROOT/pullsim.redb          the index: images, blob references, KEP-2535 pull records
+//! ```
+//!
+//! Contracts:
+//! - Content is not visible in `blobs/` until its writer commits, and a commit verifies size
+//!   and digest, fsyncs the file, renames it atomically and fsyncs the directory.
+//! - An image record is written only when every blob it lists is present (checked while the
+//!   index is locked), so the index never points at missing content.
+//! - Lookups ([`Store::lookup`], [`Store::lookup_id`]) read an in-memory snapshot of the index
+//!   (loaded on first use, reloaded when the index file changes); they never read blobs or walk
+//!   directories.
+//! - Several processes may use one root: the index is opened per operation, and a process that
+//!   finds it locked waits (bounded, reported once) instead of failing.
+#![deny(missing_docs)]
+
+mod error;
+mod gc;
+// mod import;
+mod index;
+mod ingest;
+mod layout;
+mod media;
+mod record;
+mod serde_digest;
+mod store;
+// mod verify;
+
+pub use error::StoreError;
+pub use gc::{DiskUsage, GcOutcome, RemoveOutcome};
+// pub use import::{LoadOptions, LoadedImage};
+pub use index::WaitReporter;
+pub use ingest::{BlobWriter, CommitOutcome};
+pub use media::*;
+pub use record::{
+    ImageRecord, Origin, PullIntent, PulledCredentials, PulledRecord, SecretCoordinates,
+    ServiceAccountCoordinates,
+};
+pub use store::{Store, StoreOptions};
+// pub use verify::{VerifyProblem, VerifyReport};
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,154 @@
+//! Records kept in the index: images, and the kubelet's KEP-2535 pull records.
+
+use std::collections::BTreeMap;
+
+use pullsim_reference::Digest;
+use serde::{Deserialize, Serialize};
+
+/// How an image came into the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Loaded from an archive or layout (`pullsim images load`): a preloaded image in the
+    /// kubelet's sense (KEP-2535 `NeverVerifyPreloadedImages` does not verify it).
+    Preloaded,
+    /// Pulled from a registry.
+    Pulled,
+}
+
+impl Origin {
+    /// `"preloaded"` or `"pulled"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Origin::Preloaded => "preloaded",
+            Origin::Pulled => "pulled",
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One name of an image in the index: a normalized repository with a tag or a digest, and
+/// what it points to. Several records may share a manifest and an image ID.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// Normalized repository name, e.g. `docker.io/library/nginx`.
+    pub name: String,
+    /// The tag, when the image was named by tag.
+    pub tag: Option<String>,
+    /// The digest the image was named by, when it was named by digest.
+    #[serde(with = "crate::serde_digest::opt")]
+    pub digest: Option<Digest>,
+    /// The reference as the user or pod spec wrote it (e.g. `nginx`).
+    pub written_as: String,
+    /// Digest of the top-level manifest (or index).
+    #[serde(with = "crate::serde_digest")]
+    pub manifest_digest: Digest,
+    /// Media type of the top-level manifest.
+    pub media_type: String,
+    /// Digest of the image config: the image ID.
+    #[serde(with = "crate::serde_digest")]
+    pub config_digest: Digest,
+    /// Platform (`os/arch[/variant]`), when known.
+    pub platform: Option<String>,
+    /// Total size of all blobs of the image (manifests, config, layers), in bytes.
+    pub size: u64,
+    /// Every blob of the image, top-level manifest first.
+    #[serde(with = "crate::serde_digest::vec")]
+    pub blobs: Vec<Digest>,
+    /// When the store first saw this name (Unix ms).
+    pub first_seen_ms: u64,
+    /// When the image was last used (Unix ms).
+    pub last_used_ms: u64,
+    /// Pinned images are never garbage-collected.
+    pub pinned: bool,
+    /// Free-form labels.
+    pub labels: BTreeMap<String, String>,
+    /// Preloaded or pulled.
+    pub origin: Origin,
+}
+
+impl ImageRecord {
+    /// The index key of this record: `name:tag`, or `name@digest` when named by digest.
+    pub fn key(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => format!("{}@{}", self.name, d),
+            (None, Some(t)) => format!("{}:{}", self.name, t),
+            (None, None) => format!("{}@{}", self.name, self.manifest_digest),
+        }
+    }
+
+    /// The image ID (`sha256:<hex>` of the config).
+    pub fn id(&self) -> String {
+        self.config_digest.to_string()
+    }
+}
+
+/// The kubelet's `ImagePulledRecord` (KEP-2535, pkg/kubelet/apis/config/types.go): which
+/// credentials were used to pull an image, by image name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PulledRecord {
+    /// The image ID (`imageRef`).
+    pub image_ref: String,
+    /// When the record was last updated (Unix ms; the kubelet's `lastUpdatedTime`).
+    #[serde(rename = "lastUpdatedTime")]
+    pub last_updated_ms: u64,
+    /// Normalized image name (no tag or digest) → credentials that pulled it.
+    pub credential_mapping: BTreeMap<String, PulledCredentials>,
+}
+
+/// The kubelet's `ImagePullCredentials`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PulledCredentials {
+    /// Pulled without credentials (or with node credentials): every pod may use the image.
+    #[serde(default)]
+    pub node_pods_accessible: bool,
+    /// Secrets whose credentials pulled the image.
+    #[serde(default)]
+    pub kubernetes_secrets: Vec<SecretCoordinates>,
+    /// Service accounts whose tokens pulled the image (credential-provider plugins).
+    #[serde(default)]
+    pub kubernetes_service_accounts: Vec<ServiceAccountCoordinates>,
+}
+
+/// The kubelet's `ImagePullSecret`: a secret's coordinates and the hash of the credential used.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretCoordinates {
+    /// Secret UID.
+    pub uid: String,
+    /// Secret namespace.
+    pub namespace: String,
+    /// Secret name.
+    pub name: String,
+    /// Hash of the credential (never the credential itself).
+    pub credential_hash: String,
+}
+
+/// The kubelet's `ImagePullServiceAccount`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccountCoordinates {
+    /// Service account UID.
+    pub uid: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+/// The kubelet's `ImagePullIntent`: an image whose pull started and has not finished.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullIntent {
+    /// The image as requested.
+    pub image: String,
+    /// When the intent was written (Unix ms).
+    pub created_ms: u64,
+}

@@ -1,0 +1,631 @@
+//! [`Store`]: opening the root, blobs, and the image index.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use pullsim_reference::{Algorithm, Digest, Reference};
+use redb::{ReadableTable, TableError};
+
+use crate::index::{
+    self, BLOB_REFS, IMAGES, INTENTS, Index, PULLED, Snapshot, WaitReporter, decode_record, encode,
+};
+use crate::ingest::{BlobWriter, CommitOutcome, ref_dir_name, tmp_ref_name};
+use crate::{ImageRecord, PullIntent, PulledRecord, StoreError};
+
+/// How long a snapshot is trusted before the index file is checked for changes.
+const RECHECK_MS: u64 = 50;
+
+/// Options for [`Store::open_with`].
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// How long an operation waits for another process's lock on the index (default 30 s).
+    pub lock_timeout: Duration,
+    /// Called once per operation that has to wait for that lock.
+    pub on_wait: Option<WaitReporter>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            lock_timeout: Duration::from_secs(30),
+            on_wait: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("lock_timeout", &self.lock_timeout)
+            .field("on_wait", &self.on_wait.is_some())
+            .finish()
+    }
+}
+
+/// The image store under one root directory. `Send + Sync`; share it behind an `Arc`.
+pub struct Store {
+    root: PathBuf,
+    blobs_dir: PathBuf,
+    ingest_dir: PathBuf,
+    pub(crate) index: Index,
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
+    opened: Instant,
+    last_check_ms: AtomicU64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("root", &self.root).finish()
+    }
+}
+
+fn table_or_empty<T>(r: Result<T, TableError>, path: &Path) -> Result<Option<T>, StoreError> {
+    match r {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(StoreError::index(path, e)),
+    }
+}
+
+impl Store {
+    /// Open the store at `root`, creating the layout (and an empty index) if missing. Cheap for
+    /// an existing store: a few `stat`s; the index is opened by the operations that need it.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        Store::open_with(root, StoreOptions::default())
+    }
+
+    /// [`Store::open`] with options.
+    pub fn open_with(root: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
+        let blobs_dir = root.join("blobs").join("sha256");
+        let ingest_dir = root.join("ingest");
+        let db_path = root.join("pullsim.redb");
+        let store = Store {
+            root: root.to_path_buf(),
+            blobs_dir,
+            ingest_dir,
+            index: Index {
+                path: db_path,
+                timeout: opts.lock_timeout,
+                reporter: opts.on_wait,
+                local: Mutex::new(()),
+            },
+            snapshot: RwLock::new(None),
+            opened: Instant::now(),
+            last_check_ms: AtomicU64::new(0),
+        };
+        if !store.index.path.exists() {
+            for d in [&store.blobs_dir, &store.ingest_dir] {
+                fs::create_dir_all(d).map_err(|e| StoreError::io("create", d, e))?;
+            }
+            crate::layout::ensure_layout_files(&store.root)?;
+            store.index.create_if_missing()?;
+        }
+        Ok(store)
+    }
+
+    /// `$PULLSIM_ROOT`, else `$XDG_DATA_HOME/pullsim`, else `~/.local/share/pullsim`.
+    pub fn default_root() -> PathBuf {
+        if let Some(r) = std::env::var_os("PULLSIM_ROOT").filter(|v| !v.is_empty()) {
+            return PathBuf::from(r);
+        }
+        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(x).join("pullsim");
+        }
+        let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+        PathBuf::from(home).join(".local/share/pullsim")
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The index file (`ROOT/pullsim.redb`).
+    pub fn index_path(&self) -> &Path {
+        &self.index.path
+    }
+
+    /// `ROOT/blobs/sha256`.
+    pub fn blobs_dir(&self) -> &Path {
+        &self.blobs_dir
+    }
+
+    /// `ROOT/ingest`.
+    pub fn ingest_dir(&self) -> &Path {
+        &self.ingest_dir
+    }
+
+    /// Where the blob lives (whether or not it is present).
+    pub fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.root
+            .join("blobs")
+            .join(d.algorithm().as_str())
+            .join(d.encoded())
+    }
+
+    /// Whether the blob is in the store (committed, hence verified).
+    pub fn has_blob(&self, d: &Digest) -> bool {
+        d.algorithm() == Algorithm::Sha256 && self.blob_path(d).is_file()
+    }
+
+    /// Size of a present blob.
+    pub fn blob_size(&self, d: &Digest) -> Result<u64, StoreError> {
+        let p = self.blob_path(d);
+        match fs::metadata(&p) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::BlobNotFound {
+                digest: d.to_string(),
+                context: String::new(),
+            }),
+            Err(e) => Err(StoreError::io("stat", p, e)),
+        }
+    }
+
+    /// Read a whole blob (for small blobs: manifests, configs).
+    pub fn read_blob(&self, d: &Digest) -> Result<Vec<u8>, StoreError> {
+        let p = self.blob_path(d);
+        match fs::read(&p) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::BlobNotFound {
+                digest: d.to_string(),
+                context: String::new(),
+            }),
+            Err(e) => Err(StoreError::io("read", p, e)),
+        }
+    }
+
+    fn check_sha256(d: &Digest) -> Result<(), StoreError> {
+        if d.algorithm() == Algorithm::Sha256 {
+            Ok(())
+        } else {
+            Err(StoreError::UnsupportedDigest {
+                digest: d.to_string(),
+            })
+        }
+    }
+
+    /// Open a writer for `ingest_ref` (any string naming the write, e.g. `repo@digest`),
+    /// resuming an interrupted ingest of the same content. Waits while another writer holds
+    /// the same ref; if that writer committed the blob, the returned writer reports
+    /// [`BlobWriter::already_exists`] and its commit is [`CommitOutcome::AlreadyExists`].
+    pub fn writer(
+        &self,
+        ingest_ref: &str,
+        expected: &Digest,
+        expected_size: Option<u64>,
+    ) -> Result<BlobWriter, StoreError> {
+        Self::check_sha256(expected)?;
+        BlobWriter::open(
+            self.blobs_dir.clone(),
+            self.ingest_dir.join(ref_dir_name(ingest_ref)),
+            ingest_ref.to_string(),
+            Some(expected.clone()),
+            expected_size,
+        )
+    }
+
+    /// A writer for content whose digest is learnt at the end (see `commit_unknown`).
+    pub(crate) fn writer_unknown(&self, what: &str) -> Result<BlobWriter, StoreError> {
+        BlobWriter::open(
+            self.blobs_dir.clone(),
+            self.ingest_dir.join(tmp_ref_name()),
+            what.to_string(),
+            None,
+            None,
+        )
+    }
+
+    /// Store `bytes` as a blob that must have digest `expected` (manifests, configs).
+    pub fn put_blob(&self, expected: &Digest, bytes: &[u8]) -> Result<CommitOutcome, StoreError> {
+        Self::check_sha256(expected)?;
+        if self.has_blob(expected) {
+            return Ok(CommitOutcome::AlreadyExists);
+        }
+        let mut w = self.writer(&expected.to_string(), expected, Some(bytes.len() as u64))?;
+        if w.already_exists() {
+            return w.commit();
+        }
+        w.truncate()?;
+        w.write_all(bytes)
+            .map_err(|e| StoreError::io("write", self.ingest_dir.clone(), e))?;
+        w.commit()
+    }
+
+    // ---------------------------------------------------------------- snapshot and lookups
+
+    pub(crate) fn invalidate(&self) {
+        if let Ok(mut s) = self.snapshot.write() {
+            *s = None;
+        }
+    }
+
+    fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
+        let now = self.opened.elapsed().as_millis() as u64 + 1;
+        let current = self.snapshot.read().ok().and_then(|s| s.clone());
+        if let Some(s) = current {
+            if now.saturating_sub(self.last_check_ms.load(Ordering::Relaxed)) < RECHECK_MS {
+                return Ok(s);
+            }
+            if index::stamp(&self.index.path) == s.stamp {
+                self.last_check_ms.store(now, Ordering::Relaxed);
+                return Ok(s);
+            }
+        }
+        let stamp = index::stamp(&self.index.path);
+        let records = self.list()?;
+        let snap = Arc::new(Snapshot::build(records, stamp));
+        if let Ok(mut s) = self.snapshot.write() {
+            *s = Some(snap.clone());
+        }
+        self.last_check_ms.store(now, Ordering::Relaxed);
+        Ok(snap)
+    }
+
+    /// The index key a reference resolves to (`name:tag`, default tag `latest`, or
+    /// `name@digest`; a digest wins over a tag as in containerd).
+    pub fn key_for(r: &Reference) -> String {
+        let r = r.with_default_tag();
+        match (r.digest(), r.tag()) {
+            (Some(d), _) => format!("{}@{}", r.name(), d),
+            (None, Some(t)) => format!("{}:{}", r.name(), t),
+            (None, None) => format!("{}:latest", r.name()),
+        }
+    }
+
+    /// Find an image by reference (normalized: `nginx`, `library/nginx` and
+    /// `docker.io/library/nginx:latest` are one image). A digest reference matches a record
+    /// named by that digest or any record of the same repository with that manifest digest.
+    pub fn lookup(&self, r: &Reference) -> Result<Option<ImageRecord>, StoreError> {
+        let key = Self::key_for(r);
+        let snap = self.snapshot()?;
+        Ok(snap.by_key.get(&key).map(|&i| snap.records[i].clone()))
+    }
+
+    /// Find an image by ID (config digest): `sha256:<hex>`, `<hex>`, or a unique hex prefix.
+    pub fn lookup_id(&self, image_id: &str) -> Result<Option<ImageRecord>, StoreError> {
+        Ok(self.records_by_id(image_id)?.into_iter().next())
+    }
+
+    /// Every record (name) of the image with this ID or unique ID prefix.
+    pub fn records_by_id(&self, image_id: &str) -> Result<Vec<ImageRecord>, StoreError> {
+        let hex_part = image_id.strip_prefix("sha256:").unwrap_or(image_id);
+        if hex_part.is_empty() || !hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Vec::new());
+        }
+        let hex_part = hex_part.to_ascii_lowercase();
+        let snap = self.snapshot()?;
+        let matches: Vec<&ImageRecord> = snap
+            .records
+            .iter()
+            .filter(|r| r.config_digest.encoded().starts_with(&hex_part))
+            .collect();
+        let ids: BTreeSet<&str> = matches.iter().map(|r| r.config_digest.encoded()).collect();
+        if ids.len() > 1 {
+            return Err(StoreError::AmbiguousId {
+                prefix: image_id.to_string(),
+                count: ids.len(),
+            });
+        }
+        Ok(matches.into_iter().cloned().collect())
+    }
+
+    /// Every image record, in key order. Reads the index (not the snapshot).
+    pub fn list(&self) -> Result<Vec<ImageRecord>, StoreError> {
+        let path = self.index.path.clone();
+        self.index.read(|txn| {
+            match table_or_empty(txn.open_table(IMAGES), &path)? {
+                Some(t) => index::all_records(&t, &path),
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
+    /// Blob → (number of image records using it, size), for every referenced blob.
+    pub fn blob_refs(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
+        let path = self.index.path.clone();
+        self.index.read(|txn| {
+            let mut out = Vec::new();
+            if let Some(t) = table_or_empty(txn.open_table(BLOB_REFS), &path)? {
+                for item in t.iter().map_err(|e| StoreError::index(&path, e))? {
+                    let (k, v) = item.map_err(|e| StoreError::index(&path, e))?;
+                    let (count, size) = v.value();
+                    out.push((k.value().to_string(), count, size));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    // ---------------------------------------------------------------- writes to the index
+
+    /// Record one image name (see [`Store::record_images`]).
+    pub fn record_image(&self, rec: &ImageRecord) -> Result<(), StoreError> {
+        self.record_images(std::slice::from_ref(rec))
+    }
+
+    /// Record image names in one transaction. Every listed blob must be present, or nothing is
+    /// recorded. Re-recording a name keeps its first-seen time (same image ID) and its pin,
+    /// and moves the blob references from the old content to the new.
+    pub fn record_images(&self, recs: &[ImageRecord]) -> Result<(), StoreError> {
+        let path = self.index.path.clone();
+        let result = self.index.write_then(
+            |txn| {
+                let mut images = txn
+                    .open_table(IMAGES)
+                    .map_err(|e| StoreError::index(&path, e))?;
+                let mut refs = txn
+                    .open_table(BLOB_REFS)
+                    .map_err(|e| StoreError::index(&path, e))?;
+                for rec in recs {
+                    let key = rec.key();
+                    let mut rec = rec.clone();
+                    let blobs: BTreeSet<&Digest> = rec.blobs.iter().collect();
+                    let mut sizes = Vec::with_capacity(blobs.len());
+                    for b in &blobs {
+                        let size = self.blob_size(b).map_err(|e| match e {
+                            StoreError::BlobNotFound { digest, .. } => StoreError::BlobNotFound {
+                                digest,
+                                context: format!(" (image {key} lists it)"),
+                            },
+                            other => other,
+                        })?;
+                        sizes.push(size);
+                    }
+                    if !blobs.contains(&rec.manifest_digest) {
+                        return Err(StoreError::Invalid {
+                            what: "image record".into(),
+                            path: key,
+                            message: format!(
+                                "blobs do not include the manifest {}",
+                                rec.manifest_digest
+                            ),
+                        });
+                    }
+                    let old = images
+                        .get(key.as_str())
+                        .map_err(|e| StoreError::index(&path, e))?
+                        .map(|v| decode_record(&key, v.value()))
+                        .transpose()?;
+                    if let Some(old) = old {
+                        if old.config_digest == rec.config_digest {
+                            rec.first_seen_ms = rec.first_seen_ms.min(old.first_seen_ms);
+                            rec.last_used_ms = rec.last_used_ms.max(old.last_used_ms);
+                        }
+                        rec.pinned |= old.pinned;
+                        let old_blobs: BTreeSet<&Digest> = old.blobs.iter().collect();
+                        for b in old_blobs {
+                            let k = b.to_string();
+                            let cur = refs
+                                .get(k.as_str())
+                                .map_err(|e| StoreError::index(&path, e))?
+                                .map(|v| v.value());
+                            match cur {
+                                Some((c, s)) if c > 1 => {
+                                    refs.insert(k.as_str(), (c - 1, s))
+                                        .map_err(|e| StoreError::index(&path, e))?;
+                                }
+                                Some(_) => {
+                                    refs.remove(k.as_str())
+                                        .map_err(|e| StoreError::index(&path, e))?;
+                                }
+                                None => {}
+                            }
+                        }
+                    }
+                    for (b, size) in blobs.iter().zip(sizes) {
+                        let k = b.to_string();
+                        let c = refs
+                            .get(k.as_str())
+                            .map_err(|e| StoreError::index(&path, e))?
+                            .map(|v| v.value().0)
+                            .unwrap_or(0);
+                        refs.insert(k.as_str(), (c + 1, size))
+                            .map_err(|e| StoreError::index(&path, e))?;
+                    }
+                    let bytes = encode("image record", &rec)?;
+                    images
+                        .insert(key.as_str(), bytes.as_slice())
+                        .map_err(|e| StoreError::index(&path, e))?;
+                }
+                Ok(())
+            },
+            |db, _| crate::layout::write_index_json(&self.root, db, &path),
+        );
+        self.invalidate();
+        result.map(|_| ())
+    }
+
+    /// Apply `f` to the record with index key `key` (if any) and write it back.
+    pub(crate) fn update_record(
+        &self,
+        key: &str,
+        f: impl FnOnce(&mut ImageRecord),
+    ) -> Result<bool, StoreError> {
+        let path = self.index.path.clone();
+        let found = self.index.write(|txn| {
+            let mut images = txn
+                .open_table(IMAGES)
+                .map_err(|e| StoreError::index(&path, e))?;
+            let old = images
+                .get(key)
+                .map_err(|e| StoreError::index(&path, e))?
+                .map(|v| decode_record(key, v.value()))
+                .transpose()?;
+            let Some(mut rec) = old else {
+                return Ok(false);
+            };
+            f(&mut rec);
+            let bytes = encode("image record", &rec)?;
+            images
+                .insert(key, bytes.as_slice())
+                .map_err(|e| StoreError::index(&path, e))?;
+            Ok(true)
+        })?;
+        self.invalidate();
+        Ok(found)
+    }
+
+    /// The index key of the record a reference finds, if any.
+    pub fn resolve_key(&self, r: &Reference) -> Result<Option<String>, StoreError> {
+        Ok(self.lookup(r)?.map(|rec| rec.key()))
+    }
+
+    /// Mark the image found by `r` as used now (`now_unix_ms`). Returns whether it was found.
+    pub fn touch(&self, r: &Reference, now_unix_ms: u64) -> Result<bool, StoreError> {
+        match self.resolve_key(r)? {
+            Some(key) => self.update_record(&key, |rec| {
+                rec.last_used_ms = rec.last_used_ms.max(now_unix_ms)
+            }),
+            None => Ok(false),
+        }
+    }
+
+    /// Pin or unpin the record with index key `key`. Returns whether it was found.
+    pub fn set_pinned(&self, key: &str, pinned: bool) -> Result<bool, StoreError> {
+        self.update_record(key, |rec| rec.pinned = pinned)
+    }
+
+    /// Set (or with `None` remove) a label on the record with index key `key`.
+    pub fn set_label(&self, key: &str, name: &str, value: Option<&str>) -> Result<bool, StoreError> {
+        self.update_record(key, |rec| match value {
+            Some(v) => {
+                rec.labels.insert(name.to_string(), v.to_string());
+            }
+            None => {
+                rec.labels.remove(name);
+            }
+        })
+    }
+
+    // ---------------------------------------------------------------- KEP-2535 records
+
+    /// The pulled record for an image ID.
+    pub fn pulled_record(&self, image_ref: &str) -> Result<Option<PulledRecord>, StoreError> {
+        let path = self.index.path.clone();
+        self.index.read(|txn| {
+            let Some(t) = table_or_empty(txn.open_table(PULLED), &path)? else {
+                return Ok(None);
+            };
+            let v = t.get(image_ref).map_err(|e| StoreError::index(&path, e))?;
+            v.map(|v| {
+                serde_json::from_slice(v.value()).map_err(|e| StoreError::Invalid {
+                    what: "pulled record".into(),
+                    path: format!("index key {image_ref}"),
+                    message: e.to_string(),
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Write (replace) the pulled record for `rec.image_ref`.
+    pub fn put_pulled_record(&self, rec: &PulledRecord) -> Result<(), StoreError> {
+        let path = self.index.path.clone();
+        let bytes = encode("pulled record", rec)?;
+        self.index.write(|txn| {
+            let mut t = txn
+                .open_table(PULLED)
+                .map_err(|e| StoreError::index(&path, e))?;
+            t.insert(rec.image_ref.as_str(), bytes.as_slice())
+                .map_err(|e| StoreError::index(&path, e))?;
+            Ok(())
+        })
+    }
+
+    /// Remove the pulled record for an image ID. Returns whether there was one.
+    pub fn remove_pulled_record(&self, image_ref: &str) -> Result<bool, StoreError> {
+        let path = self.index.path.clone();
+        self.index.write(|txn| {
+            let mut t = txn
+                .open_table(PULLED)
+                .map_err(|e| StoreError::index(&path, e))?;
+            let r = t
+                .remove(image_ref)
+                .map_err(|e| StoreError::index(&path, e))?
+                .is_some();
+            Ok(r)
+        })
+    }
+
+    /// Every pulled record.
+    pub fn pulled_records(&self) -> Result<Vec<PulledRecord>, StoreError> {
+        let path = self.index.path.clone();
+        self.index.read(|txn| {
+            let mut out = Vec::new();
+            if let Some(t) = table_or_empty(txn.open_table(PULLED), &path)? {
+                for item in t.iter().map_err(|e| StoreError::index(&path, e))? {
+                    let (k, v) = item.map_err(|e| StoreError::index(&path, e))?;
+                    out.push(serde_json::from_slice(v.value()).map_err(|e| {
+                        StoreError::Invalid {
+                            what: "pulled record".into(),
+                            path: format!("index key {}", k.value()),
+                            message: e.to_string(),
+                        }
+                    })?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Record that a pull of `image` started (the kubelet's `ImagePullIntent`).
+    pub fn put_pull_intent(&self, image: &str, now_unix_ms: u64) -> Result<(), StoreError> {
+        let path = self.index.path.clone();
+        let bytes = encode(
+            "pull intent",
+            &PullIntent {
+                image: image.to_string(),
+                created_ms: now_unix_ms,
+            },
+        )?;
+        self.index.write(|txn| {
+            let mut t = txn
+                .open_table(INTENTS)
+                .map_err(|e| StoreError::index(&path, e))?;
+            t.insert(image, bytes.as_slice())
+                .map_err(|e| StoreError::index(&path, e))?;
+            Ok(())
+        })
+    }
+
+    /// Remove the pull intent for `image`. Returns whether there was one.
+    pub fn remove_pull_intent(&self, image: &str) -> Result<bool, StoreError> {
+        let path = self.index.path.clone();
+        self.index.write(|txn| {
+            let mut t = txn
+                .open_table(INTENTS)
+                .map_err(|e| StoreError::index(&path, e))?;
+            let r = t
+                .remove(image)
+                .map_err(|e| StoreError::index(&path, e))?
+                .is_some();
+            Ok(r)
+        })
+    }
+
+    /// Every pull intent.
+    pub fn pull_intents(&self) -> Result<Vec<PullIntent>, StoreError> {
+        let path = self.index.path.clone();
+        self.index.read(|txn| {
+            let mut out = Vec::new();
+            if let Some(t) = table_or_empty(txn.open_table(INTENTS), &path)? {
+                for item in t.iter().map_err(|e| StoreError::index(&path, e))? {
+                    let (k, v) = item.map_err(|e| StoreError::index(&path, e))?;
+                    out.push(serde_json::from_slice(v.value()).map_err(|e| {
+                        StoreError::Invalid {
+                            what: "pull intent".into(),
+                            path: format!("index key {}", k.value()),
+                            message: e.to_string(),
+                        }
+                    })?);
+                }
+            }
+            Ok(out)
+        })
+    }
+}
