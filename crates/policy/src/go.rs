@@ -1,0 +1,226 @@
+//! Go formatting the kubelet's messages depend on: `%q` (strconv.Quote) and
+//! `time.Duration.String()`.
+//!
+//! Upstream: go/src/strconv/quote.go (appendQuotedWith, appendEscapedRune),
+//! go/src/unicode/graphic.go (IsPrint), go/src/time/time.go (Duration.format).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use unicode_general_category::{GeneralCategory, get_general_category};
+
+/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII space.
+fn go_is_print(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    use GeneralCategory::*;
+    matches!(
+        get_general_category(c),
+        UppercaseLetter
+            | LowercaseLetter
+            | TitlecaseLetter
+            | ModifierLetter
+            | OtherLetter
+            | NonspacingMark
+            | SpacingMark
+            | EnclosingMark
+            | DecimalNumber
+            | LetterNumber
+            | OtherNumber
+            | ConnectorPunctuation
+            | DashPunctuation
+            | OpenPunctuation
+            | ClosePunctuation
+            | InitialPunctuation
+            | FinalPunctuation
+            | OtherPunctuation
+            | MathSymbol
+            | CurrencySymbol
+            | ModifierSymbol
+            | OtherSymbol
+    )
+}
+
+/// Go's `%q` of a string (`strconv.Quote`): double quotes, `\"` and `\\` escaped, printable
+/// runes kept as they are, `\a \b \f \n \r \t \v` by name, other runes below U+0020 and U+007F
+/// as `\xHH`, other non-printable runes as `\uHHHH` or `\UHHHHHHHH`.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if go_is_print(c) => out.push(c),
+            '\u{07}' => out.push_str("\\a"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0C}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{0B}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7F}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if (c as u32) < 0x10000 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `time.Duration.String()`: `0s`, `1ns`, `1.5µs`, `500ms`, `1.2s`, `1m30s`, `2h0m0s`.
+///
+/// Go durations are signed 64-bit nanosecond counts; a longer Rust `Duration` is clamped to
+/// Go's maximum (`2562047h47m16.854775807s`).
+pub fn go_duration(d: Duration) -> String {
+    let u: u64 = u64::try_from(d.as_nanos())
+        .unwrap_or(i64::MAX as u64)
+        .min(i64::MAX as u64);
+    let mut out = String::with_capacity(24);
+    if u < 1_000_000_000 {
+        let (prec, unit) = match u {
+            0 => return "0s".to_string(),
+            1..=999 => (0, "ns"),
+            1_000..=999_999 => (3, "µs"),
+            _ => (6, "ms"),
+        };
+        push_int_frac(&mut out, u, prec);
+        out.push_str(unit);
+        return out;
+    }
+    let frac = u % 1_000_000_000;
+    let total_secs = u / 1_000_000_000;
+    let secs = total_secs % 60;
+    let total_mins = total_secs / 60;
+    if total_mins > 0 {
+        let mins = total_mins % 60;
+        let hours = total_mins / 60;
+        if hours > 0 {
+            let _ = write!(out, "{hours}h");
+        }
+        let _ = write!(out, "{mins}m");
+    }
+    let _ = write!(out, "{secs}");
+    push_frac(&mut out, frac, 9);
+    out.push('s');
+    out
+}
+
+/// Writes `v / 10^prec` with its fraction (trailing zeros dropped, no point when zero).
+fn push_int_frac(out: &mut String, v: u64, prec: u32) {
+    let scale = 10u64.pow(prec);
+    let _ = write!(out, "{}", v / scale);
+    push_frac(out, v % scale, prec);
+}
+
+/// Writes `.digits` of a `prec`-digit fraction, trailing zeros omitted; nothing when zero.
+fn push_frac(out: &mut String, frac: u64, prec: u32) {
+    if frac == 0 || prec == 0 {
+        return;
+    }
+    let mut digits = format!("{:0width$}", frac, width = prec as usize);
+    while digits.ends_with('0') {
+        digits.pop();
+    }
+    out.push('.');
+    out.push_str(&digits);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TestDurationString, go/src/time/time_test.go (durationTests; Rust durations are unsigned,
+    /// so the negative cases do not apply).
+    #[test]
+    fn duration_string_go_table() {
+        let table: &[(&str, u64)] = &[
+            ("0s", 0),
+            ("1ns", 1),
+            ("1.1µs", 1_100),
+            ("2.2ms", 2_200_000),
+            ("3.3s", 3_300_000_000),
+            ("4m5s", (4 * 60 + 5) * 1_000_000_000),
+            ("4m5.001s", 4 * 60 * 1_000_000_000 + 5_001_000_000),
+            (
+                "5h6m7.001s",
+                (5 * 3600 + 6 * 60) * 1_000_000_000 + 7_001_000_000,
+            ),
+            ("8m0.000000001s", 8 * 60 * 1_000_000_000 + 1),
+            ("2562047h47m16.854775807s", i64::MAX as u64),
+        ];
+        for (want, nanos) in table {
+            assert_eq!(
+                go_duration(Duration::from_nanos(*nanos)),
+                *want,
+                "{nanos}ns"
+            );
+        }
+    }
+
+    /// Values seen in kubelet events (`Successfully pulled image ... in 1.2s`).
+    #[test]
+    fn duration_string_kubelet_values() {
+        let table: &[(&str, Duration)] = &[
+            ("1.2s", Duration::from_millis(1200)),
+            ("1m30s", Duration::from_secs(90)),
+            ("500ms", Duration::from_millis(500)),
+            ("1.5µs", Duration::from_nanos(1500)),
+            ("2h0m0s", Duration::from_secs(7200)),
+            ("1m0s", Duration::from_secs(60)),
+            ("308ms", Duration::from_millis(308)),
+            ("10s", Duration::from_secs(10)),
+            ("5m0s", Duration::from_secs(300)),
+        ];
+        for (want, d) in table {
+            assert_eq!(go_duration(*d), *want);
+        }
+    }
+
+    #[test]
+    fn duration_beyond_go_range_is_clamped() {
+        assert_eq!(
+            go_duration(Duration::from_secs(u64::MAX)),
+            "2562047h47m16.854775807s"
+        );
+    }
+
+    /// Quote cases from go/src/strconv/quote_test.go (quotetests) that are valid UTF-8, plus
+    /// `ÿ` (printable, kept).
+    #[test]
+    fn quote_go_table() {
+        let table: &[(&str, &str)] = &[
+            ("\u{07}\u{08}\u{0C}\r\n\t\u{0B}", r#""\a\b\f\r\n\t\v""#),
+            ("\\", r#""\\""#),
+            ("abc\u{FF}def", "\"abc\u{FF}def\""),
+            ("\u{263a}", "\"\u{263a}\""),
+            ("\u{10ffff}", r#""\U0010ffff""#),
+            ("\u{04}", r#""\x04""#),
+            (
+                "!\u{00a0}!\u{2000}!\u{3000}!",
+                r#""!\u00a0!\u2000!\u3000!""#,
+            ),
+            ("\u{7f}", r#""\x7f""#),
+        ];
+        for (input, want) in table {
+            assert_eq!(go_quote(input), *want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn quote_image_names() {
+        assert_eq!(go_quote("nginx:1.25"), r#""nginx:1.25""#);
+        assert_eq!(go_quote(r#"a"b"#), r#""a\"b""#);
+        assert_eq!(go_quote("a b"), r#""a b""#);
+        assert_eq!(go_quote("ünïcödé"), "\"ünïcödé\"");
+        assert_eq!(go_quote("zero\u{200b}width"), r#""zero\u200bwidth""#);
+        assert_eq!(go_quote(""), r#""""#);
+    }
+}
