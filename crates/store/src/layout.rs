@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pullsim_reference::Digest;
-use redb::{Database, ReadableDatabase, ReadableTable as _};
+use redb::{Database, ReadableDatabase};
 use serde_json::json;
 
 use crate::index::{BLOB_REFS, IMAGES, all_records};

@@ -24,7 +24,7 @@
 
 mod error;
 mod gc;
-// mod import;
+mod import;
 mod index;
 mod ingest;
 mod layout;
@@ -32,11 +32,11 @@ mod media;
 mod record;
 mod serde_digest;
 mod store;
-// mod verify;
+mod verify;
 
 pub use error::StoreError;
 pub use gc::{DiskUsage, GcOutcome, RemoveOutcome};
-// pub use import::{LoadOptions, LoadedImage};
+pub use import::{LoadOptions, LoadedImage};
 pub use index::WaitReporter;
 pub use ingest::{BlobWriter, CommitOutcome};
 pub use media::*;
@@ -45,7 +45,7 @@ pub use record::{
     ServiceAccountCoordinates,
 };
 pub use store::{Store, StoreOptions};
-// pub use verify::{VerifyProblem, VerifyReport};
+pub use verify::{VerifyProblem, VerifyReport};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {

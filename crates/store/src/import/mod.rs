@@ -1,0 +1,269 @@
+//! `images load`: import an OCI image layout (directory or tar) or a docker-archive tar.
+//!
+//! Every blob is verified (digest and size) on its way into the store, and every manifest's
+//! references are checked, before any image is recorded; the images of one load are recorded
+//! in one index transaction. When a load fails, the blobs it newly stored and that no image
+//! uses are deleted again (with the index locked), so a failed load leaves nothing behind.
+
+mod docker;
+mod oci;
+mod source;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+
+use pullsim_reference::{Digest, Reference};
+use redb::ReadableTable;
+
+use crate::index::BLOB_REFS;
+use crate::{CommitOutcome, ImageRecord, Store, StoreError};
+use source::Source;
+
+/// Options of [`Store::load`].
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Repository for entries named by a tag only (`oci:DIR:TAG` layouts) or not at all.
+    pub name: Option<String>,
+    /// The time to record as first seen / last used (Unix ms); 0 means now.
+    pub now_ms: u64,
+}
+
+/// One image name recorded by a load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadedImage {
+    /// The index key (`name:tag` or `name@digest`).
+    pub key: String,
+    /// Top-level manifest digest.
+    pub manifest_digest: Digest,
+    /// Image ID.
+    pub config_digest: Digest,
+    /// Total size.
+    pub size: u64,
+}
+
+/// Blobs a load wrote, to undo them when it fails.
+#[derive(Default)]
+pub(crate) struct Ingested {
+    pub(crate) stored: BTreeSet<Digest>,
+}
+
+impl Ingested {
+    pub(crate) fn note(&mut self, d: &Digest, outcome: CommitOutcome) {
+        if outcome == CommitOutcome::Stored {
+            self.stored.insert(d.clone());
+        }
+    }
+}
+
+pub(crate) fn parse_ref(text: &str, context: &str) -> Result<Reference, StoreError> {
+    Reference::parse_normalized(text).map_err(|e| StoreError::InvalidReference {
+        reference: text.to_string(),
+        context: context.to_string(),
+        message: e.to_string(),
+    })
+}
+
+pub(crate) fn parse_digest(text: &str, context: &str) -> Result<Digest, StoreError> {
+    let d = Digest::parse(text).map_err(|e| StoreError::Invalid {
+        what: "digest".into(),
+        path: context.to_string(),
+        message: format!("{text:?}: {e}"),
+    })?;
+    if d.algorithm() != pullsim_reference::Algorithm::Sha256 {
+        return Err(StoreError::UnsupportedDigest {
+            digest: d.to_string(),
+        });
+    }
+    Ok(d)
+}
+
+/// Fill name, tag and digest of a record from a reference.
+pub(crate) fn named(mut rec: ImageRecord, r: &Reference, written_as: &str) -> ImageRecord {
+    let r = if r.digest().is_none() {
+        r.with_default_tag()
+    } else {
+        r.clone()
+    };
+    rec.name = r.name();
+    rec.digest = r.digest().cloned();
+    rec.tag = if rec.digest.is_some() {
+        None
+    } else {
+        r.tag().map(str::to_string)
+    };
+    rec.written_as = written_as.to_string();
+    rec
+}
+
+impl Store {
+    /// Import `path`: an OCI image layout directory, an OCI layout tar (`oci-archive`) or a
+    /// docker-archive tar (`docker save`). Records the images as preloaded.
+    pub fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Vec<LoadedImage>, StoreError> {
+        let src = Source::open(path)?;
+        let now = if opts.now_ms == 0 {
+            crate::now_ms()
+        } else {
+            opts.now_ms
+        };
+        let mut ingested = Ingested::default();
+        let result = if src.exists("oci-layout") || src.exists("index.json") {
+            oci::load(self, &src, opts, now, &mut ingested)
+        } else if src.exists("manifest.json") {
+            docker::load(self, &src, opts, now, &mut ingested)
+        } else {
+            Err(StoreError::Invalid {
+                what: "image archive".into(),
+                path: src.origin().display().to_string(),
+                message: "neither an OCI image layout (oci-layout, index.json) nor a docker-archive (manifest.json)".into(),
+            })
+        };
+        let recs = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.undo(&ingested);
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.record_images(&recs) {
+            self.undo(&ingested);
+            return Err(e);
+        }
+        Ok(recs
+            .iter()
+            .map(|r| LoadedImage {
+                key: r.key(),
+                manifest_digest: r.manifest_digest.clone(),
+                config_digest: r.config_digest.clone(),
+                size: r.size,
+            })
+            .collect())
+    }
+
+    /// Delete blobs a failed load stored, unless an image uses them (index locked meanwhile).
+    fn undo(&self, ingested: &Ingested) {
+        if ingested.stored.is_empty() {
+            return;
+        }
+        let path = self.index.path.clone();
+        let r = self.index.write_then(
+            |txn| {
+                let refs = txn
+                    .open_table(BLOB_REFS)
+                    .map_err(|e| StoreError::index(&path, e))?;
+                let mut unused = Vec::new();
+                for d in &ingested.stored {
+                    let used = refs
+                        .get(d.to_string().as_str())
+                        .map_err(|e| StoreError::index(&path, e))?
+                        .is_some();
+                    if !used {
+                        unused.push(d.clone());
+                    }
+                }
+                Ok(unused)
+            },
+            |_, unused| {
+                for d in unused {
+                    let _ = std::fs::remove_file(self.blob_path(d));
+                }
+                Ok(())
+            },
+        );
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "could not remove the blobs of a failed load; `pullsim images gc` will");
+        }
+    }
+
+    /// Copy `rel` of `src` into the store as blob `expected` (size `size`), verifying both.
+    /// A blob already in the store is not copied again (its size is still checked).
+    pub(crate) fn ingest_from(
+        &self,
+        src: &Source,
+        rel: &str,
+        expected: &Digest,
+        size: u64,
+        referenced_by: &str,
+        ingested: &mut Ingested,
+    ) -> Result<(), StoreError> {
+        if self.has_blob(expected) {
+            let have = self.blob_size(expected)?;
+            if have != size {
+                return Err(StoreError::SizeMismatch {
+                    what: format!("descriptor in {referenced_by}"),
+                    digest: expected.to_string(),
+                    expected: size,
+                    actual: have,
+                });
+            }
+            return Ok(());
+        }
+        if !src.exists(rel) {
+            return Err(StoreError::BlobNotFound {
+                digest: expected.to_string(),
+                context: format!(
+                    " (referenced by {referenced_by}; expected at {})",
+                    src.describe(rel)
+                ),
+            });
+        }
+        let (mut reader, _) = src.reader(rel)?;
+        let what = src.describe(rel);
+        let mut w = BlobWriter2::new(self, expected, size, &what)?;
+        if !w.0.already_exists() {
+            w.0.truncate()?;
+            copy(&mut reader, &mut w.0, &what)?;
+        }
+        let outcome = w.0.commit()?;
+        ingested.note(expected, outcome);
+        Ok(())
+    }
+
+    /// Copy `rel` into the store under the digest of its content.
+    pub(crate) fn ingest_unknown_from(
+        &self,
+        src: &Source,
+        rel: &str,
+        ingested: &mut Ingested,
+    ) -> Result<(Digest, u64), StoreError> {
+        let what = src.describe(rel);
+        let (mut reader, _) = src.reader(rel)?;
+        let mut w = self.writer_unknown(&what)?;
+        copy(&mut reader, &mut w, &what)?;
+        let (d, size, outcome) = w.commit_unknown()?;
+        ingested.note(&d, outcome);
+        Ok((d, size))
+    }
+}
+
+/// The writer of one imported blob; the ingest ref is the digest, so concurrent loads of the
+/// same content share one writer.
+struct BlobWriter2(crate::BlobWriter);
+
+impl BlobWriter2 {
+    fn new(store: &Store, d: &Digest, size: u64, what: &str) -> Result<Self, StoreError> {
+        let w = store.writer(&format!("load@{d}"), d, Some(size))?;
+        tracing::debug!(blob = %d, file = what, "importing");
+        Ok(BlobWriter2(w))
+    }
+}
+
+fn copy(r: &mut dyn Read, w: &mut crate::BlobWriter, what: &str) -> Result<(), StoreError> {
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| StoreError::io("read", what.to_string(), e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        std::io::Write::write_all(w, &buf[..n]).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => StoreError::Invalid {
+                what: "blob".into(),
+                path: what.to_string(),
+                message: e.to_string(),
+            },
+            _ => StoreError::io("write", what.to_string(), e),
+        })?;
+    }
+}

@@ -1,0 +1,146 @@
+//! Where an import reads from: a directory, or a tar archive indexed once for random access.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::StoreError;
+
+/// Files of an OCI layout or docker-archive, by relative path.
+pub(crate) enum Source {
+    /// A directory.
+    Dir(PathBuf),
+    /// A tar archive: relative path → (data offset, size).
+    Tar {
+        path: PathBuf,
+        entries: HashMap<String, (u64, u64)>,
+    },
+}
+
+fn clean(p: &str) -> String {
+    let mut s = p.trim_start_matches("./").to_string();
+    while s.starts_with('/') {
+        s.remove(0);
+    }
+    s
+}
+
+impl Source {
+    pub(crate) fn open(path: &Path) -> Result<Source, StoreError> {
+        let md = std::fs::metadata(path).map_err(|e| StoreError::io("stat", path, e))?;
+        if md.is_dir() {
+            return Ok(Source::Dir(path.to_path_buf()));
+        }
+        let file = File::open(path).map_err(|e| StoreError::io("open", path, e))?;
+        let file_len = md.len();
+        let bad = |message: String| StoreError::Invalid {
+            what: "tar archive".into(),
+            path: path.display().to_string(),
+            message,
+        };
+        let mut ar = tar::Archive::new(file);
+        let mut entries = HashMap::new();
+        let iter = ar
+            .entries_with_seek()
+            .map_err(|e| bad(format!("cannot read entries: {e}")))?;
+        let mut any = false;
+        for ent in iter {
+            let ent = ent.map_err(|e| bad(format!("corrupt or truncated: {e}")))?;
+            any = true;
+            let et = ent.header().entry_type();
+            if !(et.is_file() || et == tar::EntryType::Continuous) {
+                continue;
+            }
+            let name = ent
+                .path()
+                .map_err(|e| bad(format!("bad entry name: {e}")))?
+                .to_string_lossy()
+                .into_owned();
+            let offset = ent.raw_file_position();
+            let size = ent.size();
+            if offset + size > file_len {
+                return Err(bad(format!(
+                    "truncated: entry {name} needs bytes up to {} but the file has {file_len}",
+                    offset + size
+                )));
+            }
+            entries.insert(clean(&name), (offset, size));
+        }
+        if !any {
+            return Err(bad("no entries (empty or not a tar archive)".into()));
+        }
+        Ok(Source::Tar {
+            path: path.to_path_buf(),
+            entries,
+        })
+    }
+
+    /// `ARCHIVE:rel` or `DIR/rel`, for error messages.
+    pub(crate) fn describe(&self, rel: &str) -> String {
+        match self {
+            Source::Dir(d) => d.join(rel).display().to_string(),
+            Source::Tar { path, .. } => format!("{}:{rel}", path.display()),
+        }
+    }
+
+    /// The archive or directory itself.
+    pub(crate) fn origin(&self) -> &Path {
+        match self {
+            Source::Dir(d) => d,
+            Source::Tar { path, .. } => path,
+        }
+    }
+
+    pub(crate) fn exists(&self, rel: &str) -> bool {
+        match self {
+            Source::Dir(d) => d.join(rel).is_file(),
+            Source::Tar { entries, .. } => entries.contains_key(&clean(rel)),
+        }
+    }
+
+    /// Open a file; returns the reader and its size.
+    pub(crate) fn reader(&self, rel: &str) -> Result<(Box<dyn Read>, u64), StoreError> {
+        match self {
+            Source::Dir(d) => {
+                let p = d.join(rel);
+                let f = File::open(&p).map_err(|e| StoreError::io("open", &p, e))?;
+                let size = f.metadata().map_err(|e| StoreError::io("stat", &p, e))?.len();
+                Ok((Box::new(BufReader::with_capacity(1 << 20, f)), size))
+            }
+            Source::Tar { path, entries } => {
+                let Some(&(offset, size)) = entries.get(&clean(rel)) else {
+                    return Err(StoreError::io(
+                        "open",
+                        PathBuf::from(self.describe(rel)),
+                        std::io::Error::new(std::io::ErrorKind::NotFound, "no such entry"),
+                    ));
+                };
+                let mut f = File::open(path).map_err(|e| StoreError::io("open", path, e))?;
+                f.seek(SeekFrom::Start(offset))
+                    .map_err(|e| StoreError::io("seek", path, e))?;
+                Ok((
+                    Box::new(BufReader::with_capacity(1 << 20, f).take(size)),
+                    size,
+                ))
+            }
+        }
+    }
+
+    /// Read a small file (index.json, manifest.json, ...) whole, up to `limit` bytes.
+    pub(crate) fn read_small(&self, rel: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let (r, size) = self.reader(rel)?;
+        if size > limit {
+            return Err(StoreError::Invalid {
+                what: rel.to_string(),
+                path: self.describe(rel),
+                message: format!("{size} bytes is more than the limit of {limit}"),
+            });
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        r.take(limit)
+            .read_to_end(&mut buf)
+            .map_err(|e| StoreError::io("read", PathBuf::from(self.describe(rel)), e))?;
+        Ok(buf)
+    }
+}
