@@ -3,6 +3,22 @@
 //!
 //! - [`image`]: generate OCI image layouts (random or compressible layers, gzip or plain tar,
 //!   single manifest or multi-arch index).
+//! - [`RegistryHandle`]: start a registry on `127.0.0.1:<free port>` in a [`Mode`] (anonymous,
+//!   htpasswd, token with the [`token`] server, TLS), push layouts with skopeo, stop it on drop.
+//!   [`shared`] gives one registry per mode per test binary.
 #![deny(missing_docs)]
 
+pub mod certs;
+mod error;
 pub mod image;
+mod process;
+mod push;
+mod registry;
+pub mod token;
+
+pub use error::RegistryError;
+pub use process::free_loopback_port;
+pub use push::{PushTarget, push_layout};
+pub use registry::{
+    HTPASSWD_REALM, Mode, RegistryConfig, RegistryHandle, TOKEN_ISSUER, TOKEN_SERVICE, shared,
+};
