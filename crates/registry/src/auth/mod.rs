@@ -1,0 +1,369 @@
+//! Authentication: challenges, credentials, tokens, and the authorized request loop.
+
+pub mod challenge;
+pub(crate) mod token;
+
+use std::time::Instant;
+
+use base64::Engine as _;
+use reqwest::header::{HeaderMap, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode};
+use sha2::{Digest as _, Sha256};
+
+use self::challenge::{Challenge, Scheme, parse_challenges};
+use self::token::{Token, TokenKey, bearer_header, fetch_token};
+use crate::error::{Refuser, RegistryError};
+use crate::transport::Request;
+
+/// A credential as the registry client uses it. `Debug` shows the username only.
+#[derive(Clone, Default)]
+pub(crate) struct Cred {
+    pub username: String,
+    pub password: String,
+    /// `identitytoken`: an OAuth2 refresh token exchanged at the token endpoint.
+    pub identity_token: Option<String>,
+    /// `registrytoken`: a bearer token sent to the registry as is.
+    pub registry_token: Option<String>,
+}
+
+impl std::fmt::Debug for Cred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cred")
+            .field("username", &self.username)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Cred {
+    /// From a kubelet/docker `AuthConfig`. `auth` (base64 `user:pass`) fills username and
+    /// password when they are empty, as docker's config file loader does.
+    pub(crate) fn from_auth(a: &pullsim_credentials::AuthConfig) -> Cred {
+        let mut username = a.username.clone();
+        let mut password = a.password.expose().to_string();
+        if username.is_empty() && password.is_empty() {
+            if let Some(auth) = &a.auth {
+                if let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(auth.expose()) {
+                    if let Ok(s) = String::from_utf8(raw) {
+                        if let Some((u, p)) = s.split_once(':') {
+                            username = u.to_string();
+                            password = p.to_string();
+                        }
+                    }
+                }
+            }
+        }
+        let nonempty = |s: Option<&pullsim_credentials::Secret>| {
+            s.map(|s| s.expose().to_string()).filter(|s| !s.is_empty())
+        };
+        Cred {
+            username,
+            password,
+            identity_token: nonempty(a.identity_token.as_ref()),
+            registry_token: nonempty(a.registry_token.as_ref()),
+        }
+    }
+
+    /// A short hash identifying the credential (never the secret itself).
+    pub(crate) fn id(&self) -> String {
+        let mut h = Sha256::new();
+        for part in [
+            self.username.as_str(),
+            self.password.as_str(),
+            self.identity_token.as_deref().unwrap_or(""),
+            self.registry_token.as_deref().unwrap_or(""),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        hex::encode(&h.finalize()[..12])
+    }
+
+    /// `Basic base64(user:pass)`, marked sensitive.
+    pub(crate) fn basic_header(&self) -> Result<HeaderValue, RegistryError> {
+        let enc = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", self.username, self.password));
+        let mut v =
+            HeaderValue::from_str(&format!("Basic {enc}")).map_err(|_| RegistryError::Config {
+                message: "credential not representable in an HTTP header".to_string(),
+            })?;
+        v.set_sensitive(true);
+        Ok(v)
+    }
+}
+
+/// What happened during the auth flow of one request sequence (for `creds check`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthTrace {
+    /// The scheme the registry asked for (`basic`, `bearer`), `None` when it asked for none.
+    pub scheme: Option<String>,
+    /// Whether a bearer token was obtained.
+    pub token_obtained: bool,
+    /// Status of the last registry answer.
+    pub status: Option<u16>,
+}
+
+/// An authorized conversation with one repository of one registry, for one credential.
+pub(crate) struct Session<'a> {
+    pub(crate) inner: &'a crate::Inner,
+    pub(crate) host: String,
+    pub(crate) base: url::Url,
+    pub(crate) repository: String,
+    pub(crate) cred: Option<Cred>,
+    pub(crate) reference: String,
+    pub(crate) challenge: Option<Challenge>,
+    pub(crate) trace: std::sync::Mutex<AuthTrace>,
+}
+
+impl<'a> Session<'a> {
+    /// Ping the registry (once per host per client) and learn its scheme and challenge.
+    pub(crate) async fn open(
+        inner: &'a crate::Inner,
+        domain: &str,
+        repository: &str,
+        cred: Option<Cred>,
+        reference: &str,
+    ) -> Result<Session<'a>, RegistryError> {
+        if inner.transport.offline() {
+            return Err(RegistryError::Offline {
+                reference: reference.to_string(),
+            });
+        }
+        let host = crate::transport::registry_host(domain).to_string();
+        let cached = inner.hosts.lock().ok().and_then(|m| m.get(&host).cloned());
+        let (base, challenge) = match cached {
+            Some(v) => v,
+            None => {
+                let (base, resp) = inner.transport.ping(&host, reference).await?;
+                let status = resp.status();
+                let challenge = if status == StatusCode::UNAUTHORIZED {
+                    pick_challenge(resp.headers())
+                } else if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+                    let url = resp.url().clone();
+                    return Err(crate::resolve::status_error(
+                        resp,
+                        &Method::GET,
+                        &url,
+                        reference,
+                        crate::resolve::Stage::Resolve,
+                    )
+                    .await);
+                } else {
+                    None
+                };
+                if let Ok(mut m) = inner.hosts.lock() {
+                    m.insert(host.clone(), (base.clone(), challenge.clone()));
+                }
+                (base, challenge)
+            }
+        };
+        let trace = AuthTrace {
+            scheme: challenge.as_ref().map(|c| c.scheme.as_str().to_string()),
+            ..AuthTrace::default()
+        };
+        Ok(Session {
+            inner,
+            host,
+            base,
+            repository: repository.to_string(),
+            cred,
+            reference: reference.to_string(),
+            challenge,
+            trace: std::sync::Mutex::new(trace),
+        })
+    }
+
+    fn key(&self) -> TokenKey {
+        TokenKey {
+            host: self.host.clone(),
+            repository: self.repository.clone(),
+            cred_id: self
+                .cred
+                .as_ref()
+                .map(Cred::id)
+                .unwrap_or_else(|| "anonymous".to_string()),
+        }
+    }
+
+    /// `repository:NAME:pull` (Docker Hub official images already carry `library/`).
+    fn scope(&self) -> String {
+        format!("repository:{}:pull", self.repository)
+    }
+
+    /// The `Authorization` value for the next request; `fresh` forces a new token.
+    /// Returns whether a token fetched now (not from the cache) is used.
+    async fn authorization(
+        &self,
+        fresh: bool,
+    ) -> Result<(Option<HeaderValue>, bool), RegistryError> {
+        let Some(ch) = &self.challenge else {
+            return Ok((None, false));
+        };
+        match ch.scheme {
+            Scheme::Basic => match &self.cred {
+                Some(c) if !c.username.is_empty() || !c.password.is_empty() => {
+                    Ok((Some(c.basic_header()?), false))
+                }
+                _ => Ok((None, false)),
+            },
+            Scheme::Bearer => {
+                if let Some(rt) = self.cred.as_ref().and_then(|c| c.registry_token.as_ref()) {
+                    if let Ok(mut t) = self.trace.lock() {
+                        t.token_obtained = true;
+                    }
+                    return Ok((Some(bearer_header(&Token(rt.clone()))?), false));
+                }
+                let key = self.key();
+                if !fresh {
+                    if let Some(t) = self.inner.tokens.get(&key, Instant::now()) {
+                        if let Ok(mut tr) = self.trace.lock() {
+                            tr.token_obtained = true;
+                        }
+                        return Ok((Some(bearer_header(&t)?), false));
+                    }
+                } else {
+                    self.inner.tokens.invalidate(&key);
+                }
+                let fetched = fetch_token(
+                    &self.inner.transport,
+                    ch,
+                    &self.scope(),
+                    self.cred.as_ref(),
+                    &self.reference,
+                )
+                .await?;
+                if let Ok(mut tr) = self.trace.lock() {
+                    tr.token_obtained = true;
+                }
+                if let Some(life) = fetched.lifetime {
+                    self.inner
+                        .tokens
+                        .put(key, fetched.token.clone(), Instant::now() + life);
+                }
+                Ok((Some(bearer_header(&fetched.token)?), true))
+            }
+            Scheme::Other(_) => Ok((None, false)),
+        }
+    }
+
+    /// Send an authorized request to `path` (relative to the registry base), retrying once
+    /// with a fresh token when a cached one is refused. A final 401 becomes a typed error;
+    /// other statuses are returned for the caller to interpret.
+    pub(crate) async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+    ) -> Result<Response, RegistryError> {
+        let url = self.base.join(path).map_err(|e| RegistryError::Protocol {
+            reference: self.reference.clone(),
+            status: None,
+            message: format!("invalid request path {path:?}: {e}"),
+        })?;
+        let (mut auth, mut fresh) = self.authorization(false).await?;
+        let mut retried = false;
+        loop {
+            let req = Request {
+                method: method.clone(),
+                url: url.clone(),
+                headers: headers.clone(),
+                authorization: auth.clone(),
+                form: None,
+            };
+            let resp = self
+                .inner
+                .transport
+                .send(req, &self.reference)
+                .await
+                .map_err(|e| e.into_registry())?;
+            if let Ok(mut t) = self.trace.lock() {
+                t.status = Some(resp.status().as_u16());
+            }
+            if resp.status() != StatusCode::UNAUTHORIZED {
+                return Ok(resp);
+            }
+            let challenges = challenges_of(resp.headers());
+            let bearer = challenges.iter().find(|c| c.scheme == Scheme::Bearer);
+            let using_bearer = matches!(
+                self.challenge.as_ref().map(|c| &c.scheme),
+                Some(Scheme::Bearer)
+            );
+            if using_bearer && !fresh && !retried && auth.is_some() {
+                // A cached token was refused (expired or revoked): fetch a new one, once.
+                retried = true;
+                (auth, fresh) = self.authorization(true).await?;
+                continue;
+            }
+            return Err(self.unauthorized(&method, &url, bearer, auth.is_some()));
+        }
+    }
+
+    /// The error for a final 401, worded as containerd.
+    fn unauthorized(
+        &self,
+        method: &Method,
+        url: &url::Url,
+        bearer: Option<&Challenge>,
+        sent_auth: bool,
+    ) -> RegistryError {
+        let reference = self.reference.clone();
+        let prefix = format!("failed to resolve reference {reference:?}: ");
+        let denied = "pull access denied, repository does not exist or may require authorization";
+        if let Some(err) = bearer.and_then(|c| c.param("error")) {
+            // core/remotes/docker/authorizer.go invalidAuthorization
+            let message = format!("{prefix}{denied}: server message: {err}: authorization failed");
+            if err == "insufficient_scope" && self.cred.is_some() {
+                return RegistryError::Denied {
+                    reference,
+                    status: 401,
+                    code: Some(err.to_string()),
+                    message,
+                };
+            }
+            return RegistryError::Unauthorized {
+                reference,
+                by: Refuser::Registry,
+                status: 401,
+                code: Some(err.to_string()),
+                message,
+            };
+        }
+        let basic = matches!(
+            self.challenge.as_ref().map(|c| &c.scheme),
+            Some(Scheme::Basic)
+        );
+        let message = if basic && !sent_auth {
+            format!("{prefix}{denied}: authorization failed: no basic auth credentials")
+        } else {
+            format!(
+                "{prefix}unexpected status from {} request to {url}: 401 Unauthorized",
+                method.as_str()
+            )
+        };
+        RegistryError::Unauthorized {
+            reference,
+            by: Refuser::Registry,
+            status: 401,
+            code: Some("UNAUTHORIZED".to_string()),
+            message,
+        }
+    }
+}
+
+fn challenges_of(headers: &HeaderMap) -> Vec<Challenge> {
+    parse_challenges(
+        headers
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+}
+
+/// Bearer when offered (containerd prefers it), else Basic.
+fn pick_challenge(headers: &HeaderMap) -> Option<Challenge> {
+    let all = challenges_of(headers);
+    all.iter()
+        .find(|c| c.scheme == Scheme::Bearer)
+        .or_else(|| all.iter().find(|c| c.scheme == Scheme::Basic))
+        .cloned()
+}

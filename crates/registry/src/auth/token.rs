@@ -1,0 +1,406 @@
+//! Token fetching (distribution "Token Authentication Specification" and "OAuth2 Token
+//! Authentication", as containerd's `core/remotes/docker/auth/fetch.go` and docker's
+//! `registry/client/auth/session.go` do it) and the token cache.
+//!
+//! The cache is keyed by registry host + repository + a hash of the credential: two
+//! credentials for the same repository never share a token, and the key's `Debug` shows only
+//! the hash. Tokens live for `expires_in` seconds from `issued_at` (or from when they were
+//! received); a missing or smaller `expires_in` counts as 60 s, the spec's minimum.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+
+use super::Cred;
+use super::challenge::Challenge;
+use crate::error::{Refuser, RegistryError, envelope_text, parse_error_envelope};
+use crate::transport::{Request, Transport};
+
+/// Minimum token lifetime, distribution's `minimumTokenLifetimeSeconds`.
+pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+
+/// A token value. `Debug` never shows it.
+#[derive(Clone)]
+pub(crate) struct Token(pub(crate) String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// Cache key: registry host, repository, credential identity hash.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TokenKey {
+    pub host: String,
+    pub repository: String,
+    pub cred_id: String,
+}
+
+#[derive(Debug)]
+struct Entry {
+    token: Token,
+    expires_at: Instant,
+}
+
+/// Tokens per registry + repository + credential.
+#[derive(Debug, Default)]
+pub(crate) struct TokenCache {
+    map: Mutex<HashMap<TokenKey, Entry>>,
+}
+
+impl TokenCache {
+    /// A token still valid at `now`.
+    pub(crate) fn get(&self, key: &TokenKey, now: Instant) -> Option<Token> {
+        let map = self.map.lock().ok()?;
+        map.get(key)
+            .filter(|e| e.expires_at > now)
+            .map(|e| e.token.clone())
+    }
+
+    pub(crate) fn put(&self, key: TokenKey, token: Token, expires_at: Instant) {
+        if let Ok(mut map) = self.map.lock() {
+            map.insert(key, Entry { token, expires_at });
+        }
+    }
+
+    pub(crate) fn invalidate(&self, key: &TokenKey) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(key);
+        }
+    }
+}
+
+/// The token endpoint's answer (`token` or `access_token`, `expires_in`, `issued_at`).
+#[derive(Deserialize, Default)]
+struct TokenResponse {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    expires_in: u64,
+    #[serde(default)]
+    issued_at: Option<String>,
+}
+
+/// When a token expires, as a duration from `now_wall`: `issued_at + max(expires_in, 60 s)`,
+/// or `now + max(expires_in, 60 s)` without `issued_at`. `None` when already expired.
+pub(crate) fn token_lifetime(
+    expires_in: u64,
+    issued_at: Option<&str>,
+    now_wall: SystemTime,
+) -> Option<Duration> {
+    let life = Duration::from_secs(expires_in).max(MIN_TOKEN_LIFETIME);
+    let Some(issued) = issued_at.and_then(parse_rfc3339) else {
+        return Some(life);
+    };
+    let expiry = issued.checked_add(life)?;
+    expiry.duration_since(now_wall).ok()
+}
+
+/// Parse an RFC 3339 timestamp (`2024-05-01T12:00:00Z`, fractional seconds and offsets
+/// allowed).
+pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    let mut nanos: u32 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let frac = &s[start..i];
+        let digits: String = frac.chars().take(9).collect();
+        let padded = format!("{digits:0<9}");
+        nanos = padded.parse().ok()?;
+    }
+    let offset_secs: i64 = match b.get(i)? {
+        b'Z' | b'z' => 0,
+        b'+' | b'-' => {
+            let sign = if b[i] == b'-' { -1 } else { 1 };
+            let oh = num(i + 1..i + 3)?;
+            let om = num(i + 4..i + 6)?;
+            sign * (oh * 3600 + om * 60)
+        }
+        _ => return None,
+    };
+    // days from civil (Howard Hinnant's algorithm)
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    let secs = days * 86400 + h * 3600 + mi * 60 + se - offset_secs;
+    let secs = u64::try_from(secs).ok()?;
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+/// Go's `url.Values.Encode` order and escaping: keys sorted (`scope` before `service`).
+fn token_url(realm: &url::Url, service: Option<&str>, scope: &str) -> url::Url {
+    let mut pairs: Vec<(String, String)> = realm
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    pairs.push(("scope".into(), scope.into()));
+    if let Some(s) = service.filter(|s| !s.is_empty()) {
+        pairs.push(("service".into(), s.into()));
+    }
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut url = realm.clone();
+    url.set_query(None);
+    url.query_pairs_mut().extend_pairs(pairs);
+    url
+}
+
+/// A fetched token and how long to keep it.
+pub(crate) struct Fetched {
+    pub token: Token,
+    pub lifetime: Option<Duration>,
+}
+
+/// Fetch a token for `scope` from the challenge's realm: GET with Basic credentials (or
+/// anonymously); with an identity token, the OAuth2 POST `grant_type=refresh_token`.
+/// Errors are worded as containerd's `authorizer.go` (`failed to authorize: failed to fetch
+/// oauth token: unexpected status from GET request to URL: 401 Unauthorized`).
+pub(crate) async fn fetch_token(
+    transport: &Transport,
+    challenge: &Challenge,
+    scope: &str,
+    cred: Option<&Cred>,
+    reference: &str,
+) -> Result<Fetched, RegistryError> {
+    let resolve_prefix = format!("failed to resolve reference {reference:?}: ");
+    let realm = challenge
+        .param("realm")
+        .ok_or_else(|| RegistryError::Protocol {
+            reference: reference.to_string(),
+            status: Some(401),
+            message: format!("{resolve_prefix}no realm specified for token auth challenge"),
+        })?;
+    let realm = url::Url::parse(realm).map_err(|e| RegistryError::Protocol {
+        reference: reference.to_string(),
+        status: Some(401),
+        message: format!("{resolve_prefix}invalid token auth challenge realm: {e}"),
+    })?;
+    let service = challenge.param("service");
+    let (req, what) = match cred {
+        Some(c) if c.identity_token.is_some() => {
+            let mut form = vec![
+                ("grant_type".to_string(), "refresh_token".to_string()),
+                (
+                    "refresh_token".to_string(),
+                    c.identity_token.clone().unwrap_or_default(),
+                ),
+                ("client_id".to_string(), "pullsim".to_string()),
+                ("scope".to_string(), scope.to_string()),
+            ];
+            if let Some(s) = service {
+                form.push(("service".to_string(), s.to_string()));
+            }
+            (
+                Request {
+                    method: Method::POST,
+                    url: realm.clone(),
+                    headers: HeaderMap::new(),
+                    authorization: None,
+                    form: Some(form),
+                },
+                "oauth token",
+            )
+        }
+        other => {
+            let url = token_url(&realm, service, scope);
+            let authorization = match other {
+                Some(c) if !c.password.is_empty() || !c.username.is_empty() => {
+                    Some(c.basic_header()?)
+                }
+                _ => None,
+            };
+            let what = if authorization.is_some() {
+                "oauth token"
+            } else {
+                "anonymous token"
+            };
+            (
+                Request {
+                    method: Method::GET,
+                    url,
+                    headers: HeaderMap::new(),
+                    authorization,
+                    form: None,
+                },
+                what,
+            )
+        }
+    };
+    let method = req.method.clone();
+    let shown_url = req.url.to_string();
+    let resp = transport
+        .send(req, reference)
+        .await
+        .map_err(|e| e.into_registry())?;
+    let status = resp.status();
+    let fail_prefix = format!("{resolve_prefix}failed to authorize: failed to fetch {what}");
+    if !(status.is_success() || status.is_redirection()) {
+        let body = resp.bytes().await.unwrap_or_default();
+        let errors = parse_error_envelope(&body);
+        let code = errors.first().map(|e| e.code.clone());
+        let mut message = format!(
+            "{fail_prefix}: unexpected status from {} request to {shown_url}: {status}",
+            method.as_str()
+        );
+        if !errors.is_empty() {
+            message.push_str(&format!(" ({})", envelope_text(&errors)));
+        }
+        return Err(match status {
+            StatusCode::UNAUTHORIZED => RegistryError::Unauthorized {
+                reference: reference.to_string(),
+                by: Refuser::TokenEndpoint,
+                status: status.as_u16(),
+                code,
+                message,
+            },
+            StatusCode::FORBIDDEN => RegistryError::Denied {
+                reference: reference.to_string(),
+                status: status.as_u16(),
+                code,
+                message,
+            },
+            StatusCode::TOO_MANY_REQUESTS => RegistryError::RateLimited {
+                reference: reference.to_string(),
+                retry_after: None,
+                limit: None,
+                remaining: None,
+                message,
+            },
+            s if s.is_server_error() => RegistryError::Unavailable {
+                reference: reference.to_string(),
+                status: Some(s.as_u16()),
+                message,
+            },
+            s => RegistryError::Protocol {
+                reference: reference.to_string(),
+                status: Some(s.as_u16()),
+                message,
+            },
+        });
+    }
+    let body = resp.bytes().await.map_err(|e| RegistryError::Unavailable {
+        reference: reference.to_string(),
+        status: None,
+        message: format!("{fail_prefix}: reading the token response: {e}"),
+    })?;
+    let tr: TokenResponse = serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol {
+        reference: reference.to_string(),
+        status: Some(status.as_u16()),
+        message: format!("{fail_prefix}: unable to decode token response: {e}"),
+    })?;
+    // `access_token` is equivalent to `token`; containerd prefers access_token when both are set.
+    let token = if !tr.access_token.is_empty() {
+        tr.access_token
+    } else {
+        tr.token
+    };
+    if token.is_empty() {
+        return Err(RegistryError::Protocol {
+            reference: reference.to_string(),
+            status: Some(status.as_u16()),
+            message: format!(
+                "{fail_prefix}: authorization server did not include a token in the response"
+            ),
+        });
+    }
+    Ok(Fetched {
+        token: Token(token),
+        lifetime: token_lifetime(tr.expires_in, tr.issued_at.as_deref(), SystemTime::now()),
+    })
+}
+
+/// `Bearer <token>` as a header value, marked sensitive.
+pub(crate) fn bearer_header(token: &Token) -> Result<HeaderValue, RegistryError> {
+    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.0)).map_err(|_| {
+        RegistryError::Config {
+            message: "the token contains characters not allowed in an HTTP header".to_string(),
+        }
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        let t = parse_rfc3339("2024-01-02T03:04:05Z").unwrap();
+        assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_secs(), 1704164645);
+        let t = parse_rfc3339("2024-01-02T03:04:05.5+01:00").unwrap();
+        assert_eq!(
+            t.duration_since(UNIX_EPOCH).unwrap().as_millis(),
+            1704161045500
+        );
+        assert!(parse_rfc3339("yesterday").is_none());
+    }
+
+    #[test]
+    fn lifetimes() {
+        // distribution registry/client/auth/session.go: expires_in below 60 s counts as 60 s.
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(token_lifetime(0, None, now), Some(Duration::from_secs(60)));
+        assert_eq!(token_lifetime(10, None, now), Some(Duration::from_secs(60)));
+        assert_eq!(
+            token_lifetime(300, None, now),
+            Some(Duration::from_secs(300))
+        );
+        // issued 100 s ago with 300 s: 200 s left
+        let issued = "1970-01-12T13:45:40Z"; // 999_940 s
+        assert_eq!(
+            token_lifetime(300, Some(issued), now),
+            Some(Duration::from_secs(240))
+        );
+        // issued long ago: expired
+        assert_eq!(token_lifetime(300, Some("1970-01-01T00:00:00Z"), now), None);
+    }
+
+    #[test]
+    fn token_url_sorted_like_go() {
+        let realm = url::Url::parse("http://127.0.0.1:5001/token").unwrap();
+        let u = token_url(&realm, Some("registry"), "repository:team/app:pull");
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:5001/token?scope=repository%3Ateam%2Fapp%3Apull&service=registry"
+        );
+    }
+
+    #[test]
+    fn cache_expiry_and_invalidation() {
+        let c = TokenCache::default();
+        let k = TokenKey {
+            host: "h".into(),
+            repository: "r".into(),
+            cred_id: "abc".into(),
+        };
+        let now = Instant::now();
+        c.put(k.clone(), Token("t".into()), now + Duration::from_secs(5));
+        assert!(c.get(&k, now).is_some());
+        assert!(c.get(&k, now + Duration::from_secs(6)).is_none());
+        c.invalidate(&k);
+        assert!(c.get(&k, now).is_none());
+        assert!(!format!("{:?}", Token("secret-value".into())).contains("secret-value"));
+    }
+}

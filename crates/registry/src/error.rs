@@ -1,0 +1,430 @@
+//! Typed registry errors.
+//!
+//! Every error carries the reference it concerns and a message built the way containerd's
+//! `remotes/docker` code words it (`core/remotes/docker/resolver.go`, `authorizer.go`,
+//! `auth/fetch.go`, `core/remotes/errors/errors.go`), so that what pullsim prints is what a
+//! node running containerd would put in the kubelet's `Failed to pull image` event.
+//! No message ever contains a password, a token or an `Authorization` value: token URLs carry
+//! only `scope` and `service`, and credentials travel in headers that are never formatted.
+
+use std::time::Duration;
+
+use pullsim_reference::Digest;
+use serde::Deserialize;
+
+/// Who refused the credentials of an [`RegistryError::Unauthorized`] error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refuser {
+    /// The registry answered 401 to the request itself.
+    Registry,
+    /// The token endpoint (the challenge's `realm`) refused to issue a token.
+    TokenEndpoint,
+}
+
+impl Refuser {
+    /// `registry` or `token-endpoint`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refuser::Registry => "registry",
+            Refuser::TokenEndpoint => "token-endpoint",
+        }
+    }
+}
+
+/// What was not found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotFoundKind {
+    /// The manifest (tag or digest). Distribution answers `MANIFEST_UNKNOWN` both for a
+    /// missing tag and for a missing repository on manifest requests.
+    Manifest,
+    /// The repository (`NAME_UNKNOWN`).
+    Repository,
+    /// A blob (`BLOB_UNKNOWN`).
+    Blob,
+}
+
+/// One entry of the registry's JSON error envelope `{"errors":[{"code","message","detail"}]}`
+/// (distribution-spec "Error Codes").
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct RegistryErrorBody {
+    /// `MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, `UNAUTHORIZED`, `DENIED`, `TOOMANYREQUESTS`, ...
+    #[serde(default)]
+    pub code: String,
+    /// The registry's human message.
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    errors: Vec<RegistryErrorBody>,
+}
+
+/// Parse a registry error envelope; an empty list when the body is not one.
+pub fn parse_error_envelope(body: &[u8]) -> Vec<RegistryErrorBody> {
+    serde_json::from_slice::<Envelope>(body)
+        .map(|e| e.errors)
+        .unwrap_or_default()
+}
+
+/// containerd's text for a parsed envelope (`errcode.go` `Errors.Error`): `code: message`, the
+/// code lower-cased with `_` turned into spaces; several errors are listed after `errors:`.
+pub fn envelope_text(errors: &[RegistryErrorBody]) -> String {
+    fn one(e: &RegistryErrorBody) -> String {
+        let code = e.code.to_lowercase().replace('_', " ");
+        if e.message.is_empty() {
+            code
+        } else {
+            format!("{code}: {}", e.message)
+        }
+    }
+    match errors {
+        [] => String::new(),
+        [e] => one(e),
+        many => {
+            let mut s = String::from("errors:\n");
+            for e in many {
+                s.push_str(&one(e));
+                s.push('\n');
+            }
+            s
+        }
+    }
+}
+
+/// A failure talking to a registry.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// 401: credentials missing or refused, by the registry or by its token endpoint.
+    #[error("{message}")]
+    Unauthorized {
+        /// The reference being resolved or pulled.
+        reference: String,
+        /// Who refused.
+        by: Refuser,
+        /// HTTP status (401, or what the token endpoint answered).
+        status: u16,
+        /// First registry error code, when the body or challenge carried one.
+        code: Option<String>,
+        /// containerd-like message.
+        message: String,
+    },
+    /// 403, or a token without the needed scope (`insufficient_scope`).
+    #[error("{message}")]
+    Denied {
+        /// The reference.
+        reference: String,
+        /// HTTP status (403, or 401 with `insufficient_scope`).
+        status: u16,
+        /// Registry error code (`DENIED`, `insufficient_scope`).
+        code: Option<String>,
+        /// containerd-like message.
+        message: String,
+    },
+    /// 404: manifest, repository or blob unknown.
+    #[error("{message}")]
+    NotFound {
+        /// The reference.
+        reference: String,
+        /// What is missing.
+        what: NotFoundKind,
+        /// Registry error code (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, `BLOB_UNKNOWN`).
+        code: Option<String>,
+        /// containerd-like message.
+        message: String,
+    },
+    /// 429 Too Many Requests.
+    #[error("{message}")]
+    RateLimited {
+        /// The reference.
+        reference: String,
+        /// `Retry-After`, when given in seconds.
+        retry_after: Option<Duration>,
+        /// Docker Hub's `ratelimit-limit` header.
+        limit: Option<String>,
+        /// Docker Hub's `ratelimit-remaining` header.
+        remaining: Option<String>,
+        /// containerd-like message.
+        message: String,
+    },
+    /// Connection refused, DNS failure, timeout, 5xx.
+    #[error("{message}")]
+    Unavailable {
+        /// The reference.
+        reference: String,
+        /// HTTP status for 5xx answers.
+        status: Option<u16>,
+        /// containerd-like message.
+        message: String,
+    },
+    /// TLS handshake or certificate verification failed.
+    #[error("{message}")]
+    Tls {
+        /// The reference.
+        reference: String,
+        /// containerd-like message.
+        message: String,
+    },
+    /// Content did not hash to the digest it was fetched by.
+    #[error("{what}: digest mismatch: got {actual} but expected {expected}")]
+    DigestMismatch {
+        /// What was fetched (`manifest HOST/REPO@DIGEST`, `blob sha256:..`).
+        what: String,
+        /// The digest asked for.
+        expected: Digest,
+        /// The digest of the bytes received.
+        actual: Digest,
+    },
+    /// An index had no manifest for the wanted platform.
+    #[error(
+        "failed to resolve reference {reference:?}: no match for platform {wanted} in manifest {index}: not found (available: {})",
+        available.join(", ")
+    )]
+    NoMatchingPlatform {
+        /// The reference.
+        reference: String,
+        /// The index digest.
+        index: Digest,
+        /// The platform looked for (`linux/amd64`).
+        wanted: String,
+        /// Platforms the index offers.
+        available: Vec<String>,
+    },
+    /// No byte arrived within the no-progress deadline.
+    #[error(
+        "{what}: no progress for {}s after {received} bytes (deadline {}s)",
+        timeout.as_secs_f64(),
+        timeout.as_secs_f64()
+    )]
+    Stalled {
+        /// What was being fetched.
+        what: String,
+        /// The deadline.
+        timeout: Duration,
+        /// Bytes received before the stall.
+        received: u64,
+    },
+    /// The client is offline: no network attempt was made.
+    #[error("failed to resolve reference {reference:?}: offline: no network access allowed")]
+    Offline {
+        /// The reference.
+        reference: String,
+    },
+    /// The registry answered something pullsim cannot use (bad JSON, unexpected status, ...).
+    #[error("{message}")]
+    Protocol {
+        /// The reference.
+        reference: String,
+        /// HTTP status, when a response was received.
+        status: Option<u16>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A client option is invalid (unreadable CA file, bad insecure registry entry, ...).
+    #[error("{message}")]
+    Config {
+        /// What is wrong and where.
+        message: String,
+    },
+    /// The content store failed.
+    #[error("store: {source}")]
+    Store {
+        /// The store's error.
+        #[from]
+        source: pullsim_store::StoreError,
+    },
+}
+
+impl RegistryError {
+    /// The outcome word used by `pullsim creds check`:
+    /// `unauthorized`, `denied`, `not-found`, `rate-limited`, `unavailable` or `tls-error`.
+    /// Errors without a network meaning (digest mismatch, stall, protocol, store) count as
+    /// `unavailable`; a missing platform is `not-found` (containerd wraps it in ErrNotFound).
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            RegistryError::Unauthorized { .. } => "unauthorized",
+            RegistryError::Denied { .. } => "denied",
+            RegistryError::NotFound { .. } | RegistryError::NoMatchingPlatform { .. } => {
+                "not-found"
+            }
+            RegistryError::RateLimited { .. } => "rate-limited",
+            RegistryError::Tls { .. } => "tls-error",
+            _ => "unavailable",
+        }
+    }
+
+    /// The reason the kubelet reports for this failure.
+    ///
+    /// `pkg/kubelet/images/image_manager.go` (`evalCRIPullErr`) returns `RegistryUnavailable`
+    /// only when the runtime's error text starts with `RegistryUnavailable`; containerd never
+    /// words its errors that way (they arrive as `rpc error: code = ... desc = ...`), so every
+    /// pull failure on a containerd node is `ErrImagePull`.
+    pub fn kubelet_reason(&self) -> &'static str {
+        "ErrImagePull"
+    }
+
+    /// The gRPC code containerd's CRI plugin attaches (`errdefs.ToGRPC`): `NotFound` for
+    /// not-found errors, `Unknown` otherwise.
+    pub fn grpc_code(&self) -> &'static str {
+        match self {
+            RegistryError::NotFound { .. } | RegistryError::NoMatchingPlatform { .. } => "NotFound",
+            _ => "Unknown",
+        }
+    }
+
+    /// The whole error as the kubelet receives it from containerd over CRI:
+    /// `rpc error: code = NotFound desc = failed to pull and unpack image "REF": <error>`
+    /// (`internal/cri/server/images/image_pull.go`).
+    pub fn cri_message(&self, reference: &str) -> String {
+        format!(
+            "rpc error: code = {} desc = failed to pull and unpack image {:?}: {}",
+            self.grpc_code(),
+            reference,
+            self
+        )
+    }
+
+    /// HTTP status of the refusing answer, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            RegistryError::Unauthorized { status, .. } | RegistryError::Denied { status, .. } => {
+                Some(*status)
+            }
+            RegistryError::NotFound { .. } => Some(404),
+            RegistryError::RateLimited { .. } => Some(429),
+            RegistryError::Unavailable { status, .. } | RegistryError::Protocol { status, .. } => {
+                *status
+            }
+            _ => None,
+        }
+    }
+
+    /// Registry error code (`MANIFEST_UNKNOWN`, `UNAUTHORIZED`, `insufficient_scope`, ...).
+    pub fn registry_code(&self) -> Option<&str> {
+        match self {
+            RegistryError::Unauthorized { code, .. }
+            | RegistryError::Denied { code, .. }
+            | RegistryError::NotFound { code, .. } => code.as_deref(),
+            RegistryError::RateLimited { .. } => Some("TOOMANYREQUESTS"),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_parses_and_formats_like_containerd() {
+        // core/remotes/docker/errcode.go: ErrorCode.Error() lower-cases and replaces '_'.
+        let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}"#;
+        let errs = parse_error_envelope(body);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].code, "MANIFEST_UNKNOWN");
+        assert_eq!(envelope_text(&errs), "manifest unknown: manifest unknown");
+        assert!(parse_error_envelope(b"not json").is_empty());
+        let two = br#"{"errors":[{"code":"DENIED","message":"a"},{"code":"UNAUTHORIZED","message":"b"}]}"#;
+        assert_eq!(
+            envelope_text(&parse_error_envelope(two)),
+            "errors:\ndenied: a\nunauthorized: b\n"
+        );
+    }
+
+    #[test]
+    fn outcomes_and_reasons() {
+        let table: Vec<(RegistryError, &str, &str)> = vec![
+            (
+                RegistryError::Unauthorized {
+                    reference: "r".into(),
+                    by: Refuser::Registry,
+                    status: 401,
+                    code: None,
+                    message: "m".into(),
+                },
+                "unauthorized",
+                "Unknown",
+            ),
+            (
+                RegistryError::Denied {
+                    reference: "r".into(),
+                    status: 403,
+                    code: None,
+                    message: "m".into(),
+                },
+                "denied",
+                "Unknown",
+            ),
+            (
+                RegistryError::NotFound {
+                    reference: "r".into(),
+                    what: NotFoundKind::Manifest,
+                    code: None,
+                    message: "m".into(),
+                },
+                "not-found",
+                "NotFound",
+            ),
+            (
+                RegistryError::RateLimited {
+                    reference: "r".into(),
+                    retry_after: None,
+                    limit: None,
+                    remaining: None,
+                    message: "m".into(),
+                },
+                "rate-limited",
+                "Unknown",
+            ),
+            (
+                RegistryError::Unavailable {
+                    reference: "r".into(),
+                    status: None,
+                    message: "m".into(),
+                },
+                "unavailable",
+                "Unknown",
+            ),
+            (
+                RegistryError::Tls {
+                    reference: "r".into(),
+                    message: "m".into(),
+                },
+                "tls-error",
+                "Unknown",
+            ),
+            (
+                RegistryError::Offline {
+                    reference: "r".into(),
+                },
+                "unavailable",
+                "Unknown",
+            ),
+        ];
+        for (err, outcome, code) in table {
+            assert_eq!(err.outcome(), outcome, "{err:?}");
+            assert_eq!(err.grpc_code(), code, "{err:?}");
+            // pkg/kubelet/images/image_manager.go evalCRIPullErr: containerd errors never
+            // start with "RegistryUnavailable", so the reason is always ErrImagePull.
+            assert_eq!(err.kubelet_reason(), "ErrImagePull");
+        }
+    }
+
+    #[test]
+    fn cri_message_wraps_like_containerd_cri() {
+        let e = RegistryError::NotFound {
+            reference: "docker.io/library/x:1".into(),
+            what: NotFoundKind::Manifest,
+            code: Some("MANIFEST_UNKNOWN".into()),
+            message: "failed to resolve reference \"docker.io/library/x:1\": docker.io/library/x:1: not found".into(),
+        };
+        assert_eq!(
+            e.cri_message("docker.io/library/x:1"),
+            "rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/library/x:1\": failed to resolve reference \"docker.io/library/x:1\": docker.io/library/x:1: not found"
+        );
+    }
+}

@@ -1,0 +1,347 @@
+//! Resolving a reference to a manifest descriptor (HEAD, GET fallback) and fetching manifests
+//! by digest, verified. Status answers become typed errors worded as containerd's
+//! `core/remotes/docker/resolver.go` and `fetcher.go`.
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, Response, StatusCode};
+use sha2::{Digest as _, Sha256};
+
+use pullsim_reference::{Digest, Reference};
+
+use crate::auth::Session;
+use crate::error::{NotFoundKind, Refuser, RegistryError, parse_error_envelope};
+
+/// OCI image index.
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// OCI image manifest.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Docker manifest list.
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Docker image manifest, schema 2.
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+/// containerd's `MaxManifestSize` (4 MiB).
+pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
+
+/// The Accept header of manifest requests, in containerd's order (`resolver.go`); distribution
+/// 2.8 hides OCI manifests from clients that do not name the OCI type.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, */*";
+
+/// Whether a media type is an index (OCI index or Docker manifest list).
+pub fn is_index_type(mt: &str) -> bool {
+    mt == OCI_INDEX || mt == DOCKER_LIST
+}
+
+/// A resolved reference: the top-level manifest (or index) descriptor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// Digest of the manifest or index.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Where an error status was met, for containerd's wording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Resolving the reference (`failed to resolve reference "REF": ...`).
+    Resolve,
+    /// Fetching content by digest (`failed to copy: httpReadSeeker: failed open: ...`).
+    Fetch,
+}
+
+fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Turn an error status into a typed error (reads the body for the registry's envelope).
+pub(crate) async fn status_error(
+    resp: Response,
+    method: &Method,
+    url: &url::Url,
+    reference: &str,
+    stage: Stage,
+) -> RegistryError {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.unwrap_or_default();
+    status_error_parts(status, &headers, &body, method, url, reference, stage)
+}
+
+pub(crate) fn status_error_parts(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    method: &Method,
+    url: &url::Url,
+    reference: &str,
+    stage: Stage,
+) -> RegistryError {
+    let errors = parse_error_envelope(body);
+    let code = errors.first().map(|e| e.code.clone());
+    let prefix = match stage {
+        Stage::Resolve => format!("failed to resolve reference {reference:?}: "),
+        Stage::Fetch => "failed to copy: httpReadSeeker: failed open: ".to_string(),
+    };
+    let unexpected = format!(
+        "{prefix}unexpected status from {} request to {url}: {status}",
+        method.as_str()
+    );
+    let reference = reference.to_string();
+    match status {
+        StatusCode::NOT_FOUND => {
+            let what = match code.as_deref() {
+                Some("NAME_UNKNOWN") => NotFoundKind::Repository,
+                Some("BLOB_UNKNOWN") => NotFoundKind::Blob,
+                Some("MANIFEST_UNKNOWN") => NotFoundKind::Manifest,
+                _ if stage == Stage::Fetch => NotFoundKind::Blob,
+                _ => NotFoundKind::Manifest,
+            };
+            let message = match stage {
+                Stage::Resolve => format!("{prefix}{reference}: not found"),
+                Stage::Fetch => format!("{prefix}content at {url} not found: not found"),
+            };
+            RegistryError::NotFound {
+                reference,
+                what,
+                code,
+                message,
+            }
+        }
+        StatusCode::UNAUTHORIZED => RegistryError::Unauthorized {
+            reference,
+            by: Refuser::Registry,
+            status: 401,
+            code,
+            message: unexpected,
+        },
+        StatusCode::FORBIDDEN => RegistryError::Denied {
+            reference,
+            status: 403,
+            code,
+            message: unexpected,
+        },
+        StatusCode::TOO_MANY_REQUESTS => {
+            let retry_after_raw = header_str(headers, "retry-after");
+            let retry_after = retry_after_raw
+                .as_deref()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let mut message = unexpected;
+            if let Some(v) = &retry_after_raw {
+                message.push_str(&format!(" (Retry-After: {v})"));
+            }
+            RegistryError::RateLimited {
+                reference,
+                retry_after,
+                limit: header_str(headers, "ratelimit-limit"),
+                remaining: header_str(headers, "ratelimit-remaining"),
+                message,
+            }
+        }
+        s if s.is_server_error() => RegistryError::Unavailable {
+            reference,
+            status: Some(s.as_u16()),
+            message: unexpected,
+        },
+        s => RegistryError::Protocol {
+            reference,
+            status: Some(s.as_u16()),
+            message: unexpected,
+        },
+    }
+}
+
+fn manifest_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(ACCEPT, HeaderValue::from_static(MANIFEST_ACCEPT));
+    h
+}
+
+fn media_type_of(headers: &HeaderMap) -> String {
+    header_str(headers, CONTENT_TYPE.as_str())
+        .map(|ct| ct.split(';').next().unwrap_or("").trim().to_string())
+        .unwrap_or_default()
+}
+
+/// `sha256:<hex>` of bytes.
+pub(crate) fn sha256_digest(bytes: &[u8]) -> Result<Digest, RegistryError> {
+    let hex = hex::encode(Sha256::digest(bytes));
+    Digest::from_sha256_hex(&hex).map_err(|e| RegistryError::Config {
+        message: format!("computed digest sha256:{hex} rejected: {e}"),
+    })
+}
+
+/// Resolve `reference` through `session` (the reference has a tag or a digest).
+pub(crate) async fn resolve(
+    session: &Session<'_>,
+    reference: &Reference,
+) -> Result<Resolved, RegistryError> {
+    let object = match (reference.digest(), reference.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(t)) => t.to_string(),
+        (None, None) => "latest".to_string(),
+    };
+    let path = format!("/v2/{}/manifests/{}", reference.path(), object);
+    let resp = session
+        .request(Method::HEAD, &path, manifest_headers())
+        .await?;
+    let url = resp.url().clone();
+    let status = resp.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        // Registries without HEAD on manifests: containerd retries with GET.
+        return get_manifest(session, reference, &path, None)
+            .await
+            .map(|(r, _)| r);
+    }
+    if !status.is_success() {
+        // HEAD answers carry no body: ask again with GET for the registry's error code.
+        let code_resp = session
+            .request(Method::GET, &path, manifest_headers())
+            .await;
+        let (headers, body) = match code_resp {
+            Ok(r) if r.status() == status => {
+                let h = r.headers().clone();
+                (h, r.bytes().await.unwrap_or_default().to_vec())
+            }
+            _ => (resp.headers().clone(), Vec::new()),
+        };
+        return Err(status_error_parts(
+            status,
+            &headers,
+            &body,
+            &Method::HEAD,
+            &url,
+            &session.reference,
+            Stage::Resolve,
+        ));
+    }
+    let headers = resp.headers();
+    let size = header_str(headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+    let header_digest = header_str(headers, "docker-content-digest");
+    let media_type = media_type_of(headers);
+    match (reference.digest(), header_digest, size) {
+        (Some(d), _, Some(size)) => Ok(Resolved {
+            digest: d.clone(),
+            media_type,
+            size,
+        }),
+        (None, Some(hd), Some(size)) => {
+            let digest = Digest::parse(&hd).map_err(|e| RegistryError::Protocol {
+                reference: session.reference.clone(),
+                status: Some(status.as_u16()),
+                message: format!(
+                    "failed to resolve reference {:?}: {hd:?} in header not a valid digest: {e}",
+                    session.reference
+                ),
+            })?;
+            Ok(Resolved {
+                digest,
+                media_type,
+                size,
+            })
+        }
+        _ => get_manifest(session, reference, &path, None)
+            .await
+            .map(|(r, _)| r),
+    }
+}
+
+/// GET a manifest at `path`, check `Docker-Content-Digest` and `expected` against the sha256
+/// of the body, and return its descriptor and bytes.
+pub(crate) async fn get_manifest(
+    session: &Session<'_>,
+    reference: &Reference,
+    path: &str,
+    expected: Option<&Digest>,
+) -> Result<(Resolved, Vec<u8>), RegistryError> {
+    let resp = session
+        .request(Method::GET, path, manifest_headers())
+        .await?;
+    let url = resp.url().clone();
+    if !resp.status().is_success() {
+        let stage = if expected.is_some() {
+            Stage::Fetch
+        } else {
+            Stage::Resolve
+        };
+        return Err(status_error(resp, &Method::GET, &url, &session.reference, stage).await);
+    }
+    let headers = resp.headers().clone();
+    if let Some(len) = resp.content_length() {
+        if len > MAX_MANIFEST_SIZE {
+            return Err(RegistryError::Protocol {
+                reference: session.reference.clone(),
+                status: Some(200),
+                message: format!(
+                    "rejecting {len} byte manifest for {}: not found",
+                    session.reference
+                ),
+            });
+        }
+    }
+    let body =
+        crate::fetch::read_small_body(resp, &session.inner.transport, &session.reference).await?;
+    let actual = sha256_digest(&body)?;
+    let what = format!("manifest {}@{}", reference.name(), actual);
+    if let Some(hd) = header_str(&headers, "docker-content-digest") {
+        if let Ok(hd) = Digest::parse(&hd) {
+            if hd != actual {
+                return Err(RegistryError::DigestMismatch {
+                    what: format!("manifest {url} (Docker-Content-Digest)"),
+                    expected: hd,
+                    actual,
+                });
+            }
+        }
+    }
+    let want = expected.or(reference.digest());
+    if let Some(want) = want {
+        if *want != actual {
+            return Err(RegistryError::DigestMismatch {
+                what,
+                expected: want.clone(),
+                actual,
+            });
+        }
+    }
+    let mut media_type = media_type_of(&headers);
+    if media_type.is_empty() || media_type == "application/json" {
+        media_type = sniff_media_type(&body);
+    }
+    Ok((
+        Resolved {
+            digest: actual,
+            media_type,
+            size: body.len() as u64,
+        },
+        body,
+    ))
+}
+
+/// The media type a manifest names itself, or guessed from its shape.
+pub(crate) fn sniff_media_type(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "mediaType", default)]
+        media_type: Option<String>,
+        #[serde(default)]
+        manifests: Option<serde_json::Value>,
+    }
+    match serde_json::from_slice::<Probe>(body) {
+        Ok(Probe {
+            media_type: Some(mt),
+            ..
+        }) if !mt.is_empty() => mt,
+        Ok(Probe {
+            manifests: Some(_), ..
+        }) => OCI_INDEX.to_string(),
+        _ => OCI_MANIFEST.to_string(),
+    }
+}

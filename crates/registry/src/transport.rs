@@ -1,0 +1,515 @@
+//! HTTP transport with a node's rules: HTTPS by default; plain HTTP allowed for loopback
+//! registries (127.0.0.0/8, ::1, localhost — containerd's `core/remotes/docker/config/hosts.go`
+//! tries HTTPS and falls back to HTTP for them) and for hosts named in `insecure_registries`
+//! (whose certificates are also not verified, as docker's `insecure-registries`); extra CA
+//! files join the root store; redirects are followed by hand and the `Authorization` header is
+//! never sent to another host; an offline client never opens a connection.
+
+use std::collections::HashMap;
+use std::error::Error as _;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, LOCATION};
+use reqwest::{Method, Response, StatusCode};
+
+use crate::error::RegistryError;
+
+/// Maximum redirects followed, as Go's `net/http` client.
+const MAX_REDIRECTS: usize = 10;
+
+/// The host that serves a reference's domain: `docker.io` is served by
+/// `registry-1.docker.io` (docker's `registry.DefaultV2Registry`, containerd's
+/// `config.HostDefault`).
+pub fn registry_host(domain: &str) -> &str {
+    if domain == "docker.io" {
+        "registry-1.docker.io"
+    } else {
+        domain
+    }
+}
+
+/// Whether `host[:port]` names a loopback address (127.0.0.0/8, ::1, localhost).
+pub fn is_loopback(host_port: &str) -> bool {
+    let host = split_host(host_port);
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
+}
+
+/// The host part of `host[:port]`, without brackets for IPv6.
+fn split_host(host_port: &str) -> &str {
+    if let Some(rest) = host_port.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host_port.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') && p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host_port,
+    }
+}
+
+/// Whether `host[:port]` carries a port.
+fn has_port(s: &str) -> bool {
+    if s.starts_with('[') {
+        return s.contains("]:");
+    }
+    s.rsplit_once(':').is_some_and(|(h, p)| {
+        !h.contains(':') && !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
+/// Does `entry` (from `insecure_registries`, `HOST` or `HOST:PORT`) name `host_port`?
+/// A bare host matches any port.
+fn insecure_matches(entry: &str, host_port: &str) -> bool {
+    let entry = entry
+        .trim()
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/');
+    if entry.eq_ignore_ascii_case(host_port) {
+        return true;
+    }
+    !has_port(entry) && split_host(entry).eq_ignore_ascii_case(split_host(host_port))
+}
+
+/// A request to a registry (or its token endpoint).
+pub(crate) struct Request {
+    pub method: Method,
+    /// Absolute URL.
+    pub url: url::Url,
+    pub headers: HeaderMap,
+    /// `Authorization` for the first host only.
+    pub authorization: Option<HeaderValue>,
+    /// Form body for POST (token endpoint).
+    pub form: Option<Vec<(String, String)>>,
+}
+
+/// The shared transport of a [`crate::Client`].
+pub(crate) struct Transport {
+    verified: reqwest::Client,
+    insecure: Option<reqwest::Client>,
+    insecure_hosts: Vec<String>,
+    offline: bool,
+    /// Learned scheme per registry host.
+    schemes: Mutex<HashMap<String, &'static str>>,
+    /// Deadline for response headers and between body chunks.
+    pub progress_timeout: Duration,
+}
+
+fn builder(connect_timeout: Duration, user_agent: &str) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout)
+        .user_agent(user_agent)
+        .no_proxy()
+}
+
+impl Transport {
+    pub(crate) fn new(
+        insecure_registries: &[String],
+        ca_files: &[PathBuf],
+        offline: bool,
+        connect_timeout: Duration,
+        progress_timeout: Duration,
+        user_agent: &str,
+    ) -> Result<Transport, RegistryError> {
+        let mut certs = Vec::new();
+        for path in ca_files {
+            let pem = std::fs::read(path).map_err(|e| RegistryError::Config {
+                message: format!("--ca-file {}: {e}", path.display()),
+            })?;
+            let found =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| RegistryError::Config {
+                    message: format!(
+                        "--ca-file {}: not a PEM certificate bundle: {e}",
+                        path.display()
+                    ),
+                })?;
+            if found.is_empty() {
+                return Err(RegistryError::Config {
+                    message: format!("--ca-file {}: no PEM certificate found", path.display()),
+                });
+            }
+            certs.extend(found);
+        }
+        let verified = builder(connect_timeout, user_agent)
+            .tls_certs_merge(certs)
+            .build()
+            .map_err(|e| RegistryError::Config {
+                message: format!("cannot build the HTTP client: {}", chain_text(&e)),
+            })?;
+        let insecure = if insecure_registries.is_empty() {
+            None
+        } else {
+            Some(
+                builder(connect_timeout, user_agent)
+                    .tls_danger_accept_invalid_certs(true)
+                    .build()
+                    .map_err(|e| RegistryError::Config {
+                        message: format!("cannot build the HTTP client: {}", chain_text(&e)),
+                    })?,
+            )
+        };
+        for entry in insecure_registries {
+            if entry.trim().is_empty() || entry.contains('/') && !entry.contains("://") {
+                return Err(RegistryError::Config {
+                    message: format!("--insecure-registry {entry:?}: expected HOST or HOST:PORT"),
+                });
+            }
+        }
+        Ok(Transport {
+            verified,
+            insecure,
+            insecure_hosts: insecure_registries.to_vec(),
+            offline,
+            schemes: Mutex::new(HashMap::new()),
+            progress_timeout,
+        })
+    }
+
+    /// Whether the client refuses all network access.
+    pub(crate) fn offline(&self) -> bool {
+        self.offline
+    }
+
+    fn is_insecure(&self, host: &str) -> bool {
+        self.insecure_hosts
+            .iter()
+            .any(|e| insecure_matches(e, host))
+    }
+
+    /// Schemes to try for a registry host, in order.
+    fn schemes_for(&self, host: &str) -> Vec<&'static str> {
+        if let Ok(m) = self.schemes.lock() {
+            if let Some(s) = m.get(host) {
+                return vec![s];
+            }
+        }
+        if is_loopback(host) || self.is_insecure(host) {
+            vec!["https", "http"]
+        } else {
+            vec!["https"]
+        }
+    }
+
+    /// Ping a registry host with `GET /v2/`, trying HTTPS then (for loopback and insecure
+    /// hosts) plain HTTP when the peer does not speak TLS. Returns the base URL
+    /// (`scheme://host/`) and the ping's response; the scheme is remembered.
+    pub(crate) async fn ping(
+        &self,
+        host: &str,
+        reference: &str,
+    ) -> Result<(url::Url, Response), RegistryError> {
+        let schemes = self.schemes_for(host);
+        let mut last_err = None;
+        for (i, scheme) in schemes.iter().enumerate() {
+            let base = url::Url::parse(&format!("{scheme}://{host}/")).map_err(|e| {
+                RegistryError::Config {
+                    message: format!("registry host {host:?}: not a valid host: {e}"),
+                }
+            })?;
+            let mut url = base.clone();
+            url.set_path("/v2/");
+            let req = Request {
+                method: Method::GET,
+                url,
+                headers: HeaderMap::new(),
+                authorization: None,
+                form: None,
+            };
+            match self.send(req, reference).await {
+                Ok(resp) => {
+                    if let Ok(mut m) = self.schemes.lock() {
+                        m.insert(host.to_string(), scheme);
+                    }
+                    return Ok((base, resp));
+                }
+                Err(SendError::NotTls(e)) if i + 1 < schemes.len() => {
+                    last_err = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e.into_registry()),
+            }
+        }
+        Err(last_err.unwrap_or(RegistryError::Config {
+            message: format!("no scheme available for {host}"),
+        }))
+    }
+
+    fn client_for(&self, url: &url::Url) -> &reqwest::Client {
+        let hp = host_port(url);
+        match &self.insecure {
+            Some(c) if self.is_insecure(&hp) => c,
+            _ => &self.verified,
+        }
+    }
+
+    /// Send a request, following redirects by hand (never forwarding `Authorization` to another
+    /// host), with the no-progress deadline on the response headers.
+    pub(crate) async fn send(&self, req: Request, reference: &str) -> Result<Response, SendError> {
+        if self.offline {
+            return Err(SendError::Other(RegistryError::Offline {
+                reference: reference.to_string(),
+            }));
+        }
+        let origin = host_port(&req.url);
+        let origin_scheme = req.url.scheme().to_string();
+        let mut url = req.url.clone();
+        let mut method = req.method.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let same_host = host_port(&url) == origin && url.scheme() == origin_scheme;
+            let client = self.client_for(&url);
+            let mut rb = client
+                .request(method.clone(), url.clone())
+                .headers(req.headers.clone());
+            if same_host {
+                if let Some(a) = &req.authorization {
+                    rb = rb.header(AUTHORIZATION, a.clone());
+                }
+            }
+            if let Some(form) = &req.form {
+                rb = rb
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded; charset=utf-8",
+                    )
+                    .body(
+                        url::form_urlencoded::Serializer::new(String::new())
+                            .extend_pairs(form.iter())
+                            .finish(),
+                    );
+            }
+            let fut = rb.send();
+            let resp = match tokio::time::timeout(self.progress_timeout, fut).await {
+                Err(_) => {
+                    return Err(SendError::Other(RegistryError::Unavailable {
+                        reference: reference.to_string(),
+                        status: None,
+                        message: format!(
+                            "failed to do request: {} {:?}: i/o timeout (no response within {}s)",
+                            go_method(&method),
+                            url.as_str(),
+                            self.progress_timeout.as_secs_f64()
+                        ),
+                    }));
+                }
+                Ok(Err(e)) => return Err(classify(&e, &method, &url, reference)),
+                Ok(Ok(r)) => r,
+            };
+            let status = resp.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
+                    return Ok(resp);
+                };
+                let next = url.join(loc).map_err(|e| {
+                    SendError::Other(RegistryError::Protocol {
+                        reference: reference.to_string(),
+                        status: Some(status.as_u16()),
+                        message: format!("redirect from {url} to an invalid location {loc:?}: {e}"),
+                    })
+                })?;
+                if status == StatusCode::SEE_OTHER && method != Method::HEAD {
+                    method = Method::GET;
+                }
+                tracing::debug!(from = %url, to = %next, "following redirect");
+                url = next;
+                continue;
+            }
+            return Ok(resp);
+        }
+        Err(SendError::Other(RegistryError::Protocol {
+            reference: reference.to_string(),
+            status: None,
+            message: format!(
+                "failed to do request: {} {:?}: stopped after {MAX_REDIRECTS} redirects",
+                go_method(&req.method),
+                req.url.as_str()
+            ),
+        }))
+    }
+}
+
+/// A send failure: either the peer does not speak TLS (the caller may fall back to plain
+/// HTTP) or a final error.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    NotTls(RegistryError),
+    Other(RegistryError),
+}
+
+impl SendError {
+    pub(crate) fn into_registry(self) -> RegistryError {
+        match self {
+            SendError::NotTls(e) | SendError::Other(e) => e,
+        }
+    }
+}
+
+/// `host:port` of a URL, with the scheme's default port made explicit.
+pub(crate) fn host_port(url: &url::Url) -> String {
+    let host = match url.host() {
+        Some(url::Host::Ipv6(a)) => format!("[{a}]"),
+        Some(h) => h.to_string(),
+        None => String::new(),
+    };
+    match url.port_or_known_default() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    }
+}
+
+/// Go's `url.Error` operation name: `Get`, `Head`, `Post`.
+pub(crate) fn go_method(m: &Method) -> String {
+    let s = m.as_str();
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.chars().enumerate() {
+        if i == 0 {
+            out.push(c.to_ascii_uppercase());
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// Every message in an error's source chain, joined with `: `.
+pub(crate) fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+fn find_io_kind(e: &reqwest::Error) -> Option<std::io::ErrorKind> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = e.source();
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// Map a reqwest error to a typed error, walking the source chain for certificate, TLS
+/// protocol, refused-connection and DNS failures. Messages follow Go's `net/http` wording as
+/// containerd prints it (`failed to do request: Head "URL": dial tcp HOST: connect: connection
+/// refused`).
+fn classify(e: &reqwest::Error, method: &Method, url: &url::Url, reference: &str) -> SendError {
+    let chain = chain_text(e);
+    let lower = chain.to_ascii_lowercase();
+    let prefix = format!(
+        "failed to do request: {} {:?}",
+        go_method(method),
+        url.as_str()
+    );
+    let hp = host_port(url);
+    if lower.contains("invalidcontenttype") || lower.contains("corrupt message") {
+        // A TLS client met a plain-HTTP server: containerd's HTTPFallback retries over HTTP.
+        return SendError::NotTls(RegistryError::Tls {
+            reference: reference.to_string(),
+            message: format!("{prefix}: http: server gave HTTP response to HTTPS client"),
+        });
+    }
+    if lower.contains("certificate")
+        || lower.contains("unknownissuer")
+        || lower.contains("invalid peer")
+        || lower.contains("tls handshake")
+        || lower.contains("handshake")
+    {
+        let detail = if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+            "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+                .to_string()
+        } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+            format!(
+                "tls: failed to verify certificate: x509: certificate is not valid for {}",
+                split_host(&hp)
+            )
+        } else if lower.contains("expired") {
+            "tls: failed to verify certificate: x509: certificate has expired or is not yet valid"
+                .to_string()
+        } else {
+            format!("tls: {chain}")
+        };
+        return SendError::Other(RegistryError::Tls {
+            reference: reference.to_string(),
+            message: format!("{prefix}: {detail}"),
+        });
+    }
+    let detail = match find_io_kind(e) {
+        Some(std::io::ErrorKind::ConnectionRefused) => {
+            format!("dial tcp {hp}: connect: connection refused")
+        }
+        Some(std::io::ErrorKind::ConnectionReset) => "read: connection reset by peer".to_string(),
+        Some(std::io::ErrorKind::TimedOut) => format!("dial tcp {hp}: i/o timeout"),
+        _ if e.is_timeout() => format!("dial tcp {hp}: i/o timeout"),
+        _ if lower.contains("dns error") || lower.contains("failed to lookup") => {
+            format!("dial tcp: lookup {}: no such host", split_host(&hp))
+        }
+        _ => chain,
+    };
+    SendError::Other(RegistryError::Unavailable {
+        reference: reference.to_string(),
+        status: None,
+        message: format!("{prefix}: {detail}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_table() {
+        // containerd core/remotes/docker/config/hosts.go isLocalHost: localhost and loopback IPs.
+        for (h, want) in [
+            ("localhost", true),
+            ("localhost:5000", true),
+            ("127.0.0.1:5000", true),
+            ("127.1.2.3", true),
+            ("[::1]:5000", true),
+            ("::1", true),
+            ("10.0.0.1:5000", false),
+            ("registry.example.com", false),
+            ("localhost.example.com:5000", false),
+        ] {
+            assert_eq!(is_loopback(h), want, "{h}");
+        }
+    }
+
+    #[test]
+    fn docker_hub_host() {
+        assert_eq!(registry_host("docker.io"), "registry-1.docker.io");
+        assert_eq!(registry_host("quay.io"), "quay.io");
+    }
+
+    #[test]
+    fn insecure_entries() {
+        for (entry, host, want) in [
+            ("reg.local:5000", "reg.local:5000", true),
+            ("reg.local:5000", "reg.local:5001", false),
+            ("reg.local", "reg.local:5000", true),
+            ("reg.local", "other.local:5000", false),
+            ("http://reg.local:5000/", "reg.local:5000", true),
+        ] {
+            assert_eq!(insecure_matches(entry, host), want, "{entry} {host}");
+        }
+    }
+
+    #[test]
+    fn go_method_names() {
+        assert_eq!(go_method(&Method::HEAD), "Head");
+        assert_eq!(go_method(&Method::GET), "Get");
+    }
+}
