@@ -1,1 +1,29 @@
-//! pullsim-credentials (placeholder while the crate is built).
+//! pullsim-credentials: pull secrets, docker configs, exec credential plugins and the kubelet's
+//! keyring.
+//!
+//! - [`load_pull_secrets`] / [`parse_pull_secrets`]: Secret manifests (YAML/JSON,
+//!   multi-document, `List`, `data`/`stringData`) and bare `config.json` / `.dockercfg`.
+//! - [`Keyring`]: pod secrets, then node docker config, then plugins, matched exactly as
+//!   pkg/credentialprovider/keyring.go; [`Keyring::lookup`] returns [`Match`]es in try order.
+//! - [`plugin`]: `CredentialProviderConfig` and exec plugins with caching.
+//!
+//! Every credential value is a [`Secret`], which never formats its text.
+
+#![deny(missing_docs)]
+
+pub mod auth;
+mod error;
+pub mod glob;
+pub mod gourl;
+pub mod keyring;
+pub mod manifest;
+pub mod nodeconfig;
+pub mod plugin;
+pub mod secret;
+pub mod urlmatch;
+
+pub use auth::{AuthConfig, DockerConfig, DockerConfigEntry};
+pub use error::CredentialsError;
+pub use keyring::{Keyring, Lookup, Match, Miss, Source};
+pub use manifest::{PullSecret, SecretFormat, load_pull_secrets, parse_pull_secrets};
+pub use secret::Secret;

@@ -1,0 +1,380 @@
+//! Key normalization and URL matching of pkg/credentialprovider/keyring.go:
+//! `ParseSchemelessURL`, `SplitURL`, `URLsMatch`, `URLsMatchStr`, `isDefaultRegistryMatch`, and
+//! the key computed by `BasicDockerKeyring.Add`. Each function returns the upstream answer plus
+//! the reason, so `creds match --explain` can say why a key matched or not.
+
+use crate::glob::{BadPattern, path_match};
+use crate::gourl::{self, GoUrl, UrlError};
+
+/// keyring.go `defaultRegistryHost`: the key Docker Hub credentials normalize to.
+pub const DEFAULT_REGISTRY_HOST: &str = "index.docker.io";
+
+/// The keyring key for a config entry location (keyring.go `Add`): add `https://` unless the
+/// value starts with `https://` or `http://`, parse, drop a leading `/v1` or `/v2` before `/`,
+/// and use host + path (host alone when the path is empty or `/`).
+pub fn normalize_key(location: &str) -> Result<String, UrlError> {
+    let value = if location.starts_with("https://") || location.starts_with("http://") {
+        location.to_string()
+    } else {
+        format!("https://{location}")
+    };
+    let parsed = gourl::parse(&value)?;
+    let mut path = parsed.path.as_str();
+    if path.starts_with("/v2/") || path.starts_with("/v1/") {
+        path = &path[3..];
+    }
+    Ok(if !path.is_empty() && path != "/" {
+        format!("{}{}", parsed.host, path)
+    } else {
+        parsed.host
+    })
+}
+
+/// keyring.go `ParseSchemelessURL`: `url.Parse("https://" + s)` with the scheme cleared.
+pub fn parse_schemeless_url(s: &str) -> Result<GoUrl, UrlError> {
+    gourl::parse(&format!("https://{s}"))
+}
+
+/// keyring.go `SplitURL`: host labels (split on `.`) and port (empty when `SplitHostPort` fails).
+pub fn split_url(url: &GoUrl) -> (Vec<&str>, &str) {
+    let (host, port) = gourl::split_host_port(&url.host).unwrap_or((url.host.as_str(), ""));
+    (host.split('.').collect(), port)
+}
+
+/// How a key (glob) relates to an image (target), with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UrlMatch {
+    /// Matched.
+    Match {
+        /// Host labels that matched only as a glob: (pattern, label).
+        globbed: Vec<(String, String)>,
+        /// The key's path ("" = any path) and the image path.
+        key_path: String,
+        /// The image path.
+        image_path: String,
+    },
+    /// Ports differ.
+    PortMismatch {
+        /// Port in the key ("" = none).
+        key: String,
+        /// Port in the image ("" = none).
+        image: String,
+    },
+    /// Host label counts differ.
+    LabelCount {
+        /// Labels in the key host.
+        key: usize,
+        /// Labels in the image host.
+        image: usize,
+    },
+    /// The key's path is not a string prefix of the image's path.
+    PathNotPrefix {
+        /// Key path.
+        key: String,
+        /// Image path.
+        image: String,
+    },
+    /// A host label does not match its glob.
+    LabelMismatch {
+        /// The pattern.
+        pattern: String,
+        /// The image label.
+        label: String,
+    },
+    /// A host label is not a valid glob (`filepath.Match` error: the key never matches).
+    BadPattern {
+        /// The pattern.
+        pattern: String,
+    },
+    /// The key or the image does not parse as a URL (the key never matches).
+    Unparsable {
+        /// Go's error text.
+        error: String,
+    },
+}
+
+impl UrlMatch {
+    /// Whether it matched.
+    pub fn is_match(&self) -> bool {
+        matches!(self, UrlMatch::Match { .. })
+    }
+
+    /// Human reason text.
+    pub fn reason(&self) -> String {
+        match self {
+            UrlMatch::Match {
+                globbed,
+                key_path,
+                image_path,
+            } => {
+                let host = if globbed.is_empty() {
+                    "host equal".to_string()
+                } else {
+                    let labels: Vec<String> = globbed
+                        .iter()
+                        .map(|(p, l)| format!("{p:?} matches {l:?}"))
+                        .collect();
+                    format!("glob label {}", labels.join(", "))
+                };
+                let path = if key_path.is_empty() {
+                    "key has no path (any repository)".to_string()
+                } else if key_path == image_path {
+                    format!("path {key_path:?} equal")
+                } else {
+                    format!("path prefix {key_path:?} of {image_path:?}")
+                };
+                format!("{host}; {path}")
+            }
+            UrlMatch::PortMismatch { key, image } => {
+                format!(
+                    "port differs: key {} vs image {}",
+                    show_port(key),
+                    show_port(image)
+                )
+            }
+            UrlMatch::LabelCount { key, image } => format!(
+                "host label count differs: key has {key}, image has {image} (a glob label matches exactly one label)"
+            ),
+            UrlMatch::PathNotPrefix { key, image } => {
+                format!("key path {key:?} is not a prefix of image path {image:?}")
+            }
+            UrlMatch::LabelMismatch { pattern, label } => {
+                format!("host label {label:?} does not match {pattern:?}")
+            }
+            UrlMatch::BadPattern { pattern } => {
+                format!("host label {pattern:?} is not a valid glob ({BadPattern}); never matches")
+            }
+            UrlMatch::Unparsable { error } => format!("does not parse: {error}"),
+        }
+    }
+}
+
+fn show_port(p: &str) -> String {
+    if p.is_empty() {
+        "none".into()
+    } else {
+        format!("{p:?}")
+    }
+}
+
+/// keyring.go `URLsMatch`, with the reason: ports equal, same number of host labels, key path a
+/// plain string prefix of the image path, then each label a glob (`filepath.Match`).
+pub fn urls_match_detail(glob: &GoUrl, target: &GoUrl) -> UrlMatch {
+    let (glob_parts, glob_port) = split_url(glob);
+    let (target_parts, target_port) = split_url(target);
+    if glob_port != target_port {
+        return UrlMatch::PortMismatch {
+            key: glob_port.into(),
+            image: target_port.into(),
+        };
+    }
+    if glob_parts.len() != target_parts.len() {
+        return UrlMatch::LabelCount {
+            key: glob_parts.len(),
+            image: target_parts.len(),
+        };
+    }
+    if !target.path.starts_with(&glob.path) {
+        return UrlMatch::PathNotPrefix {
+            key: glob.path.clone(),
+            image: target.path.clone(),
+        };
+    }
+    let mut globbed = Vec::new();
+    for (pattern, label) in glob_parts.iter().zip(&target_parts) {
+        match path_match(pattern, label) {
+            Err(BadPattern) => {
+                return UrlMatch::BadPattern {
+                    pattern: pattern.to_string(),
+                };
+            }
+            Ok(false) => {
+                return UrlMatch::LabelMismatch {
+                    pattern: pattern.to_string(),
+                    label: label.to_string(),
+                };
+            }
+            Ok(true) => {
+                if pattern != label {
+                    globbed.push((pattern.to_string(), label.to_string()));
+                }
+            }
+        }
+    }
+    UrlMatch::Match {
+        globbed,
+        key_path: glob.path.clone(),
+        image_path: target.path.clone(),
+    }
+}
+
+/// keyring.go `URLsMatch`.
+pub fn urls_match(glob: &GoUrl, target: &GoUrl) -> Result<bool, BadPattern> {
+    match urls_match_detail(glob, target) {
+        UrlMatch::Match { .. } => Ok(true),
+        UrlMatch::BadPattern { .. } => Err(BadPattern),
+        _ => Ok(false),
+    }
+}
+
+/// keyring.go `URLsMatchStr` with the reason.
+pub fn urls_match_str_detail(glob: &str, target: &str) -> UrlMatch {
+    let g = match parse_schemeless_url(glob) {
+        Ok(g) => g,
+        Err(e) => {
+            return UrlMatch::Unparsable {
+                error: e.to_string(),
+            };
+        }
+    };
+    let t = match parse_schemeless_url(target) {
+        Ok(t) => t,
+        Err(e) => {
+            return UrlMatch::Unparsable {
+                error: e.to_string(),
+            };
+        }
+    };
+    urls_match_detail(&g, &t)
+}
+
+/// keyring.go `URLsMatchStr` (parse errors are errors, as upstream).
+pub fn urls_match_str(glob: &str, target: &str) -> Result<bool, String> {
+    let g = parse_schemeless_url(glob).map_err(|e| e.to_string())?;
+    let t = parse_schemeless_url(target).map_err(|e| e.to_string())?;
+    urls_match(&g, &t).map_err(|e| e.to_string())
+}
+
+/// keyring.go `isDefaultRegistryMatch`: the image pulls from Docker Hub (no domain, or
+/// `docker.io` / `index.docker.io`, or a first component without `.` or `:`).
+pub fn is_default_registry_match(image: &str) -> bool {
+    let first = image.split('/').next().unwrap_or("");
+    if first.is_empty() {
+        return false;
+    }
+    if !image.contains('/') {
+        return true;
+    }
+    if first == "docker.io" || first == "index.docker.io" {
+        return true;
+    }
+    !first.contains(['.', ':'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // pkg/credentialprovider/keyring_test.go TestURLsMatch (TestUrlsMatch).
+    #[test]
+    fn urls_match_table() {
+        let cases: &[(&str, &str, bool)] = &[
+            // match when there is no path component
+            ("*.kubernetes.io", "prefix.kubernetes.io", true),
+            ("prefix.*.io", "prefix.kubernetes.io", true),
+            ("prefix.kubernetes.*", "prefix.kubernetes.io", true),
+            ("*-good.kubernetes.io", "prefix-good.kubernetes.io", true),
+            // match with path components
+            ("*.kubernetes.io/blah", "prefix.kubernetes.io/blah", true),
+            ("prefix.*.io/foo", "prefix.kubernetes.io/foo/bar", true),
+            // match with path components and ports
+            (
+                "*.kubernetes.io:1111/blah",
+                "prefix.kubernetes.io:1111/blah",
+                true,
+            ),
+            (
+                "prefix.*.io:1111/foo",
+                "prefix.kubernetes.io:1111/foo/bar",
+                true,
+            ),
+            // no match when number of parts mismatch
+            ("*.kubernetes.io", "kubernetes.io", false),
+            ("*.*.kubernetes.io", "prefix.kubernetes.io", false),
+            ("*.*.kubernetes.io", "kubernetes.io", false),
+            // no match when some parts mismatch
+            ("kubernetes.io", "kubernetes.com", false),
+            ("k*.io", "quay.io", false),
+            // no match when ports mismatch
+            (
+                "*.kubernetes.io:1234/blah",
+                "prefix.kubernetes.io:1111/blah",
+                false,
+            ),
+            (
+                "prefix.*.io/foo",
+                "prefix.kubernetes.io:1111/foo/bar",
+                false,
+            ),
+        ];
+        for (glob, target, want) in cases {
+            assert_eq!(
+                urls_match_str(glob, target),
+                Ok(*want),
+                "URLsMatchStr({glob}, {target})"
+            );
+            assert_eq!(urls_match_str_detail(glob, target).is_match(), *want);
+        }
+    }
+
+    // pkg/credentialprovider/keyring_test.go TestIsDefaultRegistryMatch.
+    #[test]
+    fn is_default_registry_match_table() {
+        let cases: &[(&str, bool)] = &[
+            ("foo/bar", true),
+            ("docker.io/foo/bar", true),
+            ("index.docker.io/foo/bar", true),
+            ("foo", true),
+            ("", false),
+            ("registry.tld/foo/bar", false),
+            ("registry:5000/foo/bar", false),
+            ("myhostdocker.io/foo/bar", false),
+        ];
+        for (image, want) in cases {
+            assert_eq!(is_default_registry_match(image), *want, "{image:?}");
+        }
+    }
+
+    // keyring.go Add: key normalization.
+    #[test]
+    fn normalize_key_table() {
+        let cases: &[(&str, &str)] = &[
+            ("https://index.docker.io/v1/", "index.docker.io"),
+            ("index.docker.io/v1/", "index.docker.io"),
+            ("docker.io", "docker.io"),
+            ("https://quay.io/v1/", "quay.io"),
+            ("http://r.io:5000/v2/team", "r.io:5000/team"),
+            ("r.io/team/", "r.io/team/"),
+            ("r.io/", "r.io"),
+            ("https://r.io/v2", "r.io/v2"),
+            ("*.r.io", "*.r.io"),
+        ];
+        for (loc, want) in cases {
+            assert_eq!(normalize_key(loc).unwrap(), *want, "{loc}");
+        }
+        assert!(normalize_key("r.io:abc").is_err());
+    }
+
+    #[test]
+    fn reasons_are_specific() {
+        assert_eq!(
+            urls_match_str_detail("index.docker.io", "docker.io/library/busybox"),
+            UrlMatch::LabelCount { key: 3, image: 2 }
+        );
+        assert!(
+            urls_match_str_detail("*.r.io", "a.r.io/x")
+                .reason()
+                .contains("glob label")
+        );
+        assert!(
+            urls_match_str_detail("r.io/team", "r.io/team-b/x")
+                .reason()
+                .contains("path prefix")
+        );
+        assert!(matches!(
+            urls_match_str_detail("a[.io", "ab.io"),
+            UrlMatch::BadPattern { .. }
+        ));
+    }
+}
