@@ -1,0 +1,505 @@
+//! The kubelet's image manager: `EnsureImageExists` as in pkg/kubelet/images/image_manager.go
+//! (kubernetes master, the version with the KEP-2535 pull manager): default tag, precheck by
+//! policy, presence, credential verification, back-off, admission through the puller, a pull
+//! trying each credential in keyring order, pull records, and the events.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use pullsim_policy::{Backoff, EventReason, EventType, PullPolicy, Reason, Time, messages};
+
+use crate::puller::Puller;
+use crate::records::{PullManager, VerificationConfig};
+use crate::services::{
+    Clock, ImageService, PodCredentials, PullFailure, PullRecords, PulledImage, TrackedCredential,
+};
+
+/// One event as the kubelet records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedEvent {
+    /// When (virtual or real, since the run's epoch).
+    pub time: Time,
+    /// `namespace/name` of the pod.
+    pub pod: String,
+    /// The container (or image volume) name; `None` for pod-level events.
+    pub container: Option<String>,
+    /// The involved object's field path (`spec.containers{app}`), when the kubelet sets one.
+    pub field_path: Option<String>,
+    /// Normal or Warning.
+    pub event_type: EventType,
+    /// Reason (`Pulling`, `Pulled`, `Failed`, `BackOff`, ...).
+    pub reason: String,
+    /// Message, byte-identical to the kubelet's.
+    pub message: String,
+}
+
+/// The result of EnsureImageExists: (imageRef, message, err) in the kubelet's terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnsureOutcome {
+    /// The image ID when the image is ready.
+    pub image_ref: Option<String>,
+    /// The waiting reason when it is not.
+    pub reason: Option<Reason>,
+    /// The status message (empty on success unless the kubelet returns one).
+    pub message: String,
+    /// True when a pull reached the registry (or tried to).
+    pub pulled: bool,
+}
+
+/// Who asks: the pod and the container (or image volume).
+#[derive(Clone, Debug)]
+pub struct EnsureRequest<'a> {
+    /// `namespace/name`.
+    pub pod: &'a str,
+    /// Pod UID (back-off key).
+    pub pod_uid: &'a str,
+    /// Container or volume name.
+    pub container: &'a str,
+    /// Event field path, `None` for image volumes (the event is on the pod).
+    pub field_path: Option<&'a str>,
+    /// The image as written in the spec.
+    pub image: &'a str,
+    /// The pull policy after defaulting.
+    pub policy: PullPolicy,
+}
+
+/// Settings of the image manager (kubelet configuration).
+#[derive(Clone, Debug)]
+pub struct ManagerConfig {
+    /// Feature gate KubeletEnsureSecretPulledImages (default true, beta in 1.35).
+    pub ensure_secret_pulled_images: bool,
+    /// imagePullCredentialsVerificationPolicy and its allowlist.
+    pub verification: VerificationConfig,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            ensure_secret_pulled_images: true,
+            verification: VerificationConfig::default(),
+        }
+    }
+}
+
+/// The image manager: one per simulated node.
+pub struct ImageManager<S, R> {
+    service: S,
+    pulls: PullManager<R>,
+    cfg: ManagerConfig,
+    clock: Arc<dyn Clock>,
+    backoff: Mutex<Backoff>,
+    prev_pull_err: Mutex<HashMap<String, String>>,
+    puller: Puller,
+    events: Mutex<Vec<RecordedEvent>>,
+}
+
+impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
+    /// A manager over an image service and a record store.
+    pub fn new(
+        service: S,
+        records: R,
+        cfg: ManagerConfig,
+        puller: Puller,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        ImageManager {
+            service,
+            pulls: PullManager::new(records, cfg.verification.clone()),
+            cfg,
+            clock,
+            backoff: Mutex::new(Backoff::kubelet()),
+            prev_pull_err: Mutex::new(HashMap::new()),
+            puller,
+            events: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The image service (for adapters that collect statistics).
+    pub fn service(&self) -> &S {
+        &self.service
+    }
+
+    /// The KEP-2535 pull manager (for `pod explain`).
+    pub fn pull_manager(&self) -> &PullManager<R> {
+        &self.pulls
+    }
+
+    /// The order in which pulls started and finished in the runtime.
+    pub fn puller_log(&self) -> Vec<crate::puller::PullerLogEntry> {
+        self.puller.log()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ManagerConfig {
+        &self.cfg
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Take the events recorded so far.
+    pub fn take_events(&self) -> Vec<RecordedEvent> {
+        self.events
+            .lock()
+            .map(|mut g| std::mem::take(&mut *g))
+            .unwrap_or_default()
+    }
+
+    /// Whether `<podUID>_<image>` is in back-off now, and the current delay.
+    pub fn backoff_state(&self, pod_uid: &str, image: &str) -> (bool, Option<std::time::Duration>) {
+        let key = pullsim_policy::backoff_key(pod_uid, image);
+        let now = self.clock.now();
+        match self.backoff.lock() {
+            Ok(b) => (b.is_in_backoff(&key, now), b.get(&key)),
+            Err(_) => (false, None),
+        }
+    }
+
+    /// Record an event (also used by the sync loop for container-level `Failed` events).
+    pub fn record(
+        &self,
+        req: &EnsureRequest<'_>,
+        event_type: EventType,
+        reason: &str,
+        message: String,
+    ) {
+        let ev = RecordedEvent {
+            time: self.clock.now(),
+            pod: req.pod.to_string(),
+            container: Some(req.container.to_string()),
+            field_path: req.field_path.map(str::to_string),
+            event_type,
+            reason: reason.to_string(),
+            message,
+        };
+        if let Ok(mut g) = self.events.lock() {
+            g.push(ev);
+        }
+    }
+
+    /// Record a pod-level event.
+    pub fn record_pod_event(
+        &self,
+        pod: &str,
+        event_type: EventType,
+        reason: &str,
+        message: String,
+    ) {
+        let ev = RecordedEvent {
+            time: self.clock.now(),
+            pod: pod.to_string(),
+            container: None,
+            field_path: None,
+            event_type,
+            reason: reason.to_string(),
+            message,
+        };
+        if let Ok(mut g) = self.events.lock() {
+            g.push(ev);
+        }
+    }
+
+    fn fail(&self, message: String, reason: Reason) -> EnsureOutcome {
+        EnsureOutcome {
+            image_ref: None,
+            reason: Some(reason),
+            message,
+            pulled: false,
+        }
+    }
+
+    /// EnsureImageExists (pkg/kubelet/images/image_manager.go).
+    pub async fn ensure_image_exists(
+        &self,
+        req: &EnsureRequest<'_>,
+        creds: &dyn PodCredentials,
+    ) -> EnsureOutcome {
+        let requested = req.image;
+        // applyDefaultImageTag: parse; no tag and no digest gives ":latest" appended to the
+        // string as written (not normalized).
+        let image = match apply_default_image_tag(requested) {
+            Ok(i) => i,
+            Err(err) => {
+                let msg = messages::failed_default_tag(requested, &err);
+                self.record(
+                    req,
+                    EventType::Warning,
+                    EventReason::InspectFailed.as_str(),
+                    msg.clone(),
+                );
+                return self.fail(msg, Reason::InvalidImageName);
+            }
+        };
+
+        // imagePullPrecheck: Always skips the local lookup.
+        let mut image_ref = None;
+        if req.policy != PullPolicy::Always {
+            match self.service.get_image_ref(&image) {
+                Ok(r) => image_ref = r,
+                Err(err) => {
+                    // Upstream quotes the (empty) imageRef here, not the image.
+                    let msg = format!("Failed to inspect image \"\": {err}");
+                    self.record(
+                        req,
+                        EventType::Warning,
+                        EventReason::InspectFailed.as_str(),
+                        msg.clone(),
+                    );
+                    return self.fail(msg, Reason::ImageInspectError);
+                }
+            }
+            if image_ref.is_none() && req.policy == PullPolicy::Never {
+                return self.never_pull(req);
+            }
+        }
+
+        if let Some(iref) = &image_ref {
+            if !self.cfg.ensure_secret_pulled_images {
+                let msg = messages::already_present(requested, false);
+                self.record(
+                    req,
+                    EventType::Normal,
+                    EventReason::Pulled.as_str(),
+                    msg.clone(),
+                );
+                return EnsureOutcome {
+                    image_ref: Some(iref.clone()),
+                    reason: None,
+                    message: msg,
+                    pulled: false,
+                };
+            }
+            match self
+                .pulls
+                .must_attempt_image_pull(requested, iref, creds, self.clock.now())
+            {
+                Err(err) => return self.fail(err, Reason::ErrImagePull),
+                Ok(false) => {
+                    let msg = messages::already_present(requested, true);
+                    self.record(
+                        req,
+                        EventType::Normal,
+                        EventReason::Pulled.as_str(),
+                        msg.clone(),
+                    );
+                    return EnsureOutcome {
+                        image_ref: Some(iref.clone()),
+                        reason: None,
+                        message: msg,
+                        pulled: false,
+                    };
+                }
+                Ok(true) => {}
+            }
+        }
+
+        if req.policy == PullPolicy::Never {
+            // Present but not accessible with these credentials: same answer as absent.
+            return self.never_pull(req);
+        }
+
+        let credentials = match creds.lookup(&image) {
+            Ok(c) => c,
+            Err(err) => return self.fail(err, Reason::ErrImagePull),
+        };
+        self.pull_image(req, &image, credentials).await
+    }
+
+    fn never_pull(&self, req: &EnsureRequest<'_>) -> EnsureOutcome {
+        let msg = messages::never_pull(req.image);
+        self.record(
+            req,
+            EventType::Warning,
+            EventReason::ErrImageNeverPull.as_str(),
+            msg.clone(),
+        );
+        self.fail(msg, Reason::ErrImageNeverPull)
+    }
+
+    async fn pull_image(
+        &self,
+        req: &EnsureRequest<'_>,
+        spec_image: &str,
+        credentials: Vec<TrackedCredential>,
+    ) -> EnsureOutcome {
+        let image = req.image;
+        let gate = self.cfg.ensure_secret_pulled_images;
+        if gate && let Err(err) = self.pulls.record_pull_intent(image) {
+            let msg = format!(
+                "Failed to record image pull intent for container image {}: {err}",
+                messages::go_quote(image)
+            );
+            return self.fail(msg, Reason::ErrImagePull);
+        }
+        let outcome = self.pull_image_inner(req, spec_image, &credentials).await;
+        if gate {
+            match &outcome {
+                Ok((pulled, used)) => self.pulls.record_image_pulled(
+                    image,
+                    &pulled.image_ref,
+                    used.map(|i| &credentials[i]),
+                    self.clock.now(),
+                ),
+                Err(_) => self.pulls.record_image_pull_failed(image),
+            }
+        }
+        match outcome {
+            Ok((pulled, _)) => EnsureOutcome {
+                image_ref: Some(pulled.image_ref),
+                reason: None,
+                message: String::new(),
+                pulled: true,
+            },
+            Err(o) => o,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn pull_image_inner(
+        &self,
+        req: &EnsureRequest<'_>,
+        spec_image: &str,
+        credentials: &[TrackedCredential],
+    ) -> Result<(PulledImage, Option<usize>), EnsureOutcome> {
+        let image = req.image;
+        let key = pullsim_policy::backoff_key(req.pod_uid, image);
+        let in_backoff = self
+            .backoff
+            .lock()
+            .map(|b| b.is_in_backoff(&key, self.clock.now()))
+            .unwrap_or(false);
+        if in_backoff {
+            let mut msg = messages::back_off(image);
+            self.record(
+                req,
+                EventType::Normal,
+                EventReason::BackOff.as_str(),
+                msg.clone(),
+            );
+            if let Ok(prev) = self.prev_pull_err.lock()
+                && let Some(p) = prev.get(&key)
+            {
+                msg = format!("{msg}: {p}");
+            }
+            return Err(self.fail(msg, Reason::ImagePullBackOff));
+        }
+        if let Ok(mut prev) = self.prev_pull_err.lock() {
+            prev.remove(&key);
+        }
+
+        self.record(
+            req,
+            EventType::Normal,
+            EventReason::Pulling.as_str(),
+            messages::pulling(image),
+        );
+        let start = Instant::now();
+        let result = self
+            .puller
+            .pull(&self.service, spec_image, credentials, self.clock.now())
+            .await;
+        match result {
+            Err(failure) => {
+                self.record(
+                    req,
+                    EventType::Warning,
+                    EventReason::Failed.as_str(),
+                    messages::failed_to_pull(image, &failure.message),
+                );
+                if let Ok(mut b) = self.backoff.lock() {
+                    b.next(&key, self.clock.now());
+                }
+                let (msg, reason) = eval_cri_pull_err(image, &failure);
+                if let Ok(mut prev) = self.prev_pull_err.lock() {
+                    prev.insert(key, format!("{}: {msg}", reason.as_str()));
+                }
+                Err(self.fail(msg, reason))
+            }
+            Ok(done) => {
+                let total = start.elapsed();
+                let msg = messages::successfully_pulled(
+                    image,
+                    done.pull_duration,
+                    total,
+                    done.image.size,
+                );
+                self.record(req, EventType::Normal, EventReason::Pulled.as_str(), msg);
+                if let Ok(mut b) = self.backoff.lock() {
+                    b.gc(self.clock.now());
+                }
+                Ok((done.image, done.credential))
+            }
+        }
+    }
+}
+
+/// evalCRIPullErr: `RegistryUnavailable` errors get their own reason and message.
+fn eval_cri_pull_err(image: &str, failure: &PullFailure) -> (String, Reason) {
+    if failure.registry_unavailable {
+        let detail = failure
+            .message
+            .strip_prefix("RegistryUnavailable")
+            .unwrap_or(&failure.message);
+        let detail = if detail.starts_with(':') || detail.is_empty() {
+            detail.to_string()
+        } else {
+            format!(": {detail}")
+        };
+        return (
+            format!("image pull failed for {image} because the registry is unavailable{detail}"),
+            Reason::RegistryUnavailable,
+        );
+    }
+    (failure.message.clone(), Reason::ErrImagePull)
+}
+
+/// applyDefaultImageTag (image_manager.go): parse with ParseImageName; when the result has a
+/// tag but no digest and the string does not already end with `:tag`, append `:tag`.
+pub fn apply_default_image_tag(image: &str) -> Result<String, String> {
+    let parsed = pullsim_reference::parse_image_name(image).map_err(|e| e.to_string())?;
+    if parsed.digest.is_empty()
+        && !parsed.tag.is_empty()
+        && !image.ends_with(&format!(":{}", parsed.tag))
+    {
+        return Ok(format!("{image}:{}", parsed.tag));
+    }
+    Ok(image.to_string())
+}
+
+/// utilerrors.NewAggregate(...).Error(): one error as is; several distinct messages joined by
+/// ", " inside brackets (duplicates dropped).
+pub fn aggregate_errors(errors: &[String]) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for e in errors {
+        if !seen.contains(&e.as_str()) {
+            seen.push(e);
+        }
+    }
+    match seen.len() {
+        0 => String::new(),
+        1 => seen[0].to_string(),
+        _ => format!("[{}]", seen.join(", ")),
+    }
+}
+
+/// What the puller returns for a successful pull.
+#[derive(Clone, Debug)]
+pub struct PullDone {
+    /// The image.
+    pub image: PulledImage,
+    /// Time in the runtime (excluding the wait for a pull slot).
+    pub pull_duration: std::time::Duration,
+    /// Index of the credential that worked (`None`: anonymous).
+    pub credential: Option<usize>,
+}
+
+/// The failure the kubelet reports when a pull fails (for the puller).
+pub(crate) fn failure(message: String, registry_unavailable: bool) -> PullFailure {
+    PullFailure {
+        message,
+        registry_unavailable,
+    }
+}

@@ -1,0 +1,139 @@
+//! Pull admission as the kubelet's pullers (pkg/kubelet/images/puller.go, helpers.go):
+//! the serial puller (one pull at a time, FIFO), the parallel puller (bounded by
+//! maxParallelImagePulls when set), the QPS throttle in front of the runtime
+//! (registryPullQPS / registryBurst; a refused token fails the pull at once with
+//! `pull QPS exceeded`), and the runtime's credential loop (kuberuntime_image.go PullImage:
+//! each credential in order, first success wins, errors aggregated, no anonymous retry).
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use pullsim_policy::{PullerConfig, TokenBucket};
+use tokio::sync::Semaphore;
+
+use crate::image_manager::{PullDone, aggregate_errors, failure};
+use crate::services::{Clock, ImageService, PullFailure, TrackedCredential};
+
+/// The text of the throttled image service's error (helpers.go throttledImageService).
+pub const PULL_QPS_EXCEEDED: &str = "pull QPS exceeded";
+
+/// Serial or parallel puller with an optional QPS throttle.
+pub struct Puller {
+    lanes: Option<Semaphore>,
+    bucket: Option<Mutex<TokenBucket>>,
+    clock: Arc<dyn Clock>,
+    log: Mutex<Vec<PullerLogEntry>>,
+}
+
+/// A pull started or finished (for tests and reports: shows head-of-line blocking).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PullerLogEntry {
+    /// The runtime started pulling this image.
+    Started(String),
+    /// The runtime finished (successfully or not).
+    Finished(String),
+    /// The throttle refused the pull.
+    Throttled(String),
+}
+
+impl Puller {
+    /// A puller for a validated kubelet configuration: serial when `serialize`, otherwise
+    /// parallel bounded by `max_parallel` (unbounded when `None`); `qps` 0 disables throttling.
+    pub fn new(cfg: &PullerConfig, qps: f64, burst: u32, clock: Arc<dyn Clock>) -> Self {
+        let lanes = if cfg.serialize {
+            Some(Semaphore::new(1))
+        } else {
+            cfg.max_parallel
+                .map(|n| Semaphore::new(usize::try_from(n.max(1)).unwrap_or(1)))
+        };
+        // throttleImagePulling: qps == 0 means no throttle at all.
+        let bucket = if qps > 0.0 {
+            Some(Mutex::new(TokenBucket::new(qps, burst)))
+        } else {
+            None
+        };
+        Puller {
+            lanes,
+            bucket,
+            clock,
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The order in which pulls started and finished.
+    pub fn log(&self) -> Vec<PullerLogEntry> {
+        self.log.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    fn note(&self, e: PullerLogEntry) {
+        if let Ok(mut g) = self.log.lock() {
+            g.push(e);
+        }
+    }
+
+    /// Pull `image` (the default-tagged spec image) through the admission and the runtime.
+    pub async fn pull<S: ImageService>(
+        &self,
+        service: &S,
+        image: &str,
+        credentials: &[TrackedCredential],
+        _requested_at: pullsim_policy::Time,
+    ) -> Result<PullDone, PullFailure> {
+        // Serial puller: a FIFO (tokio's semaphore is fair); parallel: bounded or not.
+        let _permit = match &self.lanes {
+            Some(s) => Some(
+                s.acquire()
+                    .await
+                    .map_err(|e| failure(e.to_string(), false))?,
+            ),
+            None => None,
+        };
+        let start = Instant::now();
+        if let Some(bucket) = &self.bucket {
+            let ok = bucket
+                .lock()
+                .map(|mut b| b.try_accept(self.clock.now()))
+                .unwrap_or(false);
+            if !ok {
+                self.note(PullerLogEntry::Throttled(image.to_string()));
+                return Err(failure(PULL_QPS_EXCEEDED.to_string(), false));
+            }
+        }
+        self.note(PullerLogEntry::Started(image.to_string()));
+        let result = pull_with_credentials(service, image, credentials).await;
+        self.note(PullerLogEntry::Finished(image.to_string()));
+        let (pulled, credential) = result?;
+        Ok(PullDone {
+            image: pulled,
+            pull_duration: start.elapsed(),
+            credential,
+        })
+    }
+}
+
+/// kuberuntime_image.go PullImage: no credentials, one anonymous pull; otherwise each
+/// credential in order until one works; all errors aggregated.
+async fn pull_with_credentials<S: ImageService>(
+    service: &S,
+    image: &str,
+    credentials: &[TrackedCredential],
+) -> Result<(crate::services::PulledImage, Option<usize>), PullFailure> {
+    if credentials.is_empty() {
+        return service.pull_image(image, None).await.map(|p| (p, None));
+    }
+    let mut errors = Vec::new();
+    let mut all_unavailable = true;
+    for (i, c) in credentials.iter().enumerate() {
+        match service.pull_image(image, Some(&c.auth)).await {
+            Ok(p) => return Ok((p, Some(i))),
+            Err(e) => {
+                all_unavailable &= e.registry_unavailable;
+                errors.push(e.message);
+            }
+        }
+    }
+    let message = aggregate_errors(&errors);
+    // The kubelet matches the prefix of the aggregate's text.
+    let unavailable = all_unavailable && message.starts_with("RegistryUnavailable");
+    Err(failure(message, unavailable))
+}

@@ -1,0 +1,196 @@
+//! The seams of the image manager: the runtime's image service (store lookup + registry pull),
+//! the KEP-2535 pull records, the pod's credentials and the clock. Production implementations
+//! live in `runtime.rs`; tests substitute fakes that record every call.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use pullsim_credentials::AuthConfig;
+use pullsim_policy::Time;
+use pullsim_store::{PulledRecord, SecretCoordinates};
+
+/// What a successful `PullImage` returns: the image ID and its size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PulledImage {
+    /// The image ID (`sha256:<config digest>`), the kubelet's imageRef.
+    pub image_ref: String,
+    /// Image size in bytes (the kubelet's GetImageSize).
+    pub size: u64,
+}
+
+/// A failed `PullImage`: the runtime's error text, and whether the kubelet would classify it as
+/// `RegistryUnavailable` (errors whose text starts with that word, evalCRIPullErr).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullFailure {
+    /// The error text, as the runtime would return it (credentials never included).
+    pub message: String,
+    /// True when the registry could not be reached at all.
+    pub registry_unavailable: bool,
+}
+
+/// The container runtime's image service as the kubelet's image manager sees it
+/// (kubecontainer.ImageService: GetImageRef and PullImage).
+pub trait ImageService {
+    /// GetImageRef: the image ID when the image (after default tagging) is present, `None`
+    /// when absent; `Err` when the lookup itself failed (ImageInspectError).
+    fn get_image_ref(&self, image: &str) -> Result<Option<String>, String>;
+
+    /// PullImage with one credential (or none: anonymous).
+    fn pull_image(
+        &self,
+        image: &str,
+        auth: Option<&AuthConfig>,
+    ) -> impl Future<Output = Result<PulledImage, PullFailure>>;
+}
+
+/// The pull-record store of KEP-2535 (pullmanager's PullRecordsAccessor).
+pub trait PullRecords {
+    /// The ImagePulledRecord for an image ID.
+    fn get_pulled_record(&self, image_ref: &str) -> Result<Option<PulledRecord>, String>;
+    /// Write (replace) an ImagePulledRecord.
+    fn write_pulled_record(&self, record: &PulledRecord) -> Result<(), String>;
+    /// Write an ImagePullIntent for the image as requested.
+    fn write_pull_intent(&self, image: &str) -> Result<(), String>;
+    /// Remove an ImagePullIntent.
+    fn delete_pull_intent(&self, image: &str) -> Result<(), String>;
+    /// Whether an ImagePullIntent exists for the image.
+    fn pull_intent_exists(&self, image: &str) -> Result<bool, String>;
+}
+
+/// Where a credential came from, as the kubelet tracks it (credentialprovider.TrackedAuthConfig).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CredentialOrigin {
+    /// A pod pull secret: its coordinates (the credential hash is kept beside).
+    Secret {
+        /// Secret UID.
+        uid: String,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// A node credential (config file or plugin): `Source == nil` in the kubelet, so a pull with
+    /// it makes the image accessible to every pod on the node.
+    Node {
+        /// Where, e.g. `node:/root/.docker/config.json`.
+        description: String,
+    },
+}
+
+/// One credential to try, in the keyring's order.
+#[derive(Clone, Debug)]
+pub struct TrackedCredential {
+    /// The credential itself (redacted by type).
+    pub auth: AuthConfig,
+    /// Where it came from.
+    pub origin: CredentialOrigin,
+    /// sha256 of the credential (the kubelet's AuthConfigHash); never the credential.
+    pub hash: String,
+    /// The keyring key that matched, e.g. `127.0.0.1:5000`.
+    pub key: String,
+    /// Why it matched, in words.
+    pub why: String,
+}
+
+impl TrackedCredential {
+    /// `secret:ns/name` or the node description, for reports.
+    pub fn label(&self) -> String {
+        match &self.origin {
+            CredentialOrigin::Secret {
+                namespace, name, ..
+            } => format!("secret:{namespace}/{name}"),
+            CredentialOrigin::Node { description } => description.clone(),
+        }
+    }
+
+    /// The kubelet's ImagePullSecret for this credential, when it is a pod secret.
+    pub fn secret_coordinates(&self) -> Option<SecretCoordinates> {
+        match &self.origin {
+            CredentialOrigin::Secret {
+                uid,
+                namespace,
+                name,
+            } => Some(SecretCoordinates {
+                uid: uid.clone(),
+                namespace: namespace.clone(),
+                name: name.clone(),
+                credential_hash: self.hash.clone(),
+            }),
+            CredentialOrigin::Node { .. } => None,
+        }
+    }
+}
+
+/// A pod's credentials: the keyring made of its pull secrets and the node's credentials.
+pub trait PodCredentials {
+    /// Credentials for a repository (the kubelet looks up `repoToPull`, the normalized
+    /// repository without tag or digest), in try order.
+    fn lookup(&self, image: &str) -> Result<Vec<TrackedCredential>, String>;
+}
+
+/// The clock the image manager and the sync loop read. Real or virtual.
+pub trait Clock: Send + Sync {
+    /// Now, since the run's epoch.
+    fn now(&self) -> Time;
+}
+
+/// Real time since the clock was made.
+#[derive(Debug)]
+pub struct RealClock {
+    start: Instant,
+}
+
+impl RealClock {
+    /// A clock starting at zero now.
+    pub fn new() -> Self {
+        RealClock {
+            start: Instant::now(),
+        }
+    }
+}
+
+impl Default for RealClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for RealClock {
+    fn now(&self) -> Time {
+        self.start.elapsed()
+    }
+}
+
+/// A virtual clock: time moves only when told (the sync loop, or a test).
+#[derive(Debug, Default)]
+pub struct FakeClock {
+    now: Mutex<Duration>,
+}
+
+impl FakeClock {
+    /// A clock at `t`.
+    pub fn at(t: Duration) -> Self {
+        FakeClock { now: Mutex::new(t) }
+    }
+
+    /// Set the time.
+    pub fn set(&self, t: Duration) {
+        if let Ok(mut g) = self.now.lock() {
+            *g = t;
+        }
+    }
+
+    /// Move the time forward.
+    pub fn advance(&self, d: Duration) {
+        if let Ok(mut g) = self.now.lock() {
+            *g += d;
+        }
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> Time {
+        self.now.lock().map(|g| *g).unwrap_or_default()
+    }
+}
