@@ -1,0 +1,329 @@
+//! The client against the real Debian `docker-registry` (distribution 2.8) in every auth mode.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use pullsim_credentials::AuthConfig;
+use pullsim_reference::{Digest, Reference};
+use pullsim_registry::{
+    Client, ClientOptions, NoProgress, NotFoundKind, Platform, Refuser, RegistryError,
+};
+use pullsim_store::Store;
+use pullsim_testsupport::image::{GeneratedImage, ImageSpec, generate};
+use pullsim_testsupport::{Mode, RegistryHandle, shared};
+use sha2::Digest as _;
+
+/// Generated images are pushed once per (mode, repo).
+static PUSHED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn push(reg: &RegistryHandle, spec: &ImageSpec, repo_tag: &str) -> GeneratedImage {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let img = generate(&dir.join("layout"), spec).unwrap();
+    let key = format!("{}/{repo_tag}", reg.host);
+    let mut pushed = PUSHED.lock().unwrap();
+    if !pushed.contains(&key) {
+        reg.push_image(&img, repo_tag).unwrap();
+        pushed.push(key);
+    }
+    img
+}
+
+fn small(tag: &str, seed: u64) -> ImageSpec {
+    ImageSpec::simple(tag, 2, 4096, seed)
+}
+
+fn reference(reg: &RegistryHandle, repo_tag: &str) -> Reference {
+    Reference::parse_normalized(&format!("{}/{repo_tag}", reg.host)).unwrap()
+}
+
+fn client() -> Client {
+    Client::new(ClientOptions::default()).unwrap()
+}
+
+fn tls_client(reg: &RegistryHandle) -> Client {
+    let mut o = ClientOptions::default();
+    o.ca_files = vec![reg.ca_file.clone().unwrap()];
+    Client::new(o).unwrap()
+}
+
+fn creds(u: &str, p: &str) -> AuthConfig {
+    AuthConfig::basic(u, p)
+}
+
+/// Every blob file in the store hashes to its name.
+fn assert_store_verifies(root: &Path) {
+    let dir = root.join("blobs/sha256");
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let e = e.unwrap();
+        let bytes = std::fs::read(e.path()).unwrap();
+        let hex = hex::encode(sha2::Sha256::digest(&bytes));
+        assert_eq!(hex, e.file_name().to_string_lossy(), "blob {:?}", e.path());
+    }
+}
+
+async fn pull_and_check(
+    c: &Client,
+    r: &Reference,
+    cred: Option<&AuthConfig>,
+    img: &GeneratedImage,
+) {
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path()).unwrap();
+    let pulled = c.pull(r, cred, &store, &NoProgress).await.unwrap();
+    assert_eq!(pulled.manifest_digest.to_string(), img.top_digest());
+    let m = &img.manifests[0];
+    assert_eq!(pulled.config_digest.to_string(), m.config_digest);
+    for l in &m.layers {
+        assert!(
+            store.has_blob(&Digest::parse(&l.digest).unwrap()),
+            "{}",
+            l.digest
+        );
+    }
+    let rec = store.lookup(r).unwrap().expect("image recorded");
+    assert_eq!(rec.manifest_digest, pulled.manifest_digest);
+    assert_store_verifies(root.path());
+    // A second pull downloads nothing.
+    let again = c.pull(r, cred, &store, &NoProgress).await.unwrap();
+    assert_eq!(again.bytes_downloaded, 0);
+    assert_eq!(again.blobs_skipped, m.layers.len() + 1);
+}
+
+#[tokio::test]
+async fn anonymous_resolve_and_pull() {
+    let reg = shared(Mode::Anonymous);
+    let img = push(reg, &small("v1", 1), "anon/app:v1");
+    let r = reference(reg, "anon/app:v1");
+    let c = client();
+    let res = c.resolve(&r, None).await.unwrap();
+    assert_eq!(res.digest.to_string(), img.top_digest());
+    assert_eq!(res.media_type, "application/vnd.oci.image.manifest.v1+json");
+    pull_and_check(&c, &r, None, &img).await;
+}
+
+#[tokio::test]
+async fn pulled_digests_equal_skopeo_copy() {
+    let reg = shared(Mode::Anonymous);
+    let img = push(reg, &small("v1", 2), "anon/skopeo:v1");
+    let r = reference(reg, "anon/skopeo:v1");
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path()).unwrap();
+    let pulled = client().pull(&r, None, &store, &NoProgress).await.unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false", "--quiet"])
+        .arg(format!("docker://{}/anon/skopeo:v1", reg.host))
+        .arg(format!("oci:{}:v1", out.path().join("oci").display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("oci/index.json")).unwrap()).unwrap();
+    let top = index["manifests"][0]["digest"].as_str().unwrap();
+    assert_eq!(top, pulled.manifest_digest.to_string());
+    for e in std::fs::read_dir(out.path().join("oci/blobs/sha256")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        let d = Digest::parse(&format!("sha256:{name}")).unwrap();
+        assert!(store.has_blob(&d), "skopeo has {d}, the store does not");
+    }
+    let _ = img;
+}
+
+#[tokio::test]
+async fn htpasswd_modes() {
+    let reg = shared(Mode::Htpasswd);
+    let img = push(reg, &small("v1", 3), "team/app:v1");
+    let r = reference(reg, "team/app:v1");
+    let c = client();
+    let good = creds("alice", "alice-pass");
+    let rep = c.resolve_traced(&r, Some(&good)).await;
+    assert_eq!(rep.result.unwrap().digest.to_string(), img.top_digest());
+    assert_eq!(rep.trace.scheme.as_deref(), Some("basic"));
+    assert!(!rep.trace.token_obtained);
+    pull_and_check(&c, &r, Some(&good), &img).await;
+
+    for (cred, what) in [
+        (Some(creds("alice", "wrong")), "wrong password"),
+        (Some(creds("mallory", "x")), "unknown user"),
+        (None, "no credentials"),
+    ] {
+        let err = c.resolve(&r, cred.as_ref()).await.unwrap_err();
+        assert_eq!(err.outcome(), "unauthorized", "{what}: {err}");
+        assert!(
+            matches!(
+                err,
+                RegistryError::Unauthorized {
+                    by: Refuser::Registry,
+                    ..
+                }
+            ),
+            "{what}"
+        );
+        assert!(!err.to_string().contains("wrong"), "{err}");
+    }
+    let err = c.resolve(&r, None).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to resolve reference \"{r}\": pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials"
+        )
+    );
+}
+
+#[tokio::test]
+async fn token_modes() {
+    let reg = shared(Mode::Token);
+    let img = push(reg, &small("v1", 4), "team/app:v1");
+    let r = reference(reg, "team/app:v1");
+    let c = client();
+    let good = creds("alice", "alice-pass");
+    let rep = c.resolve_traced(&r, Some(&good)).await;
+    assert_eq!(rep.result.unwrap().digest.to_string(), img.top_digest());
+    assert_eq!(rep.trace.scheme.as_deref(), Some("bearer"));
+    assert!(rep.trace.token_obtained);
+    // The token is cached: a second resolve fetches none.
+    let before = reg.token_requests();
+    c.resolve(&r, Some(&good)).await.unwrap();
+    assert_eq!(reg.token_requests(), before);
+    pull_and_check(&c, &r, Some(&good), &img).await;
+
+    // wrong password / unknown user: the token endpoint refuses
+    for cred in [creds("alice", "nope"), creds("mallory", "x")] {
+        let err = c.resolve(&r, Some(&cred)).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RegistryError::Unauthorized {
+                    by: Refuser::TokenEndpoint,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("failed to fetch oauth token"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("nope"), "{err}");
+    }
+    // bob may not pull team/*: insufficient_scope
+    let err = c
+        .resolve(&r, Some(&creds("bob", "bob-pass")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.outcome(), "denied", "{err}");
+    assert!(err.to_string().contains("insufficient_scope"), "{err}");
+    // anonymous
+    let err = c.resolve(&r, None).await.unwrap_err();
+    assert_eq!(err.outcome(), "unauthorized", "{err}");
+}
+
+#[tokio::test]
+async fn not_found_tag_and_repository() {
+    let reg = shared(Mode::Anonymous);
+    push(reg, &small("v1", 5), "anon/nf:v1");
+    let c = client();
+    let r = reference(reg, "anon/nf:missing");
+    let err = c.resolve(&r, None).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RegistryError::NotFound {
+                what: NotFoundKind::Manifest,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("failed to resolve reference \"{r}\": {r}: not found")
+    );
+    assert_eq!(err.registry_code(), Some("MANIFEST_UNKNOWN"));
+    let r = reference(reg, "anon/does-not-exist:v1");
+    let err = c.resolve(&r, None).await.unwrap_err();
+    assert_eq!(err.outcome(), "not-found");
+}
+
+#[tokio::test]
+async fn registry_down_is_unavailable() {
+    let port = pullsim_testsupport::free_loopback_port().unwrap();
+    let r = Reference::parse_normalized(&format!("127.0.0.1:{port}/x/y:1")).unwrap();
+    let err = client().resolve(&r, None).await.unwrap_err();
+    assert_eq!(err.outcome(), "unavailable", "{err}");
+    assert!(err.to_string().contains("connection refused"), "{err}");
+}
+
+#[tokio::test]
+async fn offline_never_connects() {
+    let mut o = ClientOptions::default();
+    o.offline = true;
+    let c = Client::new(o).unwrap();
+    let r = Reference::parse_normalized("127.0.0.1:1/x/y:1").unwrap();
+    let err = c.resolve(&r, None).await.unwrap_err();
+    assert!(matches!(err, RegistryError::Offline { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn tls_needs_the_ca() {
+    let reg = shared(Mode::Tls);
+    let img = push(reg, &small("v1", 6), "sec/app:v1");
+    let r = reference(reg, "sec/app:v1");
+    let err = client().resolve(&r, None).await.unwrap_err();
+    assert_eq!(err.outcome(), "tls-error", "{err}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+    let c = tls_client(reg);
+    assert_eq!(
+        c.resolve(&r, None).await.unwrap().digest.to_string(),
+        img.top_digest()
+    );
+    pull_and_check(&c, &r, None, &img).await;
+}
+
+#[tokio::test]
+async fn multi_arch_platform_choice() {
+    let reg = shared(Mode::Anonymous);
+    let img = push(
+        reg,
+        &ImageSpec::multi_arch("v1", 1, 2048, 7),
+        "anon/multi:v1",
+    );
+    let r = reference(reg, "anon/multi:v1");
+    for (plat, idx) in [
+        ("linux/amd64", 0usize),
+        ("linux/arm64", 1),
+        ("linux/arm64/v8", 1),
+    ] {
+        let mut o = ClientOptions::default();
+        o.platform = Some(plat.parse::<Platform>().unwrap());
+        let c = Client::new(o).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::open(root.path()).unwrap();
+        let p = c.pull(&r, None, &store, &NoProgress).await.unwrap();
+        assert_eq!(p.manifest_digest.to_string(), img.top_digest());
+        assert_eq!(
+            p.platform_manifest.to_string(),
+            img.manifests[idx].digest,
+            "{plat}"
+        );
+        assert_eq!(
+            p.config_digest.to_string(),
+            img.manifests[idx].config_digest
+        );
+    }
+    let mut o = ClientOptions::default();
+    o.platform = Some("windows/amd64".parse().unwrap());
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path()).unwrap();
+    let err = Client::new(o)
+        .unwrap()
+        .pull(&r, None, &store, &NoProgress)
+        .await
+        .unwrap_err();
+    match err {
+        RegistryError::NoMatchingPlatform { available, .. } => {
+            assert_eq!(available, ["linux/amd64", "linux/arm64/v8"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
