@@ -111,11 +111,12 @@ pub(crate) fn check_name(s: &str, start: usize, end: usize) -> Result<Option<usi
             if check_path_component(s, start, slash).is_ok() {
                 return Ok(None);
             }
-            // Neither a domain nor a path component: explain it as what it most looks like.
+            // Neither a domain nor a path component: explain it as what it most looks like (with
+            // '.', ':', brackets or uppercase, ParseNormalizedNamed takes it as a domain too).
             let first = &b[start..slash];
             let looks_like_domain = first
                 .iter()
-                .any(|&c| c == b':' || c == b'[' || c == b']' || c.is_ascii_uppercase());
+                .any(|&c| matches!(c, b':' | b'[' | b']' | b'.') || c.is_ascii_uppercase());
             if looks_like_domain {
                 check_domain(s, start, slash).map(|()| None)
             } else {

@@ -29,3 +29,20 @@ pub use reference::{
     AnyReference, DEFAULT_DOMAIN, DEFAULT_TAG, LEGACY_DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX,
     REPOSITORY_NAME_TOTAL_LENGTH_MAX, Reference,
 };
+
+/// True if `s` is a registry domain with optional port, as distribution's anchored
+/// `DomainRegexp` accepts it (`example.com`, `localhost:5000`, `[::1]:5000`, `Asdf.com`).
+pub fn is_valid_domain(s: &str) -> bool {
+    grammar::check_domain(s, 0, s.len()).is_ok()
+}
+
+/// True if `s` is a valid tag (`[\w][\w.-]{0,127}`, distribution's anchored `TagRegexp`).
+pub fn is_valid_tag(s: &str) -> bool {
+    grammar::check_tag(s, 0, s.len()).is_ok()
+}
+
+/// True if `s` is a 64-character lowercase hex identifier (an image ID without `sha256:`),
+/// distribution's anchored `IdentifierRegexp`.
+pub fn is_identifier(s: &str) -> bool {
+    grammar::is_identifier(s)
+}
