@@ -1,0 +1,308 @@
+//! Misbehaviour a real registry will not produce on demand, from an in-process axum server:
+//! a blob with the wrong digest, 429 with Retry-After, a stalled body, a redirect to another
+//! host, a manifest whose Docker-Content-Digest lies.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use bytes::Bytes;
+use pullsim_credentials::AuthConfig;
+use pullsim_reference::{Digest, Reference};
+use pullsim_registry::{Client, ClientOptions, NoProgress, RegistryError};
+use pullsim_store::Store;
+use sha2::Digest as _;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Behaviour {
+    Good,
+    WrongBlob,
+    RateLimited,
+    StallBlob,
+    RedirectBlob,
+    LyingManifestDigest,
+}
+
+struct Fake {
+    behaviour: Behaviour,
+    manifest: Vec<u8>,
+    config: Vec<u8>,
+    layer: Vec<u8>,
+    /// Where blob redirects go (`http://127.0.0.1:PORT`).
+    redirect_to: Option<String>,
+    /// Authorization headers seen by this server (as "present"/"absent" per request path).
+    seen: Mutex<Vec<(String, bool)>>,
+    require_auth: bool,
+}
+
+fn sha(b: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)))
+}
+
+fn image() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
+            .to_vec();
+    let layer: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(&layer), "size": layer.len()}]
+    });
+    (serde_json::to_vec(&manifest).unwrap(), config, layer)
+}
+
+async fn handle(
+    State(s): State<Arc<Fake>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let path = uri.path().to_string();
+    let has_auth = headers.contains_key("authorization");
+    s.seen.lock().unwrap().push((path.clone(), has_auth));
+    let resp = |status: StatusCode| Response::builder().status(status);
+    if s.require_auth && !has_auth && !path.starts_with("/elsewhere/") {
+        return resp(StatusCode::UNAUTHORIZED)
+            .header("www-authenticate", r#"Basic realm="fake""#)
+            .body(Body::empty())
+            .unwrap();
+    }
+    if path == "/v2/" {
+        return resp(StatusCode::OK).body(Body::empty()).unwrap();
+    }
+    if path.contains("/manifests/") {
+        if s.behaviour == Behaviour::RateLimited {
+            return resp(StatusCode::TOO_MANY_REQUESTS)
+                .header("retry-after", "7")
+                .header("ratelimit-limit", "100;w=21600")
+                .header("ratelimit-remaining", "0;w=21600")
+                .body(Body::from(r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}"#))
+                .unwrap();
+        }
+        let digest = if s.behaviour == Behaviour::LyingManifestDigest {
+            sha(b"something else")
+        } else {
+            sha(&s.manifest)
+        };
+        let b = resp(StatusCode::OK)
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .header("content-length", s.manifest.len());
+        // The lying server omits the digest on HEAD so that the client GETs and checks.
+        let b = if s.behaviour == Behaviour::LyingManifestDigest && method == Method::HEAD {
+            b
+        } else {
+            b.header("docker-content-digest", digest)
+        };
+        let body = if method == Method::HEAD {
+            Body::empty()
+        } else {
+            Body::from(s.manifest.clone())
+        };
+        return b.body(body).unwrap();
+    }
+    let blob = |bytes: &[u8]| {
+        resp(StatusCode::OK)
+            .header("content-length", bytes.len())
+            .body(Body::from(bytes.to_vec()))
+            .unwrap()
+    };
+    if path.ends_with(&sha(&s.config)) {
+        return blob(&s.config);
+    }
+    if path.ends_with(&sha(&s.layer)) || path.starts_with("/elsewhere/") {
+        return match s.behaviour {
+            Behaviour::WrongBlob => {
+                let mut wrong = s.layer.clone();
+                wrong[0] ^= 0xff;
+                blob(&wrong)
+            }
+            Behaviour::StallBlob => {
+                let first = Bytes::copy_from_slice(&s.layer[..1000]);
+                let stream = futures_util::StreamExt::chain(
+                    futures_util::stream::iter(vec![Ok::<Bytes, std::io::Error>(first)]),
+                    futures_util::stream::pending(),
+                );
+                resp(StatusCode::OK)
+                    .header("content-length", s.layer.len())
+                    .body(Body::from_stream(stream))
+                    .unwrap()
+            }
+            Behaviour::RedirectBlob if !path.starts_with("/elsewhere/") => {
+                let to = format!(
+                    "{}/elsewhere/{}",
+                    s.redirect_to.as_deref().unwrap(),
+                    sha(&s.layer)
+                );
+                resp(StatusCode::TEMPORARY_REDIRECT)
+                    .header("location", to)
+                    .body(Body::empty())
+                    .unwrap()
+            }
+            _ => blob(&s.layer),
+        };
+    }
+    resp(StatusCode::NOT_FOUND)
+        .body(Body::from(
+            r#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}"#,
+        ))
+        .unwrap()
+}
+
+async fn serve(fake: Fake) -> (String, Arc<Fake>) {
+    let fake = Arc::new(fake);
+    let app = Router::new().fallback(handle).with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("127.0.0.1:{}", addr.port()), fake)
+}
+
+fn fake(behaviour: Behaviour) -> Fake {
+    let (manifest, config, layer) = image();
+    Fake {
+        behaviour,
+        manifest,
+        config,
+        layer,
+        redirect_to: None,
+        seen: Mutex::new(Vec::new()),
+        require_auth: false,
+    }
+}
+
+fn client(timeout: Duration) -> Client {
+    let mut o = ClientOptions::default();
+    o.progress_timeout = timeout;
+    Client::new(o).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_blob_digest_is_rejected_and_not_stored() {
+    let (host, f) = serve(fake(Behaviour::WrongBlob)).await;
+    let r = Reference::parse_normalized(&format!("{host}/bad/blob:1")).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path()).unwrap();
+    let err = client(Duration::from_secs(10))
+        .pull(&r, None, &store, &NoProgress)
+        .await
+        .unwrap_err();
+    let layer = Digest::parse(&sha(&f.layer)).unwrap();
+    match &err {
+        RegistryError::DigestMismatch {
+            expected, actual, ..
+        } => {
+            assert_eq!(expected, &layer);
+            assert_ne!(actual, &layer);
+            assert!(
+                err.to_string().contains(&layer.to_string())
+                    && err.to_string().contains(&actual.to_string())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!store.has_blob(&layer));
+    assert!(store.lookup(&r).unwrap().is_none());
+    // The manifest is not stored either: manifests are written after all blobs.
+    assert!(!store.has_blob(&Digest::parse(&sha(&f.manifest)).unwrap()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_with_retry_after() {
+    let (host, _f) = serve(fake(Behaviour::RateLimited)).await;
+    let r = Reference::parse_normalized(&format!("{host}/busy/app:1")).unwrap();
+    let err = client(Duration::from_secs(10))
+        .resolve(&r, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.outcome(), "rate-limited");
+    match &err {
+        RegistryError::RateLimited {
+            retry_after,
+            limit,
+            remaining,
+            ..
+        } => {
+            assert_eq!(*retry_after, Some(Duration::from_secs(7)));
+            assert_eq!(limit.as_deref(), Some("100;w=21600"));
+            assert_eq!(remaining.as_deref(), Some("0;w=21600"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("429 Too Many Requests"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_body_ends_with_no_progress_error() {
+    let (host, f) = serve(fake(Behaviour::StallBlob)).await;
+    let r = Reference::parse_normalized(&format!("{host}/slow/app:1")).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path()).unwrap();
+    let err = client(Duration::from_millis(800))
+        .pull(&r, None, &store, &NoProgress)
+        .await
+        .unwrap_err();
+    match &err {
+        RegistryError::Stalled { received, .. } => assert_eq!(*received, 1000),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.outcome(), "unavailable");
+    assert!(!store.has_blob(&Digest::parse(&sha(&f.layer)).unwrap()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_to_another_host_gets_no_authorization() {
+    let (other, other_state) = serve(fake(Behaviour::Good)).await;
+    let mut f = fake(Behaviour::RedirectBlob);
+    f.require_auth = true;
+    f.redirect_to = Some(format!("http://{other}"));
+    let (host, main_state) = serve(f).await;
+    let r = Reference::parse_normalized(&format!("{host}/redir/app:1")).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path()).unwrap();
+    let cred = AuthConfig::basic("alice", "s3cret-redirect");
+    let pulled = client(Duration::from_secs(10))
+        .pull(&r, Some(&cred), &store, &NoProgress)
+        .await
+        .unwrap();
+    assert!(pulled.bytes_downloaded > 0);
+    // The registry saw Authorization on the blob request that it redirected...
+    let main_seen = main_state.seen.lock().unwrap().clone();
+    assert!(
+        main_seen.iter().any(|(p, a)| p.contains("/blobs/") && *a),
+        "{main_seen:?}"
+    );
+    // ...and the other host never did.
+    let seen = other_state.seen.lock().unwrap().clone();
+    assert!(!seen.is_empty(), "the redirect was not followed");
+    assert!(
+        seen.iter().all(|(_, a)| !a),
+        "Authorization leaked to another host: {seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_body_checked_against_docker_content_digest() {
+    let (host, f) = serve(fake(Behaviour::LyingManifestDigest)).await;
+    let r = Reference::parse_normalized(&format!("{host}/lying/app:1")).unwrap();
+    let err = client(Duration::from_secs(10))
+        .resolve(&r, None)
+        .await
+        .unwrap_err();
+    match &err {
+        RegistryError::DigestMismatch {
+            expected, actual, ..
+        } => {
+            assert_eq!(expected.to_string(), sha(b"something else"));
+            assert_eq!(actual.to_string(), sha(&f.manifest));
+        }
+        other => panic!("{other:?}"),
+    }
+}
