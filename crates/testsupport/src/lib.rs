@@ -18,7 +18,7 @@ pub mod token;
 
 pub use error::RegistryError;
 pub use process::free_loopback_port;
-pub use push::{PushTarget, push_layout};
+pub use push::{PushTarget, push_layout, read_env_file};
 pub use registry::{
     HTPASSWD_REALM, Mode, RegistryConfig, RegistryHandle, TOKEN_ISSUER, TOKEN_SERVICE, shared,
 };

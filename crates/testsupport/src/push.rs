@@ -93,3 +93,55 @@ pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
         .filter(|s| !s.is_empty())
         .fold(text.to_string(), |t, s| t.replace(s, "<redacted>"))
 }
+
+impl PushTarget {
+    /// The target described by an env file written by `pullsim-testreg serve` (`REGISTRY`,
+    /// `REGISTRY_URL`, `REGISTRY_CERT_DIR`, `REGISTRY_PUSH_USER`, `REGISTRY_PUSH_PASS`).
+    pub fn from_env_file(path: &Path) -> Result<Self, RegistryError> {
+        let vars = read_env_file(path)?;
+        let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let host = get("REGISTRY").ok_or_else(|| RegistryError::EnvFile {
+            path: path.to_path_buf(),
+            reason: "no REGISTRY= line".into(),
+        })?;
+        let tls = get("REGISTRY_URL").is_some_and(|u| u.starts_with("https://"));
+        let creds = match (get("REGISTRY_PUSH_USER"), get("REGISTRY_PUSH_PASS")) {
+            (Some(u), Some(p)) => Some((u, p)),
+            _ => None,
+        };
+        Ok(PushTarget {
+            host,
+            tls,
+            cert_dir: get("REGISTRY_CERT_DIR").map(PathBuf::from),
+            creds,
+        })
+    }
+}
+
+/// Reads `KEY=VALUE` lines (values optionally single-quoted, as `pullsim-testreg serve` writes them).
+pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, RegistryError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RegistryError::Io {
+        what: "reading env file",
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let mut vars = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(RegistryError::EnvFile {
+                path: path.to_path_buf(),
+                reason: format!("line {}: no '='", n + 1),
+            });
+        };
+        let v = match v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+            Some(inner) => inner.replace("'\\''", "'"),
+            None => v.to_string(),
+        };
+        vars.push((k.to_string(), v));
+    }
+    Ok(vars)
+}

@@ -371,7 +371,11 @@ impl RegistryHandle {
     }
 
     /// `KEY=VALUE` shell lines describing this registry (what `pullsim-testreg serve` writes to
-    /// `DIR/env`, without `REGISTRY_PID`).
+    /// `DIR/env`, without `REGISTRY_PID`): `REGISTRY` (host:port), `REGISTRY_URL`, `REGISTRY_MODE`,
+    /// `REGISTRY_USER`/`REGISTRY_PASS`, `REGISTRY_USER2`/`REGISTRY_PASS2`, ...,
+    /// `REGISTRY_PUSH_USER`/`REGISTRY_PUSH_PASS` (htpasswd and token modes), `REGISTRY_CA` and
+    /// `REGISTRY_CERT_DIR` (TLS), `REGISTRY_TOKEN_REALM` and `REGISTRY_SERVICE` (token),
+    /// `REGISTRY_DIR`, `REGISTRY_LOG`, `REGISTRY_SERVER_PID` (the docker-registry process).
     pub fn env_lines(&self) -> String {
         let mut lines: Vec<(String, String)> = vec![
             ("REGISTRY".into(), self.host.clone()),
@@ -401,6 +405,7 @@ impl RegistryHandle {
         }
         lines.push(("REGISTRY_DIR".into(), self.dir.display().to_string()));
         lines.push(("REGISTRY_LOG".into(), self.log_file.display().to_string()));
+        lines.push(("REGISTRY_SERVER_PID".into(), self.process.pid.to_string()));
         lines
             .iter()
             .map(|(k, v)| format!("{k}={}\n", shell_quote(v)))
