@@ -26,7 +26,9 @@ pub enum StoreError {
         message: String,
     },
     /// Another process held the index lock for longer than the bounded wait.
-    #[error("the store lock on {path} is held by another pullsim process; gave up after {waited_ms} ms")]
+    #[error(
+        "the store lock on {path} is held by another pullsim process; gave up after {waited_ms} ms"
+    )]
     LockTimeout {
         /// The index file.
         path: PathBuf,

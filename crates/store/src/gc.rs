@@ -139,7 +139,7 @@ impl Store {
             |db, (_, zeroed)| {
                 let mut deleted = Vec::new();
                 let mut freed = 0;
-                for (d, _) in zeroed {
+                for d in zeroed.keys() {
                     let p = self.blob_path(d);
                     if let Ok(m) = fs::metadata(&p) {
                         fs::remove_file(&p).map_err(|e| StoreError::io("remove", &p, e))?;

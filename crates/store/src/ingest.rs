@@ -100,7 +100,8 @@ fn acquire_lock(dir: &Path) -> Result<File, StoreError> {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
                 tracing::debug!(path = %lock_path.display(), "waiting for another writer of this ingest");
-                f.lock().map_err(|e| StoreError::io("lock", &lock_path, e))?;
+                f.lock()
+                    .map_err(|e| StoreError::io("lock", &lock_path, e))?;
             }
             Err(fs::TryLockError::Error(e)) => return Err(StoreError::io("lock", &lock_path, e)),
         }

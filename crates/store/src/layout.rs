@@ -169,7 +169,10 @@ impl Store {
         for b in &blobs {
             let p = self.blob_path(b);
             let f = File::open(&p).map_err(|e| StoreError::io("open", &p, e))?;
-            let size = f.metadata().map_err(|e| StoreError::io("stat", &p, e))?.len();
+            let size = f
+                .metadata()
+                .map_err(|e| StoreError::io("stat", &p, e))?
+                .len();
             let mut h = tar::Header::new_gnu();
             h.set_size(size);
             h.set_mode(0o644);

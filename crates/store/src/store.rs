@@ -226,7 +226,7 @@ impl Store {
         if self.has_blob(expected) {
             return Ok(CommitOutcome::AlreadyExists);
         }
-        let mut w = self.writer(&expected.to_string(), expected, Some(bytes.len() as u64))?;
+        let mut w = self.writer(expected.as_str(), expected, Some(bytes.len() as u64))?;
         if w.already_exists() {
             return w.commit();
         }
@@ -317,12 +317,11 @@ impl Store {
     /// Every image record, in key order. Reads the index (not the snapshot).
     pub fn list(&self) -> Result<Vec<ImageRecord>, StoreError> {
         let path = self.index.path.clone();
-        self.index.read(|txn| {
-            match table_or_empty(txn.open_table(IMAGES), &path)? {
+        self.index
+            .read(|txn| match table_or_empty(txn.open_table(IMAGES), &path)? {
                 Some(t) => index::all_records(&t, &path),
                 None => Ok(Vec::new()),
-            }
-        })
+            })
     }
 
     /// Blob → (number of image records using it, size), for every referenced blob.
@@ -491,7 +490,12 @@ impl Store {
     }
 
     /// Set (or with `None` remove) a label on the record with index key `key`.
-    pub fn set_label(&self, key: &str, name: &str, value: Option<&str>) -> Result<bool, StoreError> {
+    pub fn set_label(
+        &self,
+        key: &str,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<bool, StoreError> {
         self.update_record(key, |rec| match value {
             Some(v) => {
                 rec.labels.insert(name.to_string(), v.to_string());

@@ -117,7 +117,9 @@ fn hash_file(path: &std::path::Path) -> Result<(String, u64), StoreError> {
     let mut buf = vec![0u8; 1 << 20];
     let mut n_total = 0;
     loop {
-        let n = f.read(&mut buf).map_err(|e| StoreError::io("read", path, e))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| StoreError::io("read", path, e))?;
         if n == 0 {
             break;
         }
@@ -255,8 +257,7 @@ impl Store {
                 }
             }
         }
-        let recorded: BTreeMap<String, u64> =
-            refs.into_iter().map(|(k, c, _)| (k, c)).collect();
+        let recorded: BTreeMap<String, u64> = refs.into_iter().map(|(k, c, _)| (k, c)).collect();
         let all: BTreeSet<&String> = counts.keys().chain(recorded.keys()).collect();
         for k in all {
             let (a, r) = (
@@ -295,7 +296,9 @@ impl Store {
             let missing = expected.difference(&listed).count();
             let extra = listed.difference(&expected).count();
             problems.push(VerifyProblem::IndexJsonOutOfSync {
-                detail: format!("{missing} recorded images not listed, {extra} listed entries not recorded"),
+                detail: format!(
+                    "{missing} recorded images not listed, {extra} listed entries not recorded"
+                ),
             });
         }
         Ok((problems, records.len() as u64, counts.into_keys().collect()))

@@ -1,1 +1,7 @@
 //! One module per subcommand.
+pub mod policy;
+pub mod reference;
+pub mod images;
+pub mod images_fmt;
+pub mod images_gc;
+pub mod images_io;

@@ -194,8 +194,9 @@ pub(super) fn load(
         });
         let manifest_bytes = serde_json::to_vec(&manifest)
             .map_err(|e| invalid("generated manifest", at.clone(), e))?;
-        let manifest_digest = Digest::from_sha256_hex(&hex::encode(Sha256::digest(&manifest_bytes)))
-            .map_err(|e| invalid("generated manifest", at.clone(), e))?;
+        let manifest_digest =
+            Digest::from_sha256_hex(&hex::encode(Sha256::digest(&manifest_bytes)))
+                .map_err(|e| invalid("generated manifest", at.clone(), e))?;
         let outcome = store.put_blob(&manifest_digest, &manifest_bytes)?;
         ingested.note(&manifest_digest, outcome);
 

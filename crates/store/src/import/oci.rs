@@ -112,8 +112,8 @@ fn walk(
     if media::is_manifest(&desc.media_type) {
         store.ingest_from(src, &rel, &digest, desc.size, declared_in, ingested)?;
         let bytes = store.read_blob(&digest)?;
-        let m: ManifestDoc =
-            serde_json::from_slice(&bytes).map_err(|e| invalid("image manifest", file.clone(), e))?;
+        let m: ManifestDoc = serde_json::from_slice(&bytes)
+            .map_err(|e| invalid("image manifest", file.clone(), e))?;
         if !media::is_config(&m.config.media_type) {
             return Err(StoreError::UnknownMediaType {
                 media_type: m.config.media_type.clone(),
@@ -124,7 +124,14 @@ fn walk(
         let config = parse_digest(&m.config.digest, &file)?;
         let mut blobs = vec![digest.clone()];
         let mut size = desc.size;
-        store.ingest_from(src, &blob_rel(&config), &config, m.config.size, &file, ingested)?;
+        store.ingest_from(
+            src,
+            &blob_rel(&config),
+            &config,
+            m.config.size,
+            &file,
+            ingested,
+        )?;
         blobs.push(config.clone());
         size += m.config.size;
         for l in &m.layers {
@@ -167,7 +174,11 @@ fn walk(
         })
     } else if media::is_index(&desc.media_type) {
         if depth > 4 {
-            return Err(invalid("image index", file, "nested more than 4 levels deep"));
+            return Err(invalid(
+                "image index",
+                file,
+                "nested more than 4 levels deep",
+            ));
         }
         store.ingest_from(src, &rel, &digest, desc.size, declared_in, ingested)?;
         let bytes = store.read_blob(&digest)?;
@@ -224,7 +235,9 @@ fn entry_name(
     }
     let ref_name = desc.annotations.get(ANNOTATION_REF_NAME);
     match (ref_name, &opts.name) {
-        (Some(r), _) if r.contains('/') || r.contains('@') => Ok((parse_ref(r, &where_)?, r.clone())),
+        (Some(r), _) if r.contains('/') || r.contains('@') => {
+            Ok((parse_ref(r, &where_)?, r.clone()))
+        }
         (Some(tag), Some(repo)) => {
             let text = format!("{repo}:{tag}");
             Ok((parse_ref(&text, &where_)?, text))
@@ -236,12 +249,17 @@ fn entry_name(
         (Some(tag), None) => Err(invalid(
             "index.json entry",
             where_,
-            format!("{ANNOTATION_REF_NAME} is {tag:?}, a tag without a repository: pass --name REPOSITORY"),
+            format!(
+                "{ANNOTATION_REF_NAME} is {tag:?}, a tag without a repository: pass --name REPOSITORY"
+            ),
         )),
         (None, None) => Err(invalid(
             "index.json entry",
             where_,
-            format!("{} has no {ANNOTATION_REF_NAME} annotation: pass --name REPOSITORY", desc.digest),
+            format!(
+                "{} has no {ANNOTATION_REF_NAME} annotation: pass --name REPOSITORY",
+                desc.digest
+            ),
         )),
     }
 }
@@ -257,7 +275,10 @@ pub(super) fn load(
         let bytes = src.read_small("oci-layout", 4096)?;
         let v: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| invalid("oci-layout", src.describe("oci-layout"), e))?;
-        if v.get("imageLayoutVersion").and_then(|v| v.as_str()).is_none() {
+        if v.get("imageLayoutVersion")
+            .and_then(|v| v.as_str())
+            .is_none()
+        {
             return Err(invalid(
                 "oci-layout",
                 src.describe("oci-layout"),

@@ -105,7 +105,10 @@ impl Source {
             Source::Dir(d) => {
                 let p = d.join(rel);
                 let f = File::open(&p).map_err(|e| StoreError::io("open", &p, e))?;
-                let size = f.metadata().map_err(|e| StoreError::io("stat", &p, e))?.len();
+                let size = f
+                    .metadata()
+                    .map_err(|e| StoreError::io("stat", &p, e))?
+                    .len();
                 Ok((Box::new(BufReader::with_capacity(1 << 20, f)), size))
             }
             Source::Tar { path, entries } => {

@@ -1,0 +1,332 @@
+//! `pullsim images ...`: the node's image store (list, inspect, remove, pin, GC, verify, disk
+//! usage, load and save).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use pullsim_reference::Reference;
+use pullsim_store::{ImageRecord, LoadOptions, Store, StoreOptions};
+use serde_json::json;
+
+use super::images_fmt::{human_duration, human_size, short_id};
+use crate::output::{Format, json_line};
+
+/// `pullsim images`.
+#[derive(Args, Debug)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    cmd: ImagesCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum ImagesCmd {
+    /// List images: normalized and as-written names, image ID, size, age, origin, pinned.
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Show everything the store knows about images (record, blobs, pull record).
+    Inspect(RefsArgs),
+    /// Remove images (by reference or image ID) and the blobs no other image uses.
+    #[command(alias = "rmi")]
+    Rm(RefsArgs),
+    /// Pin images: image GC never removes them.
+    Pin(RefsArgs),
+    /// Unpin images.
+    Unpin(RefsArgs),
+    /// Image GC as the kubelet's image GC manager, on a simulated image filesystem.
+    Gc(super::images_gc::GcArgs),
+    /// Re-hash every blob and check the index against the blobs (exit 1 on problems).
+    Verify(VerifyArgs),
+    /// Disk usage of the store.
+    Du(FormatArgs),
+    /// Import an OCI image layout (directory or tar) or a docker-archive tar as preloaded images.
+    Load(LoadArgs),
+    /// Write images as an OCI image layout tar (oci-archive).
+    Save(SaveArgs),
+}
+
+/// `-o text|json`.
+#[derive(Args, Debug)]
+pub(crate) struct FormatArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub(crate) output: Format,
+}
+
+#[derive(Args, Debug)]
+struct LsArgs {
+    /// Print image IDs only.
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    format: FormatArgs,
+}
+
+#[derive(Args, Debug)]
+struct RefsArgs {
+    /// Image references (tag or digest, normalized) or image IDs (full or a unique prefix).
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<String>,
+    #[command(flatten)]
+    format: FormatArgs,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// Drop index entries whose blobs are missing, delete corrupt blobs and stale ingests,
+    /// rebuild reference counts and index.json.
+    #[arg(long)]
+    repair: bool,
+    #[command(flatten)]
+    format: FormatArgs,
+}
+
+#[derive(Args, Debug)]
+struct LoadArgs {
+    /// OCI layout directory, OCI layout tar, or docker-archive tar.
+    #[arg(value_name = "FILE|DIR")]
+    input: PathBuf,
+    /// Repository for images named only by a tag (`oci:DIR:TAG` layouts) or not at all.
+    #[arg(long, value_name = "REPOSITORY")]
+    name: Option<String>,
+    #[command(flatten)]
+    format: FormatArgs,
+}
+
+#[derive(Args, Debug)]
+struct SaveArgs {
+    /// Images to save (references or image IDs).
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<String>,
+    /// The tar file to write.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
+    /// Format of the summary line.
+    #[arg(long = "format", value_enum, default_value_t)]
+    format: Format,
+}
+
+/// Open the store at `--root` (or the default root), reporting lock waits on stderr.
+pub(crate) fn open_store(root: Option<&Path>) -> anyhow::Result<Store> {
+    let root = root
+        .map(Path::to_path_buf)
+        .unwrap_or_else(Store::default_root);
+    let opts = StoreOptions {
+        on_wait: Some(Arc::new(|p: &Path| {
+            eprintln!(
+                "waiting for the store lock held by another pullsim process ({})",
+                p.display()
+            )
+        })),
+        ..StoreOptions::default()
+    };
+    Store::open_with(&root, opts)
+        .with_context(|| format!("opening the store at {}", root.display()))
+}
+
+/// Every record named by `arg`: a reference (one record) or an image ID (all its names).
+pub(crate) fn resolve(store: &Store, arg: &str) -> anyhow::Result<Vec<ImageRecord>> {
+    if let Ok(r) = Reference::parse_normalized(arg)
+        && let Some(rec) = store.lookup(&r)?
+    {
+        return Ok(vec![rec]);
+    }
+    let recs = store.records_by_id(arg)?;
+    if recs.is_empty() {
+        bail!("no such image {arg:?} in {}", store.root().display());
+    }
+    Ok(recs)
+}
+
+fn resolve_all(store: &Store, args: &[String]) -> anyhow::Result<Vec<ImageRecord>> {
+    let mut out: BTreeMap<String, ImageRecord> = BTreeMap::new();
+    for a in args {
+        for r in resolve(store, a)? {
+            out.insert(r.key(), r);
+        }
+    }
+    Ok(out.into_values().collect())
+}
+
+/// Rows as kubectl prints them (text/tabwriter: min width 10, padding 3).
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let cols = header.len();
+    let mut widths = vec![0usize; cols];
+    for row in
+        std::iter::once(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>()).chain(rows)
+    {
+        for (i, c) in row.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |row: &[String]| {
+        let mut s = String::new();
+        for (i, c) in row.iter().enumerate() {
+            if i + 1 == cols {
+                s.push_str(c);
+            } else {
+                let w = (widths[i] + 3).max(10);
+                s.push_str(&format!("{c:<w$}"));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    for r in rows {
+        line(r);
+    }
+}
+
+pub(crate) fn record_json(r: &ImageRecord) -> serde_json::Value {
+    json!({
+        "name": r.key(),
+        "repository": r.name,
+        "tag": r.tag,
+        "digest": r.digest.as_ref().map(|d| d.to_string()),
+        "writtenAs": r.written_as,
+        "id": r.id(),
+        "manifestDigest": r.manifest_digest.to_string(),
+        "mediaType": r.media_type,
+        "platform": r.platform,
+        "size": r.size,
+        "firstSeenMs": r.first_seen_ms,
+        "lastUsedMs": r.last_used_ms,
+        "pinned": r.pinned,
+        "origin": r.origin.as_str(),
+        "labels": r.labels,
+    })
+}
+
+/// Run `pullsim images ...` against the store at `root` (`--root`, env PULLSIM_ROOT).
+pub fn run(args: ImagesArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let store = open_store(root)?;
+    match args.cmd {
+        ImagesCmd::Ls(a) => ls(&store, a),
+        ImagesCmd::Inspect(a) => inspect(&store, a),
+        ImagesCmd::Rm(a) => rm(&store, a),
+        ImagesCmd::Pin(a) => pin(&store, a, true),
+        ImagesCmd::Unpin(a) => pin(&store, a, false),
+        ImagesCmd::Gc(a) => super::images_gc::run(&store, a),
+        ImagesCmd::Verify(a) => super::images_io::verify(&store, a.repair, a.format.output),
+        ImagesCmd::Du(a) => super::images_io::du(&store, a.output),
+        ImagesCmd::Load(a) => super::images_io::load(
+            &store,
+            &a.input,
+            &LoadOptions {
+                name: a.name,
+                now_ms: 0,
+            },
+            a.format.output,
+        ),
+        ImagesCmd::Save(a) => {
+            let recs = resolve_all(&store, &a.images)?;
+            super::images_io::save(&store, &recs, &a.output, a.format)
+        }
+    }
+}
+
+fn ls(store: &Store, a: LsArgs) -> anyhow::Result<ExitCode> {
+    let recs = store.list()?;
+    let now = pullsim_store::now_ms() as i64;
+    if a.quiet {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &recs {
+            if seen.insert(r.id()) {
+                println!("{}", r.id());
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match a.format.output {
+        Format::Json => {
+            for r in &recs {
+                json_line(&record_json(r))?;
+            }
+        }
+        Format::Text => {
+            let rows: Vec<Vec<String>> = recs
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.key(),
+                        r.written_as.clone(),
+                        short_id(&r.id()),
+                        human_size(r.size),
+                        human_duration(now - r.first_seen_ms as i64),
+                        r.origin.to_string(),
+                        if r.pinned { "true" } else { "false" }.to_string(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "IMAGE",
+                    "WRITTEN AS",
+                    "IMAGE ID",
+                    "SIZE",
+                    "AGE",
+                    "ORIGIN",
+                    "PINNED",
+                ],
+                &rows,
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(store: &Store, a: RefsArgs) -> anyhow::Result<ExitCode> {
+    for rec in resolve_all(store, &a.images)? {
+        let mut v = record_json(&rec);
+        v["blobs"] = json!(rec.blobs.iter().map(|d| d.to_string()).collect::<Vec<_>>());
+        v["pulledRecord"] = match store.pulled_record(&rec.id())? {
+            Some(p) => serde_json::to_value(p)?,
+            None => serde_json::Value::Null,
+        };
+        match a.format.output {
+            Format::Json => json_line(&v)?,
+            Format::Text => println!("{}", serde_json::to_string_pretty(&v)?),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rm(store: &Store, a: RefsArgs) -> anyhow::Result<ExitCode> {
+    let recs = resolve_all(store, &a.images)?;
+    let keys: Vec<String> = recs.iter().map(ImageRecord::key).collect();
+    let out = store.remove_images(&keys)?;
+    match a.format.output {
+        Format::Json => json_line(&json!({
+            "deleted": out.removed,
+            "blobsDeleted": out.blobs_deleted.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            "bytesFreed": out.bytes_freed,
+        }))?,
+        Format::Text => {
+            for k in &out.removed {
+                println!("Deleted: {k}");
+            }
+            println!(
+                "Deleted {} blobs, freed {}",
+                out.blobs_deleted.len(),
+                human_size(out.bytes_freed)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pin(store: &Store, a: RefsArgs, pinned: bool) -> anyhow::Result<ExitCode> {
+    let recs = resolve_all(store, &a.images)?;
+    for r in &recs {
+        let key = r.key();
+        store.set_pinned(&key, pinned)?;
+        match a.format.output {
+            Format::Json => json_line(&json!({"name": key, "pinned": pinned}))?,
+            Format::Text => println!("{}: {key}", if pinned { "Pinned" } else { "Unpinned" }),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,148 @@
+//! `pullsim images verify|du|load|save`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use pullsim_reference::Reference;
+use pullsim_store::{ImageRecord, LoadOptions, Store};
+use serde_json::json;
+
+use super::images_fmt::{human_size, short_id};
+use crate::output::{Format, json_line};
+
+fn familiar(key: &str) -> String {
+    Reference::parse_normalized(key)
+        .map(|r| r.familiar())
+        .unwrap_or_else(|_| key.to_string())
+}
+
+pub(crate) fn verify(store: &Store, repair: bool, format: Format) -> anyhow::Result<ExitCode> {
+    let report = store.verify(repair)?;
+    match format {
+        Format::Json => json_line(&json!({
+            "blobsChecked": report.blobs_checked,
+            "bytesChecked": report.bytes_checked,
+            "imagesChecked": report.images_checked,
+            "unreferencedBlobs": report.unreferenced_blobs,
+            "staleIngests": report.stale_ingests.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "repaired": report.repaired,
+            "clean": report.is_clean(),
+        }))?,
+        Format::Text => {
+            for r in &report.repaired {
+                println!("repaired: {r}");
+            }
+            for p in &report.problems {
+                println!("problem: {p}");
+            }
+            for i in &report.stale_ingests {
+                println!(
+                    "stale ingest: {} (resumable; --repair deletes it)",
+                    i.display()
+                );
+            }
+            println!(
+                "verified {} blobs ({}) and {} images: {} problems, {} unreferenced blobs, {} stale ingests",
+                report.blobs_checked,
+                human_size(report.bytes_checked),
+                report.images_checked,
+                report.problems.len(),
+                report.unreferenced_blobs,
+                report.stale_ingests.len()
+            );
+        }
+    }
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub(crate) fn du(store: &Store, format: Format) -> anyhow::Result<ExitCode> {
+    let du = store.disk_usage()?;
+    match format {
+        Format::Json => json_line(&json!({
+            "root": store.root().display().to_string(),
+            "images": du.images,
+            "blobs": du.blobs,
+            "blobBytes": du.blob_bytes,
+            "referencedBlobs": du.referenced,
+            "referencedBytes": du.referenced_bytes,
+            "unreferencedBlobs": du.blobs - du.referenced,
+            "unreferencedBytes": du.blob_bytes - du.referenced_bytes,
+            "ingestBytes": du.ingest_bytes,
+        }))?,
+        Format::Text => {
+            println!("root:          {}", store.root().display());
+            println!("images:        {}", du.images);
+            println!(
+                "blobs:         {} ({})",
+                du.blobs,
+                human_size(du.blob_bytes)
+            );
+            println!(
+                "referenced:    {} ({})",
+                du.referenced,
+                human_size(du.referenced_bytes)
+            );
+            println!(
+                "unreferenced:  {} ({})",
+                du.blobs - du.referenced,
+                human_size(du.blob_bytes - du.referenced_bytes)
+            );
+            println!("ingest:        {}", human_size(du.ingest_bytes));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn load(
+    store: &Store,
+    input: &Path,
+    opts: &LoadOptions,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let loaded = store.load(input, opts)?;
+    for l in &loaded {
+        match format {
+            Format::Json => json_line(&json!({
+                "loaded": l.key,
+                "id": l.config_digest.to_string(),
+                "manifestDigest": l.manifest_digest.to_string(),
+                "size": l.size,
+            }))?,
+            Format::Text => println!(
+                "Loaded image: {} (ID {}, {})",
+                familiar(&l.key),
+                short_id(l.config_digest.as_str()),
+                human_size(l.size)
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn save(
+    store: &Store,
+    recs: &[ImageRecord],
+    out: &Path,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let bytes = store.save(recs, out)?;
+    match format {
+        Format::Json => json_line(&json!({
+            "saved": recs.iter().map(ImageRecord::key).collect::<Vec<_>>(),
+            "file": out.display().to_string(),
+            "blobBytes": bytes,
+        }))?,
+        Format::Text => println!(
+            "Saved {} images ({}) to {}",
+            recs.len(),
+            human_size(bytes),
+            out.display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
