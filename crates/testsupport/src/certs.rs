@@ -171,6 +171,8 @@ mod tests {
         );
     }
 
+    /// docker/libtrust util.go `keyIDEncode` / `keyIDFromCryptoKey` (used by distribution v2.8.2
+    /// registry/auth/token/token.go to look up `kid`): base32 of sha256(SPKI)[:30], 4-char groups.
     #[test]
     fn key_id_matches_libtrust_encoding() {
         // sha256("") = e3b0c442 98fc1c14 9afbf4c8 996fb924 27ae41e4 649b934c a495991b 7852b855;

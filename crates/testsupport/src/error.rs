@@ -83,6 +83,13 @@ pub enum RegistryError {
         /// What is wrong.
         reason: String,
     },
+    /// Generating a test image failed.
+    #[error("generating a test image: {source}")]
+    Image {
+        /// The underlying error.
+        #[source]
+        source: crate::image::ImageError,
+    },
     /// An environment file written by `pullsim-testreg serve` could not be used.
     #[error("environment file {path}: {reason}")]
     EnvFile {

@@ -370,6 +370,31 @@ impl RegistryHandle {
         self.push(&image.dir, &image.tag, dest_repo_tag)
     }
 
+    /// Generates the image described by `spec` (an OCI layout kept in the registry's work dir
+    /// until it stops) and pushes it to `dest_repo_tag`. Returns what was generated; the digests
+    /// are those the registry serves.
+    pub fn push_generated(
+        &self,
+        spec: &crate::image::ImageSpec,
+        dest_repo_tag: &str,
+    ) -> Result<crate::image::GeneratedImage, RegistryError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let layout = self
+            .dir
+            .join("layouts")
+            .join(format!("{}-{n}", std::process::id()));
+        let image = crate::image::generate(&layout, spec)
+            .map_err(|source| RegistryError::Image { source })?;
+        self.push_image(&image, dest_repo_tag)?;
+        Ok(image)
+    }
+
+    /// `HOST/repo:tag` (or `HOST/repo@digest`): a full image reference on this registry.
+    pub fn reference(&self, repo_and_tag_or_digest: &str) -> String {
+        format!("{}/{repo_and_tag_or_digest}", self.host)
+    }
+
     /// `KEY=VALUE` shell lines describing this registry (what `pullsim-testreg serve` writes to
     /// `DIR/env`, without `REGISTRY_PID`): `REGISTRY` (host:port), `REGISTRY_URL`, `REGISTRY_MODE`,
     /// `REGISTRY_USER`/`REGISTRY_PASS`, `REGISTRY_USER2`/`REGISTRY_PASS2`, ...,

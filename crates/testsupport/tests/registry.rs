@@ -390,6 +390,21 @@ fn drop_stops_the_registry_and_removes_its_directory() {
 }
 
 #[test]
+fn push_generated_keeps_the_layout_until_stop() {
+    let reg = RegistryHandle::start(Mode::Anonymous, RegistryConfig::default()).unwrap();
+    let img = reg
+        .push_generated(&ImageSpec::simple("v2", 1, 100, 8), "gen/app")
+        .unwrap();
+    assert!(img.dir.starts_with(&reg.dir));
+    assert_eq!(
+        reg.reference("gen/app:v2"),
+        format!("{}/gen/app:v2", reg.host)
+    );
+    let resp = manifest_get(&client(), &reg, "gen/app", "v2", None);
+    assert_eq!(resp.headers()["docker-content-digest"], img.top_digest());
+}
+
+#[test]
 fn shared_registries_are_started_once() {
     assert!(std::ptr::eq(
         shared(Mode::Anonymous),
