@@ -36,8 +36,6 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     // Each subcommand adds one variant here and one arm in `main`.
-    Policy(cmd::policy::PolicyArgs),
-    Ref(cmd::reference::RefArgs),
     /// The node's image store: ls, inspect, rm, pin, unpin, gc, verify, du, load, save.
     Images(cmd::images::ImagesArgs),
 }
@@ -45,8 +43,6 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
-        Command::Policy(args) => cmd::policy::run(args),
-        Command::Ref(args) => cmd::reference::run(args),
         Command::Images(args) => cmd::images::run(args, cli.root.as_deref()),
     };
     match result {

@@ -1,6 +1,4 @@
 //! One module per subcommand.
-pub mod policy;
-pub mod reference;
 pub mod images;
 pub mod images_fmt;
 pub mod images_gc;
