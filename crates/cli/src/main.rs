@@ -26,9 +26,6 @@ reasons.\n\nEvery command takes -o text|json; JSON output is one object per line
     propagate_version = true
 )]
 struct Cli {
-    /// Store root (default: $XDG_DATA_HOME/pullsim, else ~/.local/share/pullsim).
-    #[arg(long, global = true, env = "PULLSIM_ROOT", value_name = "DIR")]
-    pub root: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,14 +33,13 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     // Each subcommand adds one variant here and one arm in `main`.
-    /// The node's image store: ls, inspect, rm, pin, unpin, gc, verify, du, load, save.
-    Images(cmd::images::ImagesArgs),
+    Policy(cmd::policy::PolicyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
-        Command::Images(args) => cmd::images::run(args, cli.root.as_deref()),
+        Command::Policy(args) => cmd::policy::run(args),
     };
     match result {
         Ok(code) => code,
