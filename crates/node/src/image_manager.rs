@@ -115,6 +115,13 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
         }
     }
 
+    /// Replace the back-off (the kubelet's is 10 s doubling to 300 s; upstream tests use 1 s to
+    /// 60 s).
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Mutex::new(backoff);
+        self
+    }
+
     /// The image service (for adapters that collect statistics).
     pub fn service(&self) -> &S {
         &self.service
@@ -412,7 +419,7 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
                 if let Ok(mut b) = self.backoff.lock() {
                     b.next(&key, self.clock.now());
                 }
-                let (msg, reason) = eval_cri_pull_err(image, &failure);
+                let (reason, msg) = messages::eval_pull_error(image, &failure.message);
                 if let Ok(mut prev) = self.prev_pull_err.lock() {
                     prev.insert(key, format!("{}: {msg}", reason.as_str()));
                 }
@@ -434,26 +441,6 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
             }
         }
     }
-}
-
-/// evalCRIPullErr: `RegistryUnavailable` errors get their own reason and message.
-fn eval_cri_pull_err(image: &str, failure: &PullFailure) -> (String, Reason) {
-    if failure.registry_unavailable {
-        let detail = failure
-            .message
-            .strip_prefix("RegistryUnavailable")
-            .unwrap_or(&failure.message);
-        let detail = if detail.starts_with(':') || detail.is_empty() {
-            detail.to_string()
-        } else {
-            format!(": {detail}")
-        };
-        return (
-            format!("image pull failed for {image} because the registry is unavailable{detail}"),
-            Reason::RegistryUnavailable,
-        );
-    }
-    (failure.message.clone(), Reason::ErrImagePull)
 }
 
 /// applyDefaultImageTag (image_manager.go): parse with ParseImageName; when the result has a
@@ -497,9 +484,6 @@ pub struct PullDone {
 }
 
 /// The failure the kubelet reports when a pull fails (for the puller).
-pub(crate) fn failure(message: String, registry_unavailable: bool) -> PullFailure {
-    PullFailure {
-        message,
-        registry_unavailable,
-    }
+pub(crate) fn failure(message: String) -> PullFailure {
+    PullFailure { message }
 }

@@ -81,11 +81,7 @@ impl Puller {
     ) -> Result<PullDone, PullFailure> {
         // Serial puller: a FIFO (tokio's semaphore is fair); parallel: bounded or not.
         let _permit = match &self.lanes {
-            Some(s) => Some(
-                s.acquire()
-                    .await
-                    .map_err(|e| failure(e.to_string(), false))?,
-            ),
+            Some(s) => Some(s.acquire().await.map_err(|e| failure(e.to_string()))?),
             None => None,
         };
         let start = Instant::now();
@@ -96,7 +92,7 @@ impl Puller {
                 .unwrap_or(false);
             if !ok {
                 self.note(PullerLogEntry::Throttled(image.to_string()));
-                return Err(failure(PULL_QPS_EXCEEDED.to_string(), false));
+                return Err(failure(PULL_QPS_EXCEEDED.to_string()));
             }
         }
         self.note(PullerLogEntry::Started(image.to_string()));
@@ -122,18 +118,11 @@ async fn pull_with_credentials<S: ImageService>(
         return service.pull_image(image, None).await.map(|p| (p, None));
     }
     let mut errors = Vec::new();
-    let mut all_unavailable = true;
     for (i, c) in credentials.iter().enumerate() {
         match service.pull_image(image, Some(&c.auth)).await {
             Ok(p) => return Ok((p, Some(i))),
-            Err(e) => {
-                all_unavailable &= e.registry_unavailable;
-                errors.push(e.message);
-            }
+            Err(e) => errors.push(e.message),
         }
     }
-    let message = aggregate_errors(&errors);
-    // The kubelet matches the prefix of the aggregate's text.
-    let unavailable = all_unavailable && message.starts_with("RegistryUnavailable");
-    Err(failure(message, unavailable))
+    Err(failure(aggregate_errors(&errors)))
 }

@@ -72,7 +72,6 @@ impl ImageService for StoreImageService {
     ) -> Result<PulledImage, PullFailure> {
         let r = Reference::parse_normalized(image).map_err(|e| PullFailure {
             message: e.to_string(),
-            registry_unavailable: false,
         })?;
         if self.offline
             && let Ok(mut g) = self.needed_network.lock()
@@ -82,7 +81,6 @@ impl ImageService for StoreImageService {
         let Some(client) = &self.client else {
             return Err(PullFailure {
                 message: format!("no registry client: cannot pull {image}"),
-                registry_unavailable: false,
             });
         };
         match client
@@ -101,7 +99,6 @@ impl ImageService for StoreImageService {
             }
             Err(e) => Err(PullFailure {
                 message: e.cri_message(image),
-                registry_unavailable: e.kubelet_reason() == "RegistryUnavailable",
             }),
         }
     }

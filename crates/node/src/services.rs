@@ -19,14 +19,12 @@ pub struct PulledImage {
     pub size: u64,
 }
 
-/// A failed `PullImage`: the runtime's error text, and whether the kubelet would classify it as
-/// `RegistryUnavailable` (errors whose text starts with that word, evalCRIPullErr).
+/// A failed `PullImage`: the runtime's error text (the kubelet derives the reason from its
+/// prefix, evalCRIPullErr).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PullFailure {
     /// The error text, as the runtime would return it (credentials never included).
     pub message: String,
-    /// True when the registry could not be reached at all.
-    pub registry_unavailable: bool,
 }
 
 /// The container runtime's image service as the kubelet's image manager sees it
@@ -56,6 +54,37 @@ pub trait PullRecords {
     fn delete_pull_intent(&self, image: &str) -> Result<(), String>;
     /// Whether an ImagePullIntent exists for the image.
     fn pull_intent_exists(&self, image: &str) -> Result<bool, String>;
+}
+
+impl<T: ImageService> ImageService for std::sync::Arc<T> {
+    fn get_image_ref(&self, image: &str) -> Result<Option<String>, String> {
+        self.as_ref().get_image_ref(image)
+    }
+    fn pull_image(
+        &self,
+        image: &str,
+        auth: Option<&AuthConfig>,
+    ) -> impl Future<Output = Result<PulledImage, PullFailure>> {
+        self.as_ref().pull_image(image, auth)
+    }
+}
+
+impl<T: PullRecords> PullRecords for std::sync::Arc<T> {
+    fn get_pulled_record(&self, image_ref: &str) -> Result<Option<PulledRecord>, String> {
+        self.as_ref().get_pulled_record(image_ref)
+    }
+    fn write_pulled_record(&self, record: &PulledRecord) -> Result<(), String> {
+        self.as_ref().write_pulled_record(record)
+    }
+    fn write_pull_intent(&self, image: &str) -> Result<(), String> {
+        self.as_ref().write_pull_intent(image)
+    }
+    fn delete_pull_intent(&self, image: &str) -> Result<(), String> {
+        self.as_ref().delete_pull_intent(image)
+    }
+    fn pull_intent_exists(&self, image: &str) -> Result<bool, String> {
+        self.as_ref().pull_intent_exists(image)
+    }
 }
 
 /// Where a credential came from, as the kubelet tracks it (credentialprovider.TrackedAuthConfig).

@@ -1,0 +1,323 @@
+//! Table tests of EnsureImageExists, ported from the kubelet:
+//! pkg/kubelet/images/image_manager_test.go (pullerTestCases, TestParallelPuller,
+//! TestSerializedPuller, TestApplyDefaultImageTag). Each step advances the fake clock by one
+//! second (back-off 1 s → 60 s, as upstream) and checks the calls into the runtime, the
+//! returned reason, the events and the message.
+//!
+//! Differences to upstream, by design: our runtime returns the image size with the pull, so
+//! there is no separate `GetImageSize` call; the KEP-2535 gate is on (the 1.35 default), so an
+//! image found present also reads the pull records.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{FakeCreds, FakeRuntime, env};
+use pullsim_node::image_manager::apply_default_image_tag;
+use pullsim_node::{EnsureRequest, ManagerConfig};
+use pullsim_policy::{PullPolicy, PullerConfig, Reason};
+
+struct Step {
+    calls: &'static [&'static str],
+    reason: Option<Reason>,
+    events: &'static [&'static str],
+    msg: &'static str,
+}
+
+struct Case {
+    name: &'static str,
+    image: &'static str,
+    policy: PullPolicy,
+    inspect_err: Option<&'static str>,
+    pull_err: Option<&'static str>,
+    qps: f64,
+    burst: u32,
+    steps: Vec<Step>,
+}
+
+const fn step(
+    calls: &'static [&'static str],
+    reason: Option<Reason>,
+    events: &'static [&'static str],
+    msg: &'static str,
+) -> Step {
+    Step {
+        calls,
+        reason,
+        events,
+        msg,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    use PullPolicy::*;
+    use Reason::*;
+    vec![
+        Case {
+            name: "image missing, pull",
+            image: "missing_image",
+            policy: IfNotPresent,
+            inspect_err: None,
+            pull_err: None,
+            qps: 0.0,
+            burst: 0,
+            steps: vec![step(
+                &["GetImageRef", "PullImage(missing_image:latest)"],
+                None,
+                &["Pulling", "Pulled"],
+                "",
+            )],
+        },
+        Case {
+            name: "image present, don't pull",
+            image: "present_image",
+            policy: IfNotPresent,
+            inspect_err: None,
+            pull_err: None,
+            qps: 0.0,
+            burst: 0,
+            steps: (0..3)
+                .map(|_| {
+                    step(
+                        &["GetImageRef"],
+                        None,
+                        &["Pulled"],
+                        "already present on machine and can be accessed by the pod",
+                    )
+                })
+                .collect(),
+        },
+        Case {
+            name: "image present, pull",
+            image: "present_image",
+            policy: Always,
+            inspect_err: None,
+            pull_err: None,
+            qps: 0.0,
+            burst: 0,
+            steps: (0..3)
+                .map(|_| step(&["PullImage(present_image:latest)"], None, &["Pulling", "Pulled"], ""))
+                .collect(),
+        },
+        Case {
+            name: "image missing, never pull",
+            image: "missing_image",
+            policy: Never,
+            inspect_err: None,
+            pull_err: None,
+            qps: 0.0,
+            burst: 0,
+            steps: (0..3)
+                .map(|_| {
+                    step(
+                        &["GetImageRef"],
+                        Some(ErrImageNeverPull),
+                        &["ErrImageNeverPull"],
+                        "Container image \"missing_image\" is not present with pull policy of Never",
+                    )
+                })
+                .collect(),
+        },
+        Case {
+            name: "image missing, unable to inspect",
+            image: "missing_image",
+            policy: IfNotPresent,
+            inspect_err: Some("unknown inspectError"),
+            pull_err: None,
+            qps: 0.0,
+            burst: 0,
+            steps: (0..3)
+                .map(|_| {
+                    step(
+                        &["GetImageRef"],
+                        Some(ImageInspectError),
+                        &["InspectFailed"],
+                        "Failed to inspect image \"\": unknown inspectError",
+                    )
+                })
+                .collect(),
+        },
+        Case {
+            name: "image missing, unable to fetch",
+            image: "typo_image",
+            policy: IfNotPresent,
+            inspect_err: None,
+            pull_err: Some("404"),
+            qps: 0.0,
+            burst: 0,
+            steps: vec![
+                step(&["GetImageRef", "PullImage(typo_image:latest)"], Some(ErrImagePull), &["Pulling", "Failed"], "404"),
+                step(&["GetImageRef", "PullImage(typo_image:latest)"], Some(ErrImagePull), &["Pulling", "Failed"], "404"),
+                step(&["GetImageRef"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image \"typo_image\": ErrImagePull: 404"),
+                step(&["GetImageRef", "PullImage(typo_image:latest)"], Some(ErrImagePull), &["Pulling", "Failed"], "404"),
+                step(&["GetImageRef"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image"),
+                step(&["GetImageRef"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image"),
+            ],
+        },
+        Case {
+            name: "image present and qps>0, pull",
+            image: "present_image",
+            policy: Always,
+            inspect_err: None,
+            pull_err: None,
+            qps: 400.0,
+            burst: 600,
+            steps: (0..3)
+                .map(|_| step(&["PullImage(present_image:latest)"], None, &["Pulling", "Pulled"], ""))
+                .collect(),
+        },
+        Case {
+            name: "image present and excessive qps rate, pull",
+            image: "present_image",
+            policy: Always,
+            inspect_err: None,
+            pull_err: None,
+            qps: 2000.0,
+            burst: 0,
+            steps: vec![
+                step(&[], Some(ErrImagePull), &["Pulling", "Failed"], "pull QPS exceeded"),
+                step(&[], Some(ErrImagePull), &["Pulling", "Failed"], "pull QPS exceeded"),
+                step(&[], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image \"present_image\": ErrImagePull: pull QPS exceeded"),
+            ],
+        },
+        Case {
+            name: "invalid image name, no pull",
+            image: "FAILED_IMAGE",
+            policy: Always,
+            inspect_err: None,
+            pull_err: None,
+            qps: 0.0,
+            burst: 0,
+            steps: vec![step(&[], Some(InvalidImageName), &["InspectFailed"], "Failed to apply default image tag \"FAILED_IMAGE\": couldn't parse image name \"FAILED_IMAGE\"")],
+        },
+        Case {
+            name: "invalid image name with http, no pull",
+            image: "http://url",
+            policy: Always,
+            inspect_err: None,
+            pull_err: None,
+            qps: 0.0,
+            burst: 0,
+            steps: vec![step(&[], Some(InvalidImageName), &["InspectFailed"], "Failed to apply default image tag \"http://url\"")],
+        },
+        Case {
+            name: "invalid image name with sha256, no pull",
+            image: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            policy: Always,
+            inspect_err: None,
+            pull_err: None,
+            qps: 0.0,
+            burst: 0,
+            steps: vec![step(&[], Some(InvalidImageName), &["InspectFailed"], "Failed to apply default image tag")],
+        },
+        Case {
+            name: "image missing, SignatureValidationFailed",
+            image: "typo_image",
+            policy: IfNotPresent,
+            inspect_err: None,
+            pull_err: Some("SignatureValidationFailed"),
+            qps: 0.0,
+            burst: 0,
+            steps: vec![
+                step(&["GetImageRef", "PullImage(typo_image:latest)"], Some(SignatureValidationFailed), &["Pulling", "Failed"], "image pull failed for typo_image because the signature validation failed"),
+                step(&["GetImageRef", "PullImage(typo_image:latest)"], Some(SignatureValidationFailed), &["Pulling", "Failed"], "image pull failed for typo_image because the signature validation failed"),
+                step(&["GetImageRef"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image \"typo_image\": SignatureValidationFailed: image pull failed for typo_image because the signature validation failed"),
+                step(&["GetImageRef", "PullImage(typo_image:latest)"], Some(SignatureValidationFailed), &["Pulling", "Failed"], "image pull failed for typo_image because the signature validation failed"),
+                step(&["GetImageRef"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image \"typo_image\": SignatureValidationFailed: image pull failed for typo_image because the signature validation failed"),
+            ],
+        },
+        // Not upstream: RegistryUnavailable as evalCRIPullErr words it.
+        Case {
+            name: "registry unavailable",
+            image: "typo_image",
+            policy: IfNotPresent,
+            inspect_err: None,
+            pull_err: Some("RegistryUnavailable: dial tcp 127.0.0.1:1: connection refused"),
+            qps: 0.0,
+            burst: 0,
+            steps: vec![step(
+                &["GetImageRef", "PullImage(typo_image:latest)"],
+                Some(RegistryUnavailable),
+                &["Pulling", "Failed"],
+                "image pull failed for typo_image because the registry is unavailable: dial tcp 127.0.0.1:1: connection refused",
+            )],
+        },
+    ]
+}
+
+async fn run_case(c: &Case, puller: PullerConfig) {
+    let runtime = FakeRuntime {
+        inspect_err: c.inspect_err.map(str::to_string),
+        pull_err: c.pull_err.map(str::to_string),
+        ..Default::default()
+    }
+    .with_image("present_image:latest", "sha256:present");
+    let e = env(runtime, ManagerConfig::default(), puller, c.qps, c.burst);
+    let creds = FakeCreds::default();
+    for (i, s) in c.steps.iter().enumerate() {
+        e.runtime.clear();
+        e.clock.advance(Duration::from_secs(1));
+        let req = EnsureRequest {
+            pod: "test-ns/test_pod",
+            pod_uid: "bar",
+            container: "container_name",
+            field_path: Some("spec.containers{container_name}"),
+            image: c.image,
+            policy: c.policy,
+        };
+        let out = e.manager.ensure_image_exists(&req, &creds).await;
+        let what = format!("{} step {i} ({puller:?})", c.name);
+        assert_eq!(e.runtime.calls(), s.calls, "calls: {what}");
+        assert_eq!(out.reason, s.reason, "reason: {what}");
+        let events: Vec<String> = e
+            .manager
+            .take_events()
+            .into_iter()
+            .map(|e| e.reason)
+            .collect();
+        assert_eq!(events, s.events, "events: {what}");
+        assert!(
+            out.message.contains(s.msg),
+            "message {:?} lacks {:?}: {what}",
+            out.message,
+            s.msg
+        );
+        assert_eq!(
+            out.image_ref.is_some(),
+            s.reason.is_none(),
+            "image ref: {what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn parallel_puller() {
+    let puller = PullerConfig::defaulted(Some(false), None);
+    for c in cases() {
+        run_case(&c, puller).await;
+    }
+}
+
+#[tokio::test]
+async fn serialized_puller() {
+    let puller = PullerConfig::default();
+    for c in cases() {
+        run_case(&c, puller).await;
+    }
+}
+
+#[test]
+fn apply_default_image_tag_table() {
+    // image_manager_test.go TestApplyDefaultImageTag
+    let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let cases = [
+        ("root".to_string(), "root:latest".to_string()),
+        ("root:tag".into(), "root:tag".into()),
+        (format!("root@{d}"), format!("root@{d}")),
+        (format!("root:latest@{d}"), format!("root:latest@{d}")),
+        ("root:latest".into(), "root:latest".into()),
+    ];
+    for (input, want) in cases {
+        assert_eq!(apply_default_image_tag(&input).unwrap(), want, "{input}");
+    }
+}
