@@ -26,6 +26,9 @@ reasons.\n\nEvery command takes -o text|json; JSON output is one object per line
     propagate_version = true
 )]
 struct Cli {
+    /// Store root (default: $XDG_DATA_HOME/pullsim, else ~/.local/share/pullsim).
+    #[arg(long, global = true, env = "PULLSIM_ROOT", value_name = "DIR")]
+    pub root: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,12 +37,18 @@ struct Cli {
 enum Command {
     // Each subcommand adds one variant here and one arm in `main`.
     Policy(cmd::policy::PolicyArgs),
+    /// The node's image store: ls, inspect, rm, pin, unpin, gc, verify, du, load, save.
+    Images(cmd::images::ImagesArgs),
+    /// Do what the kubelet does for one image: policy, local lookup, credentials, pull, events.
+    Pull(cmd::pull::PullArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Policy(args) => cmd::policy::run(args),
+        Command::Images(args) => cmd::images::run(args, cli.root.as_deref()),
+        Command::Pull(args) => cmd::pull::run(args, cli.root.as_deref()),
     };
     match result {
         Ok(code) => code,
