@@ -26,6 +26,9 @@ pub(crate) const PULLED: TableDefinition<&str, &[u8]> = TableDefinition::new("pu
 /// KEP-2535 pull intents: image → JSON `PullIntent`.
 pub(crate) const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("pull_intents");
 
+/// Metadata: `generation` → incremented by every write transaction.
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
 /// Called once per operation when it has to wait for another process's lock.
 pub type WaitReporter = Arc<dyn Fn(&Path) + Send + Sync>;
 
@@ -138,6 +141,18 @@ impl Index {
                 .map_err(|e| StoreError::index(&self.path, e))?;
         }
         let t = f(&txn)?;
+        {
+            let mut meta = txn
+                .open_table(META)
+                .map_err(|e| StoreError::index(&self.path, e))?;
+            let g = meta
+                .get("generation")
+                .map_err(|e| StoreError::index(&self.path, e))?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            meta.insert("generation", g + 1)
+                .map_err(|e| StoreError::index(&self.path, e))?;
+        }
         txn.commit().map_err(|e| StoreError::index(&self.path, e))?;
         let u = after(&db, &t)?;
         drop(db);
@@ -199,10 +214,11 @@ pub(crate) struct Snapshot {
     /// `name:tag`, `name@digest` and `name@<manifest digest>` → index into `records`.
     pub(crate) by_key: HashMap<String, usize>,
     pub(crate) stamp: Stamp,
+    pub(crate) generation: u64,
 }
 
 impl Snapshot {
-    pub(crate) fn build(records: Vec<ImageRecord>, stamp: Stamp) -> Snapshot {
+    pub(crate) fn build(records: Vec<ImageRecord>, stamp: Stamp, generation: u64) -> Snapshot {
         let mut by_key = HashMap::with_capacity(records.len() * 2);
         for (i, r) in records.iter().enumerate() {
             by_key.insert(r.key(), i);
@@ -216,6 +232,7 @@ impl Snapshot {
             records,
             by_key,
             stamp,
+            generation,
         }
     }
 }
@@ -226,6 +243,18 @@ pub(crate) struct Stamp {
     len: u64,
     mtime_ns: i128,
     ino: u64,
+}
+
+impl Stamp {
+    /// Modified less than a second ago: within the file system's timestamp granularity of a
+    /// write we may not see, so the stamp alone cannot prove the snapshot current.
+    pub(crate) fn is_recent(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        now - self.mtime_ns < 1_000_000_000
+    }
 }
 
 pub(crate) fn stamp(path: &Path) -> Stamp {

@@ -12,7 +12,8 @@ use pullsim_reference::{Algorithm, Digest, Reference};
 use redb::{ReadableTable, TableError};
 
 use crate::index::{
-    self, BLOB_REFS, IMAGES, INTENTS, Index, PULLED, Snapshot, WaitReporter, decode_record, encode,
+    self, BLOB_REFS, IMAGES, INTENTS, Index, META, PULLED, Snapshot, WaitReporter, decode_record,
+    encode,
 };
 use crate::ingest::{BlobWriter, CommitOutcome, ref_dir_name, tmp_ref_name};
 use crate::{ImageRecord, PullIntent, PulledRecord, StoreError};
@@ -251,19 +252,57 @@ impl Store {
             if now.saturating_sub(self.last_check_ms.load(Ordering::Relaxed)) < RECHECK_MS {
                 return Ok(s);
             }
-            if index::stamp(&self.index.path) == s.stamp {
+            let st = index::stamp(&self.index.path);
+            if st == s.stamp && !st.is_recent() {
+                self.last_check_ms.store(now, Ordering::Relaxed);
+                return Ok(s);
+            }
+            if self.generation()? == s.generation {
                 self.last_check_ms.store(now, Ordering::Relaxed);
                 return Ok(s);
             }
         }
         let stamp = index::stamp(&self.index.path);
-        let records = self.list()?;
-        let snap = Arc::new(Snapshot::build(records, stamp));
+        let (records, generation) = self.records_and_generation()?;
+        let snap = Arc::new(Snapshot::build(records, stamp, generation));
         if let Ok(mut s) = self.snapshot.write() {
             *s = Some(snap.clone());
         }
         self.last_check_ms.store(now, Ordering::Relaxed);
         Ok(snap)
+    }
+
+    fn generation(&self) -> Result<u64, StoreError> {
+        let path = self.index.path.clone();
+        self.index.read(|txn| {
+            Ok(match table_or_empty(txn.open_table(META), &path)? {
+                Some(t) => t
+                    .get("generation")
+                    .map_err(|e| StoreError::index(&path, e))?
+                    .map(|v| v.value())
+                    .unwrap_or(0),
+                None => 0,
+            })
+        })
+    }
+
+    fn records_and_generation(&self) -> Result<(Vec<ImageRecord>, u64), StoreError> {
+        let path = self.index.path.clone();
+        self.index.read(|txn| {
+            let records = match table_or_empty(txn.open_table(IMAGES), &path)? {
+                Some(t) => index::all_records(&t, &path)?,
+                None => Vec::new(),
+            };
+            let generation = match table_or_empty(txn.open_table(META), &path)? {
+                Some(t) => t
+                    .get("generation")
+                    .map_err(|e| StoreError::index(&path, e))?
+                    .map(|v| v.value())
+                    .unwrap_or(0),
+                None => 0,
+            };
+            Ok((records, generation))
+        })
     }
 
     /// The index key a reference resolves to (`name:tag`, default tag `latest`, or

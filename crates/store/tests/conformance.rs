@@ -1,0 +1,514 @@
+//! Conformance suite of the store's content and index contracts, run against the real store
+//! in a temporary directory: writer, resume, commit of existing content, size and digest
+//! mismatches, concurrent writers of one blob, abort, labels, lookups and records.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+
+use pullsim_reference::{Digest, Reference};
+use pullsim_store::{
+    CommitOutcome, ImageRecord, Origin, PulledCredentials, PulledRecord, SecretCoordinates, Store,
+    StoreError,
+};
+use sha2::{Digest as _, Sha256};
+
+fn digest_of(bytes: &[u8]) -> Digest {
+    Digest::from_sha256_hex(&hex::encode(Sha256::digest(bytes))).unwrap()
+}
+
+fn blobs_in(store: &Store) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(store.blobs_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+fn ingests_in(store: &Store) -> usize {
+    std::fs::read_dir(store.ingest_dir()).unwrap().count()
+}
+
+/// A minimal image in the store: manifest, config and one layer, recorded under `name`.
+fn put_image(store: &Store, name: &str, seed: u8) -> ImageRecord {
+    let layer = vec![seed; 1000 + seed as usize];
+    let config = format!(r#"{{"architecture":"amd64","os":"linux","seed":{seed}}}"#).into_bytes();
+    let (ld, cd) = (digest_of(&layer), digest_of(&config));
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{ld}","size":{}}}]}}"#,
+        config.len(),
+        layer.len()
+    )
+    .into_bytes();
+    let md = digest_of(&manifest);
+    for (d, b) in [(&ld, &layer), (&cd, &config), (&md, &manifest)] {
+        store.put_blob(d, b).unwrap();
+    }
+    let r = Reference::parse_normalized(name)
+        .unwrap()
+        .with_default_tag();
+    let rec = ImageRecord {
+        name: r.name(),
+        tag: if r.digest().is_some() {
+            None
+        } else {
+            r.tag().map(String::from)
+        },
+        digest: r.digest().cloned(),
+        written_as: name.to_string(),
+        manifest_digest: md.clone(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        config_digest: cd.clone(),
+        platform: Some("linux/amd64".into()),
+        size: (layer.len() + config.len() + manifest.len()) as u64,
+        blobs: vec![md, cd, ld],
+        first_seen_ms: 1000,
+        last_used_ms: 1000,
+        pinned: false,
+        labels: BTreeMap::new(),
+        origin: Origin::Pulled,
+    };
+    store.record_image(&rec).unwrap();
+    rec
+}
+
+#[test]
+fn open_creates_a_valid_oci_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let layout: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("oci-layout")).unwrap()).unwrap();
+    assert_eq!(layout["imageLayoutVersion"], "1.0.0");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["schemaVersion"], 2);
+    assert!(index["manifests"].as_array().unwrap().is_empty());
+    assert!(store.blobs_dir().is_dir());
+    assert!(store.ingest_dir().is_dir());
+    // Opening again (existing store) works and sees the same (empty) index.
+    let again = Store::open(dir.path()).unwrap();
+    assert!(again.list().unwrap().is_empty());
+}
+
+#[test]
+fn writer_commits_verified_content_and_nothing_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let data = b"hello, blob".repeat(1000);
+    let d = digest_of(&data);
+    let mut w = store.writer("ref-1", &d, Some(data.len() as u64)).unwrap();
+    assert_eq!(w.offset(), 0);
+    w.write_all(&data[..500]).unwrap();
+    w.flush().unwrap();
+    assert!(!store.has_blob(&d), "nothing is visible before commit");
+    assert!(blobs_in(&store).is_empty());
+    w.write_all(&data[500..]).unwrap();
+    assert_eq!(w.commit().unwrap(), CommitOutcome::Stored);
+    assert!(store.has_blob(&d));
+    assert_eq!(store.read_blob(&d).unwrap(), data);
+    assert_eq!(ingests_in(&store), 0, "the ingest is cleaned up");
+}
+
+#[test]
+fn writer_resumes_from_its_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let d = digest_of(&data);
+    {
+        let mut w = store
+            .writer("resumable", &d, Some(data.len() as u64))
+            .unwrap();
+        w.write_all(&data[..123_456]).unwrap();
+        // Dropped without commit: interrupted.
+    }
+    assert!(!store.has_blob(&d));
+    let mut w = store
+        .writer("resumable", &d, Some(data.len() as u64))
+        .unwrap();
+    assert_eq!(w.offset(), 123_456);
+    let off = w.offset() as usize;
+    w.write_all(&data[off..]).unwrap();
+    assert_eq!(w.commit().unwrap(), CommitOutcome::Stored);
+    assert_eq!(store.read_blob(&d).unwrap(), data);
+}
+
+#[test]
+fn resume_of_another_digest_starts_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (a, b) = (vec![1u8; 5000], vec![2u8; 5000]);
+    {
+        let mut w = store.writer("same-ref", &digest_of(&a), None).unwrap();
+        w.write_all(&a[..100]).unwrap();
+    }
+    let mut w = store.writer("same-ref", &digest_of(&b), None).unwrap();
+    assert_eq!(w.offset(), 0);
+    w.write_all(&b).unwrap();
+    assert_eq!(w.commit().unwrap(), CommitOutcome::Stored);
+}
+
+#[test]
+fn commit_of_existing_content_is_harmless() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let data = vec![7u8; 4096];
+    let d = digest_of(&data);
+    assert_eq!(store.put_blob(&d, &data).unwrap(), CommitOutcome::Stored);
+    assert_eq!(
+        store.put_blob(&d, &data).unwrap(),
+        CommitOutcome::AlreadyExists
+    );
+    // A writer opened for present content reports it and its commit is AlreadyExists.
+    let mut w = store.writer("other-ref", &d, Some(4096)).unwrap();
+    assert!(w.already_exists());
+    w.write_all(&data).unwrap();
+    assert_eq!(w.commit().unwrap(), CommitOutcome::AlreadyExists);
+    assert_eq!(blobs_in(&store), vec![d.encoded().to_string()]);
+}
+
+#[test]
+fn size_mismatch_names_both_sizes_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let data = vec![3u8; 100];
+    let d = digest_of(&data);
+    let mut w = store.writer("short", &d, Some(200)).unwrap();
+    w.write_all(&data).unwrap();
+    let err = w.commit().unwrap_err();
+    match &err {
+        StoreError::SizeMismatch {
+            expected, actual, ..
+        } => assert_eq!((*expected, *actual), (200, 100)),
+        other => panic!("unexpected {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("got 100 bytes but expected 200"), "{text}");
+    assert!(blobs_in(&store).is_empty());
+    assert_eq!(ingests_in(&store), 0);
+    // Writing past the expected size fails at once.
+    let mut w = store.writer("long", &d, Some(50)).unwrap();
+    assert!(w.write_all(&data).is_err());
+}
+
+#[test]
+fn digest_mismatch_names_actual_and_expected_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let data = vec![4u8; 100];
+    let wrong = digest_of(b"something else");
+    let mut w = store.writer("bad", &wrong, Some(100)).unwrap();
+    w.write_all(&data).unwrap();
+    let err = w.commit().unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("got {} but expected {wrong}", digest_of(&data))),
+        "{text}"
+    );
+    assert!(blobs_in(&store).is_empty());
+    assert!(!store.has_blob(&wrong));
+}
+
+#[test]
+fn abort_discards_the_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let data = vec![5u8; 1000];
+    let d = digest_of(&data);
+    let mut w = store.writer("abort-me", &d, None).unwrap();
+    w.write_all(&data[..10]).unwrap();
+    w.abort();
+    assert_eq!(ingests_in(&store), 0);
+    let w = store.writer("abort-me", &d, None).unwrap();
+    assert_eq!(w.offset(), 0, "nothing to resume after abort");
+}
+
+#[test]
+fn concurrent_writers_of_one_blob_share_one_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    Store::open(&root).unwrap();
+    let data: Arc<Vec<u8>> = Arc::new((0..3_000_000u32).map(|i| (i * 7 % 253) as u8).collect());
+    let d = digest_of(&data);
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (root, data, d, barrier) = (root.clone(), data.clone(), d.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                // Each thread has its own Store, as separate processes would.
+                let store = Store::open(&root).unwrap();
+                barrier.wait();
+                let mut w = store
+                    .writer(d.as_str(), &d, Some(data.len() as u64))
+                    .unwrap();
+                if !w.already_exists() {
+                    let off = w.offset() as usize;
+                    for chunk in data[off..].chunks(64 * 1024) {
+                        w.write_all(chunk).unwrap();
+                    }
+                }
+                w.commit().unwrap()
+            })
+        })
+        .collect();
+    let outcomes: Vec<CommitOutcome> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let stored = outcomes
+        .iter()
+        .filter(|o| **o == CommitOutcome::Stored)
+        .count();
+    assert_eq!(stored, 1, "{outcomes:?}");
+    let store = Store::open(&root).unwrap();
+    assert_eq!(store.read_blob(&d).unwrap(), *data);
+    assert_eq!(ingests_in(&store), 0);
+}
+
+#[test]
+fn lookup_normalizes_names_and_finds_by_digest_and_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let rec = put_image(&store, "nginx", 1);
+    for text in [
+        "nginx",
+        "nginx:latest",
+        "library/nginx",
+        "docker.io/library/nginx",
+        "docker.io/library/nginx:latest",
+    ] {
+        let r = Reference::parse_normalized(text).unwrap();
+        let found = store
+            .lookup(&r)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(found.key(), "docker.io/library/nginx:latest");
+        assert_eq!(found.written_as, "nginx");
+    }
+    let by_digest = Reference::parse_normalized(&format!("nginx@{}", rec.manifest_digest)).unwrap();
+    assert_eq!(store.lookup(&by_digest).unwrap().unwrap().key(), rec.key());
+    assert!(
+        store
+            .lookup(&Reference::parse_normalized("nginx:1.25").unwrap())
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .lookup(&Reference::parse_normalized("other/nginx").unwrap())
+            .unwrap()
+            .is_none()
+    );
+    let id = rec.config_digest.to_string();
+    assert_eq!(store.lookup_id(&id).unwrap().unwrap().key(), rec.key());
+    assert_eq!(
+        store.lookup_id(&id[7..19]).unwrap().unwrap().key(),
+        rec.key()
+    );
+    assert!(store.lookup_id("sha256:ffffffffffff").unwrap().is_none());
+}
+
+#[test]
+fn ambiguous_id_prefix_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut ids = Vec::new();
+    for seed in 0..40u8 {
+        ids.push(put_image(&store, &format!("img{seed}"), seed).id());
+    }
+    // Some pair shares its first hex digit among 40 random IDs.
+    let first = ids
+        .iter()
+        .map(|i| &i[7..8])
+        .find(|p| ids.iter().filter(|i| &i[7..8] == *p).count() > 1)
+        .unwrap();
+    assert!(matches!(
+        store.lookup_id(first),
+        Err(StoreError::AmbiguousId { .. })
+    ));
+}
+
+#[test]
+fn labels_pins_and_touch_are_persisted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let rec = put_image(&store, "busybox:1.36", 2);
+    let key = rec.key();
+    assert!(store.set_label(&key, "team", Some("a")).unwrap());
+    assert!(store.set_pinned(&key, true).unwrap());
+    let r = Reference::parse_normalized("busybox:1.36").unwrap();
+    assert!(store.touch(&r, 5000).unwrap());
+    let other = Store::open(dir.path()).unwrap();
+    let got = other.lookup(&r).unwrap().unwrap();
+    assert_eq!(got.labels.get("team").map(String::as_str), Some("a"));
+    assert!(got.pinned);
+    assert_eq!(got.last_used_ms, 5000);
+    assert!(store.set_label(&key, "team", None).unwrap());
+    // Another Store re-checks the index at most every 50 ms.
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    assert!(other.lookup(&r).unwrap().unwrap().labels.is_empty());
+    // Re-recording keeps the pin and the first-seen time of the same image ID.
+    let mut again = rec.clone();
+    again.first_seen_ms = 9000;
+    store.record_image(&again).unwrap();
+    let got = store.lookup(&r).unwrap().unwrap();
+    assert!(got.pinned);
+    assert_eq!(got.first_seen_ms, 1000);
+}
+
+#[test]
+fn record_refuses_missing_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut rec = put_image(&store, "a:1", 3);
+    let missing = digest_of(b"not stored");
+    rec.tag = Some("2".into());
+    rec.blobs.push(missing.clone());
+    let err = store.record_image(&rec).unwrap_err();
+    assert!(err.to_string().contains(missing.as_str()), "{err}");
+    assert!(
+        store
+            .lookup(&Reference::parse_normalized("a:2").unwrap())
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn index_json_lists_recorded_images_with_ref_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let a = put_image(&store, "nginx:1.25", 4);
+    let b = put_image(&store, "localhost:5000/team/app:v1", 5);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).unwrap()).unwrap();
+    let names: Vec<(String, String)> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                m["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(names.contains(&(a.key(), a.manifest_digest.to_string())));
+    assert!(names.contains(&(b.key(), b.manifest_digest.to_string())));
+    let out = store.remove_images(&[a.key()]).unwrap();
+    assert_eq!(out.removed, vec![a.key()]);
+    let index = std::fs::read_to_string(dir.path().join("index.json")).unwrap();
+    assert!(!index.contains(&a.key()));
+    assert!(index.contains(&b.key()));
+}
+
+#[test]
+fn remove_deletes_only_unreferenced_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let a = put_image(&store, "x:1", 6);
+    let mut b = a.clone();
+    b.tag = Some("2".into());
+    store.record_image(&b).unwrap();
+    let out = store.remove_images(&[a.key()]).unwrap();
+    assert!(out.blobs_deleted.is_empty(), "x:2 still uses them");
+    for d in &a.blobs {
+        assert!(store.has_blob(d));
+    }
+    let out = store.remove_images(&[b.key()]).unwrap();
+    assert_eq!(out.blobs_deleted.len(), 3);
+    assert!(blobs_in(&store).is_empty());
+}
+
+#[test]
+fn unreferenced_blobs_are_collected_after_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let a = put_image(&store, "keep:1", 7);
+    let orphan = b"orphan".to_vec();
+    store.put_blob(&digest_of(&orphan), &orphan).unwrap();
+    let young = store
+        .delete_unreferenced_blobs(std::time::Duration::from_secs(3600))
+        .unwrap();
+    assert_eq!((young.blobs_deleted.len(), young.kept_young), (0, 1));
+    let out = store
+        .delete_unreferenced_blobs(std::time::Duration::ZERO)
+        .unwrap();
+    assert_eq!(out.blobs_deleted, vec![digest_of(&orphan)]);
+    for d in &a.blobs {
+        assert!(store.has_blob(d));
+    }
+}
+
+#[test]
+fn pulled_records_and_intents_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut mapping = BTreeMap::new();
+    mapping.insert(
+        "docker.io/library/nginx".to_string(),
+        PulledCredentials {
+            node_pods_accessible: false,
+            kubernetes_secrets: vec![SecretCoordinates {
+                uid: "uid-1".into(),
+                namespace: "default".into(),
+                name: "regcred".into(),
+                credential_hash: "abc123".into(),
+            }],
+            kubernetes_service_accounts: vec![],
+        },
+    );
+    let rec = PulledRecord {
+        image_ref: "sha256:1234".into(),
+        last_updated_ms: 42,
+        credential_mapping: mapping,
+    };
+    store.put_pulled_record(&rec).unwrap();
+    assert_eq!(
+        store.pulled_record("sha256:1234").unwrap(),
+        Some(rec.clone())
+    );
+    assert_eq!(store.pulled_records().unwrap(), vec![rec.clone()]);
+    // The kubelet's ImagePulledRecord JSON shape.
+    let v = serde_json::to_value(&rec).unwrap();
+    assert_eq!(v["imageRef"], "sha256:1234");
+    assert_eq!(
+        v["credentialMapping"]["docker.io/library/nginx"]["kubernetesSecrets"][0]["credentialHash"],
+        "abc123"
+    );
+    assert!(store.remove_pulled_record("sha256:1234").unwrap());
+    assert_eq!(store.pulled_record("sha256:1234").unwrap(), None);
+
+    store.put_pull_intent("nginx:latest", 7).unwrap();
+    assert_eq!(store.pull_intents().unwrap().len(), 1);
+    assert!(store.remove_pull_intent("nginx:latest").unwrap());
+    assert!(store.pull_intents().unwrap().is_empty());
+}
+
+#[test]
+fn a_second_store_sees_writes_of_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Store::open(dir.path()).unwrap();
+    let b = Store::open(dir.path()).unwrap();
+    let r = Reference::parse_normalized("late:1").unwrap();
+    assert!(b.lookup(&r).unwrap().is_none());
+    put_image(&a, "late:1", 8);
+    // b's snapshot is refreshed when the index file changes (checked at most every 50 ms).
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    assert!(b.lookup(&r).unwrap().is_some());
+}
+
+#[test]
+fn default_root_follows_the_environment_order() {
+    // Only reads the environment; the variables are not changed (tests run in parallel).
+    let root = Store::default_root();
+    if let Some(r) = std::env::var_os("PULLSIM_ROOT").filter(|v| !v.is_empty()) {
+        assert_eq!(root, Path::new(&r));
+    } else if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        assert_eq!(root, Path::new(&x).join("pullsim"));
+    } else {
+        assert!(root.ends_with(".local/share/pullsim"));
+    }
+}
