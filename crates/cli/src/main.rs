@@ -41,6 +41,8 @@ enum Command {
     Images(cmd::images::ImagesArgs),
     /// Do what the kubelet does for one image: policy, local lookup, credentials, pull, events.
     Pull(cmd::pull::PullArgs),
+    /// Simulate a node running pods: pod run (events, statuses) and pod explain.
+    Pod(cmd::pod::PodArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => cmd::policy::run(args),
         Command::Images(args) => cmd::images::run(args, cli.root.as_deref()),
         Command::Pull(args) => cmd::pull::run(args, cli.root.as_deref()),
+        Command::Pod(args) => cmd::pod::run(args, cli.root.as_deref()),
     };
     match result {
         Ok(code) => code,

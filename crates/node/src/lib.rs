@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod describe;
+pub mod explain;
 pub mod image_manager;
 pub mod manifest;
 mod manifest_objects;

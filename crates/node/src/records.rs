@@ -49,6 +49,7 @@ pub struct PullManager<R> {
     records: R,
     cfg: VerificationConfig,
     intents: Mutex<HashMap<String, u32>>,
+    read_only: bool,
 }
 
 /// trimImageTagDigest: the normalized name without tag or digest.
@@ -65,7 +66,14 @@ impl<R: PullRecords> PullManager<R> {
             records,
             cfg,
             intents: Mutex::new(HashMap::new()),
+            read_only: false,
         }
+    }
+
+    /// A pull manager that never writes (for `pod explain`).
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
     }
 
     /// The record store.
@@ -263,7 +271,7 @@ impl<R: PullRecords> PullManager<R> {
             }
             Some(orig) => merge_new_creds(orig, &name, creds, now_ms),
         };
-        if !changed {
+        if !changed || self.read_only {
             return Ok(());
         }
         self.records.write_pulled_record(&record)

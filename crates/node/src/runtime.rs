@@ -182,6 +182,18 @@ pub fn secret_uid(s: &PullSecret) -> String {
 }
 
 impl PodCredentials for PodKeyring {
+    fn misses(&self, image: &str) -> Vec<String> {
+        let Ok(name) = pullsim_reference::parse_image_name(image) else {
+            return Vec::new();
+        };
+        self.keyring
+            .lookup_explained(&name.repository)
+            .misses
+            .into_iter()
+            .map(|m| format!("{} ({}, user {:?}): {}", m.key, m.source, m.username, m.why_not))
+            .collect()
+    }
+
     fn lookup(&self, image: &str) -> Result<Vec<TrackedCredential>, String> {
         // makeLookupPullCredentialsFunc: the keyring is asked for repoToPull.
         let repo = pullsim_reference::parse_image_name(image)

@@ -156,6 +156,11 @@ pub trait PodCredentials {
     /// Credentials for a repository (the kubelet looks up `repoToPull`, the normalized
     /// repository without tag or digest), in try order.
     fn lookup(&self, image: &str) -> Result<Vec<TrackedCredential>, String>;
+
+    /// Keys that did not match the image, each with why (for `pod explain`).
+    fn misses(&self, _image: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The clock the image manager and the sync loop read. Real or virtual.

@@ -5,3 +5,6 @@ pub mod images_gc;
 pub mod images_io;
 pub mod policy;
 pub mod pull;
+pub mod pod;
+pub mod pod_explain;
+pub mod pod_render;

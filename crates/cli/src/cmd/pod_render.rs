@@ -1,0 +1,166 @@
+//! Output of `pullsim pod run`: `kubectl describe pod`-style text, or JSON lines (one per
+//! event, then one per container status).
+
+use std::time::Duration;
+
+use pullsim_node::describe::{describe_pod, human_duration};
+use pullsim_node::simulate::SimReport;
+use pullsim_node::{ImageSource, ImageState};
+use serde_json::json;
+
+use crate::output::json_line;
+
+/// RFC 3339 UTC with milliseconds for a Unix time in ms (`2026-11-28T17:00:00.123Z`).
+pub fn rfc3339_ms(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let ms = unix_ms % 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+fn event_time(report: &SimReport, t: Duration) -> String {
+    rfc3339_ms(report.epoch_unix_ms + u64::try_from(t.as_millis()).unwrap_or(0))
+}
+
+/// Text: one describe block per pod, then the offline and GC summaries.
+pub fn print_text(report: &SimReport, offline: bool) -> anyhow::Result<()> {
+    let mut first = true;
+    for pod in &report.pods {
+        if !first {
+            println!();
+        }
+        first = false;
+        let key = pod.key();
+        let events: Vec<_> = report
+            .events
+            .iter()
+            .filter(|e| e.pod == key)
+            .cloned()
+            .collect();
+        print!("{}", describe_pod(pod, &events, report.end));
+    }
+    if offline {
+        println!();
+        if report.needed_network.is_empty() {
+            println!("Offline: no image needed the network.");
+        } else {
+            println!("Offline: these images needed the network:");
+            for i in &report.needed_network {
+                println!("  {i}");
+            }
+        }
+    }
+    if let Some(gc) = &report.gc {
+        println!();
+        println!(
+            "Image GC: capacity {} bytes, {} bytes used, {} images deleted, {} bytes freed",
+            gc.capacity,
+            gc.used,
+            gc.plan.to_delete.len(),
+            gc.bytes_freed
+        );
+        for id in &gc.plan.to_delete {
+            println!("  deleted {id}");
+        }
+        if let Some(w) = &gc.plan.warning {
+            println!("  Warning  FreeDiskSpaceFailed  {w}");
+        }
+        if let Some(e) = &gc.error {
+            println!("  error: {e}");
+        }
+    }
+    if report.end > Duration::ZERO && report.pods.iter().any(|p| p.syncs > 1) {
+        println!();
+        println!("Simulated {}.", human_duration(report.end));
+    }
+    Ok(())
+}
+
+/// JSON lines: events, then container statuses.
+pub fn print_json(report: &SimReport, offline: bool) -> anyhow::Result<()> {
+    for e in &report.events {
+        json_line(&json!({
+            "time": event_time(report, e.time),
+            "pod": e.pod,
+            "container": e.container,
+            "type": e.event_type.as_str(),
+            "reason": e.reason,
+            "message": e.message,
+        }))?;
+    }
+    for pod in &report.pods {
+        for (i, img) in pod.spec.images.iter().enumerate() {
+            let (state, reason, message, id) = match &pod.states[i] {
+                ImageState::Ready { image_id } => ("ready", None, None, Some(image_id.clone())),
+                ImageState::Waiting { reason, message } => (
+                    "waiting",
+                    Some(reason.as_str().to_string()),
+                    Some(message.clone()),
+                    None,
+                ),
+                ImageState::Pending => (
+                    "waiting",
+                    Some("PodInitializing".to_string()),
+                    None,
+                    None,
+                ),
+            };
+            json_line(&json!({
+                "pod": pod.key(),
+                "container": img.name,
+                "kind": kind(img.source),
+                "image": img.image,
+                "policy": pod.policies[i].to_string(),
+                "state": state,
+                "reason": reason,
+                "message": message,
+                "image_id": id,
+            }))?;
+        }
+    }
+    if offline && !report.needed_network.is_empty() {
+        eprintln!(
+            "offline: these images needed the network: {}",
+            report.needed_network.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn kind(s: ImageSource) -> &'static str {
+    match s {
+        ImageSource::InitContainer => "init",
+        ImageSource::Container => "container",
+        ImageSource::EphemeralContainer => "ephemeral",
+        ImageSource::ImageVolume => "volume",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339_ms;
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_796_000_000_123), "2026-11-30T03:33:20.123Z");
+    }
+}
