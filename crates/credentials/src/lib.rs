@@ -16,6 +16,8 @@ mod error;
 pub mod glob;
 pub mod gourl;
 pub mod keyring;
+pub mod kubectl;
+pub mod lint;
 pub mod manifest;
 pub mod nodeconfig;
 pub mod plugin;
