@@ -23,8 +23,6 @@ use std::str::FromStr;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use rand::rngs::StdRng;
-use rand::{Rng, RngCore, SeedableRng};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -323,8 +321,7 @@ pub fn generate(dir: &Path, spec: &ImageSpec) -> Result<GeneratedImage, ImageErr
 
     let mut manifests = Vec::with_capacity(spec.platforms.len());
     for (pi, platform) in spec.platforms.iter().enumerate() {
-        let mut rng =
-            StdRng::seed_from_u64(spec.seed ^ (pi as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = SplitMix64(spec.seed ^ (pi as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
         let mut layers = Vec::with_capacity(spec.layers.len());
         for (li, layer) in spec.layers.iter().enumerate() {
             layers.push(write_layer(&blobs, li, layer, &mut rng)?);
@@ -470,19 +467,22 @@ fn write_layer(
     blobs: &Path,
     index: usize,
     spec: &LayerSpec,
-    rng: &mut StdRng,
+    rng: &mut SplitMix64,
 ) -> Result<GeneratedLayer, ImageError> {
-    let tmp_path = blobs.join(format!(".tmp-{}-{}", std::process::id(), rng.next_u64()));
+    let tmp_path = blobs.join(format!(".tmp-{}-{}", std::process::id(), rng.next()));
     let file = File::create(&tmp_path).map_err(|e| io_err(&tmp_path, e))?;
     let stored = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
-    let content_seed = rng.next_u64();
+    let content_seed = rng.next();
     let data = ContentReader::new(spec.size, spec.compressible, content_seed);
     let name = format!("layer-{index}.bin");
     let result = if spec.gzip {
+        // Random bytes do not compress: deflate at any level falls back to stored blocks, so
+        // level 0 gives the same kind of stream, fast. Compressible content uses level 1
+        // (about 4x on this text; generation stays quick even in debug builds).
         let level = if spec.compressible {
-            Compression::default()
-        } else {
             Compression::fast()
+        } else {
+            Compression::none()
         };
         let gz = GzEncoder::new(stored, level);
         let (gz, diff_id, _) = write_tar(HashingWriter::new(gz), &name, spec.size, data)?;
@@ -667,23 +667,52 @@ const WORDS: &[&str] = &[
     "let",
 ];
 
-/// Produces `remaining` bytes of deterministic content.
+/// Size of the text pool compressible content is cut from.
+const POOL_SIZE: usize = 256 * 1024;
+
+/// SplitMix64: a tiny generator whose output is fixed forever (digests stay stable across
+/// dependency upgrades) and fast even in debug builds.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Produces `remaining` bytes of deterministic content: random bytes, or text-like bytes cut
+/// from a pool of random words.
 struct ContentReader {
     remaining: usize,
-    compressible: bool,
-    rng: StdRng,
-    pending: Vec<u8>,
-    pos: usize,
+    rng: SplitMix64,
+    pool: Vec<u8>,
+    segment: (usize, usize),
 }
 
 impl ContentReader {
     fn new(size: usize, compressible: bool, seed: u64) -> Self {
+        let mut rng = SplitMix64(seed);
+        let mut pool = Vec::new();
+        if compressible {
+            pool.reserve(POOL_SIZE + 16);
+            while pool.len() < POOL_SIZE {
+                pool.extend_from_slice(WORDS[rng.below(WORDS.len())].as_bytes());
+                pool.push(if rng.below(12) == 0 { b'\n' } else { b' ' });
+            }
+        }
         ContentReader {
             remaining: size,
-            compressible,
-            rng: StdRng::seed_from_u64(seed),
-            pending: Vec::new(),
-            pos: 0,
+            rng,
+            pool,
+            segment: (0, 0),
         }
     }
 }
@@ -691,32 +720,24 @@ impl ContentReader {
 impl Read for ContentReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = buf.len().min(self.remaining);
-        if n == 0 {
-            return Ok(0);
-        }
         let out = &mut buf[..n];
-        if !self.compressible {
-            self.rng.fill_bytes(out);
+        if self.pool.is_empty() {
+            for chunk in out.chunks_mut(8) {
+                let bytes = self.rng.next().to_le_bytes();
+                chunk.copy_from_slice(&bytes[..chunk.len()]);
+            }
         } else {
             let mut filled = 0;
             while filled < n {
-                if self.pos == self.pending.len() {
-                    self.pending.clear();
-                    self.pos = 0;
-                    for _ in 0..512 {
-                        let w = WORDS[self.rng.random_range(0..WORDS.len())];
-                        self.pending.extend_from_slice(w.as_bytes());
-                        self.pending.push(if self.rng.random_range(0..12) == 0 {
-                            b'\n'
-                        } else {
-                            b' '
-                        });
-                    }
+                let (mut pos, mut end) = self.segment;
+                if pos == end {
+                    let len = 64 + self.rng.below(4096);
+                    pos = self.rng.below(self.pool.len() - len);
+                    end = pos + len;
                 }
-                let take = (n - filled).min(self.pending.len() - self.pos);
-                out[filled..filled + take]
-                    .copy_from_slice(&self.pending[self.pos..self.pos + take]);
-                self.pos += take;
+                let take = (n - filled).min(end - pos);
+                out[filled..filled + take].copy_from_slice(&self.pool[pos..pos + take]);
+                self.segment = (pos + take, end);
                 filled += take;
             }
         }
