@@ -37,6 +37,7 @@ struct Cli {
 enum Command {
     // Each subcommand adds one variant here and one arm in `main`.
     Policy(cmd::policy::PolicyArgs),
+    Ref(cmd::reference::RefArgs),
     /// The node's image store: ls, inspect, rm, pin, unpin, gc, verify, du, load, save.
     Images(cmd::images::ImagesArgs),
     /// Do what the kubelet does for one image: policy, local lookup, credentials, pull, events.
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Policy(args) => cmd::policy::run(args),
+        Command::Ref(args) => cmd::reference::run(args),
         Command::Images(args) => cmd::images::run(args, cli.root.as_deref()),
         Command::Pull(args) => cmd::pull::run(args, cli.root.as_deref()),
         Command::Pod(args) => cmd::pod::run(args, cli.root.as_deref()),

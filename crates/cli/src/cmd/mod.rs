@@ -5,6 +5,7 @@ pub mod images_gc;
 pub mod images_io;
 pub mod policy;
 pub mod pull;
+pub mod reference;
 pub mod pod;
 pub mod pod_explain;
 pub mod pod_render;
