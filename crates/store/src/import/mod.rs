@@ -214,7 +214,27 @@ impl Store {
             w.0.truncate()?;
             copy(&mut reader, &mut w.0, &what)?;
         }
-        let outcome = w.0.commit()?;
+        let outcome = w.0.commit().map_err(|e| match e {
+            StoreError::DigestMismatch {
+                expected, actual, ..
+            } => StoreError::DigestMismatch {
+                what: format!("{what} (referenced by {referenced_by})"),
+                expected,
+                actual,
+            },
+            StoreError::SizeMismatch {
+                digest,
+                expected,
+                actual,
+                ..
+            } => StoreError::SizeMismatch {
+                what: format!("{what} (referenced by {referenced_by})"),
+                digest,
+                expected,
+                actual,
+            },
+            other => other,
+        })?;
         ingested.note(expected, outcome);
         Ok(())
     }
