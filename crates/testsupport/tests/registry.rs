@@ -290,6 +290,104 @@ fn token_endpoint_rejects_bad_credentials_and_counts_requests() {
 }
 
 #[test]
+fn anonymous_pull_and_oauth_post_flow() {
+    let reg = RegistryHandle::start(
+        Mode::Token,
+        RegistryConfig {
+            anonymous_acl: vec!["public/*".into()],
+            ..RegistryConfig::default()
+        },
+    )
+    .unwrap();
+    reg.push_generated(&ImageSpec::simple("v1", 1, 100, 10), "public/app")
+        .unwrap();
+    reg.push_generated(&ImageSpec::simple("v1", 1, 100, 11), "team/app")
+        .unwrap();
+    let c = client();
+    let token = bearer(&reg, None, &["repository:public/app:pull"]);
+    assert_eq!(
+        manifest_get(&c, &reg, "public/app", "v1", Some(&token)).status(),
+        StatusCode::OK
+    );
+    let token = bearer(&reg, None, &["repository:team/app:pull"]);
+    assert_eq!(
+        manifest_get(&c, &reg, "team/app", "v1", Some(&token)).status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // containerd's OAuth2 password grant.
+    let form = format!(
+        "grant_type=password&username=alice&password=alice-pass&service={TOKEN_SERVICE}&scope=repository%3Ateam%2Fapp%3Apull&client_id=containerd-client"
+    );
+    let resp = c
+        .post(reg.token_realm.clone().unwrap())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = serde_json::from_slice(&resp.bytes().unwrap()).unwrap();
+    let token = format!("Bearer {}", body["access_token"].as_str().unwrap());
+    assert_eq!(
+        manifest_get(&c, &reg, "team/app", "v1", Some(&token)).status(),
+        StatusCode::OK
+    );
+    let bad = c
+        .post(reg.token_realm.clone().unwrap())
+        .body(
+            "grant_type=password&username=alice&password=nope&scope=repository%3Ateam%2Fapp%3Apull",
+        )
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    let last = reg.token_log().pop().unwrap();
+    assert_eq!(
+        (last.method, last.user.as_deref(), last.status),
+        ("POST", Some("alice"), 401)
+    );
+}
+
+#[test]
+fn jwt_claims_follow_the_registry_rules() {
+    use base64::Engine;
+    let reg = shared(Mode::Token);
+    let token = bearer(
+        reg,
+        Some(("alice", "alice-pass")),
+        &["repository:team/claims:pull,push"],
+    );
+    let jwt = token.trim_start_matches("Bearer ");
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let decode = |p: &str| -> Value {
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let header = decode(parts[0]);
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(header["typ"], "JWT");
+    assert_eq!(header["kid"].as_str().unwrap().split(':').count(), 12);
+    let claims = decode(parts[1]);
+    assert_eq!(claims["iss"], pullsim_testsupport::TOKEN_ISSUER);
+    assert_eq!(
+        claims["aud"], TOKEN_SERVICE,
+        "aud is a string, not an array"
+    );
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        300
+    );
+    assert_eq!(
+        claims["access"],
+        serde_json::json!([{"type": "repository", "name": "team/claims", "actions": ["pull"]}])
+    );
+}
+
+#[test]
 fn expired_tokens_are_rejected_by_the_registry() {
     let reg = shared(Mode::Token);
     push_small(reg, "team/expiry", 5);
