@@ -44,6 +44,10 @@ enum Command {
     Pull(cmd::pull::PullArgs),
     /// Simulate a node running pods: pod run (events, statuses) and pod explain.
     Pod(cmd::pod::PodArgs),
+    /// Image pull secrets: create (as kubectl), lint, decode.
+    Secret(cmd::secret::SecretArgs),
+    /// Pull credentials: which ones the kubelet would try for an image, and why.
+    Creds(cmd::creds::CredsArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,8 @@ fn main() -> ExitCode {
         Command::Images(args) => cmd::images::run(args, cli.root.as_deref()),
         Command::Pull(args) => cmd::pull::run(args, cli.root.as_deref()),
         Command::Pod(args) => cmd::pod::run(args, cli.root.as_deref()),
+        Command::Secret(args) => cmd::secret::run(args),
+        Command::Creds(args) => cmd::creds::run(args),
     };
     match result {
         Ok(code) => code,

@@ -200,7 +200,14 @@ pub fn build(opts: &DockerRegistryOptions) -> Result<SecretObject, KubectlError>
     let mut data: Vec<(String, Vec<u8>)> = Vec::new();
     if !opts.from_files.is_empty() {
         for source in &opts.from_files {
-            let (key, path) = parse_file_source(source)?;
+            // kubectl 1.32 gives a bare path the key .dockerconfigjson (checked against kubectl:
+            // a directory then fails with "cannot give a key name for a directory path").
+            let source = if source.contains('=') {
+                source.clone()
+            } else {
+                format!(".dockerconfigjson={source}")
+            };
+            let (key, path) = parse_file_source(&source)?;
             let meta = std::fs::metadata(&path)
                 .map_err(|e| KubectlError(format!("error reading {path}: {}", io_reason(&e))))?;
             if meta.is_dir() {

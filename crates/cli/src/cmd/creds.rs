@@ -1,0 +1,171 @@
+//! `pullsim creds`: which credentials the kubelet would try for an image (`match`), and whether
+//! they work against the registry (`check`, in creds_check.rs).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use pullsim_credentials::nodeconfig::{Checked, SearchDirs, search_node_config};
+use pullsim_reference::Reference;
+use serde::Serialize;
+
+use super::pull::CredentialFlags;
+use crate::output::{Format, json_line};
+
+/// `pullsim creds …`
+#[derive(Args, Debug)]
+#[command(
+    about = "Pull credentials: which the kubelet would try (match), and whether they work (check)"
+)]
+pub struct CredsArgs {
+    #[command(subcommand)]
+    command: CredsCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum CredsCommand {
+    /// The credentials the kubelet would try for IMAGE, in order, and why each key matched
+    #[command(
+        long_about = "The credentials the kubelet would try for IMAGE, in try order: pod \
+secrets (--secret, in imagePullSecrets order), then the node config, then exec credential \
+plugins, matched exactly as pkg/credentialprovider/keyring.go on the normalized repository \
+(docker.io/library/busybox). No lines and the note `no credentials: the kubelet pulls \
+anonymously` when nothing matches."
+    )]
+    Match(MatchArgs),
+}
+
+/// `creds match`.
+#[derive(Args, Debug)]
+struct MatchArgs {
+    /// The image as a pod spec writes it.
+    image: String,
+    #[command(flatten)]
+    creds: CredentialFlags,
+    /// Search for the node config as the kubelet does (root dir, working dir, $HOME/.docker,
+    /// /.docker, then legacy .dockercfg) when --node-config is not given.
+    #[arg(long, conflicts_with = "node_config")]
+    node_search: bool,
+    /// The kubelet root directory searched first by --node-search.
+    #[arg(long, value_name = "DIR", requires = "node_search")]
+    kubelet_root: Option<PathBuf>,
+    /// Also list the keys that did not match and why not.
+    #[arg(long)]
+    explain: bool,
+    /// Output: text, or one JSON object per credential in try order.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    output: Format,
+}
+
+#[derive(Serialize)]
+struct MatchLine<'a> {
+    key: &'a str,
+    source: String,
+    username: &'a str,
+    why: &'a str,
+}
+
+#[derive(Serialize)]
+struct MissLine<'a> {
+    key: &'a str,
+    source: String,
+    username: &'a str,
+    #[serde(rename = "match")]
+    matched: bool,
+    why_not: &'a str,
+}
+
+/// Run `pullsim creds`.
+pub fn run(args: CredsArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        CredsCommand::Match(m) => run_match(m),
+    }
+}
+
+fn run_match(args: MatchArgs) -> anyhow::Result<ExitCode> {
+    let reference = Reference::parse_normalized(&args.image)
+        .with_context(|| format!("image {:?}", args.image))?;
+    let repository = reference.name();
+    let mut keyring = args.creds.keyring()?;
+    if args.node_search {
+        let search = search_node_config(&SearchDirs::from_env(args.kubelet_root.as_deref()));
+        if args.explain {
+            for (path, outcome) in &search.checked {
+                let what = match outcome {
+                    Checked::Missing => "missing".to_string(),
+                    Checked::Found => "used".to_string(),
+                    Checked::Invalid(e) => format!("skipped: {e}"),
+                    _ => "checked".to_string(),
+                };
+                eprintln!("node config {}: {what}", path.display());
+            }
+        }
+        if let Some((path, cfg)) = &search.found {
+            keyring.add_node_docker_config(path, cfg);
+        }
+    }
+    let lookup = keyring.lookup_explained(&repository);
+    for w in &lookup.warnings {
+        eprintln!("warning: {w}");
+    }
+    match args.output {
+        Format::Json => {
+            for m in &lookup.matches {
+                json_line(&MatchLine {
+                    key: &m.key,
+                    source: m.source.to_string(),
+                    username: &m.auth.username,
+                    why: &m.why,
+                })?;
+            }
+            if args.explain {
+                for m in &lookup.misses {
+                    json_line(&MissLine {
+                        key: &m.key,
+                        source: m.source.to_string(),
+                        username: &m.username,
+                        matched: false,
+                        why_not: &m.why_not,
+                    })?;
+                }
+            }
+            if lookup.matches.is_empty() {
+                eprintln!("no credentials: the kubelet pulls anonymously");
+            }
+        }
+        Format::Text => {
+            println!("image {} -> repository {repository}", args.image);
+            if lookup.matches.is_empty() {
+                println!("no credentials: the kubelet pulls anonymously");
+            }
+            for (i, m) in lookup.matches.iter().enumerate() {
+                println!(
+                    "{}. key {}  source {}  username {:?}\n   why: {}",
+                    i + 1,
+                    m.key,
+                    m.source,
+                    m.auth.username,
+                    m.why
+                );
+            }
+            if args.explain {
+                for m in &lookup.misses {
+                    println!(
+                        "-  key {}  source {}  username {:?}\n   not matched: {}",
+                        m.key, m.source, m.username, m.why_not
+                    );
+                }
+            }
+        }
+    }
+    if args.explain {
+        for ig in &lookup.ignored {
+            eprintln!(
+                "ignored entry {:?} from {}: {}",
+                ig.location, ig.source, ig.error
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

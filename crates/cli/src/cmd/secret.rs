@@ -1,0 +1,221 @@
+//! `pullsim secret`: create (kubectl-compatible), lint and decode image pull secrets.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use pullsim_credentials::lint::{self, Severity};
+use pullsim_credentials::urlmatch::normalize_key;
+use pullsim_credentials::{PullSecret, SecretFormat, load_pull_secrets};
+use serde::Serialize;
+
+use crate::output::{Format, json_line};
+
+/// `pullsim secret …`
+#[derive(Args, Debug)]
+#[command(
+    about = "Image pull secrets: create (as kubectl), lint, decode",
+    long_about = "Image pull secrets.\n\n\
+  create docker-registry NAME  the Secret `kubectl create secret docker-registry --dry-run=client` prints, byte for byte\n\
+  lint FILE...                 the faults that stop the kubelet from using a pull secret, with where they are\n\
+  decode FILE                  registries, usernames and where each came from (passwords redacted)"
+)]
+pub struct SecretArgs {
+    #[command(subcommand)]
+    command: SecretCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum SecretCommand {
+    /// Create a docker-registry secret exactly as kubectl does (`docker-registry NAME --docker-username ...`)
+    #[command(disable_help_flag = true)]
+    Create(CreateArgs),
+    /// Check pull secrets for the faults that make the kubelet ignore or misuse them
+    Lint(LintArgs),
+    /// Show the registries and usernames in pull secrets, and where each came from
+    Decode(DecodeArgs),
+}
+
+/// `secret create`: kubectl's arguments, parsed as kubectl parses them.
+#[derive(Args, Debug)]
+struct CreateArgs {
+    /// `docker-registry NAME [flags]` (kubectl's flags: --docker-server, --docker-username,
+    /// --docker-password, --docker-email, --from-file, -n, --append-hash, -o json|yaml|name, --dry-run=client)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0.., value_name = "ARGS")]
+    args: Vec<String>,
+}
+
+/// `secret lint`.
+#[derive(Args, Debug)]
+struct LintArgs {
+    /// Secret manifests (YAML/JSON, multi-document, List) or bare config.json / .dockercfg files.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Output: text, or one JSON object per finding.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    output: Format,
+}
+
+/// `secret decode`.
+#[derive(Args, Debug)]
+struct DecodeArgs {
+    /// A Secret manifest or bare docker config file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Print passwords instead of <redacted>.
+    #[arg(long)]
+    show_secrets: bool,
+    /// Output: text, or one JSON object per registry entry.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    output: Format,
+}
+
+/// Run `pullsim secret`.
+pub fn run(args: SecretArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        SecretCommand::Create(c) => Ok(super::secret_create::run(&c.args)),
+        SecretCommand::Lint(l) => run_lint(l),
+        SecretCommand::Decode(d) => run_decode(d),
+    }
+}
+
+fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
+    let mut unreadable = false;
+    let (mut errors, mut warnings) = (0usize, 0usize);
+    for file in &args.files {
+        match lint::lint_file(file) {
+            Err(e) => {
+                eprintln!("error: {e}");
+                unreadable = true;
+            }
+            Ok(findings) => {
+                for f in &findings {
+                    match f.severity {
+                        Severity::Error => errors += 1,
+                        Severity::Warning => warnings += 1,
+                    }
+                    match args.output {
+                        Format::Json => json_line(f)?,
+                        Format::Text => println!("{f}"),
+                    }
+                }
+                if findings.is_empty() && args.output == Format::Text {
+                    println!("{}: ok", file.display());
+                }
+            }
+        }
+    }
+    if args.output == Format::Text && (errors > 0 || warnings > 0) {
+        eprintln!("{errors} error(s), {warnings} warning(s)");
+    }
+    Ok(if unreadable {
+        ExitCode::from(2)
+    } else if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One registry entry of `secret decode -o json`.
+#[derive(Serialize)]
+struct DecodedEntry {
+    file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    document: Option<usize>,
+    secret: String,
+    format: &'static str,
+    registry: String,
+    key: String,
+    username: String,
+    password: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    email: String,
+    credentials_from: &'static str,
+}
+
+fn format_name(f: SecretFormat) -> &'static str {
+    match f {
+        SecretFormat::DockerConfigJson => "kubernetes.io/dockerconfigjson",
+        SecretFormat::Dockercfg => "kubernetes.io/dockercfg",
+        SecretFormat::BareConfigJson => "config.json",
+        _ => ".dockercfg",
+    }
+}
+
+fn decode_entries(s: &PullSecret, show: bool) -> Vec<DecodedEntry> {
+    s.entries
+        .iter()
+        .map(|(registry, e)| DecodedEntry {
+            file: s.source_file.display().to_string(),
+            document: s.document,
+            secret: format!("{}/{}", s.namespace, s.name),
+            format: format_name(s.format),
+            registry: registry.clone(),
+            key: normalize_key(registry)
+                .unwrap_or_else(|err| format!("(ignored by the kubelet: {err})")),
+            username: e.username.clone(),
+            password: if show {
+                e.password.expose().to_string()
+            } else {
+                e.password.to_string()
+            },
+            email: e.email.clone(),
+            credentials_from: if e.raw.auth.as_ref().is_some_and(|a| !a.is_empty()) {
+                "auth"
+            } else if e.username.is_empty() && e.password.is_empty() {
+                "none"
+            } else {
+                "username/password"
+            },
+        })
+        .collect()
+}
+
+fn run_decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
+    let secrets = load_pull_secrets(&args.file)?;
+    if secrets.is_empty() {
+        anyhow::bail!(
+            "{}: no pull secret or docker config found",
+            args.file.display()
+        );
+    }
+    for s in &secrets {
+        let entries = decode_entries(s, args.show_secrets);
+        match args.output {
+            Format::Json => {
+                for e in &entries {
+                    json_line(e)?;
+                }
+            }
+            Format::Text => {
+                let doc = s
+                    .document
+                    .map(|d| format!(" document {d}"))
+                    .unwrap_or_default();
+                println!(
+                    "{}{doc}: secret {}/{} ({})",
+                    s.source_file.display(),
+                    s.namespace,
+                    s.name,
+                    format_name(s.format)
+                );
+                if entries.is_empty() {
+                    println!("  (no registry entries: the kubelet uses nothing from it)");
+                }
+                for e in &entries {
+                    let email = if e.email.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" email {:?}", e.email)
+                    };
+                    println!(
+                        "  {:?} -> key {}: username {:?} password {}{email} (from {})",
+                        e.registry, e.key, e.username, e.password, e.credentials_from
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
