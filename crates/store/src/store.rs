@@ -237,6 +237,15 @@ impl Store {
         w.commit()
     }
 
+    /// Store `bytes` under the sha256 of their content and return that digest.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<Digest, StoreError> {
+        let mut w = self.writer_unknown("put_bytes")?;
+        w.write_all(bytes)
+            .map_err(|e| StoreError::io("write", self.ingest_dir.clone(), e))?;
+        let (d, _, _) = w.commit_unknown()?;
+        Ok(d)
+    }
+
     // ---------------------------------------------------------------- snapshot and lookups
 
     pub(crate) fn invalidate(&self) {

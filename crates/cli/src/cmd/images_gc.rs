@@ -211,3 +211,271 @@ pub(crate) fn run(store: &Store, a: GcArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The store side of image GC, as the kubelet's image GC manager behaves
+    //! (pkg/kubelet/images/image_gc_manager.go, image_gc_manager_test.go): thresholds, minimum
+    //! and maximum age, pinned and in-use images kept, eviction order by last used then first
+    //! detected, the not-enough-freed warning, and deletion of unreferenced blobs only.
+
+    use super::*;
+    use pullsim_store::Origin;
+
+    const NOW: u64 = 10_000_000;
+    const LAYER: usize = 10_000;
+
+    struct Img {
+        name: &'static str,
+        first_seen: u64,
+        last_used: u64,
+        pinned: bool,
+    }
+
+    fn img(name: &'static str, first_seen: u64, last_used: u64) -> Img {
+        Img {
+            name,
+            first_seen,
+            last_used,
+            pinned: false,
+        }
+    }
+
+    /// Store the images (one distinct layer each, plus one layer shared by all) and return
+    /// the store, its records by name, and the bytes used.
+    fn setup(images: &[Img]) -> (tempfile::TempDir, Store, BTreeMap<String, ImageRecord>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let shared = store.put_bytes(&[0xAA; 1000]).unwrap();
+        let mut recs = BTreeMap::new();
+        for (i, im) in images.iter().enumerate() {
+            let layer = store.put_bytes(&vec![i as u8; LAYER]).unwrap();
+            let config = store
+                .put_bytes(format!(r#"{{"os":"linux","n":{i}}}"#).as_bytes())
+                .unwrap();
+            let manifest = store
+                .put_bytes(
+                    format!(r#"{{"config":"{config}","layers":["{shared}","{layer}"]}}"#)
+                        .as_bytes(),
+                )
+                .unwrap();
+            let rec = ImageRecord {
+                name: format!("docker.io/library/{}", im.name),
+                tag: Some("latest".into()),
+                digest: None,
+                written_as: im.name.into(),
+                manifest_digest: manifest.clone(),
+                media_type: pullsim_store::OCI_MANIFEST.into(),
+                config_digest: config.clone(),
+                platform: None,
+                size: 0,
+                blobs: vec![manifest, config, shared.clone(), layer],
+                first_seen_ms: im.first_seen,
+                last_used_ms: im.last_used,
+                pinned: im.pinned,
+                labels: BTreeMap::new(),
+                origin: Origin::Pulled,
+            };
+            store.record_image(&rec).unwrap();
+            recs.insert(im.name.to_string(), rec);
+        }
+        (dir, store, recs)
+    }
+
+    fn used(store: &Store) -> u64 {
+        store.disk_usage().unwrap().blob_bytes
+    }
+
+    /// Capacity at which `used` is `percent` % of it.
+    fn capacity_for(used: u64, percent: u64) -> u64 {
+        used * 100 / percent
+    }
+
+    fn names(run: &GcRun, recs: &BTreeMap<String, ImageRecord>) -> Vec<String> {
+        run.plan
+            .to_delete
+            .iter()
+            .map(|id| {
+                recs.iter()
+                    .find(|(_, r)| &r.id() == id)
+                    .map(|(n, _)| n.clone())
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    fn gc(store: &Store, policy: GcPolicy, capacity: u64, in_use: &[&ImageRecord]) -> GcRun {
+        let in_use: BTreeSet<String> = in_use.iter().map(|r| r.id()).collect();
+        collect(
+            store,
+            &policy,
+            capacity,
+            &in_use,
+            Duration::ZERO,
+            NOW,
+            false,
+        )
+        .unwrap()
+    }
+
+    fn low60() -> GcPolicy {
+        GcPolicy {
+            low_threshold_percent: 60,
+            ..GcPolicy::default()
+        }
+    }
+
+    fn four() -> Vec<Img> {
+        vec![
+            img("a", 1000, 4000),
+            img("b", 1000, 1000),
+            img("c", 2000, 3000),
+            img("d", 500, 3000),
+        ]
+    }
+
+    #[test]
+    fn below_the_high_threshold_nothing_is_deleted() {
+        let (_d, store, _recs) = setup(&four());
+        let cap = capacity_for(used(&store), 80);
+        let run = gc(&store, GcPolicy::default(), cap, &[]);
+        assert!(run.plan.to_delete.is_empty());
+        assert_eq!(store.list().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn frees_down_to_the_low_threshold_least_recently_used_first() {
+        let (_d, store, recs) = setup(&four());
+        let before = used(&store);
+        // 95 % used, low threshold 60 %: the kubelet frees (100-60) % of capacity minus what
+        // is available, a bit more than one image here: b (oldest use), then d (same last use
+        // as c but detected earlier).
+        let run = gc(&store, low60(), capacity_for(before, 95), &[]);
+        assert_eq!(names(&run, &recs), vec!["b", "d"]);
+        assert!(run.plan.warning.is_none());
+        let left: Vec<String> = store
+            .list()
+            .unwrap()
+            .iter()
+            .map(|r| r.written_as.clone())
+            .collect();
+        assert_eq!(left, vec!["a", "c"]);
+        // The deleted images' own blobs are gone; the shared layer stays.
+        for n in ["b", "d"] {
+            assert!(!store.has_blob(&recs[n].blobs[3]));
+            assert!(!store.has_blob(&recs[n].manifest_digest));
+        }
+        assert!(store.has_blob(&recs["a"].blobs[2]));
+        assert!(store.verify(false).unwrap().is_clean());
+    }
+
+    #[test]
+    fn pinned_and_in_use_images_are_never_collected() {
+        let mut imgs = four();
+        imgs[1].pinned = true; // b
+        let (_d, store, recs) = setup(&imgs);
+        let run = gc(
+            &store,
+            low60(),
+            capacity_for(used(&store), 95),
+            &[&recs["d"]],
+        );
+        assert_eq!(names(&run, &recs), vec!["c", "a"]);
+        assert!(
+            store
+                .list()
+                .unwrap()
+                .iter()
+                .any(|r| r.written_as == "b" && r.pinned)
+        );
+    }
+
+    #[test]
+    fn images_younger_than_the_minimum_age_are_kept() {
+        let mut imgs = four();
+        imgs[1].first_seen = NOW - 60_000; // b: detected 1 minute ago
+        let (_d, store, recs) = setup(&imgs);
+        let run = gc(&store, low60(), capacity_for(used(&store), 95), &[]);
+        assert_eq!(names(&run, &recs), vec!["d", "c"]);
+    }
+
+    #[test]
+    fn maximum_age_deletes_unused_images_below_the_threshold() {
+        let imgs = vec![img("old", 1000, 1000), img("fresh", 1000, NOW - 1000)];
+        let (_d, store, recs) = setup(&imgs);
+        let policy = GcPolicy {
+            max_age: Duration::from_secs(3600),
+            ..GcPolicy::default()
+        };
+        let run = gc(&store, policy, capacity_for(used(&store), 10), &[]);
+        assert_eq!(names(&run, &recs), vec!["old"]);
+        assert_eq!(run.plan.causes, vec![pullsim_policy::GcCause::Age]);
+    }
+
+    #[test]
+    fn not_enough_freed_gives_the_kubelet_warning() {
+        let mut imgs = four();
+        for i in imgs.iter_mut() {
+            i.pinned = true;
+        }
+        imgs[0].pinned = false; // only a is eligible
+        let (_d, store, recs) = setup(&imgs);
+        let cap = capacity_for(used(&store), 99);
+        let run = gc(&store, low60(), cap, &[]);
+        assert_eq!(names(&run, &recs), vec!["a"]);
+        let w = run.plan.warning.clone().unwrap();
+        assert!(
+            w.starts_with(
+                "Failed to garbage collect required amount of images. Attempted to free "
+            ),
+            "{w}"
+        );
+        assert!(w.ends_with(" bytes eligible to free."), "{w}");
+    }
+
+    #[test]
+    fn zero_capacity_is_the_kubelet_error() {
+        let (_d, store, _recs) = setup(&four());
+        let err = collect(
+            &store,
+            &GcPolicy::default(),
+            0,
+            &BTreeSet::new(),
+            Duration::ZERO,
+            NOW,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "invalid capacity 0 on image filesystem");
+        assert_eq!(store.list().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn unreferenced_blobs_are_deleted_and_referenced_ones_kept() {
+        let (_d, store, recs) = setup(&four());
+        let orphan = store.put_bytes(b"left by a failed pull").unwrap();
+        let run = gc(
+            &store,
+            GcPolicy::default(),
+            capacity_for(used(&store), 10),
+            &[],
+        );
+        assert_eq!(run.orphans.blobs_deleted, vec![orphan.clone()]);
+        assert!(!store.has_blob(&orphan));
+        for r in recs.values() {
+            for b in &r.blobs {
+                assert!(store.has_blob(b));
+            }
+        }
+    }
+
+    #[test]
+    fn dry_run_changes_nothing() {
+        let (_d, store, recs) = setup(&four());
+        let in_use = BTreeSet::new();
+        let cap = capacity_for(used(&store), 95);
+        let run = collect(&store, &low60(), cap, &in_use, Duration::ZERO, NOW, true).unwrap();
+        assert_eq!(names(&run, &recs), vec!["b", "d"]);
+        assert_eq!(store.list().unwrap().len(), 4);
+    }
+}
