@@ -250,6 +250,7 @@ fn lint_secret(l: &mut Linter, obj: &serde_json::Map<String, Value>, loc: &Loc) 
     // Raw data values: base64 problems are found here, before decoding.
     let mut payload: Option<Vec<u8>> = None;
     let mut other_key_present: Option<&str> = None;
+    let mut bad_expected = false;
     for (section, map) in [
         ("data", obj.get("data")),
         ("stringData", obj.get("stringData")),
@@ -276,6 +277,9 @@ fn lint_secret(l: &mut Linter, obj: &serde_json::Map<String, Value>, loc: &Loc) 
                 match auth::go_base64_decode(s, true) {
                     Ok(b) => b,
                     Err(e) => {
+                        if k == expected_key {
+                            bad_expected = true;
+                        }
                         let hint = if s.trim_start().starts_with('{') {
                             " (it looks like plain JSON: put it under stringData, or base64-encode it)"
                         } else {
@@ -310,6 +314,9 @@ fn lint_secret(l: &mut Linter, obj: &serde_json::Map<String, Value>, loc: &Loc) 
         ..loc.clone()
     };
     let Some(payload) = payload else {
+        if bad_expected {
+            return;
+        }
         if let Some(other) = other_key_present {
             let right_type = if other == KEY_DOCKERCFG {
                 TYPE_DOCKERCFG
