@@ -73,6 +73,12 @@ pub fn exec_plugin(
     for (k, v) in env {
         cmd.env(k, v);
     }
+    #[cfg(unix)]
+    {
+        // Own process group, so a timeout kills the plugin and anything it started.
+        use std::os::unix::process::CommandExt as _;
+        cmd.process_group(0);
+    }
     let mut child = cmd.spawn().map_err(|e| fail(e.to_string(), ""))?;
     let request = encode_request(api_version, image);
     let mut stdin = child.stdin.take();
@@ -103,6 +109,7 @@ pub fn exec_plugin(
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
             Ok(None) if Instant::now() >= deadline => {
+                kill_group(&child);
                 let _ = child.kill();
                 let _ = child.wait();
                 timed_out = true;
@@ -131,6 +138,20 @@ pub fn exec_plugin(
     }
     decode_response(name, api_version, &stdout)
 }
+
+#[cfg(unix)]
+fn kill_group(child: &std::process::Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) with a negative pid signals the process group we created for the
+        // child (process_group(0) above); it touches no memory of ours.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(_child: &std::process::Child) {}
 
 /// Check the response's apiVersion and decode it (plugin.go `ExecPlugin` + `decodeResponse`).
 pub fn decode_response(
