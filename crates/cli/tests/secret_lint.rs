@@ -24,10 +24,20 @@ fn lint_json(name: &str) -> (Vec<serde_json::Value>, i32) {
     (findings, out.status.code().unwrap())
 }
 
+/// (fixture, code, severity, secret, data key, registry)
+type LintCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
 #[test]
 fn each_fault_in_its_own_fixture() {
     // (fixture, code, severity, secret, data key, registry)
-    let cases: &[(&str, &str, &str, Option<&str>, Option<&str>, Option<&str>)] = &[
+    let cases: &[LintCase] = &[
         (
             "wrong-secret-type.yaml",
             "wrong-secret-type",
