@@ -238,10 +238,11 @@ impl Manifests {
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or("");
+        let shown_kind = if kind.is_empty() { "object" } else { kind };
         let described = if name.is_empty() {
-            kind.to_string()
+            shown_kind.to_string()
         } else {
-            format!("{kind} {}", pullsim_policy::messages::go_quote(name))
+            format!("{shown_kind} {}", pullsim_policy::messages::go_quote(name))
         };
         let object = match list_item {
             Some(i) => format!("List item {i}: {described}"),
