@@ -60,7 +60,7 @@ pub enum ParseError {
 
     /// `ParseNormalizedNamed` of a 64-character hex string (an image ID, not a name).
     #[error(
-        "invalid repository name ({input}), cannot specify 64-byte hexadecimal strings (this looks like an image ID; a name needs a domain or a path, or use sha256:<hex> as a digest)"
+        "invalid repository name ({input}), cannot specify 64-byte hexadecimal strings (a 64-character hex string alone is an image ID, not a name; with a registry or namespace in front, e.g. docker.io/<hex>, it is a name)"
     )]
     HexIdentifier {
         /// The text that was parsed.
