@@ -11,8 +11,11 @@ use pullsim_testsupport::{Mode, shared};
 
 fn setup(repo: &str, seed: u64) -> (Node, String, std::path::PathBuf) {
     let reg = shared(Mode::Htpasswd);
-    reg.push_generated(&ImageSpec::simple("v1", 1, 2048, seed), &format!("{repo}:v1"))
-        .unwrap();
+    reg.push_generated(
+        &ImageSpec::simple("v1", 1, 2048, seed),
+        &format!("{repo}:v1"),
+    )
+    .unwrap();
     let (user, pass) = reg.user().unwrap();
     let node = Node::new();
     let image = reg.reference(&format!("{repo}:v1"));
@@ -23,7 +26,11 @@ fn setup(repo: &str, seed: u64) -> (Node, String, std::path::PathBuf) {
     );
     let a = node.write("a.yaml", &a);
     let out = node.run(&[&a], &[]);
-    assert_eq!(out.code, 0, "namespace A pulls: {}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 0,
+        "namespace A pulls: {}{}",
+        out.stdout, out.stderr
+    );
     assert_eq!(out.reasons(None), ["Pulling", "Pulled"]);
     (node, image, a)
 }
@@ -38,9 +45,22 @@ const GRANTED: &str = "already present on machine and can be accessed by the pod
 #[test]
 fn never_verify_lets_namespace_b_use_the_image() {
     let (node, image, _) = setup("kep/never", 21);
-    let out = b_wants(&node, &image, None, &["--image-pull-credentials-verification-policy", "NeverVerify"]);
+    let out = b_wants(
+        &node,
+        &image,
+        None,
+        &[
+            "--image-pull-credentials-verification-policy",
+            "NeverVerify",
+        ],
+    );
     assert_eq!(out.code, 0, "{}", out.stdout);
-    assert!(out.events()[0]["message"].as_str().unwrap().ends_with(GRANTED));
+    assert!(
+        out.events()[0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(GRANTED)
+    );
 }
 
 #[test]
@@ -51,7 +71,14 @@ fn never_verify_preloaded_images_makes_namespace_b_pull_and_fail() {
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert_eq!(out.reasons(None), ["Pulling", "Failed", "Failed"]);
     assert_eq!(out.statuses()[0]["reason"], "ErrImagePull");
-    assert!(out.events()[1]["message"].as_str().unwrap().contains("pull access denied"), "{}", out.stdout);
+    assert!(
+        out.events()[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pull access denied"),
+        "{}",
+        out.stdout
+    );
     // With Never, presence is not revealed: the same answer as for an absent image.
     let out = b_wants(&node, &image, Some("Never"), &[]);
     assert_eq!(out.statuses()[0]["reason"], "ErrImageNeverPull");
@@ -62,9 +89,19 @@ fn never_verify_preloaded_images_makes_namespace_b_pull_and_fail() {
     // Namespace A itself still may use it (its secret is in the record), in a third process.
     let out = node.run(&[&a], &[]);
     assert_eq!(out.code, 0);
-    assert!(out.events()[0]["message"].as_str().unwrap().ends_with(GRANTED));
+    assert!(
+        out.events()[0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(GRANTED)
+    );
     // With the feature gate off, B uses it (the pre-KEP behaviour).
-    let out = b_wants(&node, &image, None, &["--feature-gates", "KubeletEnsureSecretPulledImages=false"]);
+    let out = b_wants(
+        &node,
+        &image,
+        None,
+        &["--feature-gates", "KubeletEnsureSecretPulledImages=false"],
+    );
     assert_eq!(out.code, 0);
     assert_eq!(
         out.events()[0]["message"],
@@ -89,7 +126,12 @@ fn allowlisted_images_are_not_verified_others_are() {
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stdout);
-    assert!(out.events()[0]["message"].as_str().unwrap().ends_with(GRANTED));
+    assert!(
+        out.events()[0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(GRANTED)
+    );
     let other = format!("{host}/elsewhere/*");
     let out = b_wants(
         &node,
@@ -105,15 +147,34 @@ fn allowlisted_images_are_not_verified_others_are() {
     assert_eq!(out.code, 1);
     assert_eq!(out.statuses()[0]["reason"], "ErrImagePull");
     // The kubelet's validation of allowlist entries.
-    let bad = node.pullsim(&["pod", "run", "x.yaml", "--preloaded-images-verification-allowlist", "a*b"]);
+    let bad = node.pullsim(&[
+        "pod",
+        "run",
+        "x.yaml",
+        "--preloaded-images-verification-allowlist",
+        "a*b",
+    ]);
     assert_eq!(bad.code, 1);
-    assert!(bad.stderr.contains("only patterns ending with '/*' are allowed"), "{}", bad.stderr);
+    assert!(
+        bad.stderr
+            .contains("only patterns ending with '/*' are allowed"),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[test]
 fn always_verify_checks_even_preloaded_images() {
     let (node, image, _) = setup("kep/always", 24);
-    let out = b_wants(&node, &image, None, &["--image-pull-credentials-verification-policy", "AlwaysVerify"]);
+    let out = b_wants(
+        &node,
+        &image,
+        None,
+        &[
+            "--image-pull-credentials-verification-policy",
+            "AlwaysVerify",
+        ],
+    );
     assert_eq!(out.code, 1);
     assert_eq!(out.statuses()[0]["reason"], "ErrImagePull");
 
@@ -121,10 +182,24 @@ fn always_verify_checks_even_preloaded_images() {
     // AlwaysVerify does not.
     let layout = node.dir.path().join("pre");
     pullsim_testsupport::image::generate(&layout, &ImageSpec::simple("v1", 1, 1024, 25)).unwrap();
-    let load = node.pullsim(&["images", "load", layout.to_str().unwrap(), "--name", "kep/preloaded"]);
+    let load = node.pullsim(&[
+        "images",
+        "load",
+        layout.to_str().unwrap(),
+        "--name",
+        "kep/preloaded",
+    ]);
     assert_eq!(load.code, 0, "{}", load.stderr);
     let out = b_wants(&node, "kep/preloaded:v1", Some("Never"), &[]);
     assert_eq!(out.code, 0, "{}", out.stdout);
-    let out = b_wants(&node, "kep/preloaded:v1", Some("Never"), &["--image-pull-credentials-verification-policy", "AlwaysVerify"]);
+    let out = b_wants(
+        &node,
+        "kep/preloaded:v1",
+        Some("Never"),
+        &[
+            "--image-pull-credentials-verification-policy",
+            "AlwaysVerify",
+        ],
+    );
     assert_eq!(out.statuses()[0]["reason"], "ErrImageNeverPull");
 }

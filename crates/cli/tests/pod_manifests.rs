@@ -185,17 +185,46 @@ fn bad_manifests_fail_clearly_and_lose_nothing() {
         "secret.yaml",
         "kind: Secret\nmetadata: {name: s}\ntype: kubernetes.io/dockerconfigjson\ndata: {.dockerconfigjson: \"not base64!\"}\n",
     );
-    let out = node.pullsim(&["pod", "run", good.to_str().unwrap(), bad_secret.to_str().unwrap()]);
+    let out = node.pullsim(&[
+        "pod",
+        "run",
+        good.to_str().unwrap(),
+        bad_secret.to_str().unwrap(),
+    ]);
     assert_eq!(out.code, 1);
-    assert!(out.stderr.starts_with(&format!("error: {}: document 1 (Secret \"s\"): ", bad_secret.display())), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: {}: document 1 (Secret \"s\"): ",
+            bad_secret.display()
+        )),
+        "{}",
+        out.stderr
+    );
 
-    let conflicting = node.pullsim(&["pod", "run", good.to_str().unwrap(), "--serialize-image-pulls", "--max-parallel-image-pulls", "3"]);
+    let conflicting = node.pullsim(&[
+        "pod",
+        "run",
+        good.to_str().unwrap(),
+        "--serialize-image-pulls",
+        "--max-parallel-image-pulls",
+        "3",
+    ]);
     assert_eq!(conflicting.code, 1);
     assert!(conflicting.stderr.contains("invalid configuration: maxParallelImagePulls cannot be larger than 1 unless SerializeImagePulls (--serialize-image-pulls) is set to false"), "{}", conflicting.stderr);
 
     let after = node.pullsim(&["images", "ls", "-o", "json"]).stdout;
     assert_eq!(before, after, "nothing in the store changed");
 
-    let conflicting = node.pullsim(&["pod", "run", good.to_str().unwrap(), "--max-parallel-image-pulls", "3"]);
-    assert_eq!(conflicting.code, 0, "max-parallel 3 defaults serialize to false: {}", conflicting.stderr);
+    let conflicting = node.pullsim(&[
+        "pod",
+        "run",
+        good.to_str().unwrap(),
+        "--max-parallel-image-pulls",
+        "3",
+    ]);
+    assert_eq!(
+        conflicting.code, 0,
+        "max-parallel 3 defaults serialize to false: {}",
+        conflicting.stderr
+    );
 }

@@ -27,7 +27,13 @@ fn pulled_order(out: &pod_common::Out) -> Vec<String> {
     out.events()
         .iter()
         .filter(|e| e["reason"] == "Pulling" || e["reason"] == "Pulled")
-        .map(|e| format!("{} {}", e["reason"].as_str().unwrap(), e["pod"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["reason"].as_str().unwrap(),
+                e["pod"].as_str().unwrap()
+            )
+        })
         .collect()
 }
 
@@ -80,10 +86,22 @@ fn qps_refusal_fails_at_once_then_backs_off() {
     reg.push_generated(&ImageSpec::simple("v1", 1, 512, 44), "qps/two:v1")
         .unwrap();
     let node = Node::new();
-    let pods = two_pods(&node, &reg.reference("qps/one:v1"), &reg.reference("qps/two:v1"));
+    let pods = two_pods(
+        &node,
+        &reg.reference("qps/one:v1"),
+        &reg.reference("qps/two:v1"),
+    );
     let out = node.run(
         &[&pods],
-        &["--registry-pull-qps", "1", "--registry-burst", "1", "--virtual-time", "--until", "30s"],
+        &[
+            "--registry-pull-qps",
+            "1",
+            "--registry-burst",
+            "1",
+            "--virtual-time",
+            "--until",
+            "30s",
+        ],
     );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let ev: Vec<_> = out
@@ -113,13 +131,27 @@ fn qps_refusal_fails_at_once_then_backs_off() {
     );
     assert_eq!(
         ev[1]["message"],
-        format!("Failed to pull image \"{}\": pull QPS exceeded", reg.reference("qps/two:v1"))
+        format!(
+            "Failed to pull image \"{}\": pull QPS exceeded",
+            reg.reference("qps/two:v1")
+        )
     );
     assert_eq!(ev[2]["message"], "Error: ErrImagePull");
     // Validation of the limits is the kubelet's.
-    let bad = node.pullsim(&["pod", "run", pods.to_str().unwrap(), "--registry-burst", "-1"]);
+    let bad = node.pullsim(&[
+        "pod",
+        "run",
+        pods.to_str().unwrap(),
+        "--registry-burst",
+        "-1",
+    ]);
     assert_eq!(bad.code, 1);
-    assert!(bad.stderr.contains("registryBurst (--registry-burst) -1 must not be a negative number"), "{}", bad.stderr);
+    assert!(
+        bad.stderr
+            .contains("registryBurst (--registry-burst) -1 must not be a negative number"),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[test]
@@ -131,7 +163,14 @@ fn image_gc_after_pulls_keeps_the_pods_images() {
     let layout = node.dir.path().join("old");
     pullsim_testsupport::image::generate(&layout, &ImageSpec::simple("v1", 1, 8192, 46)).unwrap();
     assert_eq!(
-        node.pullsim(&["images", "load", layout.to_str().unwrap(), "--name", "gc/unused"]).code,
+        node.pullsim(&[
+            "images",
+            "load",
+            layout.to_str().unwrap(),
+            "--name",
+            "gc/unused"
+        ])
+        .code,
         0
     );
     let (user, pass) = reg.user().unwrap();
@@ -140,7 +179,13 @@ fn image_gc_after_pulls_keeps_the_pods_images() {
         &format!(
             "{}---\n{}",
             secret_yaml("default", "regcred", &reg.host, user, pass),
-            pod_yaml("default", "p", &reg.reference("gc/used:v1"), None, &["regcred"])
+            pod_yaml(
+                "default",
+                "p",
+                &reg.reference("gc/used:v1"),
+                None,
+                &["regcred"]
+            )
         ),
     );
     let out = node.pullsim(&[
@@ -153,7 +198,11 @@ fn image_gc_after_pulls_keeps_the_pods_images() {
         "0s",
     ]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("Image GC: capacity 16384 bytes"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Image GC: capacity 16384 bytes"),
+        "{}",
+        out.stdout
+    );
     let ls = node.pullsim(&["images", "ls", "-o", "json"]).stdout;
     assert!(ls.contains("gc/used"), "{ls}");
     assert!(!ls.contains("gc/unused"), "{ls}");

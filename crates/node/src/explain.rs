@@ -129,8 +129,8 @@ fn verification_words(v: &Verification, policy: VerificationPolicy, creds: &[Str
 
 /// Explain every image of every pod.
 pub fn explain(store: Arc<Store>, pods: &[PodRun], cfg: &ManagerConfig) -> Vec<Explanation> {
-    let pulls = PullManager::new(StoreRecords::new(store.clone()), cfg.verification.clone())
-        .read_only();
+    let pulls =
+        PullManager::new(StoreRecords::new(store.clone()), cfg.verification.clone()).read_only();
     let mut out = Vec::new();
     for pod in pods {
         for (i, img) in pod.spec.images.iter().enumerate() {
@@ -154,7 +154,10 @@ pub fn explain(store: Arc<Store>, pods: &[PodRun], cfg: &ManagerConfig) -> Vec<E
                 Ok(t) => t,
                 Err(err) => {
                     e.presence = "not looked up".into();
-                    e.decision = format!("InvalidImageName: Failed to apply default image tag {:?}: {err}", img.image);
+                    e.decision = format!(
+                        "InvalidImageName: Failed to apply default image tag {:?}: {err}",
+                        img.image
+                    );
                     out.push(e);
                     continue;
                 }
@@ -165,7 +168,8 @@ pub fn explain(store: Arc<Store>, pods: &[PodRun], cfg: &ManagerConfig) -> Vec<E
                 .map(|c| format!("{} (key {}): {}", c.label(), c.key, c.why))
                 .collect();
             if e.credentials.is_empty() {
-                e.credentials.push("none: the pull is anonymous".to_string());
+                e.credentials
+                    .push("none: the pull is anonymous".to_string());
             }
             e.not_matching = pod.credentials.misses(&tagged);
             let r = Reference::parse_normalized(&tagged).ok();
@@ -202,7 +206,10 @@ pub fn explain(store: Arc<Store>, pods: &[PodRun], cfg: &ManagerConfig) -> Vec<E
                 }
             };
             if policy == PullPolicy::Always {
-                e.presence = format!("{} (not looked up: Always skips the local lookup)", e.presence);
+                e.presence = format!(
+                    "{} (not looked up: Always skips the local lookup)",
+                    e.presence
+                );
             }
             let must_pull = match (&present, policy) {
                 (_, PullPolicy::Always) => {
@@ -219,7 +226,12 @@ pub fn explain(store: Arc<Store>, pods: &[PodRun], cfg: &ManagerConfig) -> Vec<E
                     false
                 }
                 (Some(id), _) => {
-                    match pulls.verify(&img.image, id, pod.credentials.as_ref(), pullsim_policy::Time::ZERO) {
+                    match pulls.verify(
+                        &img.image,
+                        id,
+                        pod.credentials.as_ref(),
+                        pullsim_policy::Time::ZERO,
+                    ) {
                         Ok(v) => {
                             let labels: Vec<String> = creds
                                 .iter()

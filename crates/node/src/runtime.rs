@@ -190,7 +190,12 @@ impl PodCredentials for PodKeyring {
             .lookup_explained(&name.repository)
             .misses
             .into_iter()
-            .map(|m| format!("{} ({}, user {:?}): {}", m.key, m.source, m.username, m.why_not))
+            .map(|m| {
+                format!(
+                    "{} ({}, user {:?}): {}",
+                    m.key, m.source, m.username, m.why_not
+                )
+            })
             .collect()
     }
 

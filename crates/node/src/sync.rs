@@ -116,10 +116,7 @@ pub async fn run_pods<S: ImageService, R: PullRecords>(
     let start = manager.clock().now();
     let end = opts.until.map(|u| start + u);
     let mut next: Vec<Option<Time>> = vec![Some(start); pods.len()];
-    loop {
-        let Some(t) = next.iter().flatten().min().copied() else {
-            break;
-        };
+    while let Some(t) = next.iter().flatten().min().copied() {
         if let Some(end) = end
             && t > end
         {

@@ -8,7 +8,9 @@ use pullsim_node::{ImageSource, Manifests, derived_uid};
 use pullsim_policy::PullPolicy;
 
 fn testdata(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/pods").join(p)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/pods")
+        .join(p)
 }
 
 fn images(m: &Manifests, pod: &str) -> Vec<(ImageSource, String, String, Option<PullPolicy>)> {
@@ -44,23 +46,52 @@ fn workloads_of_every_kind() {
     assert_eq!(
         images(&m, "web"),
         [
-            (ImageSource::InitContainer, "migrate".into(), "registry.example:5000/shop/migrate:2.0".into(), None),
-            (ImageSource::Container, "app".into(), "registry.example:5000/shop/web:1.4".into(), Some(PullPolicy::Always)),
-            (ImageSource::Container, "sidecar".into(), "busybox".into(), None),
-            (ImageSource::ImageVolume, "assets".into(), "registry.example:5000/shop/assets:7".into(), Some(PullPolicy::IfNotPresent)),
+            (
+                ImageSource::InitContainer,
+                "migrate".into(),
+                "registry.example:5000/shop/migrate:2.0".into(),
+                None
+            ),
+            (
+                ImageSource::Container,
+                "app".into(),
+                "registry.example:5000/shop/web:1.4".into(),
+                Some(PullPolicy::Always)
+            ),
+            (
+                ImageSource::Container,
+                "sidecar".into(),
+                "busybox".into(),
+                None
+            ),
+            (
+                ImageSource::ImageVolume,
+                "assets".into(),
+                "registry.example:5000/shop/assets:7".into(),
+                Some(PullPolicy::IfNotPresent)
+            ),
         ]
     );
     let web = &m.pods[0];
     // Empty names are dropped, as the kubelet does.
     assert_eq!(web.image_pull_secrets, ["regcred"]);
-    assert_eq!(web.origin.to_string(), format!("{}: document 3 (Deployment \"web\")", testdata("workloads.yaml").display()));
+    assert_eq!(
+        web.origin.to_string(),
+        format!(
+            "{}: document 3 (Deployment \"web\")",
+            testdata("workloads.yaml").display()
+        )
+    );
     assert_eq!(web.uid, derived_uid("Deployment/shop/web"));
     let report = &m.pods[1];
     assert_eq!(report.service_account, "builder");
     assert!(report.images[0].image.contains("@sha256:"));
     assert_eq!(m.pods[4].images[0].pull_policy, Some(PullPolicy::Never));
     // The ServiceAccount admission copies the account's imagePullSecrets to a pod without any.
-    assert_eq!(pull_secret_names(report, &m), (vec!["regcred".to_string()], true));
+    assert_eq!(
+        pull_secret_names(report, &m),
+        (vec!["regcred".to_string()], true)
+    );
     let set = SecretSet::from_manifests(&m).unwrap();
     assert_eq!(set.pull_secrets.len(), 1);
     assert_eq!(set.pull_secrets[0].namespace, "shop");
@@ -76,12 +107,25 @@ fn json_list_with_ephemeral_containers() {
     assert_eq!(
         images(&m, "debugged"),
         [
-            (ImageSource::Container, "app".into(), "registry.example:5000/ops/app:1".into(), None),
-            (ImageSource::EphemeralContainer, "debugger".into(), "busybox:1.36".into(), Some(PullPolicy::IfNotPresent)),
+            (
+                ImageSource::Container,
+                "app".into(),
+                "registry.example:5000/ops/app:1".into(),
+                None
+            ),
+            (
+                ImageSource::EphemeralContainer,
+                "debugger".into(),
+                "busybox:1.36".into(),
+                Some(PullPolicy::IfNotPresent)
+            ),
         ]
     );
     assert_eq!(p.origin.object, "List item 0: Pod \"debugged\"");
-    assert_eq!(p.images[1].field_path().as_deref(), Some("spec.ephemeralContainers{debugger}"));
+    assert_eq!(
+        p.images[1].field_path().as_deref(),
+        Some("spec.ephemeralContainers{debugger}")
+    );
 }
 
 #[test]
@@ -100,36 +144,83 @@ fn errors_name_file_document_and_field() {
     let cases: &[(&str, String)] = &[
         (
             "bad/empty-image.yaml",
-            format!("{}: document 2 (Deployment \"web\"): spec.template.spec.containers[1].image: must be a non-empty string, got \"\"", testdata("bad/empty-image.yaml").display()),
+            format!(
+                "{}: document 2 (Deployment \"web\"): spec.template.spec.containers[1].image: must be a non-empty string, got \"\"",
+                testdata("bad/empty-image.yaml").display()
+            ),
         ),
         (
             "bad/policy.yaml",
-            format!("{}: document 1 (Pod \"p\"): spec.containers[0].imagePullPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"IfNotPresent\", \"Never\"", testdata("bad/policy.yaml").display()),
+            format!(
+                "{}: document 1 (Pod \"p\"): spec.containers[0].imagePullPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"IfNotPresent\", \"Never\"",
+                testdata("bad/policy.yaml").display()
+            ),
         ),
     ];
     for (file, want) in cases {
         let err = Manifests::load(&[testdata(file)]).unwrap_err();
         assert_eq!(err.to_string(), *want);
     }
-    let err = Manifests::load(&[testdata("bad/syntax.yaml")]).unwrap_err().to_string();
-    assert!(err.starts_with(&format!("{}: not valid YAML: ", testdata("bad/syntax.yaml").display())), "{err}");
+    let err = Manifests::load(&[testdata("bad/syntax.yaml")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}: not valid YAML: ",
+            testdata("bad/syntax.yaml").display()
+        )),
+        "{err}"
+    );
 }
 
 #[test]
 fn field_validation_table() {
     let f = Path::new("m.yaml");
     let cases: &[(&str, &str)] = &[
-        ("kind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n", "m.yaml: document 1 (Pod \"p\"): spec.containers: must have at least one container"),
-        ("kind: Pod\nmetadata: {name: p}\n", "m.yaml: document 1 (Pod \"p\"): spec: is required"),
-        ("kind: Pod\nmetadata: {}\nspec: {containers: [{name: a, image: x}]}\n", "m.yaml: document 1 (Pod): metadata.name: must be a non-empty string"),
-        ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: 5}]}\n", "m.yaml: document 1 (Pod \"p\"): spec.containers[0].image: must be a string, got a number"),
-        ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{image: x}]}\n", "m.yaml: document 1 (Pod \"p\"): spec.containers[0].name: must be a non-empty string"),
-        ("kind: Pod\nmetadata: {name: p}\nspec: {containers: {a: b}}\n", "m.yaml: document 1 (Pod \"p\"): spec.containers: must be a list, got a mapping"),
-        ("kind: Deployment\nmetadata: {name: d}\nspec: {}\n", "m.yaml: document 1 (Deployment \"d\"): spec.template: is required"),
-        ("kind: CronJob\nmetadata: {name: c}\nspec: {jobTemplate: {spec: {template: {spec: {containers: [{name: a, image: x}], volumes: [{name: v, image: {pullPolicy: Always}}]}}}}}\n", "m.yaml: document 1 (CronJob \"c\"): spec.jobTemplate.spec.template.spec.volumes[0].image.reference: must be a non-empty string"),
-        ("---\nkind: Pod\nmetadata: {name: ok}\nspec: {containers: [{name: a, image: x}]}\n---\nmetadata: {name: nokind}\n", "m.yaml: document 2 (object \"nokind\"): kind: must be a non-empty string"),
-        ("- a\n- b\n", "m.yaml: document 1 (object): (document): must be a mapping (an object), got a list"),
-        ("kind: List\nitems: [{kind: Pod, metadata: {name: q}, spec: {containers: [{name: a, image: ''}]}}]\n", "m.yaml: document 1 (List item 0: Pod \"q\"): spec.containers[0].image: must be a non-empty string, got \"\""),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n",
+            "m.yaml: document 1 (Pod \"p\"): spec.containers: must have at least one container",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\n",
+            "m.yaml: document 1 (Pod \"p\"): spec: is required",
+        ),
+        (
+            "kind: Pod\nmetadata: {}\nspec: {containers: [{name: a, image: x}]}\n",
+            "m.yaml: document 1 (Pod): metadata.name: must be a non-empty string",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: 5}]}\n",
+            "m.yaml: document 1 (Pod \"p\"): spec.containers[0].image: must be a string, got a number",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{image: x}]}\n",
+            "m.yaml: document 1 (Pod \"p\"): spec.containers[0].name: must be a non-empty string",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {containers: {a: b}}\n",
+            "m.yaml: document 1 (Pod \"p\"): spec.containers: must be a list, got a mapping",
+        ),
+        (
+            "kind: Deployment\nmetadata: {name: d}\nspec: {}\n",
+            "m.yaml: document 1 (Deployment \"d\"): spec.template: is required",
+        ),
+        (
+            "kind: CronJob\nmetadata: {name: c}\nspec: {jobTemplate: {spec: {template: {spec: {containers: [{name: a, image: x}], volumes: [{name: v, image: {pullPolicy: Always}}]}}}}}\n",
+            "m.yaml: document 1 (CronJob \"c\"): spec.jobTemplate.spec.template.spec.volumes[0].image.reference: must be a non-empty string",
+        ),
+        (
+            "---\nkind: Pod\nmetadata: {name: ok}\nspec: {containers: [{name: a, image: x}]}\n---\nmetadata: {name: nokind}\n",
+            "m.yaml: document 2 (object \"nokind\"): kind: must be a non-empty string",
+        ),
+        (
+            "- a\n- b\n",
+            "m.yaml: document 1 (object): (document): must be a mapping (an object), got a list",
+        ),
+        (
+            "kind: List\nitems: [{kind: Pod, metadata: {name: q}, spec: {containers: [{name: a, image: ''}]}}]\n",
+            "m.yaml: document 1 (List item 0: Pod \"q\"): spec.containers[0].image: must be a non-empty string, got \"\"",
+        ),
     ];
     for (text, want) in cases {
         let mut m = Manifests::default();

@@ -99,7 +99,10 @@ impl NodeFlags {
     }
 
     /// Manifests, secrets and the node keyring.
-    pub(crate) fn load(&self, files: &[PathBuf]) -> anyhow::Result<(Manifests, SecretSet, Keyring)> {
+    pub(crate) fn load(
+        &self,
+        files: &[PathBuf],
+    ) -> anyhow::Result<(Manifests, SecretSet, Keyring)> {
         let manifests = Manifests::load(files)?;
         let mut secrets = SecretSet::from_manifests(&manifests)?;
         for path in &self.secret {
@@ -140,13 +143,22 @@ pub struct RunArgs {
     #[arg(long = "serialize-image-pulls", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub serialize_image_pulls: Option<bool>,
     /// maxParallelImagePulls: bound on parallel pulls (needs --serialize-image-pulls=false).
-    #[arg(long = "max-parallel-image-pulls", value_name = "N", allow_negative_numbers = true)]
+    #[arg(
+        long = "max-parallel-image-pulls",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub max_parallel_image_pulls: Option<i64>,
     /// registryPullQPS: pulls per second (0 = no limit).
     #[arg(long = "registry-pull-qps", value_name = "QPS", default_value_t = 5.0)]
     pub registry_pull_qps: f64,
     /// registryBurst: pulls allowed at once above the QPS.
-    #[arg(long = "registry-burst", value_name = "N", default_value_t = 10, allow_negative_numbers = true)]
+    #[arg(
+        long = "registry-burst",
+        value_name = "N",
+        default_value_t = 10,
+        allow_negative_numbers = true
+    )]
     pub registry_burst: i64,
     /// Run the pod workers' retry loop on a virtual clock (no sleeping); registry calls stay
     /// real. Needs --until.
@@ -165,10 +177,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub capacity: Option<u64>,
     /// imageGCHighThresholdPercent.
-    #[arg(long = "image-gc-high-threshold", value_name = "PERCENT", default_value_t = 85)]
+    #[arg(
+        long = "image-gc-high-threshold",
+        value_name = "PERCENT",
+        default_value_t = 85
+    )]
     pub gc_high: u8,
     /// imageGCLowThresholdPercent.
-    #[arg(long = "image-gc-low-threshold", value_name = "PERCENT", default_value_t = 80)]
+    #[arg(
+        long = "image-gc-low-threshold",
+        value_name = "PERCENT",
+        default_value_t = 80
+    )]
     pub gc_low: u8,
     /// imageMinimumGCAge: images first detected less than this long ago are kept.
     #[arg(long = "image-minimum-gc-age", value_name = "DURATION", value_parser = parse_duration, default_value = "2m")]
@@ -206,9 +226,9 @@ pub fn run(args: PodArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
 
 fn puller_config(a: &RunArgs) -> anyhow::Result<PullerConfig> {
     let max = match a.max_parallel_image_pulls {
-        Some(n) if n < 0 || n > i64::from(u32::MAX) => bail!(
-            "invalid configuration: maxParallelImagePulls {n} must be a positive number"
-        ),
+        Some(n) if n < 0 || n > i64::from(u32::MAX) => {
+            bail!("invalid configuration: maxParallelImagePulls {n} must be a positive number")
+        }
         Some(n) => Some(u32::try_from(n)?),
         None => None,
     };

@@ -49,7 +49,10 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
                     println!("      near match: {n}");
                 }
                 println!("    verification:  {}", e.verification);
-                println!("    credentials:   {}", e.credentials.first().map(String::as_str).unwrap_or(""));
+                println!(
+                    "    credentials:   {}",
+                    e.credentials.first().map(String::as_str).unwrap_or("")
+                );
                 for c in e.credentials.iter().skip(1) {
                     println!("                   {c}");
                 }

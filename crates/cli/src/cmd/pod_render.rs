@@ -115,12 +115,7 @@ pub fn print_json(report: &SimReport, offline: bool) -> anyhow::Result<()> {
                     Some(message.clone()),
                     None,
                 ),
-                ImageState::Pending => (
-                    "waiting",
-                    Some("PodInitializing".to_string()),
-                    None,
-                    None,
-                ),
+                ImageState::Pending => ("waiting", Some("PodInitializing".to_string()), None, None),
             };
             json_line(&json!({
                 "pod": pod.key(),

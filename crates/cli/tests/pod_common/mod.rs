@@ -127,15 +127,24 @@ pub fn secret_yaml(ns: &str, name: &str, server: &str, user: &str, pass: &str) -
 }
 
 /// A Pod with one container.
-pub fn pod_yaml(ns: &str, name: &str, image: &str, policy: Option<&str>, secrets: &[&str]) -> String {
-    let mut s = format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n");
+pub fn pod_yaml(
+    ns: &str,
+    name: &str,
+    image: &str,
+    policy: Option<&str>,
+    secrets: &[&str],
+) -> String {
+    let mut s =
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n");
     if !secrets.is_empty() {
         s.push_str("  imagePullSecrets:\n");
         for sec in secrets {
             s.push_str(&format!("  - name: {sec}\n"));
         }
     }
-    s.push_str(&format!("  containers:\n  - name: app\n    image: {image}\n"));
+    s.push_str(&format!(
+        "  containers:\n  - name: app\n    image: {image}\n"
+    ));
     if let Some(p) = policy {
         s.push_str(&format!("    imagePullPolicy: {p}\n"));
     }
