@@ -53,7 +53,7 @@ pub struct PullSecret {
     pub entries: DockerConfig,
     /// The file it was read from.
     pub source_file: PathBuf,
-    /// 1-based YAML document index when the file has several documents.
+    /// 1-based index among the non-empty YAML documents, when the file has several.
     pub document: Option<usize>,
 }
 
