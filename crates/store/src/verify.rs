@@ -45,11 +45,6 @@ pub enum VerifyProblem {
         /// Count computed from the image records.
         actual: u64,
     },
-    /// `index.json` does not list exactly the recorded images.
-    IndexJsonOutOfSync {
-        /// What differs.
-        detail: String,
-    },
 }
 
 impl std::fmt::Display for VerifyProblem {
@@ -78,9 +73,6 @@ impl std::fmt::Display for VerifyProblem {
                 f,
                 "blob {digest} has reference count {recorded} in the index but {actual} images use it"
             ),
-            VerifyProblem::IndexJsonOutOfSync { detail } => {
-                write!(f, "index.json is out of sync: {detail}")
-            }
         }
     }
 }
@@ -98,6 +90,10 @@ pub struct VerifyReport {
     pub unreferenced_blobs: u64,
     /// Ingests not held by any writer (interrupted writes; resumable, or deleted by repair).
     pub stale_ingests: Vec<PathBuf>,
+    /// `index.json` does not list exactly the recorded images (what differs). Not a problem:
+    /// it is derived from the index and rewritten by the next write (a process killed between
+    /// its index commit and the rewrite leaves it stale); `repair` rewrites it.
+    pub index_json_stale: Option<String>,
     /// Problems that remain.
     pub problems: Vec<VerifyProblem>,
     /// What `repair` did.
@@ -151,10 +147,11 @@ impl Store {
                 VerifyProblem::MissingBlob { image, .. } => {
                     drop_keys.insert(image.clone());
                 }
-                VerifyProblem::RefCount { .. } | VerifyProblem::IndexJsonOutOfSync { .. } => {
-                    rebuild = true
-                }
+                VerifyProblem::RefCount { .. } => rebuild = true,
             }
+        }
+        if first.index_json_stale.is_some() {
+            rebuild = true;
         }
         // Records that used a blob just deleted as corrupt are now missing blobs too.
         let mid = self.check_index()?;
@@ -221,8 +218,9 @@ impl Store {
                 present.insert(format!("sha256:{name}"));
             }
         }
-        let (problems, images, referenced) = self.check_index()?;
+        let (problems, images, referenced, stale) = self.check_index()?;
         report.images_checked = images;
+        report.index_json_stale = stale;
         report.problems.extend(problems);
         report.unreferenced_blobs = present.difference(&referenced).count() as u64;
         if let Ok(rd) = fs::read_dir(self.ingest_dir()) {
@@ -238,9 +236,12 @@ impl Store {
         Ok(report)
     }
 
-    /// Problems of the index (missing blobs, reference counts, index.json), the number of
-    /// records, and the set of referenced blobs.
-    fn check_index(&self) -> Result<(Vec<VerifyProblem>, u64, BTreeSet<String>), StoreError> {
+    /// Problems of the index (missing blobs, reference counts), the number of records, the set
+    /// of referenced blobs, and how index.json differs from the records.
+    #[allow(clippy::type_complexity)]
+    fn check_index(
+        &self,
+    ) -> Result<(Vec<VerifyProblem>, u64, BTreeSet<String>, Option<String>), StoreError> {
         let records = self.list()?;
         let refs = self.blob_refs()?;
         let mut problems = Vec::new();
@@ -292,16 +293,17 @@ impl Store {
             .iter()
             .map(|r| (r.key(), r.manifest_digest.to_string()))
             .collect();
-        if listed != expected {
+        let stale = (listed != expected).then(|| {
             let missing = expected.difference(&listed).count();
             let extra = listed.difference(&expected).count();
-            problems.push(VerifyProblem::IndexJsonOutOfSync {
-                detail: format!(
-                    "{missing} recorded images not listed, {extra} listed entries not recorded"
-                ),
-            });
-        }
-        Ok((problems, records.len() as u64, counts.into_keys().collect()))
+            format!("{missing} recorded images not listed, {extra} listed entries not recorded")
+        });
+        Ok((
+            problems,
+            records.len() as u64,
+            counts.into_keys().collect(),
+            stale,
+        ))
     }
 
     /// Recompute the blob reference table from the image records, and rewrite index.json.

@@ -25,6 +25,7 @@ pub(crate) fn verify(store: &Store, repair: bool, format: Format) -> anyhow::Res
             "imagesChecked": report.images_checked,
             "unreferencedBlobs": report.unreferenced_blobs,
             "staleIngests": report.stale_ingests.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "indexJsonStale": report.index_json_stale,
             "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             "repaired": report.repaired,
             "clean": report.is_clean(),
@@ -35,6 +36,9 @@ pub(crate) fn verify(store: &Store, repair: bool, format: Format) -> anyhow::Res
             }
             for p in &report.problems {
                 println!("problem: {p}");
+            }
+            if let Some(d) = &report.index_json_stale {
+                println!("note: index.json is stale ({d}); the next write or --repair rewrites it");
             }
             for i in &report.stale_ingests {
                 println!(
