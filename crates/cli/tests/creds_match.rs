@@ -325,3 +325,62 @@ fn malformed_secret_fails_with_file_and_field() {
     ]);
     assert_eq!(code, 1, "{err}");
 }
+
+// pkg/credentialprovider/config.go ReadDockerConfigFile: config.json in the kubelet root dir,
+// the working dir, $HOME/.docker, /.docker; invalid files are skipped; .dockercfg only when no
+// config.json is usable.
+#[test]
+fn node_search_order() {
+    let t = tempfile::tempdir().unwrap();
+    let home = t.path().join("home");
+    let cwd = t.path().join("cwd");
+    let root = t.path().join("kubelet");
+    for d in [&home.join(".docker"), &cwd, &root] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let write = |p: &Path, user: &str| {
+        std::fs::write(
+            p,
+            format!(r#"{{"auths":{{"r.io":{{"username":"{user}","password":"x"}}}}}}"#),
+        )
+        .unwrap()
+    };
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_pullsim"))
+            .args(["creds", "match", "r.io/app", "--node-search", "-o", "json"])
+            .args(extra)
+            .env("HOME", &home)
+            .current_dir(&cwd)
+            .output()
+            .unwrap();
+        (
+            json_lines(&String::from_utf8(out.stdout).unwrap()),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    std::fs::write(
+        home.join(".dockercfg"),
+        r#"{"r.io":{"username":"legacy","password":"x"}}"#,
+    )
+    .unwrap();
+    let (lines, _) = run(&[]);
+    assert_eq!(lines[0]["username"], "legacy", "only .dockercfg present");
+    write(&home.join(".docker/config.json"), "home");
+    let (lines, _) = run(&[]);
+    assert_eq!(lines[0]["username"], "home");
+    assert_eq!(
+        lines[0]["source"],
+        format!("node:{}", home.join(".docker/config.json").display())
+    );
+    write(&cwd.join("config.json"), "cwd");
+    let (lines, _) = run(&[]);
+    assert_eq!(lines[0]["username"], "cwd");
+    std::fs::write(root.join("config.json"), "not json").unwrap();
+    let (lines, err) = run(&["--kubelet-root", root.to_str().unwrap(), "--explain"]);
+    assert_eq!(lines[0]["username"], "cwd", "an invalid file is skipped");
+    assert!(err.contains("skipped"), "{err}");
+    write(&root.join("config.json"), "root");
+    let (lines, _) = run(&["--kubelet-root", root.to_str().unwrap()]);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["username"], "root");
+}
