@@ -174,7 +174,7 @@ fn docker_hub_fallback_and_docker_io_key() {
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 1, "{out}");
     assert_eq!(lines[0]["username"], "diouser");
-    assert!(lines[0]["why"].as_str().unwrap().contains("host equal"));
+    assert!(lines[0]["why"].as_str().unwrap().contains("exact host"));
 }
 
 #[test]

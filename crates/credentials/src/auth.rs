@@ -347,16 +347,11 @@ mod tests {
 
     // pkg/credentialprovider/config_test.go TestDecodeDockerConfigFieldAuth.
     #[test]
-    fn decode_auth_field_table() {
+    fn decode_docker_config_field_auth() {
         let cases: &[(&str, Option<(&str, &str)>)] = &[
-            ("Zm9vOmJhcg==", Some(("foo", "bar"))),  // padded
-            ("Zm9vOmJhcg", Some(("foo", "bar"))),    // unpadded
-            ("Zm9vOmJhcjo=", Some(("foo", "bar:"))), // password with colon
-            ("Zm9vOmJhOnI=", Some(("foo", "ba:r"))),
-            ("YWJjOmRlZg==\n", Some(("abc", "def"))), // trailing newline ignored
-            ("Zm9vYmFy", None),                       // no colon
-            ("Zm9vOmJhcg===", None),                  // bad padding
-            ("Zm9v!mJhcg==", None),                   // bad character
+            ("Zm9vOmJhcg==", Some(("foo", "bar"))), // auth field decodes to username & password
+            ("cGFudHM=", None),                     // good base64 data, but no colon
+            ("pants", None),                        // bad base64 data
         ];
         for (field, want) in cases {
             let got = decode_auth_field(field);
@@ -369,41 +364,113 @@ mod tests {
             }
         }
         assert_eq!(
-            decode_auth_field("Zm9vYmFy").unwrap_err(),
+            decode_auth_field("cGFudHM=").unwrap_err(),
             AUTH_FORMAT_ERROR
         );
     }
 
+    // config.go decodeDockerConfigFieldAuth: padded when the trimmed value ends in '=', else
+    // unpadded; Go's decoder skips '\r' and '\n'; only the first ':' splits.
+    #[test]
+    fn decode_auth_field_padding_and_colons() {
+        let cases: &[(&str, Option<(&str, &str)>)] = &[
+            ("Zm9vOmJhcg", Some(("foo", "bar"))),
+            ("Zm9vOmJhcjo=", Some(("foo", "bar:"))),
+            ("Zm9vOmJhOnI=", Some(("foo", "ba:r"))),
+            ("YWJjOmRlZg==\n", Some(("abc", "def"))),
+            ("Zm9vOmJhcg===", None),
+            ("Zm9v!mJhcg==", None),
+        ];
+        for (field, want) in cases {
+            match (decode_auth_field(field), want) {
+                (Ok((u, p)), Some((wu, wp))) => {
+                    assert_eq!((u.as_str(), p.expose()), (*wu, *wp), "{field}")
+                }
+                (Err(_), None) => {}
+                (got, _) => panic!("{field}: unexpected {:?}", got.map(|(u, _)| u)),
+            }
+        }
+    }
+
     // pkg/credentialprovider/config_test.go TestDockerConfigEntryJSONDecode.
     #[test]
-    fn entry_decode_table() {
-        let e = parse_entry(
-            &json!({"username":"foo","password":"bar","email":"foo@example.com"}),
-            "x",
-        )
-        .unwrap();
-        assert_eq!(
-            (e.username.as_str(), e.password.expose(), e.email.as_str()),
-            ("foo", "bar", "foo@example.com")
-        );
-        // auth overrides username/password
-        let e = parse_entry(
-            &json!({"auth":"Zm9vOmJhcg==","username":"a","password":"b","email":"e"}),
-            "x",
-        )
-        .unwrap();
-        assert_eq!((e.username.as_str(), e.password.expose()), ("foo", "bar"));
-        // empty auth does not override
-        let e = parse_entry(&json!({"auth":"","username":"a","password":"b"}), "x").unwrap();
-        assert_eq!((e.username.as_str(), e.password.expose()), ("a", "b"));
-        // case-insensitive keys, as Go's encoding/json
+    fn docker_config_entry_json_decode() {
+        // (input, (username, password, email), fail)
+        let cases: &[(serde_json::Value, (&str, &str, &str), bool)] = &[
+            (
+                json!({"username": "foo", "password": "bar", "email": "foo@example.com"}),
+                ("foo", "bar", "foo@example.com"),
+                false,
+            ),
+            (
+                json!({"auth": "Zm9vOmJhcg==", "email": "foo@example.com"}),
+                ("foo", "bar", "foo@example.com"),
+                false,
+            ),
+            (
+                json!({"username": "foo", "password": "bar", "auth": "cGluZzpwb25n", "email": "foo@example.com"}),
+                ("ping", "pong", "foo@example.com"),
+                false,
+            ),
+            (
+                json!({"auth": "pants", "email": "foo@example.com"}),
+                ("", "", "foo@example.com"),
+                true,
+            ),
+            (json!({"email": false}), ("", "", ""), true),
+        ];
+        for (input, (u, p, e), fail) in cases {
+            match parse_entry(input, "x") {
+                Ok(entry) => {
+                    assert!(!fail, "{input} should fail");
+                    assert_eq!(
+                        (
+                            entry.username.as_str(),
+                            entry.password.expose(),
+                            entry.email.as_str()
+                        ),
+                        (*u, *p, *e)
+                    );
+                }
+                Err(_) => assert!(fail, "{input} should decode"),
+            }
+        }
+        // pullsim: Go's encoding/json matches keys case-insensitively; errors name the field.
         let e = parse_entry(&json!({"Username":"u","PASSWORD":"p"}), "x").unwrap();
         assert_eq!((e.username.as_str(), e.password.expose()), ("u", "p"));
-        let err = parse_entry(&json!({"auth":"Zm9vYmFy"}), "auths[\"r\"]").unwrap_err();
+        let err = parse_entry(&json!({"auth":"cGFudHM="}), "auths[\"r\"]").unwrap_err();
         assert_eq!(err.field, "auths[\"r\"].auth");
         assert_eq!(err.message, AUTH_FORMAT_ERROR);
-        let err = parse_entry(&json!({"username": 5}), "x").unwrap_err();
-        assert_eq!(err.field, "x.username");
+        // An empty auth does not override.
+        let e = parse_entry(&json!({"auth":"","username":"a","password":"b"}), "x").unwrap();
+        assert_eq!((e.username.as_str(), e.password.expose()), ("a", "b"));
+    }
+
+    // pkg/credentialprovider/config_test.go TestDockerConfigJsonJSONDecode / TestDockerConfigJSONDecode.
+    #[test]
+    fn docker_config_json_and_dockercfg_decode() {
+        let auths = json!({"http://foo.example.com": {"username": "foo", "password": "bar", "email": "foo@example.com"},
+                           "http://bar.example.com": {"username": "bar", "password": "baz", "email": "bar@example.com"}});
+        let want = [
+            ("http://foo.example.com", "foo", "bar", "foo@example.com"),
+            ("http://bar.example.com", "bar", "baz", "bar@example.com"),
+        ];
+        let check = |cfg: DockerConfig| {
+            assert_eq!(cfg.len(), 2);
+            for (k, u, p, e) in want {
+                let entry = &cfg.iter().find(|(key, _)| key == k).unwrap().1;
+                assert_eq!(
+                    (
+                        entry.username.as_str(),
+                        entry.password.expose(),
+                        entry.email.as_str()
+                    ),
+                    (u, p, e)
+                );
+            }
+        };
+        check(parse_config_json_value(&json!({"auths": auths.clone()})).unwrap());
+        check(parse_dockercfg_value(&auths, "").unwrap());
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl UrlMatch {
                 image_path,
             } => {
                 let host = if globbed.is_empty() {
-                    "host equal".to_string()
+                    "exact host".to_string()
                 } else {
                     let labels: Vec<String> = globbed
                         .iter()
