@@ -13,7 +13,11 @@ const DIGEST: &str =
 
 fn parse(c: &mut Criterion) {
     let mut g = c.benchmark_group("reference/parse_normalized");
-    for (name, input) in [("short", SHORT), ("full_port_tag", FULL), ("digest", DIGEST)] {
+    for (name, input) in [
+        ("short", SHORT),
+        ("full_port_tag", FULL),
+        ("digest", DIGEST),
+    ] {
         g.bench_function(name, |b| {
             b.iter(|| Reference::parse_normalized(black_box(input)))
         });
@@ -23,7 +27,10 @@ fn parse(c: &mut Criterion) {
 
 fn familiar(c: &mut Criterion) {
     let mut g = c.benchmark_group("reference/familiar");
-    for (name, input) in [("short", "docker.io/library/nginx:1.25"), ("full_port_tag", FULL)] {
+    for (name, input) in [
+        ("short", "docker.io/library/nginx:1.25"),
+        ("full_port_tag", FULL),
+    ] {
         let r = Reference::parse_normalized(input).expect("valid benchmark input");
         g.bench_function(name, |b| b.iter(|| black_box(&r).familiar()));
     }
@@ -32,7 +39,11 @@ fn familiar(c: &mut Criterion) {
 
 fn image_name(c: &mut Criterion) {
     let mut g = c.benchmark_group("reference/parse_image_name");
-    for (name, input) in [("short", SHORT), ("full_port_tag", FULL), ("digest", DIGEST)] {
+    for (name, input) in [
+        ("short", SHORT),
+        ("full_port_tag", FULL),
+        ("digest", DIGEST),
+    ] {
         g.bench_function(name, |b| b.iter(|| parse_image_name(black_box(input))));
     }
     g.finish();
