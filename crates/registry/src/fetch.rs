@@ -161,10 +161,11 @@ pub(crate) async fn fetch_blob(
     progress.layer_started(&blob.digest, blob.size);
     let path = format!("/v2/{}/blobs/{}", session.repository, blob.digest);
     let mut headers = HeaderMap::new();
-    if offset > 0 && offset < blob.size {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes={offset}-")) {
-            headers.insert(RANGE, v);
-        }
+    if offset > 0
+        && offset < blob.size
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes={offset}-"))
+    {
+        headers.insert(RANGE, v);
     }
     let mut resp = session.request(Method::GET, &path, headers).await?;
     let status = resp.status();
@@ -307,12 +308,11 @@ impl InFlight {
 
     /// Drop the entry when nobody else holds it.
     pub(crate) fn release(&self, d: &Digest) {
-        if let Ok(mut m) = self.map.lock() {
-            if let Some(l) = m.get(d) {
-                if Arc::strong_count(l) == 1 {
-                    m.remove(d);
-                }
-            }
+        if let Ok(mut m) = self.map.lock()
+            && let Some(l) = m.get(d)
+            && Arc::strong_count(l) == 1
+        {
+            m.remove(d);
         }
     }
 }

@@ -58,10 +58,10 @@ async fn manifest_bytes(
     store: &Store,
     digest: &Digest,
 ) -> Result<(Vec<u8>, bool), RegistryError> {
-    if store.has_blob(digest) {
-        if let Ok(b) = store.read_blob(digest) {
-            return Ok((b, true));
-        }
+    if store.has_blob(digest)
+        && let Ok(b) = store.read_blob(digest)
+    {
+        return Ok((b, true));
     }
     let path = format!("/v2/{}/manifests/{}", reference.path(), digest);
     let (_, body) = get_manifest(session, reference, &path, Some(digest)).await?;
@@ -182,10 +182,10 @@ pub(crate) async fn pull(
     for (d, bytes) in manifests.iter().rev() {
         store.put_blob(d, bytes)?;
     }
-    if platform.is_none() {
-        if let Ok(cfg) = store.read_blob(&config_digest) {
-            platform = config_platform(&cfg);
-        }
+    if platform.is_none()
+        && let Ok(cfg) = store.read_blob(&config_digest)
+    {
+        platform = config_platform(&cfg);
     }
     let mut all: Vec<Digest> = manifests.iter().map(|(d, _)| d.clone()).collect();
     let mut size: u64 = manifests.iter().map(|(_, b)| b.len() as u64).sum();
@@ -217,7 +217,16 @@ pub(crate) async fn pull(
         labels: Default::default(),
         origin: Origin::Pulled,
     };
-    store.record_image(&rec)?;
+    // Re-pulling an unchanged image (policy Always, image present) writes nothing.
+    let unchanged = store.lookup(reference)?.is_some_and(|old| {
+        old.manifest_digest == rec.manifest_digest
+            && old.config_digest == rec.config_digest
+            && old.written_as == rec.written_as
+            && old.blobs == rec.blobs
+    });
+    if !unchanged {
+        store.record_image(&rec)?;
+    }
     Ok(Pulled {
         manifest_digest: top.digest,
         media_type: top_type,

@@ -274,42 +274,41 @@ pub(crate) async fn get_manifest(
         return Err(status_error(resp, &Method::GET, &url, &session.reference, stage).await);
     }
     let headers = resp.headers().clone();
-    if let Some(len) = resp.content_length() {
-        if len > MAX_MANIFEST_SIZE {
-            return Err(RegistryError::Protocol {
-                reference: session.reference.clone(),
-                status: Some(200),
-                message: format!(
-                    "rejecting {len} byte manifest for {}: not found",
-                    session.reference
-                ),
-            });
-        }
+    if let Some(len) = resp.content_length()
+        && len > MAX_MANIFEST_SIZE
+    {
+        return Err(RegistryError::Protocol {
+            reference: session.reference.clone(),
+            status: Some(200),
+            message: format!(
+                "rejecting {len} byte manifest for {}: not found",
+                session.reference
+            ),
+        });
     }
     let body =
         crate::fetch::read_small_body(resp, &session.inner.transport, &session.reference).await?;
     let actual = sha256_digest(&body)?;
     let what = format!("manifest {}@{}", reference.name(), actual);
-    if let Some(hd) = header_str(&headers, "docker-content-digest") {
-        if let Ok(hd) = Digest::parse(&hd) {
-            if hd != actual {
-                return Err(RegistryError::DigestMismatch {
-                    what: format!("manifest {url} (Docker-Content-Digest)"),
-                    expected: hd,
-                    actual,
-                });
-            }
-        }
+    if let Some(hd) = header_str(&headers, "docker-content-digest")
+        && let Ok(hd) = Digest::parse(&hd)
+        && hd != actual
+    {
+        return Err(RegistryError::DigestMismatch {
+            what: format!("manifest {url} (Docker-Content-Digest)"),
+            expected: hd,
+            actual,
+        });
     }
     let want = expected.or(reference.digest());
-    if let Some(want) = want {
-        if *want != actual {
-            return Err(RegistryError::DigestMismatch {
-                what,
-                expected: want.clone(),
-                actual,
-            });
-        }
+    if let Some(want) = want
+        && *want != actual
+    {
+        return Err(RegistryError::DigestMismatch {
+            what,
+            expected: want.clone(),
+            actual,
+        });
     }
     let mut media_type = media_type_of(&headers);
     if media_type.is_empty() || media_type == "application/json" {

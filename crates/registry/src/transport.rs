@@ -1,7 +1,8 @@
 //! HTTP transport with a node's rules: HTTPS by default; plain HTTP allowed for loopback
 //! registries (127.0.0.0/8, ::1, localhost — containerd's `core/remotes/docker/config/hosts.go`
-//! tries HTTPS and falls back to HTTP for them) and for hosts named in `insecure_registries`
-//! (whose certificates are also not verified, as docker's `insecure-registries`); extra CA
+//! allows both for them; pullsim tries HTTP first and moves to HTTPS when the peer speaks TLS)
+//! and for hosts named in `insecure_registries` (whose certificates are also not verified, as
+//! docker's `insecure-registries`); extra CA
 //! files join the root store; redirects are followed by hand and the `Authorization` header is
 //! never sent to another host; an offline client never opens a connection.
 
@@ -9,7 +10,7 @@ use std::collections::HashMap;
 use std::error::Error as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, LOCATION};
@@ -90,11 +91,20 @@ pub(crate) struct Request {
 }
 
 /// The shared transport of a [`crate::Client`].
+///
+/// Three HTTP clients: `plain` serves `http://` URLs (its TLS configuration is an empty root
+/// store, so building it costs nothing); `verified` (system roots plus the CA files) and
+/// `insecure` (no certificate verification, for `insecure_registries`) are built on first use,
+/// so a command that only talks plain HTTP to a loopback registry never loads the system roots.
 pub(crate) struct Transport {
-    verified: reqwest::Client,
-    insecure: Option<reqwest::Client>,
+    plain: reqwest::Client,
+    verified: OnceLock<Result<reqwest::Client, String>>,
+    insecure: OnceLock<Result<reqwest::Client, String>>,
+    ca_certs: Vec<reqwest::Certificate>,
     insecure_hosts: Vec<String>,
     offline: bool,
+    connect_timeout: Duration,
+    user_agent: String,
     /// Learned scheme per registry host.
     schemes: Mutex<HashMap<String, &'static str>>,
     /// Deadline for response headers and between body chunks.
@@ -107,6 +117,17 @@ fn builder(connect_timeout: Duration, user_agent: &str) -> reqwest::ClientBuilde
         .connect_timeout(connect_timeout)
         .user_agent(user_agent)
         .no_proxy()
+}
+
+/// A rustls configuration that trusts nothing: for the plain-HTTP client, which never
+/// negotiates TLS (it only avoids loading the system roots).
+fn trust_nothing() -> Result<rustls::ClientConfig, String> {
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth())
 }
 
 impl Transport {
@@ -137,24 +158,6 @@ impl Transport {
             }
             certs.extend(found);
         }
-        let verified = builder(connect_timeout, user_agent)
-            .tls_certs_merge(certs)
-            .build()
-            .map_err(|e| RegistryError::Config {
-                message: format!("cannot build the HTTP client: {}", chain_text(&e)),
-            })?;
-        let insecure = if insecure_registries.is_empty() {
-            None
-        } else {
-            Some(
-                builder(connect_timeout, user_agent)
-                    .tls_danger_accept_invalid_certs(true)
-                    .build()
-                    .map_err(|e| RegistryError::Config {
-                        message: format!("cannot build the HTTP client: {}", chain_text(&e)),
-                    })?,
-            )
-        };
         for entry in insecure_registries {
             if entry.trim().is_empty() || entry.contains('/') && !entry.contains("://") {
                 return Err(RegistryError::Config {
@@ -162,11 +165,22 @@ impl Transport {
                 });
             }
         }
+        let config_err = |e: String| RegistryError::Config {
+            message: format!("cannot build the HTTP client: {e}"),
+        };
+        let plain = builder(connect_timeout, user_agent)
+            .tls_backend_preconfigured(trust_nothing().map_err(config_err)?)
+            .build()
+            .map_err(|e| config_err(chain_text(&e)))?;
         Ok(Transport {
-            verified,
-            insecure,
+            plain,
+            verified: OnceLock::new(),
+            insecure: OnceLock::new(),
+            ca_certs: certs,
             insecure_hosts: insecure_registries.to_vec(),
             offline,
+            connect_timeout,
+            user_agent: user_agent.to_string(),
             schemes: Mutex::new(HashMap::new()),
             progress_timeout,
         })
@@ -183,23 +197,28 @@ impl Transport {
             .any(|e| insecure_matches(e, host))
     }
 
-    /// Schemes to try for a registry host, in order.
+    /// Schemes to try for a registry host, in order: plain HTTP first for loopback hosts (a TLS
+    /// registry answers it at once with "Client sent an HTTP request to an HTTPS server", and
+    /// HTTPS is tried next), HTTPS first for insecure registries (docker's order), HTTPS only
+    /// for everything else.
     fn schemes_for(&self, host: &str) -> Vec<&'static str> {
-        if let Ok(m) = self.schemes.lock() {
-            if let Some(s) = m.get(host) {
-                return vec![s];
-            }
+        if let Ok(m) = self.schemes.lock()
+            && let Some(s) = m.get(host)
+        {
+            return vec![s];
         }
-        if is_loopback(host) || self.is_insecure(host) {
+        if is_loopback(host) {
+            vec!["http", "https"]
+        } else if self.is_insecure(host) {
             vec!["https", "http"]
         } else {
             vec!["https"]
         }
     }
 
-    /// Ping a registry host with `GET /v2/`, trying HTTPS then (for loopback and insecure
-    /// hosts) plain HTTP when the peer does not speak TLS. Returns the base URL
-    /// (`scheme://host/`) and the ping's response; the scheme is remembered.
+    /// Ping a registry host with `GET /v2/`, trying the schemes of [`Self::schemes_for`] in
+    /// order. Returns the base URL (`scheme://host/`) and the ping's response; the scheme is
+    /// remembered.
     pub(crate) async fn ping(
         &self,
         host: &str,
@@ -208,6 +227,7 @@ impl Transport {
         let schemes = self.schemes_for(host);
         let mut last_err = None;
         for (i, scheme) in schemes.iter().enumerate() {
+            let more = i + 1 < schemes.len();
             let base = url::Url::parse(&format!("{scheme}://{host}/")).map_err(|e| {
                 RegistryError::Config {
                     message: format!("registry host {host:?}: not a valid host: {e}"),
@@ -224,12 +244,36 @@ impl Transport {
             };
             match self.send(req, reference).await {
                 Ok(resp) => {
+                    if *scheme == "http" && more && resp.status() == StatusCode::BAD_REQUEST {
+                        // Go's TLS server answers plain HTTP with 400 "Client sent an HTTP
+                        // request to an HTTPS server."
+                        let body = resp.text().await.unwrap_or_default();
+                        if body.contains("HTTPS") {
+                            continue;
+                        }
+                        return Err(RegistryError::Protocol {
+                            reference: reference.to_string(),
+                            status: Some(400),
+                            message: format!(
+                                "failed to resolve reference {reference:?}: unexpected status from GET request to {base}v2/: 400 Bad Request"
+                            ),
+                        });
+                    }
                     if let Ok(mut m) = self.schemes.lock() {
                         m.insert(host.to_string(), scheme);
                     }
                     return Ok((base, resp));
                 }
-                Err(SendError::NotTls(e)) if i + 1 < schemes.len() => {
+                Err(SendError::NotTls(e)) if more => {
+                    last_err = Some(e);
+                    continue;
+                }
+                Err(SendError::Other(e)) if *scheme == "http" && more => {
+                    // A TLS server that drops plain-HTTP connections: try HTTPS, unless
+                    // nothing listens at all.
+                    if e.to_string().contains("connection refused") {
+                        return Err(e);
+                    }
                     last_err = Some(e);
                     continue;
                 }
@@ -241,11 +285,33 @@ impl Transport {
         }))
     }
 
-    fn client_for(&self, url: &url::Url) -> &reqwest::Client {
-        let hp = host_port(url);
-        match &self.insecure {
-            Some(c) if self.is_insecure(&hp) => c,
-            _ => &self.verified,
+    fn lazy<'a>(
+        &self,
+        cell: &'a OnceLock<Result<reqwest::Client, String>>,
+        insecure: bool,
+    ) -> Result<&'a reqwest::Client, RegistryError> {
+        let built = cell.get_or_init(|| {
+            let b = builder(self.connect_timeout, &self.user_agent);
+            let b = if insecure {
+                b.tls_danger_accept_invalid_certs(true)
+            } else {
+                b.tls_certs_merge(self.ca_certs.iter().cloned())
+            };
+            b.build().map_err(|e| chain_text(&e))
+        });
+        built.as_ref().map_err(|e| RegistryError::Config {
+            message: format!("cannot build the HTTPS client: {e}"),
+        })
+    }
+
+    fn client_for(&self, url: &url::Url) -> Result<&reqwest::Client, RegistryError> {
+        if url.scheme() == "http" {
+            return Ok(&self.plain);
+        }
+        if self.is_insecure(&host_port(url)) {
+            self.lazy(&self.insecure, true)
+        } else {
+            self.lazy(&self.verified, false)
         }
     }
 
@@ -263,14 +329,12 @@ impl Transport {
         let mut method = req.method.clone();
         for _ in 0..=MAX_REDIRECTS {
             let same_host = host_port(&url) == origin && url.scheme() == origin_scheme;
-            let client = self.client_for(&url);
+            let client = self.client_for(&url).map_err(SendError::Other)?;
             let mut rb = client
                 .request(method.clone(), url.clone())
                 .headers(req.headers.clone());
-            if same_host {
-                if let Some(a) = &req.authorization {
-                    rb = rb.header(AUTHORIZATION, a.clone());
-                }
+            if same_host && let Some(a) = &req.authorization {
+                rb = rb.header(AUTHORIZATION, a.clone());
             }
             if let Some(form) = &req.form {
                 rb = rb

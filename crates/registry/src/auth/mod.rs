@@ -41,17 +41,15 @@ impl Cred {
     pub(crate) fn from_auth(a: &pullsim_credentials::AuthConfig) -> Cred {
         let mut username = a.username.clone();
         let mut password = a.password.expose().to_string();
-        if username.is_empty() && password.is_empty() {
-            if let Some(auth) = &a.auth {
-                if let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(auth.expose()) {
-                    if let Ok(s) = String::from_utf8(raw) {
-                        if let Some((u, p)) = s.split_once(':') {
-                            username = u.to_string();
-                            password = p.to_string();
-                        }
-                    }
-                }
-            }
+        if username.is_empty()
+            && password.is_empty()
+            && let Some(auth) = &a.auth
+            && let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(auth.expose())
+            && let Ok(s) = String::from_utf8(raw)
+            && let Some((u, p)) = s.split_once(':')
+        {
+            username = u.to_string();
+            password = p.to_string();
         }
         let nonempty = |s: Option<&pullsim_credentials::Secret>| {
             s.map(|s| s.expose().to_string()).filter(|s| !s.is_empty())
