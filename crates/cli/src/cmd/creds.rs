@@ -34,6 +34,9 @@ plugins, matched exactly as pkg/credentialprovider/keyring.go on the normalized 
 anonymously` when nothing matches."
     )]
     Match(MatchArgs),
+    /// Would the node be able to pull IMAGE with these credentials, and if not, exactly why?
+    /// Tries each credential in the kubelet's order (auth flow + one manifest HEAD, no layers).
+    Check(crate::cmd::creds_check::CheckArgs),
 }
 
 /// `creds match`.
@@ -80,6 +83,7 @@ struct MissLine<'a> {
 pub fn run(args: CredsArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         CredsCommand::Match(m) => run_match(m),
+        CredsCommand::Check(c) => crate::cmd::creds_check::run(c),
     }
 }
 

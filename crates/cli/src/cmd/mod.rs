@@ -12,3 +12,4 @@ pub mod creds;
 pub mod pod;
 pub mod pod_explain;
 pub mod pod_render;
+pub mod creds_check;

@@ -1,0 +1,209 @@
+//! `pullsim creds check` against the real registry in every auth mode.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use pullsim_testsupport::image::{ImageSpec, generate};
+use pullsim_testsupport::{Mode, RegistryHandle, shared};
+use serde_json::Value;
+
+static PUSHED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn push(reg: &RegistryHandle, repo_tag: &str, seed: u64) -> String {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let img = generate(&dir.join("layout"), &ImageSpec::simple("v1", 1, 2000, seed)).unwrap();
+    let key = format!("{}/{repo_tag}", reg.host);
+    let mut pushed = PUSHED.lock().unwrap();
+    if !pushed.contains(&key) {
+        reg.push_image(&img, repo_tag).unwrap();
+        pushed.push(key);
+    }
+    img.top_digest().to_string()
+}
+
+fn secret(dir: &Path, name: &str, host: &str, user: &str, pass: &str) -> PathBuf {
+    let cfg = serde_json::json!({"auths": {host: {"username": user, "password": pass}}});
+    let doc = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": "default"},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": cfg.to_string()},
+    });
+    let p = dir.join(format!("{name}.json"));
+    std::fs::write(&p, doc.to_string()).unwrap();
+    p
+}
+
+/// Run `creds check -o json` (plus `extra`), return (exit code, the one JSON object, all output).
+fn check(image: &str, secrets: &[&PathBuf], extra: &[&str]) -> (i32, Value, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pullsim"));
+    cmd.args(["creds", "check", image, "-o", "json"]);
+    for s in secrets {
+        cmd.arg("--secret").arg(s);
+    }
+    cmd.args(extra);
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "exactly one JSON object: {stdout}{stderr}"
+    );
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        v,
+        format!("{stdout}{stderr}"),
+    )
+}
+
+fn outcomes(v: &Value) -> Vec<String> {
+    v["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const MARK: &str = "MARKERpw-7731";
+
+#[test]
+fn htpasswd_table() {
+    let reg = shared(Mode::Htpasswd);
+    let digest = push(reg, "team/chk:v1", 21);
+    let d = tempfile::tempdir().unwrap();
+    let image = format!("{}/team/chk:v1", reg.host);
+    let good = secret(d.path(), "good", &reg.host, "alice", "alice-pass");
+    let wrong = secret(d.path(), "wrong", &reg.host, "alice", MARK);
+    let unknown = secret(d.path(), "unknown", &reg.host, "mallory", MARK);
+
+    let (code, v, _) = check(&image, &[&good], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(v["pullable"], true);
+    assert_eq!(v["reason"], Value::Null);
+    assert_eq!(v["attempts"][0]["digest"], digest);
+    assert_eq!(v["attempts"][0]["source"], "secret:default/good");
+    assert_eq!(v["attempts"][0]["username"], "alice");
+    assert_eq!(v["attempts"][0]["status"], 200);
+
+    for s in [&wrong, &unknown] {
+        let (code, v, all) = check(&image, &[s], &[]);
+        assert_eq!(code, 1);
+        assert_eq!(outcomes(&v), ["unauthorized"]);
+        assert_eq!(v["attempts"][0]["status"], 401);
+        assert_eq!(v["reason"], "ErrImagePull");
+        assert!(!all.contains(MARK), "credential leaked: {all}");
+    }
+    // no credential on a private registry: one anonymous attempt
+    let (code, v, _) = check(&image, &[], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(v["attempts"][0]["source"], "anonymous");
+    assert_eq!(v["attempts"][0]["key"], Value::Null);
+    assert_eq!(outcomes(&v), ["unauthorized"]);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("no basic auth credentials")
+    );
+
+    // two secrets, the first wrong: the second is used, the first failure is shown
+    let (code, v, all) = check(&image, &[&wrong, &good], &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(outcomes(&v), ["unauthorized", "ok"]);
+    assert_eq!(v["attempts"][1]["source"], "secret:default/good");
+    assert!(!all.contains(MARK));
+    // two secrets both wrong: no anonymous retry after credentials fail
+    let (code, v, _) = check(&image, &[&wrong, &unknown], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(outcomes(&v), ["unauthorized", "unauthorized"]);
+    // the aggregate of two identical messages is the message itself (utilerrors dedup)
+    assert!(!v["message"].as_str().unwrap().contains('['));
+}
+
+#[test]
+fn token_table() {
+    let reg = shared(Mode::Token);
+    push(reg, "team/tok:v1", 22);
+    let d = tempfile::tempdir().unwrap();
+    let image = format!("{}/team/tok:v1", reg.host);
+    let good = secret(d.path(), "good", &reg.host, "alice", "alice-pass");
+    let wrong = secret(d.path(), "wrong", &reg.host, "alice", MARK);
+    let other = secret(d.path(), "other", &reg.host, "bob", "bob-pass");
+    let (code, v, _) = check(&image, &[&good], &[]);
+    assert_eq!(code, 0, "{v}");
+    let (code, v, all) = check(&image, &[&wrong], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(outcomes(&v), ["unauthorized"]);
+    assert!(!all.contains(MARK));
+    let (code, v, _) = check(&image, &[&other], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(outcomes(&v), ["denied"]);
+    assert_eq!(v["attempts"][0]["registry_error"], "insufficient_scope");
+    let (code, v, _) = check(&image, &[], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(outcomes(&v), ["unauthorized"]);
+}
+
+#[test]
+fn anonymous_not_found_and_down() {
+    let reg = shared(Mode::Anonymous);
+    push(reg, "pub/chk:v1", 23);
+    let (code, v, _) = check(&format!("{}/pub/chk:v1", reg.host), &[], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(outcomes(&v), ["ok"]);
+    let (code, v, _) = check(&format!("{}/pub/chk:missing", reg.host), &[], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(outcomes(&v), ["not-found"]);
+    assert_eq!(v["attempts"][0]["registry_error"], "MANIFEST_UNKNOWN");
+    let (code, v, _) = check(&format!("{}/pub/no-such-repo:v1", reg.host), &[], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(outcomes(&v), ["not-found"]);
+    let port = pullsim_testsupport::free_loopback_port().unwrap();
+    let (code, v, _) = check(&format!("127.0.0.1:{port}/x/y:1"), &[], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(outcomes(&v), ["unavailable"]);
+}
+
+#[test]
+fn tls_with_and_without_ca() {
+    let reg = shared(Mode::Tls);
+    push(reg, "sec/chk:v1", 24);
+    let image = format!("{}/sec/chk:v1", reg.host);
+    let (code, v, _) = check(&image, &[], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(outcomes(&v), ["tls-error"]);
+    let ca = reg.ca_file.clone().unwrap();
+    let (code, v, _) = check(&image, &[], &["--ca-file", ca.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v}");
+}
+
+#[test]
+fn text_output_names_each_attempt() {
+    let reg = shared(Mode::Htpasswd);
+    push(reg, "team/txt:v1", 25);
+    let d = tempfile::tempdir().unwrap();
+    let image = format!("{}/team/txt:v1", reg.host);
+    let wrong = secret(d.path(), "wrong", &reg.host, "alice", MARK);
+    let good = secret(d.path(), "good", &reg.host, "alice", "alice-pass");
+    let out = Command::new(env!("CARGO_BIN_EXE_pullsim"))
+        .args(["creds", "check", &image, "--secret"])
+        .arg(&wrong)
+        .arg("--secret")
+        .arg(&good)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("attempt 1/2: source secret:default/wrong"),
+        "{text}"
+    );
+    assert!(text.contains("auth scheme: basic"), "{text}");
+    assert!(text.contains("HTTP status: 401"), "{text}");
+    assert!(text.contains("verdict: pullable"), "{text}");
+    assert!(!text.contains(MARK));
+}

@@ -1,0 +1,206 @@
+//! `pullsim pull` and `pullsim creds check` against the real registry (pullsim-testsupport).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use pullsim_testsupport::image::{ImageSpec, generate};
+use pullsim_testsupport::{Mode, RegistryHandle, shared};
+use serde_json::Value;
+
+static PUSHED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Push a small generated image once per registry and repository; returns the top digest.
+fn push(reg: &RegistryHandle, repo_tag: &str, seed: u64) -> String {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let img = generate(&dir.join("layout"), &ImageSpec::simple("v1", 2, 3000, seed)).unwrap();
+    let key = format!("{}/{repo_tag}", reg.host);
+    let mut pushed = PUSHED.lock().unwrap();
+    if !pushed.contains(&key) {
+        reg.push_image(&img, repo_tag).unwrap();
+        pushed.push(key);
+    }
+    img.top_digest().to_string()
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn pullsim(root: &Path, args: &[&str]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_pullsim"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A dockerconfigjson Secret file (stringData) for `host` with `user`/`pass`.
+fn secret(dir: &Path, name: &str, host: &str, user: &str, pass: &str) -> PathBuf {
+    let cfg = serde_json::json!({"auths": {host: {"username": user, "password": pass}}});
+    let doc = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": "default"},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": cfg.to_string()},
+    });
+    let p = dir.join(format!("{name}.json"));
+    std::fs::write(&p, doc.to_string()).unwrap();
+    p
+}
+
+fn events(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn anonymous_pull_then_present_then_never() {
+    let reg = shared(Mode::Anonymous);
+    push(reg, "cli/app:v1", 11);
+    let root = tempfile::tempdir().unwrap();
+    let image = format!("{}/cli/app:v1", reg.host);
+    let o = pullsim(root.path(), &["pull", &image, "-o", "json"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let ev = events(&o.stdout);
+    assert_eq!(ev[0]["reason"], "Pulling");
+    assert_eq!(ev[0]["message"], format!("Pulling image \"{image}\""));
+    assert_eq!(ev[1]["reason"], "Pulled");
+    let msg = ev[1]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with(&format!("Successfully pulled image \"{image}\" in ")),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(" including waiting). Image size: ") && msg.ends_with(" bytes."),
+        "{msg}"
+    );
+    // IfNotPresent (tag v1): the local image is used.
+    let o = pullsim(root.path(), &["pull", &image, "-o", "json"]);
+    assert_eq!(o.code, 0);
+    assert_eq!(
+        events(&o.stdout)[0]["message"],
+        format!("Container image \"{image}\" already present on machine")
+    );
+    // Never, absent
+    let absent = format!("{}/cli/absent:v1", reg.host);
+    let o = pullsim(
+        root.path(),
+        &["pull", &absent, "--policy", "Never", "-o", "json"],
+    );
+    assert_eq!(o.code, 1);
+    let ev = events(&o.stdout);
+    assert_eq!(ev[0]["reason"], "ErrImageNeverPull");
+    assert_eq!(ev[0]["type"], "Warning");
+}
+
+#[test]
+fn missing_tag_fails_with_containerd_message() {
+    let reg = shared(Mode::Anonymous);
+    push(reg, "cli/nf:v1", 12);
+    let root = tempfile::tempdir().unwrap();
+    let image = format!("{}/cli/nf:nope", reg.host);
+    let o = pullsim(root.path(), &["pull", &image, "-o", "json"]);
+    assert_eq!(o.code, 1);
+    let ev = events(&o.stdout);
+    assert_eq!(ev[1]["reason"], "Failed");
+    assert_eq!(
+        ev[1]["message"],
+        format!(
+            "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
+        )
+    );
+    assert_eq!(ev[2]["message"], "Error: ErrImagePull");
+}
+
+#[test]
+fn second_secret_used_after_first_fails() {
+    let reg = shared(Mode::Htpasswd);
+    push(reg, "team/two:v1", 13);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = secret(dir.path(), "bad", &reg.host, "alice", "MARKER-wrong-pass-1");
+    let good = secret(dir.path(), "good", &reg.host, "alice", "alice-pass");
+    let image = format!("{}/team/two:v1", reg.host);
+    let root = tempfile::tempdir().unwrap();
+    let o = pullsim(
+        root.path(),
+        &[
+            "pull",
+            &image,
+            "--secret",
+            bad.to_str().unwrap(),
+            "--secret",
+            good.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(!o.stdout.contains("MARKER") && !o.stderr.contains("MARKER"));
+}
+
+#[test]
+fn tls_registry_needs_ca_file() {
+    let reg = shared(Mode::Tls);
+    push(reg, "sec/cli:v1", 14);
+    let image = format!("{}/sec/cli:v1", reg.host);
+    let root = tempfile::tempdir().unwrap();
+    let o = pullsim(root.path(), &["pull", &image, "-o", "json"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stdout.contains("certificate"), "{}", o.stdout);
+    let ca = reg.ca_file.clone().unwrap();
+    let o = pullsim(
+        root.path(),
+        &[
+            "pull",
+            &image,
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+}
+
+#[test]
+fn multi_arch_platform_flag() {
+    let reg = shared(Mode::Anonymous);
+    let dir = tempfile::tempdir().unwrap().keep();
+    let img = generate(&dir.join("l"), &ImageSpec::multi_arch("v1", 1, 2000, 15)).unwrap();
+    {
+        let key = format!("{}/cli/multi:v1", reg.host);
+        let mut pushed = PUSHED.lock().unwrap();
+        if !pushed.contains(&key) {
+            reg.push_image(&img, "cli/multi:v1").unwrap();
+            pushed.push(key);
+        }
+    }
+    let image = format!("{}/cli/multi:v1", reg.host);
+    let root = tempfile::tempdir().unwrap();
+    let o = pullsim(
+        root.path(),
+        &["pull", &image, "--platform", "linux/arm64", "-o", "json"],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let o = pullsim(root.path(), &["images", "inspect", &image, "-o", "json"]);
+    let arm = &img.manifests[1];
+    assert!(o.stdout.contains(&arm.config_digest), "{}", o.stdout);
+    let o = pullsim(
+        tempfile::tempdir().unwrap().path(),
+        &["pull", &image, "--platform", "windows/amd64", "-o", "json"],
+    );
+    assert_eq!(o.code, 1);
+    assert!(o.stdout.contains("linux/arm64/v8"), "{}", o.stdout);
+}
