@@ -57,6 +57,7 @@ pub struct Store {
     snapshot: RwLock<Option<Arc<Snapshot>>>,
     opened: Instant,
     last_check_ms: AtomicU64,
+    cold_lookups: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -98,6 +99,7 @@ impl Store {
             snapshot: RwLock::new(None),
             opened: Instant::now(),
             last_check_ms: AtomicU64::new(0),
+            cold_lookups: AtomicU64::new(0),
         };
         if !store.index.path.exists() {
             for d in [&store.blobs_dir, &store.ingest_dir] {
@@ -328,10 +330,54 @@ impl Store {
     /// Find an image by reference (normalized: `nginx`, `library/nginx` and
     /// `docker.io/library/nginx:latest` are one image). A digest reference matches a record
     /// named by that digest or any record of the same repository with that manifest digest.
+    ///
+    /// The first lookup of a `Store` reads the one record from the index (what a CLI call
+    /// pays); later ones load and use the in-memory snapshot.
     pub fn lookup(&self, r: &Reference) -> Result<Option<ImageRecord>, StoreError> {
         let key = Self::key_for(r);
+        let have_snapshot = self.snapshot.read().map(|s| s.is_some()).unwrap_or(false);
+        if !have_snapshot && self.cold_lookups.fetch_add(1, Ordering::Relaxed) == 0 {
+            return self.lookup_direct(r, &key);
+        }
         let snap = self.snapshot()?;
         Ok(snap.by_key.get(&key).map(|&i| snap.records[i].clone()))
+    }
+
+    /// One lookup straight from the index: the record at `key`, else (for a digest
+    /// reference) the first record of the same repository with that manifest digest.
+    fn lookup_direct(&self, r: &Reference, key: &str) -> Result<Option<ImageRecord>, StoreError> {
+        let path = self.index.path.clone();
+        let name = r.name();
+        let digest = r.digest().cloned();
+        self.index.read(|txn| {
+            let Some(t) = table_or_empty(txn.open_table(IMAGES), &path)? else {
+                return Ok(None);
+            };
+            if let Some(v) = t.get(key).map_err(|e| StoreError::index(&path, e))? {
+                return Ok(Some(decode_record(key, v.value())?));
+            }
+            let Some(d) = digest else {
+                return Ok(None);
+            };
+            for item in t
+                .range::<&str>(name.as_str()..)
+                .map_err(|e| StoreError::index(&path, e))?
+            {
+                let (k, v) = item.map_err(|e| StoreError::index(&path, e))?;
+                let k = k.value();
+                let Some(rest) = k.strip_prefix(name.as_str()) else {
+                    break;
+                };
+                if !(rest.starts_with(':') || rest.starts_with('@')) {
+                    continue;
+                }
+                let rec = decode_record(k, v.value())?;
+                if rec.manifest_digest == d {
+                    return Ok(Some(rec));
+                }
+            }
+            Ok(None)
+        })
     }
 
     /// Find an image by ID (config digest): `sha256:<hex>`, `<hex>`, or a unique hex prefix.

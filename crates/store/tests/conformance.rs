@@ -512,3 +512,27 @@ fn default_root_follows_the_environment_order() {
         assert!(root.ends_with(".local/share/pullsim"));
     }
 }
+
+#[test]
+fn first_lookup_of_a_fresh_store_reads_the_index_directly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let rec = put_image(&store, "nginx:1.25", 9);
+    put_image(&store, "nginx2:1.25", 10);
+    let cases = [
+        ("nginx:1.25", Some(rec.key())),
+        ("docker.io/library/nginx:1.25", Some(rec.key())),
+        (&*format!("nginx@{}", rec.manifest_digest), Some(rec.key())),
+        ("nginx", None),
+        (&*format!("nginx2@{}", rec.manifest_digest), None),
+    ];
+    for (text, want) in cases {
+        // A new Store per lookup: each is the first (direct) lookup.
+        let fresh = Store::open(dir.path()).unwrap();
+        let got = fresh
+            .lookup(&Reference::parse_normalized(text).unwrap())
+            .unwrap()
+            .map(|r| r.key());
+        assert_eq!(got, want, "{text}");
+    }
+}
