@@ -93,10 +93,10 @@ pub(crate) fn make_client(
     o.insecure_registries = flags.insecure_registry.clone();
     o.ca_files = flags.ca_file.clone();
     o.platform = platform;
-    if let Ok(s) = std::env::var("PULLSIM_PROGRESS_TIMEOUT_MS") {
-        if let Ok(ms) = s.parse::<u64>() {
-            o.progress_timeout = std::time::Duration::from_millis(ms);
-        }
+    if let Ok(s) = std::env::var("PULLSIM_PROGRESS_TIMEOUT_MS")
+        && let Ok(ms) = s.parse::<u64>()
+    {
+        o.progress_timeout = std::time::Duration::from_millis(ms);
     }
     Ok(Client::new(o)?)
 }
@@ -202,17 +202,17 @@ impl Progress for Bars {
         }
     }
     fn layer_progress(&self, d: &Digest, bytes: u64) {
-        if let Ok(m) = self.bars.lock() {
-            if let Some(pb) = m.get(d) {
-                pb.set_position(bytes);
-            }
+        if let Ok(m) = self.bars.lock()
+            && let Some(pb) = m.get(d)
+        {
+            pb.set_position(bytes);
         }
     }
     fn layer_done(&self, d: &Digest) {
-        if let Ok(m) = self.bars.lock() {
-            if let Some(pb) = m.get(d) {
-                pb.finish_and_clear();
-            }
+        if let Ok(m) = self.bars.lock()
+            && let Some(pb) = m.get(d)
+        {
+            pb.finish_and_clear();
         }
     }
 }
