@@ -12,10 +12,12 @@ use std::sync::Arc;
 
 use crate::auth::{AuthConfig, DockerConfig};
 use crate::error::CredentialsError;
+use crate::gourl::GoUrl;
 use crate::manifest::PullSecret;
 use crate::plugin::PluginProvider;
 use crate::urlmatch::{
-    DEFAULT_REGISTRY_HOST, is_default_registry_match, normalize_key, urls_match_str_detail,
+    DEFAULT_REGISTRY_HOST, UrlMatch, is_default_registry_match, normalize_key,
+    parse_schemeless_url, urls_match_detail,
 };
 
 /// Where a credential came from. Display: `secret:<namespace>/<name>`, `node:<path>`,
@@ -121,6 +123,8 @@ struct Cred {
 pub struct BasicKeyring {
     index: Vec<String>,
     creds: HashMap<String, Vec<Cred>>,
+    /// Each key parsed once (`ParseSchemelessURL(key)`), as `URLsMatchStr` would on every lookup.
+    parsed: HashMap<String, Result<GoUrl, String>>,
     ignored: Vec<IgnoredEntry>,
 }
 
@@ -143,6 +147,9 @@ impl BasicKeyring {
                 auth: entry.to_auth_config(),
                 source: source.clone(),
             });
+            self.parsed
+                .entry(key.clone())
+                .or_insert_with(|| parse_schemeless_url(&key).map_err(|e| e.to_string()));
             self.index.push(key);
         }
         self.index.sort_unstable();
@@ -162,25 +169,38 @@ impl BasicKeyring {
 
     /// keyring.go `Lookup`.
     pub fn lookup(&self, image: &str) -> Vec<Match> {
-        self.lookup_explained(image).0
+        self.scan(image, false).0
     }
 
     /// keyring.go `Lookup`, with the keys that did not match and why.
     pub fn lookup_explained(&self, image: &str) -> (Vec<Match>, Vec<Miss>) {
+        self.scan(image, true)
+    }
+
+    fn scan(&self, image: &str, explain: bool) -> (Vec<Match>, Vec<Miss>) {
         let mut matches = Vec::new();
         let mut missed: Vec<(&String, String)> = Vec::new();
+        // URLsMatchStr parses both sides; the image is parsed once here, the keys at Add.
+        let target = parse_schemeless_url(image).map_err(|e| e.to_string());
         for key in &self.index {
-            let m = urls_match_str_detail(key, image);
+            let m = match (self.parsed.get(key), &target) {
+                (Some(Ok(glob)), Ok(target)) => urls_match_detail(glob, target),
+                (Some(Err(e)), _) | (_, Err(e)) => UrlMatch::Unparsable { error: e.clone() },
+                (None, _) => UrlMatch::Unparsable {
+                    error: "key not indexed".into(),
+                },
+            };
             if m.is_match() {
+                let why = m.reason();
                 for c in &self.creds[key] {
                     matches.push(Match {
                         key: key.clone(),
                         source: c.source.clone(),
                         auth: c.auth.clone(),
-                        why: m.reason(),
+                        why: why.clone(),
                     });
                 }
-            } else {
+            } else if explain || key == DEFAULT_REGISTRY_HOST {
                 missed.push((key, m.reason()));
             }
         }
@@ -206,6 +226,9 @@ impl BasicKeyring {
             }
         }
         let mut misses = Vec::new();
+        if !explain {
+            return (matches, misses);
+        }
         for (key, mut why_not) in missed {
             if key == DEFAULT_REGISTRY_HOST {
                 why_not = if default_match {
