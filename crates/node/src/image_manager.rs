@@ -334,6 +334,12 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
     ) -> EnsureOutcome {
         let image = req.image;
         let gate = self.cfg.ensure_secret_pulled_images;
+        // The kubelet writes the pull intent before its back-off check and removes it again
+        // right after; checking the back-off first gives the same records without two
+        // synchronous index writes on every sync in back-off.
+        if let Some(backed_off) = self.backoff_outcome(req) {
+            return backed_off;
+        }
         if gate && let Err(err) = self.pulls.record_pull_intent(image) {
             let msg = format!(
                 "Failed to record image pull intent for container image {}: {err}",
@@ -364,6 +370,34 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
         }
     }
 
+    /// The back-off check of pullImage: `Some` (ImagePullBackOff, with the last pull error)
+    /// when `<podUID>_<image>` is in back-off.
+    fn backoff_outcome(&self, req: &EnsureRequest<'_>) -> Option<EnsureOutcome> {
+        let image = req.image;
+        let key = pullsim_policy::backoff_key(req.pod_uid, image);
+        let in_backoff = self
+            .backoff
+            .lock()
+            .map(|b| b.is_in_backoff(&key, self.clock.now()))
+            .unwrap_or(false);
+        if !in_backoff {
+            return None;
+        }
+        let mut msg = messages::back_off(image);
+        self.record(
+            req,
+            EventType::Normal,
+            EventReason::BackOff.as_str(),
+            msg.clone(),
+        );
+        if let Ok(prev) = self.prev_pull_err.lock()
+            && let Some(p) = prev.get(&key)
+        {
+            msg = format!("{msg}: {p}");
+        }
+        Some(self.fail(msg, Reason::ImagePullBackOff))
+    }
+
     #[allow(clippy::type_complexity)]
     async fn pull_image_inner(
         &self,
@@ -373,26 +407,6 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
     ) -> Result<(PulledImage, Option<usize>), EnsureOutcome> {
         let image = req.image;
         let key = pullsim_policy::backoff_key(req.pod_uid, image);
-        let in_backoff = self
-            .backoff
-            .lock()
-            .map(|b| b.is_in_backoff(&key, self.clock.now()))
-            .unwrap_or(false);
-        if in_backoff {
-            let mut msg = messages::back_off(image);
-            self.record(
-                req,
-                EventType::Normal,
-                EventReason::BackOff.as_str(),
-                msg.clone(),
-            );
-            if let Ok(prev) = self.prev_pull_err.lock()
-                && let Some(p) = prev.get(&key)
-            {
-                msg = format!("{msg}: {p}");
-            }
-            return Err(self.fail(msg, Reason::ImagePullBackOff));
-        }
         if let Ok(mut prev) = self.prev_pull_err.lock() {
             prev.remove(&key);
         }
