@@ -8,7 +8,7 @@
 //! finds the blob committed and shares the result (its commit reports `AlreadyExists`).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::StoreError;
+use crate::pipe::Pipe;
 
 /// Size of the writer's buffer in front of the ingest file.
 const BUF_SIZE: usize = 1 << 20;
@@ -54,7 +55,7 @@ pub struct BlobWriter {
     what: String,
     expected: Option<Digest>,
     expected_size: Option<u64>,
-    out: Option<BufWriter<File>>,
+    out: Option<Pipe>,
     hasher: Sha256,
     offset: u64,
     // Held (locked) for the writer's whole life; released on drop.
@@ -235,7 +236,7 @@ impl BlobWriter {
             message: e.to_string(),
         })?;
         fs::write(&info_path, text).map_err(|e| StoreError::io("write", &info_path, e))?;
-        self.out = Some(BufWriter::with_capacity(BUF_SIZE, file));
+        self.out = Some(Pipe::new(file));
         Ok(())
     }
 
@@ -258,12 +259,12 @@ impl BlobWriter {
         }
         let data = self.data_path();
         if let Some(out) = self.out.as_mut() {
-            out.flush().map_err(|e| StoreError::io("write", &data, e))?;
-            let f = out.get_mut();
-            f.set_len(0)
-                .map_err(|e| StoreError::io("truncate", &data, e))?;
-            f.seek(SeekFrom::Start(0))
-                .map_err(|e| StoreError::io("seek", &data, e))?;
+            out.with_file(|f| {
+                f.set_len(0)?;
+                f.seek(SeekFrom::Start(0))?;
+                Ok(())
+            })
+            .map_err(|e| StoreError::io("truncate", &data, e))?;
         }
         self.hasher = Sha256::new();
         self.offset = 0;
@@ -277,17 +278,16 @@ impl BlobWriter {
             return Ok(CommitOutcome::AlreadyExists);
         }
         let data = self.data_path();
-        let Some(mut out) = self.out.take() else {
+        let Some(out) = self.out.take() else {
             return Err(StoreError::io(
                 "write",
                 &data,
                 io::Error::other("writer already finished"),
             ));
         };
-        out.flush().map_err(|e| StoreError::io("write", &data, e))?;
         let file = out
-            .into_inner()
-            .map_err(|e| StoreError::io("write", &data, e.into_error()))?;
+            .finish()
+            .map_err(|e| StoreError::io("write", &data, e))?;
         let actual_hex = hex::encode(std::mem::take(&mut self.hasher).finalize());
         let expected_str = self.expected.as_ref().map(|d| d.to_string());
         if let Some(size) = self.expected_size

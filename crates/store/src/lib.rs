@@ -29,6 +29,7 @@ mod index;
 mod ingest;
 mod layout;
 mod media;
+mod pipe;
 mod record;
 mod serde_digest;
 mod store;

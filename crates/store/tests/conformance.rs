@@ -536,3 +536,30 @@ fn first_lookup_of_a_fresh_store_reads_the_index_directly() {
         assert_eq!(got, want, "{text}");
     }
 }
+
+#[test]
+fn large_blobs_resume_and_truncate_through_the_write_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let data: Vec<u8> = (0..(13usize << 20)).map(|i| (i * 31 % 251) as u8).collect();
+    let d = digest_of(&data);
+    {
+        let mut w = store.writer("big", &d, Some(data.len() as u64)).unwrap();
+        for c in data[..(9 << 20) + 123].chunks(100_000) {
+            w.write_all(c).unwrap();
+        }
+    }
+    let mut w = store.writer("big", &d, Some(data.len() as u64)).unwrap();
+    assert_eq!(w.offset(), (9 << 20) + 123);
+    w.truncate().unwrap();
+    assert_eq!(w.offset(), 0);
+    for c in data[..(5 << 20)].chunks(1 << 20) {
+        w.write_all(c).unwrap();
+    }
+    drop(w);
+    let mut w = store.writer("big", &d, Some(data.len() as u64)).unwrap();
+    assert_eq!(w.offset(), 5 << 20);
+    w.write_all(&data[5 << 20..]).unwrap();
+    assert_eq!(w.commit().unwrap(), CommitOutcome::Stored);
+    assert_eq!(store.read_blob(&d).unwrap(), data);
+}
