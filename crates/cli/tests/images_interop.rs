@@ -72,6 +72,25 @@ fn docker_archive_written_by_skopeo_loads() {
         "application/vnd.docker.distribution.manifest.v2+json"
     );
     run(pullsim(&root).args(["images", "verify"]));
+
+    // Saved again, it is read back by skopeo (one image, so no name is needed: containers/image
+    // matches names only on OCI-typed index entries) with the generated manifest unchanged.
+    let out = t.path().join("again.tar");
+    run(pullsim(&root)
+        .args(["images", "save", "foo/bar:1.0", "-o"])
+        .arg(&out));
+    // (`dir:` keeps the manifest as it is; `oci:` would convert a Docker manifest to OCI.)
+    let copy = t.path().join("copy");
+    run(skopeo().args([
+        "copy",
+        &format!("oci-archive:{}", out.display()),
+        &format!("dir:{}", copy.display()),
+    ]));
+    let manifest = std::fs::read(copy.join("manifest.json")).unwrap();
+    assert_eq!(
+        pullsim_testsupport::image::sha256_digest(&manifest),
+        ls[0]["manifestDigest"].as_str().unwrap()
+    );
 }
 
 #[test]
