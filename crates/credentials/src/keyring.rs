@@ -12,12 +12,11 @@ use std::sync::Arc;
 
 use crate::auth::{AuthConfig, DockerConfig};
 use crate::error::CredentialsError;
-use crate::gourl::GoUrl;
 use crate::manifest::PullSecret;
 use crate::plugin::PluginProvider;
 use crate::urlmatch::{
-    DEFAULT_REGISTRY_HOST, UrlMatch, is_default_registry_match, normalize_key,
-    parse_schemeless_url, urls_match_detail,
+    DEFAULT_REGISTRY_HOST, SplitUrl, UrlMatch, is_default_registry_match, normalize_key,
+    parse_schemeless_url, split_match,
 };
 
 /// Where a credential came from. Display: `secret:<namespace>/<name>`, `node:<path>`,
@@ -124,7 +123,7 @@ pub struct BasicKeyring {
     index: Vec<String>,
     creds: HashMap<String, Vec<Cred>>,
     /// Each key parsed once (`ParseSchemelessURL(key)`), as `URLsMatchStr` would on every lookup.
-    parsed: HashMap<String, Result<GoUrl, String>>,
+    parsed: HashMap<String, Result<SplitUrl, String>>,
     ignored: Vec<IgnoredEntry>,
 }
 
@@ -147,9 +146,11 @@ impl BasicKeyring {
                 auth: entry.to_auth_config(),
                 source: source.clone(),
             });
-            self.parsed
-                .entry(key.clone())
-                .or_insert_with(|| parse_schemeless_url(&key).map_err(|e| e.to_string()));
+            self.parsed.entry(key.clone()).or_insert_with(|| {
+                parse_schemeless_url(&key)
+                    .map(|u| SplitUrl::new(&u))
+                    .map_err(|e| e.to_string())
+            });
             self.index.push(key);
         }
         self.index.sort_unstable();
@@ -181,10 +182,12 @@ impl BasicKeyring {
         let mut matches = Vec::new();
         let mut missed: Vec<(&String, String)> = Vec::new();
         // URLsMatchStr parses both sides; the image is parsed once here, the keys at Add.
-        let target = parse_schemeless_url(image).map_err(|e| e.to_string());
+        let target = parse_schemeless_url(image)
+            .map(|u| SplitUrl::new(&u))
+            .map_err(|e| e.to_string());
         for key in &self.index {
             let m = match (self.parsed.get(key), &target) {
-                (Some(Ok(glob)), Ok(target)) => urls_match_detail(glob, target),
+                (Some(Ok(glob)), Ok(target)) => split_match(glob, target),
                 (Some(Err(e)), _) | (_, Err(e)) => UrlMatch::Unparsable { error: e.clone() },
                 (None, _) => UrlMatch::Unparsable {
                     error: "key not indexed".into(),
@@ -307,14 +310,18 @@ impl Keyring {
 
     /// [`Keyring::lookup`] on a normalized repository name (`docker.io/library/busybox`).
     pub fn lookup_name(&self, repository: &str) -> Vec<Match> {
-        self.lookup_explained(repository).matches
+        self.collect(repository, false).matches
     }
 
     /// The lookup with non-matching keys, ignored entries and plugin warnings.
     pub fn lookup_explained(&self, repository: &str) -> Lookup {
+        self.collect(repository, true)
+    }
+
+    fn collect(&self, repository: &str, explain: bool) -> Lookup {
         let mut out = Lookup::default();
         for ring in [&self.pod, &self.node] {
-            let (m, miss) = ring.lookup_explained(repository);
+            let (m, miss) = ring.scan(repository, explain);
             out.matches.extend(m);
             out.misses.extend(miss);
             out.ignored.extend(ring.ignored.iter().cloned());
@@ -334,7 +341,7 @@ impl Keyring {
                     Err(e) => out.warnings.push(e.to_string()),
                 }
             }
-            let (m, miss) = ring.lookup_explained(repository);
+            let (m, miss) = ring.scan(repository, explain);
             out.matches.extend(m);
             out.misses.extend(miss);
             out.ignored.extend(ring.ignored);

@@ -158,21 +158,47 @@ fn show_port(p: &str) -> String {
     }
 }
 
+/// A URL split as keyring.go `SplitURL` splits it, plus its path: what `URLsMatch` compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitUrl {
+    /// Host labels (split on `.`).
+    pub labels: Vec<String>,
+    /// Port ("" when none or when `SplitHostPort` fails).
+    pub port: String,
+    /// The unescaped path.
+    pub path: String,
+}
+
+impl SplitUrl {
+    /// Split a parsed URL.
+    pub fn new(url: &GoUrl) -> Self {
+        let (labels, port) = split_url(url);
+        SplitUrl {
+            labels: labels.into_iter().map(str::to_string).collect(),
+            port: port.to_string(),
+            path: url.path.clone(),
+        }
+    }
+}
+
 /// keyring.go `URLsMatch`, with the reason: ports equal, same number of host labels, key path a
 /// plain string prefix of the image path, then each label a glob (`filepath.Match`).
 pub fn urls_match_detail(glob: &GoUrl, target: &GoUrl) -> UrlMatch {
-    let (glob_parts, glob_port) = split_url(glob);
-    let (target_parts, target_port) = split_url(target);
-    if glob_port != target_port {
+    split_match(&SplitUrl::new(glob), &SplitUrl::new(target))
+}
+
+/// [`urls_match_detail`] on URLs already split.
+pub fn split_match(glob: &SplitUrl, target: &SplitUrl) -> UrlMatch {
+    if glob.port != target.port {
         return UrlMatch::PortMismatch {
-            key: glob_port.into(),
-            image: target_port.into(),
+            key: glob.port.clone(),
+            image: target.port.clone(),
         };
     }
-    if glob_parts.len() != target_parts.len() {
+    if glob.labels.len() != target.labels.len() {
         return UrlMatch::LabelCount {
-            key: glob_parts.len(),
-            image: target_parts.len(),
+            key: glob.labels.len(),
+            image: target.labels.len(),
         };
     }
     if !target.path.starts_with(&glob.path) {
@@ -182,24 +208,24 @@ pub fn urls_match_detail(glob: &GoUrl, target: &GoUrl) -> UrlMatch {
         };
     }
     let mut globbed = Vec::new();
-    for (pattern, label) in glob_parts.iter().zip(&target_parts) {
+    for (pattern, label) in glob.labels.iter().zip(&target.labels) {
+        // A label without glob syntax matches only itself (path.Match agrees; skip the call).
+        if pattern == label && !pattern.contains(['*', '?', '[', '\\']) {
+            continue;
+        }
         match path_match(pattern, label) {
             Err(BadPattern) => {
                 return UrlMatch::BadPattern {
-                    pattern: pattern.to_string(),
+                    pattern: pattern.clone(),
                 };
             }
             Ok(false) => {
                 return UrlMatch::LabelMismatch {
-                    pattern: pattern.to_string(),
-                    label: label.to_string(),
+                    pattern: pattern.clone(),
+                    label: label.clone(),
                 };
             }
-            Ok(true) => {
-                if pattern != label {
-                    globbed.push((pattern.to_string(), label.to_string()));
-                }
-            }
+            Ok(true) => globbed.push((pattern.clone(), label.clone())),
         }
     }
     UrlMatch::Match {
@@ -376,5 +402,8 @@ mod tests {
             urls_match_str_detail("a[.io", "ab.io"),
             UrlMatch::BadPattern { .. }
         ));
+        // Equal labels still go through path.Match: "a[" is a bad pattern even against "a[".
+        assert!(urls_match_str("a[.io", "a[.io/x").is_err());
+        assert_eq!(urls_match_str("a*.io", "a*.io/x"), Ok(true));
     }
 }
