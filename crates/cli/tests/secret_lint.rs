@@ -276,3 +276,14 @@ fn exit_codes_clean_faults_unreadable() {
         "{text}"
     );
 }
+
+#[test]
+fn fault_in_second_document_names_the_document() {
+    let (findings, exit) = lint_json("multi-document-fault-in-second.yaml");
+    assert_eq!(exit, 1);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["document"], 2);
+    assert_eq!(findings[0]["secret"], "prod/broken");
+    assert_eq!(findings[0]["registry"], "registry.example.com");
+    assert_eq!(findings[0]["code"], "auth-no-colon");
+}

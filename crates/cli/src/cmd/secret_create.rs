@@ -317,7 +317,11 @@ fn execute(args: &[String]) -> Result<String, Failure> {
         "json" => Output::Json,
         "yaml" => Output::Yaml,
         "name" => Output::Name,
-        other if ALLOWED_FORMATS.split(',').any(|f| f == other) => {
+        other
+            if ALLOWED_FORMATS
+                .split(',')
+                .any(|f| f == other.split_once('=').map_or(other, |(name, _)| name)) =>
+        {
             return Err(Failure::Plain(format!(
                 "pullsim supports -o json, yaml and name only (got {other:?})"
             )));
