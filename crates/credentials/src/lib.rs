@@ -6,6 +6,8 @@
 //! - [`Keyring`]: pod secrets, then node docker config, then plugins, matched exactly as
 //!   pkg/credentialprovider/keyring.go; [`Keyring::lookup`] returns [`Match`]es in try order.
 //! - [`plugin`]: `CredentialProviderConfig` and exec plugins with caching.
+//! - [`lint`]: the faults that make a pull secret useless, with their locations.
+//! - [`kubectl`]: `kubectl create secret docker-registry --dry-run=client` output, byte for byte.
 //!
 //! Every credential value is a [`Secret`], which never formats its text.
 
