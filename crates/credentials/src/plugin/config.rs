@@ -97,20 +97,14 @@ fn decode(value: &Value) -> Result<Vec<ProviderConfig>, String> {
     if kind.is_empty() {
         return Err("Object 'Kind' is missing in config".into());
     }
-    let group = api_version.split_once('/').map_or("", |(g, _)| g);
-    if !CONFIG_API_VERSIONS.contains(&api_version) {
-        if group == "kubelet.config.k8s.io" || api_version.is_empty() {
-            return Err(format!(
-                "no kind {kind:?} is registered for version {api_version:?} in scheme \"pkg/credentialprovider/plugin/plugin.go\""
-            ));
-        }
+    // The scheme knows CredentialProviderConfig in the three kubelet.config.k8s.io versions
+    // only; anything else fails in the UniversalDecoder before config.go's own checks.
+    if !CONFIG_API_VERSIONS.contains(&api_version) || kind != "CredentialProviderConfig" {
         return Err(format!(
-            "failed to decode CredentialProviderConfig, unexpected Group: {group}"
+            "no kind {kind:?} is registered for version {api_version:?} in scheme \"pkg/credentialprovider/plugin/plugin.go\""
         ));
     }
-    if kind != "CredentialProviderConfig" {
-        return Err(format!("failed to decode {kind:?} (wrong Kind)"));
-    }
+    let v1 = api_version == "kubelet.config.k8s.io/v1";
     for k in obj.keys() {
         if !matches!(k.as_str(), "kind" | "apiVersion" | "providers") {
             return Err(strict_unknown(k));
@@ -168,7 +162,8 @@ fn decode(value: &Value) -> Result<Vec<ProviderConfig>, String> {
                     }
                     _ => return Err("json: cannot unmarshal non-array into Go struct field CredentialProvider.env".into()),
                 },
-                "tokenAttributes" => cfg.token_attributes = !v.is_null(),
+                // tokenAttributes exists only in the v1 config API.
+                "tokenAttributes" if v1 => cfg.token_attributes = !v.is_null(),
                 other => return Err(strict_unknown(&format!("providers[{i}].{other}"))),
             }
         }
@@ -262,7 +257,7 @@ pub fn validate(providers: &[ProviderConfig]) -> Option<String> {
             None => errs.push(required("providers.defaultCacheDuration", "")),
             Some(d) if d < 0 => errs.push(invalid(
                 "providers.defaultCacheDuration",
-                &format_go_duration(d),
+                &crate::gourl::go_quote(&format_go_duration(d)),
                 "must be greater than or equal to 0",
             )),
             Some(_) => {}
@@ -382,7 +377,8 @@ mod tests {
     }
 
     // pkg/credentialprovider/plugin/config_test.go Test_validateCredentialProviderConfig
-    // (cases without tokenAttributes), with apimachinery field.Error texts.
+    // (cases without tokenAttributes; the newest texts: empty Required details, the duration
+    // quoted), with apimachinery field.Error formatting.
     #[test]
     fn validation_table() {
         assert_eq!(
@@ -459,7 +455,7 @@ mod tests {
                     default_cache_duration: Some(-60_000_000_000),
                     ..p("x")
                 },
-                "providers.defaultCacheDuration: Invalid value: -1m0s: must be greater than or equal to 0",
+                "providers.defaultCacheDuration: Invalid value: \"-1m0s\": must be greater than or equal to 0",
             ),
         ];
         for (cfg, want) in cases {
@@ -482,11 +478,25 @@ mod tests {
             decode(&v).unwrap_err(),
             "strict decoding error: unknown field \"providers[0].bogus\""
         );
-        let v: Value = serde_json::json!({"apiVersion":"kubelet.config.k8s.io/v1","kind":"Other"});
-        assert_eq!(
-            decode(&v).unwrap_err(),
-            "failed to decode \"Other\" (wrong Kind)"
-        );
+        // plugin/config_test.go Test_readCredentialProviderConfigFile error cases.
+        let v: Value =
+            serde_json::json!({"apiVersion":"kubelet.config.k8s.io/v1alpha1","kind":"WrongKind"});
+        assert!(decode(&v).unwrap_err().contains(
+            "no kind \"WrongKind\" is registered for version \"kubelet.config.k8s.io/v1alpha1\""
+        ));
+        let v: Value =
+            serde_json::json!({"apiVersion":"foobar/v1alpha1","kind":"CredentialProviderConfig"});
+        assert!(decode(&v).unwrap_err().contains(
+            "no kind \"CredentialProviderConfig\" is registered for version \"foobar/v1alpha1"
+        ));
+        for version in ["v1alpha1", "v1beta1"] {
+            let v: Value = serde_json::json!({"apiVersion": format!("kubelet.config.k8s.io/{version}"), "kind":"CredentialProviderConfig",
+                "providers":[{"name":"test","tokenAttributes":{"serviceAccountTokenAudience":"audience"}}]});
+            assert_eq!(
+                decode(&v).unwrap_err(),
+                "strict decoding error: unknown field \"providers[0].tokenAttributes\""
+            );
+        }
         for version in CONFIG_API_VERSIONS {
             let v: Value = serde_json::json!({"apiVersion":version,"kind":"CredentialProviderConfig","providers":[]});
             assert_eq!(decode(&v).unwrap(), vec![]);
