@@ -1,15 +1,15 @@
 //! One module per subcommand.
+pub mod creds;
+pub mod creds_check;
 pub mod images;
 pub mod images_fmt;
 pub mod images_gc;
 pub mod images_io;
+pub mod pod;
+pub mod pod_explain;
+pub mod pod_render;
 pub mod policy;
 pub mod pull;
 pub mod reference;
 pub mod secret;
 pub mod secret_create;
-pub mod creds;
-pub mod pod;
-pub mod pod_explain;
-pub mod pod_render;
-pub mod creds_check;
