@@ -104,45 +104,82 @@ impl ImageService for StoreImageService {
     }
 }
 
-/// KEP-2535 records kept in the store's index.
+/// KEP-2535 records kept in the store's index, behind an in-memory cache as the kubelet keeps
+/// them (pullmanager's cached records accessor over the files): read once, written through.
 pub struct StoreRecords {
     store: Arc<Store>,
+    pulled: Mutex<Option<HashMap<String, PulledRecord>>>,
+    intents: Mutex<Option<BTreeSet<String>>>,
 }
 
 impl StoreRecords {
     /// Records in `store`.
     pub fn new(store: Arc<Store>) -> Self {
-        StoreRecords { store }
+        StoreRecords {
+            store,
+            pulled: Mutex::new(None),
+            intents: Mutex::new(None),
+        }
+    }
+
+    fn with_pulled<T>(
+        &self,
+        f: impl FnOnce(&mut HashMap<String, PulledRecord>) -> T,
+    ) -> Result<T, String> {
+        let mut g = self.pulled.lock().map_err(|e| e.to_string())?;
+        if g.is_none() {
+            let all = self.store.pulled_records().map_err(|e| e.to_string())?;
+            *g = Some(all.into_iter().map(|r| (r.image_ref.clone(), r)).collect());
+        }
+        match g.as_mut() {
+            Some(m) => Ok(f(m)),
+            None => Err("pull records unavailable".to_string()),
+        }
+    }
+
+    fn with_intents<T>(&self, f: impl FnOnce(&mut BTreeSet<String>) -> T) -> Result<T, String> {
+        let mut g = self.intents.lock().map_err(|e| e.to_string())?;
+        if g.is_none() {
+            let all = self.store.pull_intents().map_err(|e| e.to_string())?;
+            *g = Some(all.into_iter().map(|i| i.image).collect());
+        }
+        match g.as_mut() {
+            Some(m) => Ok(f(m)),
+            None => Err("pull intents unavailable".to_string()),
+        }
     }
 }
 
 impl PullRecords for StoreRecords {
     fn get_pulled_record(&self, image_ref: &str) -> Result<Option<PulledRecord>, String> {
-        self.store
-            .pulled_record(image_ref)
-            .map_err(|e| e.to_string())
+        self.with_pulled(|m| m.get(image_ref).cloned())
     }
     fn write_pulled_record(&self, record: &PulledRecord) -> Result<(), String> {
         self.store
             .put_pulled_record(record)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        self.with_pulled(|m| {
+            m.insert(record.image_ref.clone(), record.clone());
+        })
     }
     fn write_pull_intent(&self, image: &str) -> Result<(), String> {
         self.store
             .put_pull_intent(image, pullsim_store::now_ms())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        self.with_intents(|s| {
+            s.insert(image.to_string());
+        })
     }
     fn delete_pull_intent(&self, image: &str) -> Result<(), String> {
         self.store
             .remove_pull_intent(image)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        self.with_intents(|s| {
+            s.remove(image);
+        })
     }
     fn pull_intent_exists(&self, image: &str) -> Result<bool, String> {
-        self.store
-            .pull_intents()
-            .map(|v| v.iter().any(|i| i.image == image))
-            .map_err(|e| e.to_string())
+        self.with_intents(|s| s.contains(image))
     }
 }
 
