@@ -15,6 +15,9 @@ use crate::runtime::{StoreImageService, StoreRecords};
 use crate::services::{Clock, FakeClock, RealClock};
 use crate::sync::{ImageState, PodRun, SyncOptions, run_pods};
 
+/// Images used within this interval keep their recorded last-used time.
+const TOUCH_INTERVAL_MS: u64 = 60_000;
+
 /// Everything that shapes a run (the kubelet's configuration and the simulation's own knobs).
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -130,7 +133,12 @@ pub async fn simulate(service: StoreImageService, pods: Vec<PodRun>, cfg: &SimCo
                 in_use.insert(image_id.clone());
                 let tagged = crate::image_manager::apply_default_image_tag(&img.image)
                     .unwrap_or_else(|_| img.image.clone());
-                if let Ok(r) = Reference::parse_normalized(&tagged) {
+                // Last-used times are for GC, which works in minutes (the kubelet refreshes
+                // them every 5 minutes): skip the synchronous write when recent.
+                if let Ok(r) = Reference::parse_normalized(&tagged)
+                    && let Ok(Some(rec)) = store.lookup(&r)
+                    && now_ms.saturating_sub(rec.last_used_ms) > TOUCH_INTERVAL_MS
+                {
                     let _ = store.touch(&r, now_ms);
                 }
             }
