@@ -563,3 +563,57 @@ fn large_blobs_resume_and_truncate_through_the_write_pipeline() {
     assert_eq!(w.commit().unwrap(), CommitOutcome::Stored);
     assert_eq!(store.read_blob(&d).unwrap(), data);
 }
+
+#[test]
+fn concurrent_index_writers_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    Store::open(&root).unwrap();
+    let handles: Vec<_> = (0..8u8)
+        .map(|i| {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                // A Store per thread: each opens the index itself, as a process would.
+                let store = Store::open(&root).unwrap();
+                put_image(&store, &format!("team/app{i}:v1"), 20 + i)
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let store = Store::open(&root).unwrap();
+    assert_eq!(store.list().unwrap().len(), 8);
+    assert!(store.verify(false).unwrap().is_clean());
+}
+
+#[test]
+fn a_held_index_lock_is_waited_for_reported_once_and_bounded() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    Store::open(dir.path()).unwrap();
+    // Another "process" holds the index open.
+    let holder = redb::Database::create(dir.path().join("pullsim.redb")).unwrap();
+    let reports = Arc::new(AtomicUsize::new(0));
+    let counter = reports.clone();
+    let store = Store::open_with(
+        dir.path(),
+        pullsim_store::StoreOptions {
+            lock_timeout: std::time::Duration::from_millis(600),
+            on_wait: Some(Arc::new(move |_: &Path| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            })),
+        },
+    )
+    .unwrap();
+    let err = store.list().unwrap_err();
+    assert!(matches!(err, StoreError::LockTimeout { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("held by another pullsim process"),
+        "{err}"
+    );
+    assert_eq!(reports.load(Ordering::SeqCst), 1);
+    // Released: the next operation goes through.
+    drop(holder);
+    assert!(store.list().unwrap().is_empty());
+}
