@@ -125,6 +125,15 @@ fn save_is_read_by_skopeo_with_digests_unchanged() {
     ]));
     assert_eq!(index_digests(&dir3), vec![multi.top_digest().to_string()]);
 
+    // The store root itself is an OCI image layout that skopeo reads.
+    let dir4 = t.path().join("dir4");
+    run(skopeo().args([
+        "copy",
+        &format!("oci:{}:docker.io/library/app:v1", root.display()),
+        &format!("oci:{}:v1", dir4.display()),
+    ]));
+    assert_eq!(index_digests(&dir4), vec![single.top_digest().to_string()]);
+
     // And `images load` reads the skopeo copy back.
     let root2 = t.path().join("root2");
     run(pullsim(&root2)
