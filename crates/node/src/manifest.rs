@@ -155,7 +155,8 @@ pub struct PodSpec {
     pub uid: String,
     /// `spec.serviceAccountName` ("default" when empty).
     pub service_account: String,
-    /// `spec.imagePullSecrets[].name`, in order (empty names dropped, as the kubelet does).
+    /// `spec.imagePullSecrets[].name`, in order (empty names kept; they are skipped when the
+    /// secrets are resolved, as the kubelet does).
     pub image_pull_secrets: Vec<String>,
     /// Images: init containers, containers, ephemeral containers, image volumes, in spec order.
     pub images: Vec<PodImage>,

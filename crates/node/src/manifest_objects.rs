@@ -268,12 +268,9 @@ pub(crate) fn pods_from_object(
         .enumerate()
     {
         let p = format!("{spec_path}imagePullSecrets[{i}].");
-        // API validation permits empty names; the kubelet skips them (kubelet_pods.go).
-        if let Some(n) = opt_str(s, "name", &p, origin)?
-            && !n.is_empty()
-        {
-            secrets.push(n.to_string());
-        }
+        // API validation permits empty names: they are kept here (the ServiceAccount admission
+        // counts them) and skipped when secrets are resolved, as kubelet_pods.go does.
+        secrets.push(opt_str(s, "name", &p, origin)?.unwrap_or("").to_string());
     }
     let sa = opt_str(spec, "serviceAccountName", &spec_path, origin)?
         .filter(|s| !s.is_empty())

@@ -61,7 +61,8 @@ impl SecretSet {
     }
 }
 
-/// The pull secret names a pod uses: its own, or (when it has none) its ServiceAccount's.
+/// The pull secret names a pod uses: its own, or (when it lists none) its ServiceAccount's
+/// (plugin/pkg/admission/serviceaccount/admission.go). The bool says they came from the account.
 pub fn pull_secret_names(pod: &PodSpec, m: &Manifests) -> (Vec<String>, bool) {
     if !pod.image_pull_secrets.is_empty() {
         return (pod.image_pull_secrets.clone(), false);
@@ -80,7 +81,7 @@ pub fn build_pods(m: &Manifests, secrets: &SecretSet, node: &Keyring) -> Vec<Pod
             let (names, _) = pull_secret_names(pod, m);
             let mut found = Vec::new();
             let mut missing = Vec::new();
-            for n in &names {
+            for n in names.iter().filter(|n| !n.is_empty()) {
                 if let Some(s) = secrets.get(&pod.namespace, n) {
                     found.push(s);
                 } else if !secrets

@@ -73,8 +73,8 @@ fn workloads_of_every_kind() {
         ]
     );
     let web = &m.pods[0];
-    // Empty names are dropped, as the kubelet does.
-    assert_eq!(web.image_pull_secrets, ["regcred"]);
+    // Empty names are kept (the admission counts them) and skipped when resolving.
+    assert_eq!(web.image_pull_secrets, ["regcred", ""]);
     assert_eq!(
         web.origin.to_string(),
         format!(
@@ -227,4 +227,22 @@ fn field_validation_table() {
         let err = m.add_text(f, text).unwrap_err();
         assert_eq!(err.to_string(), *want, "{text}");
     }
+}
+
+#[test]
+fn service_account_secrets_only_when_the_pod_lists_none() {
+    // plugin/pkg/admission/serviceaccount/admission.go: `if len(pod.Spec.ImagePullSecrets) == 0`.
+    let text = "kind: ServiceAccount\nmetadata: {name: sa, namespace: n}\nimagePullSecrets: [{name: from-sa}]\n---\nkind: Pod\nmetadata: {name: none, namespace: n}\nspec: {serviceAccountName: sa, containers: [{name: a, image: x}]}\n---\nkind: Pod\nmetadata: {name: own, namespace: n}\nspec: {serviceAccountName: sa, imagePullSecrets: [{name: mine}], containers: [{name: a, image: x}]}\n---\nkind: Pod\nmetadata: {name: empty, namespace: n}\nspec: {serviceAccountName: sa, imagePullSecrets: [{name: ''}], containers: [{name: a, image: x}]}\n---\nkind: Pod\nmetadata: {name: other-ns, namespace: m}\nspec: {serviceAccountName: sa, containers: [{name: a, image: x}]}\n";
+    let mut m = Manifests::default();
+    m.add_text(Path::new("sa.yaml"), text).unwrap();
+    let got: Vec<(Vec<String>, bool)> = m.pods.iter().map(|p| pull_secret_names(p, &m)).collect();
+    assert_eq!(
+        got,
+        [
+            (vec!["from-sa".to_string()], true),
+            (vec!["mine".to_string()], false),
+            (vec![String::new()], false),
+            (vec![], false),
+        ]
+    );
 }
