@@ -177,6 +177,11 @@ fn errors_name_file_document_and_field() {
 fn field_validation_table() {
     let f = Path::new("m.yaml");
     let cases: &[(&str, &str)] = &[
+        // YAML 1.1, as sigs.k8s.io/yaml reads it: `n` is a boolean (kubectl rejects it too).
+        (
+            "kind: Pod\nmetadata: {name: p, namespace: n}\nspec: {containers: [{name: a, image: x}]}\n",
+            "m.yaml: document 1 (Pod \"p\"): metadata.namespace: must be a string, got a boolean",
+        ),
         (
             "kind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n",
             "m.yaml: document 1 (Pod \"p\"): spec.containers: must have at least one container",
@@ -232,7 +237,7 @@ fn field_validation_table() {
 #[test]
 fn service_account_secrets_only_when_the_pod_lists_none() {
     // plugin/pkg/admission/serviceaccount/admission.go: `if len(pod.Spec.ImagePullSecrets) == 0`.
-    let text = "kind: ServiceAccount\nmetadata: {name: sa, namespace: n}\nimagePullSecrets: [{name: from-sa}]\n---\nkind: Pod\nmetadata: {name: none, namespace: n}\nspec: {serviceAccountName: sa, containers: [{name: a, image: x}]}\n---\nkind: Pod\nmetadata: {name: own, namespace: n}\nspec: {serviceAccountName: sa, imagePullSecrets: [{name: mine}], containers: [{name: a, image: x}]}\n---\nkind: Pod\nmetadata: {name: empty, namespace: n}\nspec: {serviceAccountName: sa, imagePullSecrets: [{name: ''}], containers: [{name: a, image: x}]}\n---\nkind: Pod\nmetadata: {name: other-ns, namespace: m}\nspec: {serviceAccountName: sa, containers: [{name: a, image: x}]}\n";
+    let text = "kind: ServiceAccount\nmetadata: {name: sa, namespace: ns1}\nimagePullSecrets: [{name: from-sa}]\n---\nkind: Pod\nmetadata: {name: none, namespace: ns1}\nspec: {serviceAccountName: sa, containers: [{name: a, image: x}]}\n---\nkind: Pod\nmetadata: {name: own, namespace: ns1}\nspec: {serviceAccountName: sa, imagePullSecrets: [{name: mine}], containers: [{name: a, image: x}]}\n---\nkind: Pod\nmetadata: {name: empty, namespace: ns1}\nspec: {serviceAccountName: sa, imagePullSecrets: [{name: ''}], containers: [{name: a, image: x}]}\n---\nkind: Pod\nmetadata: {name: other-ns, namespace: ns2}\nspec: {serviceAccountName: sa, containers: [{name: a, image: x}]}\n";
     let mut m = Manifests::default();
     m.add_text(Path::new("sa.yaml"), text).unwrap();
     let got: Vec<(Vec<String>, bool)> = m.pods.iter().map(|p| pull_secret_names(p, &m)).collect();
