@@ -252,6 +252,40 @@ impl BlobWriter {
         self.already
     }
 
+    /// Write a chunk the caller owns (e.g. a network buffer) without copying it: it is hashed
+    /// here and handed as it is to the writer thread. Same checks as `write`.
+    pub fn write_bytes(&mut self, chunk: bytes::Bytes) -> io::Result<()> {
+        if self.already {
+            return Ok(());
+        }
+        self.check_room(chunk.len())?;
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| io::Error::other("writer already finished"))?;
+        self.hasher.update(&chunk);
+        let n = chunk.len() as u64;
+        out.write_shared(chunk)?;
+        self.offset += n;
+        Ok(())
+    }
+
+    fn check_room(&self, n: usize) -> io::Result<()> {
+        if let Some(size) = self.expected_size
+            && self.offset + n as u64 > size
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: {} bytes written but expected {size}",
+                    self.what,
+                    self.offset + n as u64
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Discard what was written so far and start again at offset 0.
     pub fn truncate(&mut self) -> Result<(), StoreError> {
         if self.already {
@@ -364,18 +398,7 @@ impl Write for BlobWriter {
         if self.already {
             return Ok(buf.len());
         }
-        if let Some(size) = self.expected_size
-            && self.offset + buf.len() as u64 > size
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{}: {} bytes written but expected {size}",
-                    self.what,
-                    self.offset + buf.len() as u64
-                ),
-            ));
-        }
+        self.check_room(buf.len())?;
         let out = self
             .out
             .as_mut()

@@ -7,14 +7,22 @@ use std::io::{self, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
+use bytes::Bytes;
+
+/// What the worker writes: one of our buffers (returned for reuse) or a caller's shared chunk.
+enum Job {
+    Buf(Vec<u8>),
+    Shared(Bytes),
+}
+
 /// Size of each buffer handed to the worker.
 const CHUNK: usize = 4 << 20;
 /// Buffers in flight at most (besides the one being filled).
 const DEPTH: usize = 2;
 
 struct Worker {
-    tx: Option<SyncSender<Vec<u8>>>,
-    back: Receiver<io::Result<Vec<u8>>>,
+    tx: Option<SyncSender<Job>>,
+    back: Receiver<io::Result<Option<Vec<u8>>>>,
     handle: Option<JoinHandle<File>>,
     in_flight: usize,
 }
@@ -47,29 +55,39 @@ fn start_writeback(file: &File, offset: u64, len: u64) {
 fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 
 fn spawn(mut file: File) -> io::Result<Worker> {
-    let (tx, rx) = sync_channel::<Vec<u8>>(DEPTH);
-    let (back_tx, back) = sync_channel::<io::Result<Vec<u8>>>(DEPTH + 2);
+    let (tx, rx) = sync_channel::<Job>(DEPTH);
+    let (back_tx, back) = sync_channel::<io::Result<Option<Vec<u8>>>>(DEPTH + 2);
     let handle = std::thread::Builder::new()
         .name("pullsim-ingest".into())
         .spawn(move || {
             use std::io::Seek;
             let mut failed = false;
-            for mut buf in rx {
-                if !failed {
-                    let pos = file.stream_position().unwrap_or(0);
-                    match file.write_all(&buf) {
-                        Ok(()) => {
-                            start_writeback(&file, pos, buf.len() as u64);
-                            buf.clear();
-                            let _ = back_tx.send(Ok(buf));
-                        }
-                        Err(e) => {
-                            failed = true;
-                            let _ = back_tx.send(Err(e));
-                        }
-                    }
-                } else {
+            for job in rx {
+                if failed {
                     let _ = back_tx.send(Err(io::Error::other("an earlier write failed")));
+                    continue;
+                }
+                let data: &[u8] = match &job {
+                    Job::Buf(b) => b,
+                    Job::Shared(b) => b,
+                };
+                let pos = file.stream_position().unwrap_or(0);
+                match file.write_all(data) {
+                    Ok(()) => {
+                        start_writeback(&file, pos, data.len() as u64);
+                        let back = match job {
+                            Job::Buf(mut b) => {
+                                b.clear();
+                                Some(b)
+                            }
+                            Job::Shared(_) => None,
+                        };
+                        let _ = back_tx.send(Ok(back));
+                    }
+                    Err(e) => {
+                        failed = true;
+                        let _ = back_tx.send(Err(e));
+                    }
                 }
             }
             file
@@ -107,7 +125,9 @@ impl Pipe {
         match w.back.recv() {
             Ok(Ok(buf)) => {
                 w.in_flight -= 1;
-                self.spare.push(buf);
+                if let Some(buf) = buf {
+                    self.spare.push(buf);
+                }
                 Ok(())
             }
             Ok(Err(e)) => {
@@ -118,11 +138,8 @@ impl Pipe {
         }
     }
 
-    /// Hand the current buffer to the worker (starting it if needed).
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
+    /// Hand a job to the worker, starting it if needed.
+    fn dispatch(&mut self, job: Job) -> io::Result<()> {
         if self.worker.is_none() {
             let Some(file) = self.file.take() else {
                 return Err(io::Error::other("ingest file already closed"));
@@ -132,21 +149,39 @@ impl Pipe {
         while self.worker.as_ref().is_some_and(|w| w.in_flight >= DEPTH) {
             self.receive_one()?;
         }
-        let next = self
-            .spare
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
-        let full = std::mem::replace(&mut self.buf, next);
         let Some(w) = self.worker.as_mut() else {
             return Err(io::Error::other("ingest worker missing"));
         };
         let tx =
             w.tx.as_ref()
                 .ok_or_else(|| io::Error::other("ingest worker closed"))?;
-        tx.send(full)
+        tx.send(job)
             .map_err(|_| io::Error::other("ingest worker stopped"))?;
         w.in_flight += 1;
         Ok(())
+    }
+
+    /// Hand the current buffer to the worker.
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let next = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
+        let full = std::mem::replace(&mut self.buf, next);
+        self.dispatch(Job::Buf(full))
+    }
+
+    /// Write a shared chunk without copying it (large chunks go to the worker as they are).
+    pub(crate) fn write_shared(&mut self, data: Bytes) -> io::Result<()> {
+        self.take_error()?;
+        if data.len() < (64 << 10) {
+            return self.write_all(&data);
+        }
+        self.send()?;
+        self.dispatch(Job::Shared(data))
     }
 
     /// Everything written so far is in the file (not necessarily on disk).

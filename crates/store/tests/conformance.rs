@@ -617,3 +617,30 @@ fn a_held_index_lock_is_waited_for_reported_once_and_bounded() {
     drop(holder);
     assert!(store.list().unwrap().is_empty());
 }
+
+#[test]
+fn shared_chunks_are_written_without_copy_and_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let data = bytes::Bytes::from(
+        (0..(9usize << 20))
+            .map(|i| (i % 239) as u8)
+            .collect::<Vec<u8>>(),
+    );
+    let d = digest_of(&data);
+    let mut w = store.writer("shared", &d, Some(data.len() as u64)).unwrap();
+    // Mixed: a small copied write, shared chunks large and small.
+    w.write_all(&data[..1000]).unwrap();
+    let mut off = 1000;
+    for len in [10_000usize, 3 << 20, 100, 5 << 20] {
+        w.write_bytes(data.slice(off..off + len)).unwrap();
+        off += len;
+    }
+    w.write_bytes(data.slice(off..)).unwrap();
+    assert!(
+        w.write_bytes(bytes::Bytes::from_static(b"x")).is_err(),
+        "past the expected size"
+    );
+    assert_eq!(w.commit().unwrap(), CommitOutcome::Stored);
+    assert_eq!(store.read_blob(&d).unwrap(), data);
+}

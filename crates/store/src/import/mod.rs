@@ -269,21 +269,35 @@ impl BlobWriter2 {
 }
 
 fn copy(r: &mut dyn Read, w: &mut crate::BlobWriter, what: &str) -> Result<(), StoreError> {
-    let mut buf = vec![0u8; 1 << 20];
+    const CHUNK: usize = 1 << 20;
+    let map_write = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::InvalidData => StoreError::Invalid {
+            what: "blob".into(),
+            path: what.to_string(),
+            message: e.to_string(),
+        },
+        _ => StoreError::io("write", what.to_string(), e),
+    };
     loop {
-        let n = r
-            .read(&mut buf)
-            .map_err(|e| StoreError::io("read", what.to_string(), e))?;
-        if n == 0 {
+        // A fresh buffer per chunk, handed over without a copy.
+        let mut buf = vec![0u8; CHUNK];
+        let mut filled = 0;
+        while filled < CHUNK {
+            let n = r
+                .read(&mut buf[filled..])
+                .map_err(|e| StoreError::io("read", what.to_string(), e))?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
             return Ok(());
         }
-        std::io::Write::write_all(w, &buf[..n]).map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidData => StoreError::Invalid {
-                what: "blob".into(),
-                path: what.to_string(),
-                message: e.to_string(),
-            },
-            _ => StoreError::io("write", what.to_string(), e),
-        })?;
+        buf.truncate(filled);
+        w.write_bytes(bytes::Bytes::from(buf)).map_err(map_write)?;
+        if filled < CHUNK {
+            return Ok(());
+        }
     }
 }
