@@ -380,7 +380,8 @@ impl Transport {
                 if status == StatusCode::SEE_OTHER && method != Method::HEAD {
                     method = Method::GET;
                 }
-                tracing::debug!(from = %url, to = %next, "following redirect");
+                // Log hosts only: redirect URLs may carry signed query parameters.
+                tracing::debug!(from = %host_port(&url), to = %host_port(&next), "following redirect");
                 url = next;
                 continue;
             }

@@ -89,15 +89,20 @@ pub(crate) fn make_client(
     flags: &RegistryFlags,
     platform: Option<Platform>,
 ) -> anyhow::Result<Client> {
+    client_with(flags, platform, |_| {})
+}
+
+/// A registry client from the flags, with extra option changes.
+pub(crate) fn client_with(
+    flags: &RegistryFlags,
+    platform: Option<Platform>,
+    tune: impl FnOnce(&mut ClientOptions),
+) -> anyhow::Result<Client> {
     let mut o = ClientOptions::default();
     o.insecure_registries = flags.insecure_registry.clone();
     o.ca_files = flags.ca_file.clone();
     o.platform = platform;
-    if let Ok(s) = std::env::var("PULLSIM_PROGRESS_TIMEOUT_MS")
-        && let Ok(ms) = s.parse::<u64>()
-    {
-        o.progress_timeout = std::time::Duration::from_millis(ms);
-    }
+    tune(&mut o);
     Ok(Client::new(o)?)
 }
 
@@ -139,6 +144,12 @@ pub struct PullArgs {
     /// Platform to pull from a multi-platform index (default: this host's).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<Platform>,
+    /// Blobs downloaded at the same time (containerd's max_concurrent_downloads).
+    #[arg(long, value_name = "N", default_value_t = pullsim_registry::DEFAULT_MAX_CONCURRENT_LAYERS)]
+    pub max_concurrent_downloads: usize,
+    /// Give up on a download after this many seconds without a byte.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub progress_timeout: u64,
     #[command(flatten)]
     pub registry: RegistryFlags,
     /// Output: text events (with progress bars on a terminal) or JSON lines.
@@ -263,7 +274,13 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     let keyring = args.creds.keyring()?;
     let matches: Vec<Match> = keyring.lookup(&reference);
-    let client = make_client(&args.registry, args.platform.clone())?;
+    if args.max_concurrent_downloads == 0 {
+        anyhow::bail!("--max-concurrent-downloads must be at least 1");
+    }
+    let client = client_with(&args.registry, args.platform.clone(), |o| {
+        o.max_concurrent_layers = args.max_concurrent_downloads;
+        o.progress_timeout = std::time::Duration::from_secs(args.progress_timeout.max(1));
+    })?;
     let bars: Option<Arc<Bars>> = (args.output == Format::Text && std::io::stderr().is_terminal())
         .then(|| Arc::new(Bars::new()));
     let progress: &dyn Progress = match &bars {
