@@ -170,3 +170,38 @@ async fn sync_pod_order_and_init_containers_gate_the_rest() {
 fn tabwriter_pads_only_tab_terminated_cells() {
     assert_eq!(tabwrite("a\tbb\tc\nccc\td\n"), "a    bb  c\nccc  d\n");
 }
+
+#[tokio::test]
+async fn an_image_volume_that_fails_ends_the_sync_without_container_events() {
+    // kuberuntime_manager.go SyncPod: getImageVolumes fails → no container is started.
+    let (m, _clock) =
+        kubelet_manager(FakeRuntime::default().with_image("reg.test/app:1", "sha256:app"));
+    let mut pods = vec![PodRun::new(
+        spec(vec![
+            (ImageSource::Container, "app", "reg.test/app:1", None),
+            (
+                ImageSource::ImageVolume,
+                "data",
+                "reg.test/data:1",
+                Some(PullPolicy::Never),
+            ),
+        ]),
+        Box::new(FakeCreds::default()),
+    )];
+    run_pods(&m, &mut pods, &SyncOptions::default()).await;
+    let events: Vec<(Option<String>, String)> = m
+        .take_events()
+        .into_iter()
+        .map(|e| (e.field_path, e.reason))
+        .collect();
+    // The volume's event is on the pod (no field path) and has no "Error:" companion.
+    assert_eq!(events, [(None, "ErrImageNeverPull".to_string())]);
+    assert!(matches!(pods[0].states[0], ImageState::Pending));
+    assert!(matches!(
+        pods[0].states[1],
+        ImageState::Waiting {
+            reason: Reason::ErrImageNeverPull,
+            ..
+        }
+    ));
+}
