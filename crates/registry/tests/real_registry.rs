@@ -99,6 +99,13 @@ async fn anonymous_resolve_and_pull() {
     assert_eq!(res.digest.to_string(), img.top_digest());
     assert_eq!(res.media_type, "application/vnd.oci.image.manifest.v1+json");
     pull_and_check(&c, &r, None, &img).await;
+    // By digest: the manifest is fetched by digest and checked against it.
+    let by_digest = reference(reg, &format!("anon/app@{}", img.top_digest()));
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path()).unwrap();
+    let p = c.pull(&by_digest, None, &store, &NoProgress).await.unwrap();
+    assert_eq!(p.manifest_digest.to_string(), img.top_digest());
+    assert!(store.lookup(&by_digest).unwrap().is_some());
 }
 
 #[tokio::test]

@@ -28,6 +28,8 @@ struct Fake {
     layer: Vec<u8>,
     layer_gets: AtomicU64,
     ranges: Mutex<Vec<String>>,
+    /// Form bodies of POST /token requests.
+    posts: Mutex<Vec<String>>,
 }
 
 fn sha(b: &[u8]) -> String {
@@ -56,6 +58,7 @@ fn fake() -> Fake {
         layer,
         layer_gets: AtomicU64::new(0),
         ranges: Mutex::new(Vec::new()),
+        posts: Mutex::new(Vec::new()),
     }
 }
 
@@ -64,10 +67,17 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
     let path = uri.path().to_string();
     let resp = |st: StatusCode| Response::builder().status(st);
     if path == "/token" {
+        if method == Method::POST {
+            s.posts
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&body).into_owned());
+        }
         s.token_requests.fetch_add(1, Ordering::SeqCst);
         let n = s.issued.fetch_add(1, Ordering::SeqCst) + 1;
         // access_token only, expires_in below the 60 s minimum, issued_at now-ish
@@ -242,4 +252,38 @@ async fn concurrent_pulls_download_a_shared_blob_once() {
         a.bytes_downloaded + b.bytes_downloaded,
         (f.layer.len() + f.config.len()) as u64
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_token_uses_the_oauth_refresh_grant() {
+    let (host, f) = serve().await;
+    let r = Reference::parse_normalized(&format!("{host}/tok/app:1")).unwrap();
+    let c = Client::new(ClientOptions::default()).unwrap();
+    let mut cred = AuthConfig::default();
+    cred.identity_token = Some(pullsim_credentials::Secret::new("REFRESH-MARK"));
+    c.resolve(&r, Some(&cred)).await.unwrap();
+    let posts = f.posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(posts[0].as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| form.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("grant_type"), Some("refresh_token"));
+    assert_eq!(get("refresh_token"), Some("REFRESH-MARK"));
+    assert_eq!(get("scope"), Some("repository:tok/app:pull"));
+    assert_eq!(get("service"), Some("fake"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_token_is_sent_as_bearer_without_a_token_request() {
+    let (host, f) = serve().await;
+    let r = Reference::parse_normalized(&format!("{host}/tok/app:1")).unwrap();
+    let c = Client::new(ClientOptions::default()).unwrap();
+    let mut cred = AuthConfig::default();
+    cred.registry_token = Some(pullsim_credentials::Secret::new(format!(
+        "{TOKEN_MARK}-999"
+    )));
+    let rep = c.resolve_traced(&r, Some(&cred)).await;
+    assert!(rep.result.is_ok(), "{:?}", rep.result);
+    assert_eq!(f.token_requests.load(Ordering::SeqCst), 0);
 }

@@ -365,3 +365,44 @@ fn pick_challenge(headers: &HeaderMap) -> Option<Challenge> {
         .or_else(|| all.iter().find(|c| c.scheme == Scheme::Basic))
         .cloned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_id_never_show_secrets() {
+        let c = Cred {
+            username: "alice".into(),
+            password: "PW-MARK".into(),
+            identity_token: Some("ID-MARK".into()),
+            registry_token: Some("RT-MARK".into()),
+        };
+        let dbg = format!("{c:?}");
+        assert!(dbg.contains("alice"));
+        for m in ["PW-MARK", "ID-MARK", "RT-MARK"] {
+            assert!(!dbg.contains(m) && !c.id().contains(m));
+        }
+        assert!(format!("{:?}", c.basic_header().unwrap()).contains("Sensitive"));
+        // Different secrets, different identities.
+        let other = Cred {
+            password: "other".into(),
+            ..c.clone()
+        };
+        assert_ne!(c.id(), other.id());
+    }
+
+    #[test]
+    fn auth_field_fills_username_and_password() {
+        // docker/cli config/configfile: `auth` = base64("user:pass") when the fields are empty.
+        let a = pullsim_credentials::AuthConfig {
+            auth: Some(pullsim_credentials::Secret::new(
+                "YWxpY2U6cHc6d2l0aDpjb2xvbnM=",
+            )),
+            ..Default::default()
+        };
+        let c = Cred::from_auth(&a);
+        assert_eq!(c.username, "alice");
+        assert_eq!(c.password, "pw:with:colons");
+    }
+}
