@@ -259,8 +259,10 @@ async fn identity_token_uses_the_oauth_refresh_grant() {
     let (host, f) = serve().await;
     let r = Reference::parse_normalized(&format!("{host}/tok/app:1")).unwrap();
     let c = Client::new(ClientOptions::default()).unwrap();
-    let mut cred = AuthConfig::default();
-    cred.identity_token = Some(pullsim_credentials::Secret::new("REFRESH-MARK"));
+    let cred = AuthConfig {
+        identity_token: Some(pullsim_credentials::Secret::new("REFRESH-MARK")),
+        ..AuthConfig::default()
+    };
     c.resolve(&r, Some(&cred)).await.unwrap();
     let posts = f.posts.lock().unwrap().clone();
     assert_eq!(posts.len(), 1, "{posts:?}");
