@@ -281,10 +281,12 @@ async fn registry_token_is_sent_as_bearer_without_a_token_request() {
     let (host, f) = serve().await;
     let r = Reference::parse_normalized(&format!("{host}/tok/app:1")).unwrap();
     let c = Client::new(ClientOptions::default()).unwrap();
-    let mut cred = AuthConfig::default();
-    cred.registry_token = Some(pullsim_credentials::Secret::new(format!(
-        "{TOKEN_MARK}-999"
-    )));
+    let cred = AuthConfig {
+        registry_token: Some(pullsim_credentials::Secret::new(format!(
+            "{TOKEN_MARK}-999"
+        ))),
+        ..AuthConfig::default()
+    };
     let rep = c.resolve_traced(&r, Some(&cred)).await;
     assert!(rep.result.is_ok(), "{:?}", rep.result);
     assert_eq!(f.token_requests.load(Ordering::SeqCst), 0);
