@@ -459,8 +459,12 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
 
 /// applyDefaultImageTag (image_manager.go): parse with ParseImageName; when the result has a
 /// tag but no digest and the string does not already end with `:tag`, append `:tag`.
+///
+/// The error is the kubelet's text alone (pkg/util/parsers/parsers.go:
+/// `couldn't parse image name %q: %v` around distribution's error), without the extra detail
+/// the reference crate's Display adds, so events and waiting messages are byte-identical.
 pub fn apply_default_image_tag(image: &str) -> Result<String, String> {
-    let parsed = pullsim_reference::parse_image_name(image).map_err(|e| e.to_string())?;
+    let parsed = pullsim_reference::parse_image_name(image).map_err(|e| e.upstream())?;
     if parsed.digest.is_empty()
         && !parsed.tag.is_empty()
         && !image.ends_with(&format!(":{}", parsed.tag))

@@ -239,7 +239,7 @@ impl PodCredentials for PodKeyring {
     fn lookup(&self, image: &str) -> Result<Vec<TrackedCredential>, String> {
         // makeLookupPullCredentialsFunc: the keyring is asked for repoToPull.
         let repo = pullsim_reference::parse_image_name(image)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| e.upstream())?
             .repository;
         Ok(self
             .keyring

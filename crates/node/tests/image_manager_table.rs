@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::{FakeCreds, FakeRuntime, env};
 use pullsim_node::image_manager::apply_default_image_tag;
 use pullsim_node::{EnsureRequest, ManagerConfig};
-use pullsim_policy::{PullPolicy, PullerConfig, Reason};
+use pullsim_policy::{EventType, PullPolicy, PullerConfig, Reason};
 
 struct Step {
     calls: &'static [&'static str],
@@ -319,5 +319,73 @@ fn apply_default_image_tag_table() {
     ];
     for (input, want) in cases {
         assert_eq!(apply_default_image_tag(&input).unwrap(), want, "{input}");
+    }
+}
+
+/// An image name that does not parse: Warning InspectFailed with
+/// `Failed to apply default image tag %q: %v` (pkg/kubelet/images/image_manager.go), where %v is
+/// ParseImageName's `couldn't parse image name %q: %v` (pkg/util/parsers/parsers.go) around
+/// distribution/reference's own text (normalize.go ParseNormalizedNamed, reference.go) — the
+/// upstream text only, none of the detail the reference crate's Display adds. The waiting
+/// message (reason InvalidImageName) is the event message; nothing reaches the runtime.
+#[tokio::test]
+async fn invalid_image_name_event_is_the_kubelets_text() {
+    let hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    let cases = [
+        (
+            "FAILED_IMAGE".to_string(),
+            "Failed to apply default image tag \"FAILED_IMAGE\": couldn't parse image name \"FAILED_IMAGE\": invalid reference format: repository name (library/FAILED_IMAGE) must be lowercase".to_string(),
+        ),
+        (
+            "http://url".to_string(),
+            "Failed to apply default image tag \"http://url\": couldn't parse image name \"http://url\": invalid reference format".to_string(),
+        ),
+        (
+            hex.to_string(),
+            format!("Failed to apply default image tag \"{hex}\": couldn't parse image name \"{hex}\": invalid repository name ({hex}), cannot specify 64-byte hexadecimal strings"),
+        ),
+        (
+            "nginx:".to_string(),
+            "Failed to apply default image tag \"nginx:\": couldn't parse image name \"nginx:\": invalid reference format".to_string(),
+        ),
+        (
+            "registry.test/Team/app:1".to_string(),
+            "Failed to apply default image tag \"registry.test/Team/app:1\": couldn't parse image name \"registry.test/Team/app:1\": invalid reference format: repository name (Team/app) must be lowercase".to_string(),
+        ),
+    ];
+    for (image, want) in cases {
+        let e = env(
+            FakeRuntime::default(),
+            ManagerConfig::default(),
+            PullerConfig::default(),
+            0.0,
+            0,
+        );
+        let req = EnsureRequest {
+            pod: "test-ns/test_pod",
+            pod_uid: "bar",
+            container: "container_name",
+            field_path: Some("spec.containers{container_name}"),
+            image: &image,
+            policy: PullPolicy::IfNotPresent,
+        };
+        let out = e
+            .manager
+            .ensure_image_exists(&req, &FakeCreds::default())
+            .await;
+        assert_eq!(out.reason, Some(Reason::InvalidImageName), "{image}");
+        assert_eq!(out.message, want, "{image}");
+        let events = e.manager.take_events();
+        assert_eq!(events.len(), 1, "{image}");
+        assert_eq!(events[0].event_type, EventType::Warning, "{image}");
+        assert_eq!(events[0].reason, "InspectFailed", "{image}");
+        assert_eq!(events[0].message, want, "{image}");
+        assert!(e.runtime.calls().is_empty(), "{image}");
+        assert!(e.records.calls().is_empty(), "{image}");
+        assert_eq!(
+            apply_default_image_tag(&image).unwrap_err(),
+            want["Failed to apply default image tag \"\": ".len() + image.len()..],
+            "{image}"
+        );
     }
 }
