@@ -384,3 +384,37 @@ fn node_search_order() {
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["username"], "root");
 }
+
+#[test]
+fn help_teaches_with_examples_fields_and_exit_status() {
+    for cmd in [
+        &["creds", "match", "--help"][..],
+        &["secret", "lint", "--help"][..],
+        &["secret", "decode", "--help"][..],
+    ] {
+        let (out, _, code) = pullsim(cmd);
+        assert_eq!(code, 0, "{cmd:?}");
+        for want in ["Examples:", "JSON fields", "Exit status"] {
+            assert!(out.contains(want), "{cmd:?} --help lacks {want:?}:\n{out}");
+        }
+    }
+}
+
+#[test]
+fn a_missing_file_is_named_once_with_the_os_reason_once() {
+    let missing = "/nonexistent/pullsim-missing-secret.yaml";
+    for cmd in [
+        &["creds", "match", "nginx", "--secret", missing][..],
+        &["secret", "decode", missing][..],
+        &["secret", "lint", missing][..],
+    ] {
+        let (_, err, code) = pullsim(cmd);
+        assert_ne!(code, 0, "{cmd:?}");
+        assert!(err.contains(missing), "{cmd:?}: {err}");
+        assert_eq!(
+            err.matches("No such file or directory").count(),
+            1,
+            "{cmd:?}: the OS reason must be said once: {err}"
+        );
+    }
+}

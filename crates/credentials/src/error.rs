@@ -8,13 +8,13 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum CredentialsError {
     /// A file could not be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error (shown in the message, so it is not also a `source()`: error chains
+        /// printed with `{:#}` would say it twice).
+        error: std::io::Error,
     },
     /// The text is not valid YAML / JSON.
     #[error("{}{}: {message}", path.display(), doc_suffix(*document))]

@@ -119,9 +119,9 @@ impl Linter {
 
 /// Lint a file. `Err` only when the file cannot be read or parsed at all (exit 2).
 pub fn lint_file(path: &Path) -> Result<Vec<Finding>, CredentialsError> {
-    let bytes = std::fs::read(path).map_err(|source| CredentialsError::Io {
+    let bytes = std::fs::read(path).map_err(|error| CredentialsError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let text = String::from_utf8(bytes).map_err(|e| CredentialsError::Syntax {
         path: path.to_path_buf(),
@@ -521,7 +521,14 @@ fn lint_dockercfg(l: &mut Linter, value: &Value, loc: &Loc) {
 pub fn docker_hub_key_problem(location: &str) -> Option<String> {
     let key = normalize_key(location).ok()?;
     let parsed = parse_schemeless_url(&key).ok()?;
-    let host = parsed.host.split(':').next().unwrap_or("");
+    // Host labels are matched case-sensitively (filepath.Match in URLsMatch), so a key such as
+    // `DOCKER.IO` is meant for Docker Hub but never matches `docker.io/...`.
+    let host = parsed
+        .host
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let hubish =
         host == "docker.io" || host.ends_with(".docker.io") || host.ends_with("docker.com");
     if !hubish || key == DEFAULT_REGISTRY_HOST {
@@ -694,5 +701,8 @@ mod tests {
         assert!(docker_hub_key_problem("index.docker.io/myorg").is_some());
         assert!(docker_hub_key_problem("hub.docker.com").is_some());
         assert!(docker_hub_key_problem("quay.io").is_none());
+        // keyring.go URLsMatch compares host labels with filepath.Match: case matters.
+        assert!(docker_hub_key_problem("DOCKER.IO").is_some());
+        assert!(docker_hub_key_problem("https://Index.Docker.io/v1/").is_some());
     }
 }

@@ -123,9 +123,9 @@ pub(crate) fn yaml_error_text(e: &serde_saphyr::Error) -> String {
 /// Read pull secrets from a file: Secret manifests (YAML/JSON, multi-document, `List`) or a bare
 /// `config.json` / `.dockercfg`. Non-Secret objects are skipped.
 pub fn load_pull_secrets(path: &Path) -> Result<Vec<PullSecret>, CredentialsError> {
-    let bytes = std::fs::read(path).map_err(|source| CredentialsError::Io {
+    let bytes = std::fs::read(path).map_err(|error| CredentialsError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let text = String::from_utf8(bytes).map_err(|e| CredentialsError::Syntax {
         path: path.to_path_buf(),

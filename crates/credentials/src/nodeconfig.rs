@@ -129,9 +129,9 @@ pub fn parse_dockercfg_bytes(bytes: &[u8], path: &Path) -> Result<DockerConfig, 
 /// Read a node config by path: `.dockercfg` format when the file name ends in `.dockercfg`,
 /// else `config.json` format.
 pub fn read_node_config(path: &Path) -> Result<DockerConfig, CredentialsError> {
-    let bytes = std::fs::read(path).map_err(|source| CredentialsError::Io {
+    let bytes = std::fs::read(path).map_err(|error| CredentialsError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let is_dockercfg = path
         .file_name()

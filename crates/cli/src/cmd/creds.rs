@@ -31,13 +31,38 @@ enum CredsCommand {
 secrets (--secret, in imagePullSecrets order), then the node config, then exec credential \
 plugins, matched exactly as pkg/credentialprovider/keyring.go on the normalized repository \
 (docker.io/library/busybox). No lines and the note `no credentials: the kubelet pulls \
-anonymously` when nothing matches."
+anonymously` when nothing matches.",
+        after_help = MATCH_HELP
     )]
     Match(MatchArgs),
     /// Would the node be able to pull IMAGE with these credentials, and if not, exactly why?
     /// Tries each credential in the kubelet's order (auth flow + one manifest HEAD, no layers).
     Check(crate::cmd::creds_check::CheckArgs),
 }
+
+const MATCH_HELP: &str = "\
+Examples:
+  # Which key of a pull secret the kubelet uses for a Docker Hub image
+  pullsim creds match nginx --secret regcred.yaml
+
+  # Pod secrets in imagePullSecrets order, then the node's config.json; show the keys that miss
+  pullsim creds match registry.example.com:5000/team/app:v1 --secret a.yaml --secret b.yaml \\
+      --node-config /var/lib/kubelet/config.json --explain
+
+  # With exec credential plugins (kubelet --image-credential-provider-config/-bin-dir)
+  pullsim creds match 123.dkr.ecr.us-east-1.amazonaws.com/app --provider-config providers.yaml \\
+      --provider-bin-dir /usr/libexec/kubelet-plugins
+
+Matching (keyring.go): keys are normalized (https:// added, /v1/ or /v2/ dropped); a key matches
+when the port is equal, the host has as many labels, each label matches as a glob, and the key's
+path is a prefix of the repository's; Docker Hub images also use the index.docker.io key.
+
+JSON fields, one object per credential in try order: key, source (secret:<namespace>/<name>,
+node:<path> or plugin:<name>), username, why. With --explain, the keys that did not match follow
+as key, source, username, match (false), why_not. Passwords are never printed.
+
+Exit status: 0 (also when no credential matches), 1 for an invalid image or unreadable input,
+2 for usage errors.";
 
 /// `creds match`.
 #[derive(Args, Debug)]

@@ -31,10 +31,48 @@ enum SecretCommand {
     #[command(disable_help_flag = true)]
     Create(CreateArgs),
     /// Check pull secrets for the faults that make the kubelet ignore or misuse them
+    #[command(after_help = LINT_HELP)]
     Lint(LintArgs),
     /// Show the registries and usernames in pull secrets, and where each came from
+    #[command(after_help = DECODE_HELP)]
     Decode(DecodeArgs),
 }
+
+const LINT_HELP: &str = "\
+Examples:
+  # Check a Secret manifest (YAML or JSON, several documents, a List)
+  pullsim secret lint regcred.yaml
+
+  # Check several files, one JSON object per finding
+  pullsim secret lint -o json regcred.yaml ~/.docker/config.json
+
+Faults: wrong secret type for the key, .dockercfg content under .dockerconfigjson or the reverse,
+missing \"auths\", data not valid base64, double-encoded base64, a trailing newline in an encoded
+value, auth not base64 or without ':', username/password that disagree with auth, a registry key
+the kubelet never matches for Docker Hub images (and the key that would), an empty secret.
+Each is an error (the kubelet fails or ignores the secret) or a warning (it works, but not as
+written). Findings name the file, document, secret, data key and registry.
+
+JSON fields: severity, code, file, document (multi-document files), secret, key, registry, message.
+
+Exit status: 0 when every file is clean, 1 when any fault (error or warning) is found, 2 when a
+file cannot be read or parsed.";
+
+const DECODE_HELP: &str = "\
+Examples:
+  pullsim secret decode regcred.yaml
+  pullsim secret decode -o json ~/.docker/config.json
+
+For each registry entry: the file, document and secret it came from, the key the kubelet's keyring
+uses for it, the username, and whether the credentials come from `auth` (which overrides
+username/password) or from username/password. Passwords are shown as <redacted> unless
+--show-secrets.
+
+JSON fields: file, document (multi-document files), secret, format, registry, key, username,
+password, email (when set), credentials_from.
+
+Exit status: 0 on success, 1 when the file cannot be read or is not a valid pull secret, 2 for
+usage errors.";
 
 /// `secret create`: kubectl's arguments, parsed as kubectl parses them.
 #[derive(Args, Debug)]
@@ -110,7 +148,9 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(if unreadable {
         ExitCode::from(2)
-    } else if errors > 0 {
+    } else if errors > 0 || warnings > 0 {
+        // The issue's contract: 0 clean, 1 faults found (warnings are faults too: the secret
+        // does not work as written), 2 unreadable input.
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -298,9 +298,9 @@ pub fn read_config(path: &Path) -> Result<Vec<ProviderConfig>, CredentialsError>
         ),
     })?;
     let files: Vec<PathBuf> = if meta.is_dir() {
-        let rd = std::fs::read_dir(path).map_err(|source| CredentialsError::Io {
+        let rd = std::fs::read_dir(path).map_err(|error| CredentialsError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let mut files: Vec<PathBuf> = rd
             .filter_map(Result::ok)
