@@ -74,6 +74,14 @@ fn load_ls_inspect_pin_rm() {
     let ls = json_lines(&ok(&pullsim(&root, &["images", "ls", "-o", "json"])));
     assert_eq!(ls.len(), 2);
     assert_eq!(ls[0]["name"], "docker.io/library/nginx:v1");
+    let only = json_lines(&ok(&pullsim(
+        &root,
+        &["images", "ls", "-o", "json", "library/nginx:v2"],
+    )));
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0]["name"], "docker.io/library/nginx:v2");
+    let none = ok(&pullsim(&root, &["images", "ls", "-o", "json", "other"]));
+    assert!(none.is_empty(), "{none}");
     assert_eq!(ls[0]["writtenAs"], "nginx:v1");
     assert_eq!(ls[0]["origin"], "preloaded");
     let id = ls[0]["id"].as_str().unwrap().to_string();
@@ -174,6 +182,40 @@ fn verify_finds_corruption_and_repair_drops_broken_images() {
     );
     ok(&pullsim(&root, &["images", "verify", "--repair"]));
     ok(&pullsim(&root, &["images", "verify"]));
+}
+
+#[test]
+fn a_failed_load_exits_1_names_blob_and_file_and_records_nothing() {
+    let (_t, lay, root) = setup();
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(lay.join("index.json")).unwrap()).unwrap();
+    let manifest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let m: Value = serde_json::from_slice(
+        &std::fs::read(lay.join("blobs/sha256").join(&manifest[7..])).unwrap(),
+    )
+    .unwrap();
+    let layer = m["layers"][1]["digest"].as_str().unwrap().to_string();
+    let file = lay.join("blobs/sha256").join(&layer[7..]);
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    let out = pullsim(
+        &root,
+        &["images", "load", "--name", "app", lay.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: digest mismatch"), "{err}");
+    assert!(
+        err.contains(&layer) && err.contains(&file.display().to_string()),
+        "{err}"
+    );
+    assert!(ok(&pullsim(&root, &["images", "ls", "-o", "json"])).is_empty());
+    let du = json_lines(&ok(&pullsim(&root, &["images", "du", "-o", "json"])));
+    assert_eq!(du[0]["blobs"], 0, "{du:?}");
 }
 
 #[test]

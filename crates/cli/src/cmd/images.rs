@@ -58,6 +58,10 @@ pub(crate) struct FormatArgs {
 
 #[derive(Args, Debug)]
 struct LsArgs {
+    /// Only this repository (normalized: `nginx` = `docker.io/library/nginx`), and this tag or
+    /// digest when given, as `crictl images REPOSITORY[:TAG]`.
+    #[arg(value_name = "IMAGE")]
+    filter: Option<String>,
     /// Print image IDs only.
     #[arg(short, long)]
     quiet: bool,
@@ -229,7 +233,17 @@ pub fn run(args: ImagesArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
 }
 
 fn ls(store: &Store, a: LsArgs) -> anyhow::Result<ExitCode> {
-    let recs = store.list()?;
+    let mut recs = store.list()?;
+    if let Some(f) = &a.filter {
+        let r = Reference::parse_normalized(f).with_context(|| format!("image filter {f:?}"))?;
+        let name = r.name();
+        recs.retain(|rec| {
+            rec.name == name
+                && r.tag().is_none_or(|t| rec.tag.as_deref() == Some(t))
+                && r.digest()
+                    .is_none_or(|d| rec.digest.as_ref() == Some(d) || rec.manifest_digest == *d)
+        });
+    }
     let now = pullsim_store::now_ms() as i64;
     if a.quiet {
         let mut seen = std::collections::BTreeSet::new();
