@@ -192,13 +192,39 @@ fn bad_manifests_fail_clearly_and_lose_nothing() {
         bad_secret.to_str().unwrap(),
     ]);
     assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.starts_with(&format!(
-            "error: {}: document 1 (Secret \"s\"): ",
+    // File, document and field, each once.
+    assert_eq!(
+        out.stderr.trim(),
+        format!(
+            "error: {}: document 1 (Secret \"s\"): data[\".dockerconfigjson\"]: not valid base64: illegal base64 data at input byte 3",
             bad_secret.display()
-        )),
-        "{}",
-        out.stderr
+        )
+    );
+    let out = node.pullsim(&[
+        "pod",
+        "run",
+        good.to_str().unwrap(),
+        "--secret",
+        bad_secret.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr.trim(),
+        format!(
+            "error: --secret: {}: field data[\".dockerconfigjson\"]: not valid base64: illegal base64 data at input byte 3",
+            bad_secret.display()
+        )
+    );
+    let missing = node.dir.path().join("missing.yaml");
+    let out = node.pullsim(&["pod", "run", missing.to_str().unwrap()]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr.trim(),
+        format!(
+            "error: {}: No such file or directory (os error 2)",
+            missing.display()
+        ),
+        "the OS error once"
     );
 
     let conflicting = node.pullsim(&[

@@ -42,12 +42,12 @@ impl fmt::Display for Origin {
 #[non_exhaustive]
 pub enum ManifestError {
     /// The file or directory could not be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not chained: the message is printed once).
+        error: std::io::Error,
     },
     /// The file is not valid YAML or JSON.
     #[error("{}: not valid {format}: {message}", path.display())]
@@ -208,9 +208,9 @@ impl Manifests {
         let mut out = Manifests::default();
         for p in paths {
             for file in expand(p)? {
-                let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Io {
+                let text = std::fs::read_to_string(&file).map_err(|error| ManifestError::Io {
                     path: file.clone(),
-                    source,
+                    error,
                 })?;
                 out.add_text(&file, &text)?;
             }
@@ -335,22 +335,22 @@ impl Manifests {
 
 /// Files named by a path: the file itself, or a directory's manifest files in name order.
 fn expand(path: &Path) -> Result<Vec<PathBuf>, ManifestError> {
-    let meta = std::fs::metadata(path).map_err(|source| ManifestError::Io {
+    let meta = std::fs::metadata(path).map_err(|error| ManifestError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let rd = std::fs::read_dir(path).map_err(|source| ManifestError::Io {
+    let rd = std::fs::read_dir(path).map_err(|error| ManifestError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let mut files = Vec::new();
     for entry in rd {
-        let entry = entry.map_err(|source| ManifestError::Io {
+        let entry = entry.map_err(|error| ManifestError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let p = entry.path();
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");

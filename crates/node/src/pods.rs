@@ -36,9 +36,19 @@ impl SecretSet {
                 continue;
             }
             let parsed = pullsim_credentials::parse_pull_secrets(&doc.text, &doc.origin.file)
-                .map_err(|e| ManifestError::Secret {
-                    origin: doc.origin.clone(),
-                    message: e.to_string(),
+                .map_err(|e| match e {
+                    // The origin already names the file and document: keep the field alone.
+                    pullsim_credentials::CredentialsError::Field { field, message, .. } => {
+                        ManifestError::Invalid {
+                            origin: doc.origin.clone(),
+                            field,
+                            message,
+                        }
+                    }
+                    other => ManifestError::Secret {
+                        origin: doc.origin.clone(),
+                        message: other.to_string(),
+                    },
                 })?;
             set.pull_secrets.extend(parsed);
         }

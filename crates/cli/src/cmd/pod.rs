@@ -106,14 +106,12 @@ impl NodeFlags {
         let manifests = Manifests::load(files)?;
         let mut secrets = SecretSet::from_manifests(&manifests)?;
         for path in &self.secret {
-            let s = pullsim_credentials::load_pull_secrets(path)
-                .with_context(|| format!("reading --secret {}", path.display()))?;
+            let s = pullsim_credentials::load_pull_secrets(path).context("--secret")?;
             secrets.add(s);
         }
         let mut node = Keyring::new();
         if let Some(p) = &self.node_config {
-            node.add_node_config(p)
-                .with_context(|| format!("reading --node-config {}", p.display()))?;
+            node.add_node_config(p).context("--node-config")?;
         }
         if manifests.pods.is_empty() {
             return Err(pullsim_node::ManifestError::NoPods {
