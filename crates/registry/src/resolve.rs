@@ -201,16 +201,21 @@ pub(crate) async fn resolve(
             .map(|(r, _)| r);
     }
     if !status.is_success() {
-        // HEAD answers carry no body: ask again with GET for the registry's error code.
-        let code_resp = session
-            .request(Method::GET, &path, manifest_headers())
-            .await;
-        let (headers, body) = match code_resp {
-            Ok(r) if r.status() == status => {
-                let h = r.headers().clone();
-                (h, r.bytes().await.unwrap_or_default().to_vec())
+        // HEAD answers carry no body: for 403 and 404 ask again with GET for the registry's
+        // error code (not for 429 or 5xx, which a second request would only make worse).
+        let (headers, body) = if matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) {
+            match session
+                .request(Method::GET, &path, manifest_headers())
+                .await
+            {
+                Ok(r) if r.status() == status => {
+                    let h = r.headers().clone();
+                    (h, r.bytes().await.unwrap_or_default().to_vec())
+                }
+                _ => (resp.headers().clone(), Vec::new()),
             }
-            _ => (resp.headers().clone(), Vec::new()),
+        } else {
+            (resp.headers().clone(), Vec::new())
         };
         return Err(status_error_parts(
             status,

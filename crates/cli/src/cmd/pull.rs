@@ -106,9 +106,11 @@ pub(crate) fn client_with(
     Ok(Client::new(o)?)
 }
 
-/// A tokio runtime for one command.
+/// A tokio runtime for one command: one thread for the network (parsing HTTP is light), while
+/// the blob writers hash and write on blocking threads. It also skips the cgroup probing a
+/// multi-thread runtime does at start, which is most of a cache-hit command's time.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")
