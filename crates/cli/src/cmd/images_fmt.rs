@@ -166,7 +166,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         total += n * secs;
         rest = tail;
     }
-    Ok(Duration::from_secs_f64(total))
+    Duration::try_from_secs_f64(total).map_err(|_| format!("invalid duration {s:?}: out of range"))
 }
 
 /// First 12 hex digits of an image ID (`sha256:` dropped), as crictl and docker show it.
@@ -246,6 +246,7 @@ mod tests {
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert!(parse_duration("2 minutes").is_err());
+        assert!(parse_duration("99999999999999999999999h").is_err());
         assert!(parse_duration("").is_err());
     }
 }
