@@ -42,7 +42,10 @@ fn explains_policy_presence_near_matches_credentials_and_decision() {
             &["regcred"]
         ),
         pod_yaml("default", "latest", "registry.test/team/app", None, &[]),
-    );
+    ) + "---\n"
+        + &pod_yaml("default", "short", "app:v1", None, &[])
+        + "---\n"
+        + &pod_yaml("default", "bad-name", "Team/App:v1", None, &[]);
     let file = node.write("pods.yaml", &yaml);
     let before = node.pullsim(&["images", "ls", "-o", "json"]).stdout;
 
@@ -53,7 +56,7 @@ fn explains_policy_presence_near_matches_credentials_and_decision() {
         "no credentials in output"
     );
     let e = out.json();
-    assert_eq!(e.len(), 3);
+    assert_eq!(e.len(), 5);
 
     assert_eq!(e[0]["policy"], "Never");
     assert_eq!(e[0]["policy_why"], "set in the pod spec");
@@ -112,6 +115,22 @@ fn explains_policy_presence_near_matches_credentials_and_decision() {
     );
     assert_eq!(e[2]["credentials"][0], "none: the pull is anonymous");
     assert_eq!(e[2]["decision"], "pull (anonymously)");
+
+    // A short name means docker.io/library/: the loaded image is a near match, with the hint.
+    assert_eq!(e[3]["presence"], "absent");
+    let near = e[3]["near_matches"][0].as_str().unwrap();
+    assert!(
+        near.starts_with("the same name in another repository: registry.test/team/app:v1")
+            && near.ends_with("a name without a registry means docker.io/library/ (or docker.io/)"),
+        "{near}"
+    );
+    // An image name that does not parse ("Team" has an uppercase letter, so distribution takes it
+    // for a registry host and checks "App"): the kubelet's InvalidImageName text, byte for byte
+    // (pkg/kubelet/images/image_manager.go, pkg/util/parsers/parsers.go).
+    assert_eq!(
+        e[4]["decision"],
+        "InvalidImageName: Failed to apply default image tag \"Team/App:v1\": couldn't parse image name \"Team/App:v1\": invalid reference format: repository name (App) must be lowercase"
+    );
 
     let text = node.pullsim(&["pod", "explain", file.to_str().unwrap()]);
     assert!(text.stdout.contains("Pod default/present:\n  container app (registry.test/team/app:v1):\n    policy:        Never — set in the pod spec\n"), "{}", text.stdout);

@@ -155,8 +155,8 @@ pub fn explain(store: Arc<Store>, pods: &[PodRun], cfg: &ManagerConfig) -> Vec<E
                 Err(err) => {
                     e.presence = "not looked up".into();
                     e.decision = format!(
-                        "InvalidImageName: Failed to apply default image tag {:?}: {err}",
-                        img.image
+                        "InvalidImageName: {}",
+                        pullsim_policy::messages::failed_default_tag(&img.image, &err)
                     );
                     out.push(e);
                     continue;
