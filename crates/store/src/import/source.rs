@@ -59,10 +59,10 @@ impl Source {
                 .into_owned();
             let offset = ent.raw_file_position();
             let size = ent.size();
-            if offset + size > file_len {
+            let end = offset.checked_add(size).unwrap_or(u64::MAX);
+            if end > file_len {
                 return Err(bad(format!(
-                    "truncated: entry {name} needs bytes up to {} but the file has {file_len}",
-                    offset + size
+                    "truncated: entry {name} needs bytes up to {end} but the file has {file_len}"
                 )));
             }
             entries.insert(clean(&name), (offset, size));
