@@ -59,7 +59,7 @@ impl Source {
                 .into_owned();
             let offset = ent.raw_file_position();
             let size = ent.size();
-            let end = offset.checked_add(size).unwrap_or(u64::MAX);
+            let end = offset.saturating_add(size);
             if end > file_len {
                 return Err(bad(format!(
                     "truncated: entry {name} needs bytes up to {end} but the file has {file_len}"
