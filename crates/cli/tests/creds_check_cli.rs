@@ -94,6 +94,7 @@ fn htpasswd_table() {
         assert_eq!(code, 1);
         assert_eq!(outcomes(&v), ["unauthorized"]);
         assert_eq!(v["attempts"][0]["status"], 401);
+        assert_eq!(v["attempts"][0]["registry_error"], "UNAUTHORIZED");
         assert_eq!(v["reason"], "ErrImagePull");
         assert!(!all.contains(MARK), "credential leaked: {all}");
     }

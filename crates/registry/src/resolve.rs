@@ -189,9 +189,36 @@ pub(crate) async fn resolve(
         (None, None) => "latest".to_string(),
     };
     let path = format!("/v2/{}/manifests/{}", reference.path(), object);
-    let resp = session
+    let resp = match session
         .request(Method::HEAD, &path, manifest_headers())
-        .await?;
+        .await
+    {
+        Ok(r) => r,
+        Err(RegistryError::Unauthorized {
+            reference,
+            by,
+            status,
+            code: None,
+            message,
+        }) => {
+            // A HEAD 401 has no body: the same request as GET tells the registry's error code.
+            let code = match session
+                .request(Method::GET, &path, manifest_headers())
+                .await
+            {
+                Err(RegistryError::Unauthorized { code, .. }) => code,
+                _ => None,
+            };
+            return Err(RegistryError::Unauthorized {
+                reference,
+                by,
+                status,
+                code,
+                message,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let url = resp.url().clone();
     let status = resp.status();
     if status == StatusCode::METHOD_NOT_ALLOWED {

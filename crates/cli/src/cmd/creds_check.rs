@@ -131,7 +131,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         (
             None,
             format!(
-                "pullable: {} resolves to {} with {}",
+                "{} resolves to {} with {}",
                 cri_ref,
                 last.and_then(|a| a.digest.clone()).unwrap_or_default(),
                 last.map(|a| a.source.clone()).unwrap_or_default()

@@ -209,7 +209,7 @@ impl Progress for Bars {
         ) {
             pb.set_style(style.progress_chars("=> "));
         }
-        pb.set_prefix(format!("{:.19}", d.encoded()));
+        pb.set_prefix(format!("{:.12}", d.encoded()));
         if let Ok(mut m) = self.bars.lock() {
             m.insert(d.clone(), pb);
         }

@@ -292,7 +292,19 @@ impl<'a> Session<'a> {
                 (auth, fresh) = self.authorization(true).await?;
                 continue;
             }
-            return Err(self.unauthorized(&method, &url, bearer, auth.is_some()));
+            let bearer = bearer.cloned();
+            // The registry's own error code, when the answer has a body (not for HEAD).
+            let body = resp.bytes().await.unwrap_or_default();
+            let body_code = crate::error::parse_error_envelope(&body)
+                .first()
+                .map(|e| e.code.clone());
+            return Err(self.unauthorized(
+                &method,
+                &url,
+                bearer.as_ref(),
+                auth.is_some(),
+                body_code,
+            ));
         }
     }
 
@@ -303,6 +315,7 @@ impl<'a> Session<'a> {
         url: &url::Url,
         bearer: Option<&Challenge>,
         sent_auth: bool,
+        body_code: Option<String>,
     ) -> RegistryError {
         let reference = self.reference.clone();
         let prefix = format!("failed to resolve reference {reference:?}: ");
@@ -342,7 +355,7 @@ impl<'a> Session<'a> {
             reference,
             by: Refuser::Registry,
             status: 401,
-            code: Some("UNAUTHORIZED".to_string()),
+            code: body_code,
             message,
         }
     }
