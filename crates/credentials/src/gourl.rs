@@ -259,7 +259,18 @@ pub fn split_host_port(hostport: &str) -> Result<(&str, &str), &'static str> {
     Ok((host, &hostport[i + 1..]))
 }
 
-/// Go's `%q` for the short, mostly printable strings that appear in URL errors.
+/// Go's `unicode.IsPrint` outside ASCII, for the characters that occur in practice: false for
+/// the C1 controls, non-ASCII spaces and separators, format characters (Cf), private use and
+/// the noncharacters.
+fn go_is_print(c: char) -> bool {
+    !matches!(c as u32,
+        0x80..=0xA0 | 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x1680 | 0x180E
+        | 0x2000..=0x200F | 0x2028..=0x202F | 0x205F..=0x2064 | 0x2066..=0x206F | 0x3000
+        | 0xD800..=0xF8FF | 0xFDD0..=0xFDEF | 0xFEFF | 0xFFF9..=0xFFFB | 0xFFFE | 0xFFFF
+        | 0x110BD | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F | 0xF0000..)
+}
+
+/// Go's `%q` (strconv.Quote) for the short strings that appear in URL and flag errors.
 pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -277,6 +288,14 @@ pub fn go_quote(s: &str) -> String {
             c if (c as u32) < 0x20 || c == '\u{7f}' => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
+            c if !go_is_print(c) => {
+                let v = c as u32;
+                if v < 0x10000 {
+                    out.push_str(&format!("\\u{v:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{v:08x}"));
+                }
+            }
             c => out.push(c),
         }
     }
@@ -287,6 +306,17 @@ pub fn go_quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // strconv.Quote as kubectl 1.32 printed these flag values.
+    #[test]
+    fn quote_like_go() {
+        assert_eq!(go_quote("a\"b"), r#""a\"b""#);
+        assert_eq!(go_quote("\u{1}é"), r#""\x01é""#);
+        assert_eq!(go_quote("\u{a0}"), r#""\u00a0""#);
+        assert_eq!(go_quote("\u{85}"), r#""\u0085""#);
+        assert_eq!(go_quote("\u{feff}😀"), r#""\ufeff😀""#);
+        assert_eq!(go_quote("\u{f0000}"), r#""\U000f0000""#);
+    }
 
     #[test]
     fn splits_like_go() {

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::auth::go_json_string;
+use crate::goyaml;
 use crate::secret::Secret;
 
 /// kubectl's default `--docker-server`.
@@ -299,14 +300,15 @@ impl SecretObject {
         encode_hash(&hex::encode(Sha256::digest(encoded.as_bytes())))
     }
 
-    /// The printed output for a format.
-    pub fn render(&self, output: Output) -> String {
-        match output {
+    /// The printed output for a format; `-o yaml` fails as kubectl's does on characters its
+    /// JSON-to-YAML step refuses.
+    pub fn render(&self, output: Output) -> Result<String, KubectlError> {
+        Ok(match output {
             Output::Default => format!("secret/{} created (dry run)\n", self.name),
             Output::Name => format!("secret/{}\n", self.name),
             Output::Json => self.to_json(),
-            Output::Yaml => self.to_yaml(),
-        }
+            Output::Yaml => self.to_yaml()?,
+        })
     }
 
     fn to_json(&self) -> String {
@@ -337,7 +339,13 @@ impl SecretObject {
         s
     }
 
-    fn to_yaml(&self) -> String {
+    fn to_yaml(&self) -> Result<String, KubectlError> {
+        let yaml = |v: &str| goyaml::json_round_trip(v).map_err(|e| KubectlError(e.into()));
+        let name = yaml(&self.name)?;
+        let namespace = match self.namespace.as_deref().filter(|n| !n.is_empty()) {
+            Some(ns) => Some(yaml(ns)?),
+            None => None,
+        };
         let mut s = String::from("apiVersion: v1\n");
         let data = self.data_b64();
         if data.is_empty() {
@@ -345,100 +353,17 @@ impl SecretObject {
         } else {
             s.push_str("data:\n");
             for (k, v) in &data {
-                s.push_str(&format!("  {}: {}\n", yaml_scalar(k), yaml_scalar(v)));
+                s.push_str(&goyaml::mapping_entry(2, k, v));
             }
         }
         s.push_str("kind: Secret\nmetadata:\n  creationTimestamp: null\n");
-        s.push_str(&format!("  name: {}\n", yaml_scalar(&self.name)));
-        if let Some(ns) = self.namespace.as_deref().filter(|n| !n.is_empty()) {
-            s.push_str(&format!("  namespace: {}\n", yaml_scalar(ns)));
+        s.push_str(&goyaml::mapping_entry(2, "name", &name));
+        if let Some(ns) = &namespace {
+            s.push_str(&goyaml::mapping_entry(2, "namespace", ns));
         }
         s.push_str("type: kubernetes.io/dockerconfigjson\n");
-        s
+        Ok(s)
     }
-}
-
-/// Whether go-yaml would resolve the plain scalar to something other than a string.
-fn resolves_to_non_string(s: &str) -> bool {
-    const SPECIAL: &[&str] = &[
-        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
-        "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
-        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
-        ".NaN", ".NAN", "<<",
-    ];
-    if SPECIAL.contains(&s) {
-        return true;
-    }
-    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let plain: String = body.chars().filter(|c| *c != '_').collect();
-    let is_int = !plain.is_empty()
-        && (plain.bytes().all(|b| b.is_ascii_digit())
-            || plain
-                .strip_prefix("0x")
-                .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
-            || plain
-                .strip_prefix("0b")
-                .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b == b'0' || b == b'1'))
-            || plain
-                .strip_prefix("0o")
-                .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| (b'0'..=b'7').contains(&b))));
-    let is_float = {
-        let (mant, exp) = match plain.find(['e', 'E']) {
-            Some(i) => (&plain[..i], Some(&plain[i + 1..])),
-            None => (plain.as_str(), None),
-        };
-        let mant_ok = !mant.is_empty()
-            && mant.bytes().filter(|b| *b == b'.').count() <= 1
-            && mant.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-            && mant.bytes().any(|b| b.is_ascii_digit());
-        let exp_ok = exp.is_none_or(|e| {
-            let e = e.strip_prefix(['+', '-']).unwrap_or(e);
-            !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
-        });
-        mant_ok && exp_ok
-    };
-    let is_base60 = {
-        let parts: Vec<&str> = plain.split(':').collect();
-        parts.len() > 1
-            && parts[0].bytes().next().is_some_and(|b| b.is_ascii_digit())
-            && parts
-                .iter()
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-    };
-    is_int || is_float || is_base60
-}
-
-/// Whether the YAML emitter may write `s` as a plain scalar in block context.
-fn plain_allowed(s: &str) -> bool {
-    let first = s.chars().next().unwrap_or(' ');
-    let second = s.chars().nth(1);
-    if s.starts_with("---") || s.starts_with("...") {
-        return false;
-    }
-    if "#,[]{}&*!|>'\"%@`".contains(first) {
-        return false;
-    }
-    if "-?:".contains(first) && second.is_none_or(|c| c == ' ') {
-        return false;
-    }
-    if s.starts_with(' ') || s.ends_with(' ') || s.ends_with(':') {
-        return false;
-    }
-    if s.contains(": ") || s.contains(" #") || s.contains('\t') {
-        return false;
-    }
-    s.chars().all(|c| !c.is_control())
-}
-
-/// A string scalar as go-yaml (sigs.k8s.io/yaml) emits it.
-pub fn yaml_scalar(s: &str) -> String {
-    if resolves_to_non_string(s) {
-        return format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
-    }
-    if plain_allowed(s) {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 #[cfg(test)]
@@ -465,15 +390,6 @@ mod tests {
             String::from_utf8(p).unwrap(),
             r#"{"auths":{"r.io":{"username":"u","password":"p","auth":"dTpw"}}}"#
         );
-    }
-
-    #[test]
-    fn yaml_quoting() {
-        assert_eq!(yaml_scalar("123"), "\"123\"");
-        assert_eq!(yaml_scalar("true"), "\"true\"");
-        assert_eq!(yaml_scalar("a: b"), "'a: b'");
-        assert_eq!(yaml_scalar("héllo<>&"), "héllo<>&");
-        assert_eq!(yaml_scalar("my-secret"), "my-secret");
     }
 
     #[test]

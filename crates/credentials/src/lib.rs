@@ -17,6 +17,7 @@ pub mod auth;
 mod error;
 pub mod glob;
 pub mod gourl;
+pub mod goyaml;
 pub mod keyring;
 pub mod kubectl;
 pub mod lint;

@@ -11,6 +11,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use pullsim_credentials::Secret;
+use pullsim_credentials::gourl::go_quote;
 use pullsim_credentials::kubectl::{self, DEFAULT_SERVER, DockerRegistryOptions, Output};
 
 /// The command path printed in usage hints (kubectl prints its own).
@@ -163,8 +164,17 @@ fn parse_bool(s: &str) -> Option<bool> {
 
 fn set(p: &mut Parsed, def: &FlagDef, value: String, shown: &str) -> Result<(), Failure> {
     if def.kind == Kind::Bool && parse_bool(&value).is_none() {
+        let q = go_quote(&value);
         return Err(Failure::Flag(format!(
-            "invalid argument {value:?} for {shown:?} flag: strconv.ParseBool: parsing {value:?}: invalid syntax"
+            "invalid argument {q} for {shown:?} flag: strconv.ParseBool: parsing {q}: invalid syntax"
+        )));
+    }
+    if def.long == "from-file"
+        && let Err(e) = go_csv_record(&value)
+    {
+        return Err(Failure::Flag(format!(
+            "invalid argument {} for {shown:?} flag: {e}",
+            go_quote(&value)
         )));
     }
     p.values.push((def.long, value));
@@ -189,6 +199,10 @@ fn parse(args: &[String]) -> Result<Parsed, Failure> {
             break;
         }
         if let Some(body) = s.strip_prefix("--") {
+            // pflag parseLongArg: a name may not start with '-' or '='.
+            if body.starts_with(['-', '=']) {
+                return Err(Failure::Flag(format!("bad flag syntax: {s}")));
+            }
             let (name, inline) = match body.split_once('=') {
                 Some((n, v)) => (n, Some(v.to_string())),
                 None => (body, None),
@@ -249,28 +263,123 @@ fn parse(args: &[String]) -> Result<Parsed, Failure> {
     Ok(p)
 }
 
-/// pflag StringSlice: comma-separated values (CSV quoting).
-fn split_csv(v: &str) -> Vec<String> {
-    if v.is_empty() {
-        return Vec::new();
+/// pflag StringSlice `readAsCSV`: the first record of `value` read by Go's encoding/csv
+/// (`Reader.Read`, default options), with its errors (`parse error on line L, column C: bare "
+/// in non-quoted-field`, `extraneous or missing " in quoted-field`, `EOF`). Columns are 1-based
+/// byte offsets, as Go counts them.
+fn go_csv_record(value: &str) -> Result<Vec<String>, String> {
+    if value.is_empty() {
+        return Ok(Vec::new());
     }
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = v.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
+    let mut rest = value.as_bytes();
+    let mut line_no = 0usize;
+    // readLine: up to and including '\n'; "\r\n" becomes "\n"; a final '\r' is dropped.
+    let mut read_line = |line_no: &mut usize| -> Option<Vec<u8>> {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        let mut line = rest[..end].to_vec();
+        rest = &rest[end..];
+        *line_no += 1;
+        if line.last() != Some(&b'\n') && line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        let n = line.len();
+        if n >= 2 && line[n - 2] == b'\r' && line[n - 1] == b'\n' {
+            line.truncate(n - 1);
+            line[n - 2] = b'\n';
+        }
+        Some(line)
+    };
+    let nl = |l: &[u8]| usize::from(l.last() == Some(&b'\n'));
+    // Skip empty lines; none left is io.EOF.
+    let mut line = loop {
+        match read_line(&mut line_no) {
+            None => return Err("EOF".into()),
+            Some(l) if l.len() == nl(&l) => continue,
+            Some(l) => break l,
+        }
+    };
+    let rec_line = line_no;
+    let err = |line: usize, col: usize, what: &str| {
+        if line == rec_line {
+            format!("parse error on line {line}, column {col}: {what}")
+        } else {
+            format!("record on line {rec_line}; parse error on line {line}, column {col}: {what}")
+        }
+    };
+    const BARE: &str = "bare \" in non-quoted-field";
+    const QUOTE: &str = "extraneous or missing \" in quoted-field";
+    let mut fields = Vec::new();
+    let (mut pos_line, mut col) = (line_no, 1usize);
+    let mut l: &[u8] = &line;
+    loop {
+        if l.first() != Some(&b'"') {
+            let comma = l.iter().position(|b| *b == b',');
+            let field = match comma {
+                Some(i) => &l[..i],
+                None => &l[..l.len() - nl(l)],
+            };
+            if let Some(j) = field.iter().position(|b| *b == b'"') {
+                return Err(err(pos_line, col + j, BARE));
             }
-            '"' => quoted = !quoted,
-            ',' if !quoted => out.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
+            fields.push(String::from_utf8_lossy(field).into_owned());
+            match comma {
+                Some(i) => {
+                    l = &l[i + 1..];
+                    col += i + 1;
+                }
+                None => return Ok(fields),
+            }
+        } else {
+            let mut buf = Vec::new();
+            l = &l[1..];
+            col += 1;
+            loop {
+                if let Some(i) = l.iter().position(|b| *b == b'"') {
+                    buf.extend_from_slice(&l[..i]);
+                    l = &l[i + 1..];
+                    col += i + 1;
+                    match l.first() {
+                        Some(b'"') => {
+                            buf.push(b'"');
+                            l = &l[1..];
+                            col += 1;
+                        }
+                        Some(b',') => {
+                            l = &l[1..];
+                            col += 1;
+                            fields.push(String::from_utf8_lossy(&buf).into_owned());
+                            break;
+                        }
+                        _ if nl(l) == l.len() => {
+                            fields.push(String::from_utf8_lossy(&buf).into_owned());
+                            return Ok(fields);
+                        }
+                        _ => return Err(err(pos_line, col - 1, QUOTE)),
+                    }
+                } else if !l.is_empty() {
+                    buf.extend_from_slice(l);
+                    col += l.len();
+                    match read_line(&mut line_no) {
+                        Some(next) => {
+                            line = next;
+                            l = &line;
+                            pos_line += 1;
+                            col = 1;
+                        }
+                        None => l = &[],
+                    }
+                } else {
+                    return Err(err(pos_line, col, QUOTE));
+                }
+            }
         }
     }
-    out.push(cur);
-    out
 }
 
 fn execute(args: &[String]) -> Result<String, Failure> {
@@ -342,12 +451,15 @@ fn execute(args: &[String]) -> Result<String, Failure> {
         username: p.last("docker-username").unwrap_or("").to_string(),
         password: Secret::new(p.last("docker-password").unwrap_or("")),
         email: p.last("docker-email").unwrap_or("").to_string(),
-        from_files: p.all("from-file").flat_map(split_csv).collect(),
+        from_files: p
+            .all("from-file")
+            .flat_map(|v| go_csv_record(v).unwrap_or_default())
+            .collect(),
         append_hash: p.last("append-hash").and_then(parse_bool).unwrap_or(false),
     };
     kubectl::validate(&opts).map_err(|e| Failure::Plain(e.0))?;
     let secret = kubectl::build(&opts).map_err(|e| Failure::Plain(e.0))?;
-    Ok(secret.render(output))
+    secret.render(output).map_err(|e| Failure::Plain(e.0))
 }
 
 /// Run `pullsim secret create ARGS...` (ARGS starts with the secret kind).
@@ -425,9 +537,40 @@ mod tests {
         assert_eq!(p.positionals_before_dash.len(), 2);
     }
 
+    // Go encoding/csv (reader.go readRecord) as pflag's StringSlice reads a flag value; the
+    // error texts and columns are what kubectl 1.32 printed for these --from-file values.
     #[test]
-    fn csv_split() {
-        assert_eq!(split_csv("a,b=c"), vec!["a", "b=c"]);
-        assert_eq!(split_csv("\"a,b\",c"), vec!["a,b", "c"]);
+    fn csv_record_as_go() {
+        let ok = |v: &str| go_csv_record(v).ok().unwrap();
+        assert_eq!(ok("a,b=c"), vec!["a", "b=c"]);
+        assert_eq!(ok("\"a,b\",c"), vec!["a,b", "c"]);
+        assert_eq!(ok("\"a\"\"b\",,"), vec!["a\"b", "", ""]);
+        assert_eq!(ok("a\nb"), vec!["a"]);
+        assert_eq!(ok("a\r\nb"), vec!["a"]);
+        assert_eq!(ok("\"a\nb\""), vec!["a\nb"]);
+        assert_eq!(ok("\n\nx"), vec!["x"]);
+        assert_eq!(ok(""), Vec::<String>::new());
+        let bad = |v: &str| go_csv_record(v).err().unwrap();
+        assert_eq!(
+            bad("a\"b"),
+            "parse error on line 1, column 2: bare \" in non-quoted-field"
+        );
+        assert_eq!(
+            bad("\"a"),
+            "parse error on line 1, column 3: extraneous or missing \" in quoted-field"
+        );
+        assert_eq!(
+            bad("\"a\"b"),
+            "parse error on line 1, column 3: extraneous or missing \" in quoted-field"
+        );
+        assert_eq!(
+            bad("\"a\"\"b\"x"),
+            "parse error on line 1, column 6: extraneous or missing \" in quoted-field"
+        );
+        assert_eq!(
+            bad("\"a\n"),
+            "parse error on line 1, column 4: extraneous or missing \" in quoted-field"
+        );
+        assert_eq!(bad("\n"), "EOF");
     }
 }
