@@ -320,3 +320,39 @@ fn neither_layout_nor_archive_is_rejected() {
         "{err}"
     );
 }
+
+#[test]
+fn loads_a_gzip_compressed_archive_and_names_it_in_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (tar, _img) = docker_archive(tmp.path(), 12, false);
+    let gz = tmp.path().join("docker12.tar.gz");
+    let mut enc =
+        flate2::write::GzEncoder::new(fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    std::io::copy(&mut fs::File::open(&tar).unwrap(), &mut enc).unwrap();
+    enc.finish().unwrap();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let loaded = store.load(&gz, &LoadOptions::default()).unwrap();
+    assert_eq!(loaded.len(), 2);
+    assert_eq!(
+        fs::read_dir(store.ingest_dir()).unwrap().count(),
+        0,
+        "temp copy removed"
+    );
+
+    let (bad, _) = docker_archive(tmp.path(), 13, true);
+    let badgz = tmp.path().join("bad.tar.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        fs::File::create(&badgz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::copy(&mut fs::File::open(&bad).unwrap(), &mut enc).unwrap();
+    enc.finish().unwrap();
+    let root2 = Store::open(&tmp.path().join("root2")).unwrap();
+    let err = root2.load(&badgz, &LoadOptions::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("bad.tar.gz (gzip):layer1/layer.tar"),
+        "{err}"
+    );
+    assert_nothing_stored(&root2);
+}

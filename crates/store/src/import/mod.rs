@@ -99,8 +99,60 @@ pub(crate) fn named(mut rec: ImageRecord, r: &Reference, written_as: &str) -> Im
 impl Store {
     /// Import `path`: an OCI image layout directory, an OCI layout tar (`oci-archive`) or a
     /// docker-archive tar (`docker save`). Records the images as preloaded.
+    ///
+    /// A gzip-compressed tar (`docker save | gzip`) is decompressed into `ingest/` first.
     pub fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Vec<LoadedImage>, StoreError> {
-        let src = Source::open(path)?;
+        match self.gunzip_if_needed(path)? {
+            Some(tmp) => {
+                let display = format!("{} (gzip)", path.display());
+                let r =
+                    Source::open_named(&tmp, display).and_then(|src| self.load_from(&src, opts));
+                let _ = std::fs::remove_dir_all(tmp.parent().unwrap_or(&tmp));
+                r
+            }
+            None => {
+                let src = Source::open(path)?;
+                self.load_from(&src, opts)
+            }
+        }
+    }
+
+    /// When `path` is a gzip file, decompress it into a fresh directory under `ingest/` and
+    /// return the tar's path.
+    fn gunzip_if_needed(&self, path: &Path) -> Result<Option<std::path::PathBuf>, StoreError> {
+        if path.is_dir() {
+            return Ok(None);
+        }
+        let mut f = std::fs::File::open(path).map_err(|e| StoreError::io("open", path, e))?;
+        let mut magic = [0u8; 2];
+        if f.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
+            return Ok(None);
+        }
+        let dir = self.ingest_dir().join(crate::ingest::tmp_ref_name());
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io("create", &dir, e))?;
+        let tar = dir.join("archive.tar");
+        let result = (|| {
+            let f = std::fs::File::open(path).map_err(|e| StoreError::io("open", path, e))?;
+            let mut gz = flate2::read::GzDecoder::new(std::io::BufReader::new(f));
+            let mut out =
+                std::fs::File::create(&tar).map_err(|e| StoreError::io("create", &tar, e))?;
+            std::io::copy(&mut gz, &mut out).map_err(|e| StoreError::Invalid {
+                what: "gzip archive".into(),
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => Ok(Some(tar)),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    fn load_from(&self, src: &Source, opts: &LoadOptions) -> Result<Vec<LoadedImage>, StoreError> {
         let now = if opts.now_ms == 0 {
             crate::now_ms()
         } else {
@@ -108,13 +160,13 @@ impl Store {
         };
         let mut ingested = Ingested::default();
         let result = if src.exists("oci-layout") || src.exists("index.json") {
-            oci::load(self, &src, opts, now, &mut ingested)
+            oci::load(self, src, opts, now, &mut ingested)
         } else if src.exists("manifest.json") {
-            docker::load(self, &src, opts, now, &mut ingested)
+            docker::load(self, src, opts, now, &mut ingested)
         } else {
             Err(StoreError::Invalid {
                 what: "image archive".into(),
-                path: src.origin().display().to_string(),
+                path: src.origin(),
                 message: "neither an OCI image layout (oci-layout, index.json) nor a docker-archive (manifest.json)".into(),
             })
         };

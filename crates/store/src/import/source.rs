@@ -14,6 +14,9 @@ pub(crate) enum Source {
     /// A tar archive: relative path → (data offset, size).
     Tar {
         path: PathBuf,
+        /// What to call the archive in messages (the user's file, when `path` is a
+        /// decompressed copy).
+        display: String,
         entries: HashMap<String, (u64, u64)>,
     },
 }
@@ -28,6 +31,11 @@ fn clean(p: &str) -> String {
 
 impl Source {
     pub(crate) fn open(path: &Path) -> Result<Source, StoreError> {
+        Source::open_named(path, path.display().to_string())
+    }
+
+    /// Open `path`, naming it `display` in messages.
+    pub(crate) fn open_named(path: &Path, display: String) -> Result<Source, StoreError> {
         let md = std::fs::metadata(path).map_err(|e| StoreError::io("stat", path, e))?;
         if md.is_dir() {
             return Ok(Source::Dir(path.to_path_buf()));
@@ -36,7 +44,7 @@ impl Source {
         let file_len = md.len();
         let bad = |message: String| StoreError::Invalid {
             what: "tar archive".into(),
-            path: path.display().to_string(),
+            path: display.clone(),
             message,
         };
         let mut ar = tar::Archive::new(file);
@@ -72,6 +80,7 @@ impl Source {
         }
         Ok(Source::Tar {
             path: path.to_path_buf(),
+            display,
             entries,
         })
     }
@@ -80,15 +89,15 @@ impl Source {
     pub(crate) fn describe(&self, rel: &str) -> String {
         match self {
             Source::Dir(d) => d.join(rel).display().to_string(),
-            Source::Tar { path, .. } => format!("{}:{rel}", path.display()),
+            Source::Tar { display, .. } => format!("{display}:{rel}"),
         }
     }
 
     /// The archive or directory itself.
-    pub(crate) fn origin(&self) -> &Path {
+    pub(crate) fn origin(&self) -> String {
         match self {
-            Source::Dir(d) => d,
-            Source::Tar { path, .. } => path,
+            Source::Dir(d) => d.display().to_string(),
+            Source::Tar { display, .. } => display.clone(),
         }
     }
 
@@ -111,7 +120,7 @@ impl Source {
                     .len();
                 Ok((Box::new(BufReader::with_capacity(1 << 20, f)), size))
             }
-            Source::Tar { path, entries } => {
+            Source::Tar { path, entries, .. } => {
                 let Some(&(offset, size)) = entries.get(&clean(rel)) else {
                     return Err(StoreError::io(
                         "open",
