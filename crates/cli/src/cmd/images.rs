@@ -90,7 +90,7 @@ struct VerifyArgs {
 
 #[derive(Args, Debug)]
 struct LoadArgs {
-    /// OCI layout directory, OCI layout tar, or docker-archive tar.
+    /// OCI layout directory, OCI layout tar, or docker-archive tar (optionally gzip-compressed).
     #[arg(value_name = "FILE|DIR")]
     input: PathBuf,
     /// Repository for images named only by a tag (`oci:DIR:TAG` layouts) or not at all.
