@@ -38,6 +38,8 @@ pub struct DockerRegistryOptions {
     pub from_files: Vec<String>,
     /// `--append-hash`.
     pub append_hash: bool,
+    /// `--save-config`: the `kubectl.kubernetes.io/last-applied-configuration` annotation.
+    pub save_config: bool,
 }
 
 /// A failure, with kubectl's message (printed as `error: MESSAGE`, exit 1).
@@ -60,7 +62,12 @@ pub struct SecretObject {
     pub namespace: Option<String>,
     /// data, sorted by key (Go marshals maps with sorted keys).
     pub data: Vec<(String, Vec<u8>)>,
+    /// The `kubectl.kubernetes.io/last-applied-configuration` annotation (`--save-config`).
+    pub last_applied: Option<String>,
 }
+
+/// The annotation `--save-config` writes (apply.LastAppliedConfigAnnotation).
+pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Output format (`-o`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,9 +241,15 @@ pub fn build(opts: &DockerRegistryOptions) -> Result<SecretObject, KubectlError>
         name: opts.name.clone(),
         namespace: opts.namespace.clone(),
         data,
+        last_applied: None,
     };
     if opts.append_hash {
         obj.name = format!("{}-{}", obj.name, obj.hash());
+    }
+    if opts.save_config {
+        // util.CreateOrUpdateAnnotation: the object (hashed name included) as compact JSON,
+        // then a newline.
+        obj.last_applied = Some(obj.compact_json() + "\n");
     }
     Ok(obj)
 }
@@ -311,6 +324,28 @@ impl SecretObject {
         })
     }
 
+    /// `json.Marshal` of the object (no annotations): the last-applied configuration.
+    fn compact_json(&self) -> String {
+        let mut s = format!(
+            "{{\"kind\":\"Secret\",\"apiVersion\":\"v1\",\"metadata\":{{\"name\":{}",
+            go_json_string(&self.name)
+        );
+        if let Some(ns) = self.namespace.as_deref().filter(|n| !n.is_empty()) {
+            s.push_str(&format!(",\"namespace\":{}", go_json_string(ns)));
+        }
+        s.push_str(",\"creationTimestamp\":null}");
+        let data = self.data_b64();
+        if !data.is_empty() {
+            let entries: Vec<String> = data
+                .iter()
+                .map(|(k, v)| format!("{}:{}", go_json_string(k), go_json_string(v)))
+                .collect();
+            s.push_str(&format!(",\"data\":{{{}}}", entries.join(",")));
+        }
+        s.push_str(",\"type\":\"kubernetes.io/dockerconfigjson\"}");
+        s
+    }
+
     fn to_json(&self) -> String {
         let mut s = String::from(
             "{\n    \"kind\": \"Secret\",\n    \"apiVersion\": \"v1\",\n    \"metadata\": {\n",
@@ -322,7 +357,13 @@ impl SecretObject {
         if let Some(ns) = self.namespace.as_deref().filter(|n| !n.is_empty()) {
             s.push_str(&format!("        \"namespace\": {},\n", go_json_string(ns)));
         }
-        s.push_str("        \"creationTimestamp\": null\n    },\n");
+        match &self.last_applied {
+            None => s.push_str("        \"creationTimestamp\": null\n    },\n"),
+            Some(a) => s.push_str(&format!(
+                "        \"creationTimestamp\": null,\n        \"annotations\": {{\n            \"{LAST_APPLIED_ANNOTATION}\": {}\n        }}\n    }},\n",
+                go_json_string(a)
+            )),
+        }
         let data = self.data_b64();
         if data.is_empty() {
             s.push_str("    \"data\": {},\n");
@@ -356,7 +397,16 @@ impl SecretObject {
                 s.push_str(&goyaml::mapping_entry(2, k, v));
             }
         }
-        s.push_str("kind: Secret\nmetadata:\n  creationTimestamp: null\n");
+        s.push_str("kind: Secret\nmetadata:\n");
+        if let Some(a) = &self.last_applied {
+            s.push_str("  annotations:\n");
+            s.push_str(&goyaml::mapping_entry(
+                4,
+                LAST_APPLIED_ANNOTATION,
+                &yaml(a)?,
+            ));
+        }
+        s.push_str("  creationTimestamp: null\n");
         s.push_str(&goyaml::mapping_entry(2, "name", &name));
         if let Some(ns) = &namespace {
             s.push_str(&goyaml::mapping_entry(2, "namespace", ns));

@@ -38,6 +38,7 @@ Options:
     --from-file=[]: Key files can be specified using their file path, in which case a default name will be given to them, or optionally with a name and file path, in which case the given name will be used.
     -n, --namespace='': The namespace of the object.
     -o, --output='': Output format. One of: json, yaml, name.
+    --save-config=false: If true, the configuration of current object will be saved in its annotation (kubectl.kubernetes.io/last-applied-configuration), for a later kubectl apply.
 
 Usage:
   pullsim secret create docker-registry NAME --docker-username=user --docker-password=password --docker-email=email [--docker-server=string] [--from-file=[key=]source] [--dry-run=client] [options]
@@ -112,6 +113,22 @@ const FLAGS: &[FlagDef] = &[
         long: "field-manager",
         short: None,
         kind: Kind::Str,
+    },
+    FlagDef {
+        long: "save-config",
+        short: None,
+        kind: Kind::Bool,
+    },
+    // Accepted as kubectl accepts them; without a template they change nothing here.
+    FlagDef {
+        long: "show-managed-fields",
+        short: None,
+        kind: Kind::Bool,
+    },
+    FlagDef {
+        long: "allow-missing-template-keys",
+        short: None,
+        kind: Kind::Bool,
     },
     FlagDef {
         long: "help",
@@ -456,6 +473,7 @@ fn execute(args: &[String]) -> Result<String, Failure> {
             .flat_map(|v| go_csv_record(v).unwrap_or_default())
             .collect(),
         append_hash: p.last("append-hash").and_then(parse_bool).unwrap_or(false),
+        save_config: p.last("save-config").and_then(parse_bool).unwrap_or(false),
     };
     kubectl::validate(&opts).map_err(|e| Failure::Plain(e.0))?;
     let secret = kubectl::build(&opts).map_err(|e| Failure::Plain(e.0))?;
