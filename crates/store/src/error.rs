@@ -7,15 +7,17 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum StoreError {
     /// An I/O operation on a file of the store (or of an imported archive) failed.
-    #[error("{op} {path}: {source}")]
+    ///
+    /// The OS reason is part of the message and deliberately not a `source()`, so that error
+    /// reporters that print the whole chain say it once.
+    #[error("{op} {path}: {error}")]
     Io {
         /// What was being done ("open", "rename", "read", ...).
         op: &'static str,
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The redb index could not be opened or used.
     #[error("index {path}: {message}")]
@@ -112,11 +114,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         StoreError::Io {
             op,
             path: path.into(),
-            source,
+            error,
         }
     }
 

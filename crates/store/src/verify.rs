@@ -199,8 +199,8 @@ impl Store {
             let (actual, n) = match hash_file(&path) {
                 Ok(v) => v,
                 // Deleted by a concurrent GC since the listing.
-                Err(StoreError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound =>
+                Err(StoreError::Io { error, .. })
+                    if error.kind() == std::io::ErrorKind::NotFound =>
                 {
                     continue;
                 }

@@ -322,6 +322,67 @@ fn neither_layout_nor_archive_is_rejected() {
 }
 
 #[test]
+fn a_text_file_is_not_a_tar_archive_and_its_content_is_not_echoed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("notes.txt");
+    let line = "root:x:0:0:root:/root:/bin/bash\n";
+    fs::write(&file, line.repeat(40)).unwrap();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let err = store.load(&file, &opts("a/b")).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("notes.txt"), "{text}");
+    assert!(text.contains("not a tar archive"), "{text}");
+    assert!(!text.contains("/bin/bash"), "file content echoed: {text}");
+    assert!(!text.contains('\n'), "one line: {text}");
+    assert_nothing_stored(&store);
+}
+
+#[test]
+fn a_corrupt_header_mid_archive_names_the_last_good_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = tmp.path().join("two.tar");
+    let mut b = tar::Builder::new(fs::File::create(&tar).unwrap());
+    for name in ["oci-layout", "index.json"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(512);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, &[b'x'; 512][..]).unwrap();
+    }
+    b.into_inner().unwrap();
+    // The second header (block 2) becomes text.
+    let mut bytes = fs::read(&tar).unwrap();
+    let junk = "garbage line\n".repeat(40);
+    bytes[1024..1536].copy_from_slice(&junk.as_bytes()[..512]);
+    fs::write(&tar, &bytes).unwrap();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let err = store.load(&tar, &opts("a/b")).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("two.tar"), "{text}");
+    assert!(
+        text.contains("corrupt or truncated after entry oci-layout"),
+        "{text}"
+    );
+    assert!(!text.contains("garbage"), "header bytes echoed: {text}");
+    assert_nothing_stored(&store);
+}
+
+#[test]
+fn a_missing_file_says_the_os_reason_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let err = store
+        .load(&tmp.path().join("absent.tar"), &opts("a/b"))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("absent.tar"), "{text}");
+    assert_eq!(text.matches("No such file").count(), 1, "{text}");
+    // The reason is in the message, not repeated by a source() chain.
+    assert!(std::error::Error::source(&err).is_none(), "{err:?}");
+    assert_nothing_stored(&store);
+}
+
+#[test]
 fn loads_a_gzip_compressed_archive_and_names_it_in_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let (tar, _img) = docker_archive(tmp.path(), 12, false);

@@ -29,6 +29,24 @@ fn clean(p: &str) -> String {
     s
 }
 
+/// The tar crate's reason, without the raw header bytes some of its messages quote (the
+/// garbage would otherwise be echoed into the error): up to " when getting cksum for", its
+/// first line, at most 100 characters, control characters dropped.
+fn tar_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" when getting cksum").next().unwrap_or("");
+    let first = text.lines().next().unwrap_or("");
+    let mut out: String = first
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    if first.chars().count() > 100 {
+        out.push_str("...");
+    }
+    out
+}
+
 impl Source {
     pub(crate) fn open(path: &Path) -> Result<Source, StoreError> {
         Source::open_named(path, path.display().to_string())
@@ -53,9 +71,23 @@ impl Source {
             .entries_with_seek()
             .map_err(|e| bad(format!("cannot read entries: {e}")))?;
         let mut any = false;
+        let mut last = String::new();
         for ent in iter {
-            let ent = ent.map_err(|e| bad(format!("corrupt or truncated: {e}")))?;
+            let ent = ent.map_err(|e| {
+                if any {
+                    let reason = tar_reason(&e);
+                    bad(format!("corrupt or truncated after entry {last}: {reason}"))
+                } else {
+                    bad(
+                        "not a tar archive (its first block is no valid tar header); expected an \
+                         OCI image layout (directory or tar) or a docker-archive tar, optionally \
+                         gzip-compressed"
+                            .into(),
+                    )
+                }
+            })?;
             any = true;
+            last = String::from_utf8_lossy(&ent.path_bytes()).into_owned();
             let et = ent.header().entry_type();
             if !(et.is_file() || et == tar::EntryType::Continuous) {
                 continue;
