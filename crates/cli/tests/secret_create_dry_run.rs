@@ -74,6 +74,16 @@ fn help_and_other_kinds() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("docker-registry secrets only"));
     let out = Command::new(env!("CARGO_BIN_EXE_pullsim"))
+        .args(["secret", "create"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing the secret kind"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_pullsim"))
         .args([
             "secret",
             "create",

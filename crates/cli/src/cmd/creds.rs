@@ -54,8 +54,11 @@ Examples:
       --provider-bin-dir /usr/libexec/kubelet-plugins
 
 Matching (keyring.go): keys are normalized (https:// added, /v1/ or /v2/ dropped); a key matches
-when the port is equal, the host has as many labels, each label matches as a glob, and the key's
-path is a prefix of the repository's; Docker Hub images also use the index.docker.io key.
+when the port is equal, the host has as many labels, each label matches as a glob (case matters),
+and the key's path is a plain string prefix of the repository's. Within the pod secrets (one
+keyring) and within the node config, matching keys are tried in reverse lexicographic order (the
+same key from several secrets: in --secret order); only when none matches does a Docker Hub
+image use the index.docker.io key. Pod secrets come before the node config, then plugins.
 
 JSON fields, one object per credential in try order: key, source (secret:<namespace>/<name>,
 node:<path> or plugin:<name>), username, why. With --explain, the keys that did not match follow

@@ -486,6 +486,12 @@ pub fn run(args: &[String]) -> ExitCode {
         Some((k, rest)) => (k.as_str(), rest),
         None => ("", args),
     };
+    if kind.is_empty() {
+        eprintln!(
+            "error: missing the secret kind: pullsim creates docker-registry secrets (usage: {COMMAND} NAME ...; see {COMMAND} --help)"
+        );
+        return ExitCode::from(1);
+    }
     if kind == "-h" || kind == "--help" {
         print!("{HELP}");
         return ExitCode::SUCCESS;
