@@ -360,3 +360,86 @@ fn two_concurrent_loads_into_one_root() {
 fn eight_concurrent_loads_into_one_root() {
     concurrent_loads(8);
 }
+
+/// The cache-hit names of one image: `nginx`, `docker.io/library/nginx:latest`,
+/// `library/nginx` (and the legacy `index.docker.io`) all find the image loaded as
+/// `nginx:latest`; `ls` shows the normalized and the as-written name; a miss names what the
+/// argument normalized to and the tags the repository does have.
+#[test]
+fn short_and_full_names_are_one_image_and_misses_say_what_is_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lay = tmp.path().join("lay");
+    generate(&lay, &ImageSpec::simple("latest", 1, 1500, 5)).unwrap();
+    let root = tmp.path().join("root");
+    ok(&pullsim(
+        &root,
+        &["images", "load", "--name", "nginx", lay.to_str().unwrap()],
+    ));
+    let mut ids = Vec::new();
+    for arg in [
+        "nginx",
+        "nginx:latest",
+        "library/nginx",
+        "docker.io/library/nginx:latest",
+        "index.docker.io/library/nginx",
+    ] {
+        let v = json_lines(&ok(&pullsim(
+            &root,
+            &["images", "inspect", "-o", "json", arg],
+        )));
+        assert_eq!(v.len(), 1, "{arg}");
+        assert_eq!(v[0]["name"], "docker.io/library/nginx:latest", "{arg}");
+        ids.push(v[0]["id"].as_str().unwrap().to_string());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+
+    let text = ok(&pullsim(&root, &["images", "ls"]));
+    let row = text.lines().nth(1).unwrap();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[0], "docker.io/library/nginx:latest", "{text}");
+    assert_eq!(cols[1], "nginx:latest", "{text}");
+
+    let miss = pullsim(&root, &["images", "inspect", "nginx:1.27"]);
+    assert_eq!(miss.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&miss.stderr);
+    assert!(
+        err.contains("no such image \"nginx:1.27\" (docker.io/library/nginx:1.27) in ",),
+        "{err}"
+    );
+    assert!(
+        err.contains("docker.io/library/nginx is there as :latest"),
+        "{err}"
+    );
+}
+
+/// `pullsim images ls | head -1`: a reader that closes the pipe ends the output quietly
+/// (exit 0, no panic), as `ls` and `crictl images` do.
+#[test]
+fn a_closed_stdout_pipe_ends_output_quietly() {
+    let (_t, lay, root) = setup();
+    ok(&pullsim(
+        &root,
+        &["images", "load", "--name", "nginx", lay.to_str().unwrap()],
+    ));
+    for args in [
+        &["images", "ls"][..],
+        &["images", "inspect", "nginx:v1"][..],
+        &["images", "du", "-o", "json"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader); // every write to stdout now fails with EPIPE
+        let out = Command::new(env!("CARGO_BIN_EXE_pullsim"))
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .env_remove("PULLSIM_ROOT")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

@@ -12,8 +12,8 @@ use pullsim_reference::Reference;
 use pullsim_store::{ImageRecord, LoadOptions, Store, StoreOptions};
 use serde_json::json;
 
-use super::images_fmt::{human_duration, human_size, short_id};
-use crate::output::{Format, json_line};
+use super::images_fmt::{StdoutClosed, emit_json, human_duration, human_size, outln, short_id};
+use crate::output::Format;
 
 /// `pullsim images`.
 #[derive(Args, Debug)]
@@ -140,9 +140,37 @@ pub(crate) fn resolve(store: &Store, arg: &str) -> anyhow::Result<Vec<ImageRecor
     }
     let recs = store.records_by_id(arg)?;
     if recs.is_empty() {
-        bail!("no such image {arg:?} in {}", store.root().display());
+        bail!("{}", not_found(store, arg)?);
     }
     Ok(recs)
+}
+
+/// "no such image" naming what `arg` normalizes to and, when the repository is present under
+/// other tags or digests, those (`nginx` means `nginx:latest`; the store may hold `nginx:1.27`).
+fn not_found(store: &Store, arg: &str) -> anyhow::Result<String> {
+    let root = store.root().display();
+    let Ok(r) = Reference::parse_normalized(arg) else {
+        return Ok(format!(
+            "no such image {arg:?} in {root} (neither a known image ID nor a valid reference)"
+        ));
+    };
+    let r = r.with_default_tag();
+    let mut msg = format!("no such image {arg:?} ({r}) in {root}");
+    let name = r.name();
+    let others: Vec<String> = store
+        .list()?
+        .into_iter()
+        .filter(|rec| rec.name == name)
+        .map(|rec| match (&rec.tag, &rec.digest) {
+            (Some(t), _) => format!(":{t}"),
+            (None, Some(d)) => format!("@{d}"),
+            (None, None) => String::new(),
+        })
+        .collect();
+    if !others.is_empty() {
+        msg.push_str(&format!("; {name} is there as {}", others.join(", ")));
+    }
+    Ok(msg)
 }
 
 fn resolve_all(store: &Store, args: &[String]) -> anyhow::Result<Vec<ImageRecord>> {
@@ -156,7 +184,7 @@ fn resolve_all(store: &Store, args: &[String]) -> anyhow::Result<Vec<ImageRecord
 }
 
 /// Rows as kubectl prints them (text/tabwriter: min width 10, padding 3).
-pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {
     let cols = header.len();
     let mut widths = vec![0usize; cols];
     for row in
@@ -166,7 +194,7 @@ pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
             widths[i] = widths[i].max(c.chars().count());
         }
     }
-    let line = |row: &[String]| {
+    let line = |row: &[String]| -> anyhow::Result<()> {
         let mut s = String::new();
         for (i, c) in row.iter().enumerate() {
             if i + 1 == cols {
@@ -176,12 +204,14 @@ pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
                 s.push_str(&format!("{c:<w$}"));
             }
         }
-        println!("{}", s.trim_end());
+        outln!("{}", s.trim_end());
+        Ok(())
     };
-    line(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    line(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
     for r in rows {
-        line(r);
+        line(r)?;
     }
+    Ok(())
 }
 
 pub(crate) fn record_json(r: &ImageRecord) -> serde_json::Value {
@@ -207,17 +237,24 @@ pub(crate) fn record_json(r: &ImageRecord) -> serde_json::Value {
 /// Run `pullsim images ...` against the store at `root` (`--root`, env PULLSIM_ROOT).
 pub fn run(args: ImagesArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let store = open_store(root)?;
+    match dispatch(&store, args) {
+        Err(e) if e.is::<StdoutClosed>() => Ok(ExitCode::SUCCESS),
+        r => r,
+    }
+}
+
+fn dispatch(store: &Store, args: ImagesArgs) -> anyhow::Result<ExitCode> {
     match args.cmd {
-        ImagesCmd::Ls(a) => ls(&store, a),
-        ImagesCmd::Inspect(a) => inspect(&store, a),
-        ImagesCmd::Rm(a) => rm(&store, a),
-        ImagesCmd::Pin(a) => pin(&store, a, true),
-        ImagesCmd::Unpin(a) => pin(&store, a, false),
-        ImagesCmd::Gc(a) => super::images_gc::run(&store, a),
-        ImagesCmd::Verify(a) => super::images_io::verify(&store, a.repair, a.format.output),
-        ImagesCmd::Du(a) => super::images_io::du(&store, a.output),
+        ImagesCmd::Ls(a) => ls(store, a),
+        ImagesCmd::Inspect(a) => inspect(store, a),
+        ImagesCmd::Rm(a) => rm(store, a),
+        ImagesCmd::Pin(a) => pin(store, a, true),
+        ImagesCmd::Unpin(a) => pin(store, a, false),
+        ImagesCmd::Gc(a) => super::images_gc::run(store, a),
+        ImagesCmd::Verify(a) => super::images_io::verify(store, a.repair, a.format.output),
+        ImagesCmd::Du(a) => super::images_io::du(store, a.output),
         ImagesCmd::Load(a) => super::images_io::load(
-            &store,
+            store,
             &a.input,
             &LoadOptions {
                 name: a.name,
@@ -226,8 +263,8 @@ pub fn run(args: ImagesArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
             a.format.output,
         ),
         ImagesCmd::Save(a) => {
-            let recs = resolve_all(&store, &a.images)?;
-            super::images_io::save(&store, &recs, &a.output, a.format)
+            let recs = resolve_all(store, &a.images)?;
+            super::images_io::save(store, &recs, &a.output, a.format)
         }
     }
 }
@@ -249,7 +286,7 @@ fn ls(store: &Store, a: LsArgs) -> anyhow::Result<ExitCode> {
         let mut seen = std::collections::BTreeSet::new();
         for r in &recs {
             if seen.insert(r.id()) {
-                println!("{}", r.id());
+                outln!("{}", r.id());
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -257,7 +294,7 @@ fn ls(store: &Store, a: LsArgs) -> anyhow::Result<ExitCode> {
     match a.format.output {
         Format::Json => {
             for r in &recs {
-                json_line(&record_json(r))?;
+                emit_json(&record_json(r))?;
             }
         }
         Format::Text => {
@@ -286,7 +323,7 @@ fn ls(store: &Store, a: LsArgs) -> anyhow::Result<ExitCode> {
                     "PINNED",
                 ],
                 &rows,
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -301,8 +338,8 @@ fn inspect(store: &Store, a: RefsArgs) -> anyhow::Result<ExitCode> {
             None => serde_json::Value::Null,
         };
         match a.format.output {
-            Format::Json => json_line(&v)?,
-            Format::Text => println!("{}", serde_json::to_string_pretty(&v)?),
+            Format::Json => emit_json(&v)?,
+            Format::Text => outln!("{}", serde_json::to_string_pretty(&v)?),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -313,16 +350,16 @@ fn rm(store: &Store, a: RefsArgs) -> anyhow::Result<ExitCode> {
     let keys: Vec<String> = recs.iter().map(ImageRecord::key).collect();
     let out = store.remove_images(&keys)?;
     match a.format.output {
-        Format::Json => json_line(&json!({
+        Format::Json => emit_json(&json!({
             "deleted": out.removed,
             "blobsDeleted": out.blobs_deleted.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
             "bytesFreed": out.bytes_freed,
         }))?,
         Format::Text => {
             for k in &out.removed {
-                println!("Deleted: {k}");
+                outln!("Deleted: {k}");
             }
-            println!(
+            outln!(
                 "Deleted {} blobs, freed {}",
                 out.blobs_deleted.len(),
                 human_size(out.bytes_freed)
@@ -338,8 +375,8 @@ fn pin(store: &Store, a: RefsArgs, pinned: bool) -> anyhow::Result<ExitCode> {
         let key = r.key();
         store.set_pinned(&key, pinned)?;
         match a.format.output {
-            Format::Json => json_line(&json!({"name": key, "pinned": pinned}))?,
-            Format::Text => println!("{}: {key}", if pinned { "Pinned" } else { "Unpinned" }),
+            Format::Json => emit_json(&json!({"name": key, "pinned": pinned}))?,
+            Format::Text => outln!("{}: {key}", if pinned { "Pinned" } else { "Unpinned" }),
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -250,3 +250,44 @@ mod tests {
         assert!(parse_duration("").is_err());
     }
 }
+
+/// Stdout was closed by its reader (`pullsim images ls | head -1`): output ends quietly and
+/// the command still succeeds (every store change is committed before anything is printed).
+#[derive(Debug)]
+pub(crate) struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stdout closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// Print one line on stdout; a closed pipe becomes [`StdoutClosed`] instead of a panic.
+pub(crate) fn emit(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(anyhow::anyhow!("writing to stdout: {e}")),
+    }
+}
+
+/// Print one value as a single JSON line (as `output::json_line`, closed-pipe safe).
+pub(crate) fn emit_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    emit(format_args!("{}", serde_json::to_string(value)?))
+}
+
+/// `println!` for `pullsim images`: returns early with [`StdoutClosed`] on a closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cmd::images_fmt::emit(format_args!($($arg)*))?
+    };
+}
+pub(crate) use outln;

@@ -13,8 +13,8 @@ use pullsim_store::{GcOutcome, ImageRecord, RemoveOutcome, Store};
 use serde_json::json;
 
 use super::images::FormatArgs;
-use super::images_fmt::{human_size, parse_bytes, parse_duration, short_id};
-use crate::output::{Format, json_line};
+use super::images_fmt::{emit_json, human_size, outln, parse_bytes, parse_duration, short_id};
+use crate::output::Format;
 
 /// `pullsim images gc`.
 #[derive(Args, Debug)]
@@ -159,7 +159,7 @@ pub(crate) fn run(store: &Store, a: GcArgs) -> anyhow::Result<ExitCode> {
         a.dry_run,
     )?;
     match a.format.output {
-        Format::Json => json_line(&json!({
+        Format::Json => emit_json(&json!({
             "capacity": a.capacity,
             "used": run.used,
             "usagePercent": run.plan.usage_percent,
@@ -175,13 +175,13 @@ pub(crate) fn run(store: &Store, a: GcArgs) -> anyhow::Result<ExitCode> {
         }))?,
         Format::Text => {
             if run.orphans.bytes_freed > 0 {
-                println!(
+                outln!(
                     "Deleted {} unreferenced blobs ({})",
                     run.orphans.blobs_deleted.len(),
                     human_size(run.orphans.bytes_freed)
                 );
             }
-            println!(
+            outln!(
                 "image filesystem: {} of {} used ({}%), high threshold {}%, low {}%",
                 human_size(run.used),
                 human_size(a.capacity),
@@ -197,9 +197,9 @@ pub(crate) fn run(store: &Store, a: GcArgs) -> anyhow::Result<ExitCode> {
                     .filter(|(i, _)| i == id)
                     .map(|(_, k)| k.as_str())
                     .collect();
-                println!("{verb}: {} ({cause:?}) {}", short_id(id), names.join(", "));
+                outln!("{verb}: {} ({cause:?}) {}", short_id(id), names.join(", "));
             }
-            println!(
+            outln!(
                 "{} images, {} eligible to free",
                 run.plan.to_delete.len(),
                 human_size(run.plan.bytes_freed)

@@ -7,8 +7,8 @@ use pullsim_reference::Reference;
 use pullsim_store::{ImageRecord, LoadOptions, Store};
 use serde_json::json;
 
-use super::images_fmt::{human_size, short_id};
-use crate::output::{Format, json_line};
+use super::images_fmt::{emit_json, human_size, outln, short_id};
+use crate::output::Format;
 
 fn familiar(key: &str) -> String {
     Reference::parse_normalized(key)
@@ -19,7 +19,7 @@ fn familiar(key: &str) -> String {
 pub(crate) fn verify(store: &Store, repair: bool, format: Format) -> anyhow::Result<ExitCode> {
     let report = store.verify(repair)?;
     match format {
-        Format::Json => json_line(&json!({
+        Format::Json => emit_json(&json!({
             "blobsChecked": report.blobs_checked,
             "bytesChecked": report.bytes_checked,
             "imagesChecked": report.images_checked,
@@ -32,21 +32,21 @@ pub(crate) fn verify(store: &Store, repair: bool, format: Format) -> anyhow::Res
         }))?,
         Format::Text => {
             for r in &report.repaired {
-                println!("repaired: {r}");
+                outln!("repaired: {r}");
             }
             for p in &report.problems {
-                println!("problem: {p}");
+                outln!("problem: {p}");
             }
             if let Some(d) = &report.index_json_stale {
-                println!("note: index.json is stale ({d}); the next write or --repair rewrites it");
+                outln!("note: index.json is stale ({d}); the next write or --repair rewrites it");
             }
             for i in &report.stale_ingests {
-                println!(
+                outln!(
                     "stale ingest: {} (resumable; --repair deletes it)",
                     i.display()
                 );
             }
-            println!(
+            outln!(
                 "verified {} blobs ({}) and {} images: {} problems, {} unreferenced blobs, {} stale ingests",
                 report.blobs_checked,
                 human_size(report.bytes_checked),
@@ -67,7 +67,7 @@ pub(crate) fn verify(store: &Store, repair: bool, format: Format) -> anyhow::Res
 pub(crate) fn du(store: &Store, format: Format) -> anyhow::Result<ExitCode> {
     let du = store.disk_usage()?;
     match format {
-        Format::Json => json_line(&json!({
+        Format::Json => emit_json(&json!({
             "root": store.root().display().to_string(),
             "images": du.images,
             "blobs": du.blobs,
@@ -79,24 +79,24 @@ pub(crate) fn du(store: &Store, format: Format) -> anyhow::Result<ExitCode> {
             "ingestBytes": du.ingest_bytes,
         }))?,
         Format::Text => {
-            println!("root:          {}", store.root().display());
-            println!("images:        {}", du.images);
-            println!(
+            outln!("root:          {}", store.root().display());
+            outln!("images:        {}", du.images);
+            outln!(
                 "blobs:         {} ({})",
                 du.blobs,
                 human_size(du.blob_bytes)
             );
-            println!(
+            outln!(
                 "referenced:    {} ({})",
                 du.referenced,
                 human_size(du.referenced_bytes)
             );
-            println!(
+            outln!(
                 "unreferenced:  {} ({})",
                 du.blobs - du.referenced,
                 human_size(du.blob_bytes - du.referenced_bytes)
             );
-            println!("ingest:        {}", human_size(du.ingest_bytes));
+            outln!("ingest:        {}", human_size(du.ingest_bytes));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -111,13 +111,13 @@ pub(crate) fn load(
     let loaded = store.load(input, opts)?;
     for l in &loaded {
         match format {
-            Format::Json => json_line(&json!({
+            Format::Json => emit_json(&json!({
                 "loaded": l.key,
                 "id": l.config_digest.to_string(),
                 "manifestDigest": l.manifest_digest.to_string(),
                 "size": l.size,
             }))?,
-            Format::Text => println!(
+            Format::Text => outln!(
                 "Loaded image: {} (ID {}, {})",
                 familiar(&l.key),
                 short_id(l.config_digest.as_str()),
@@ -136,12 +136,12 @@ pub(crate) fn save(
 ) -> anyhow::Result<ExitCode> {
     let bytes = store.save(recs, out)?;
     match format {
-        Format::Json => json_line(&json!({
+        Format::Json => emit_json(&json!({
             "saved": recs.iter().map(ImageRecord::key).collect::<Vec<_>>(),
             "file": out.display().to_string(),
             "blobBytes": bytes,
         }))?,
-        Format::Text => println!(
+        Format::Text => outln!(
             "Saved {} images ({}) to {}",
             recs.len(),
             human_size(bytes),
