@@ -645,6 +645,24 @@ fn lint_entries(l: &mut Linter, map: &serde_json::Map<String, Value>, loc: &Loc)
                 }
             }
         }
+        if raw_auth.is_empty() {
+            // Without `auth`, username and password are sent exactly as written: a trailing
+            // newline (a file read with its newline, a YAML `|` block) is part of them.
+            for field in ["username", "password"] {
+                let text = go_field(obj, field).and_then(Value::as_str).unwrap_or("");
+                if text.ends_with(['\n', '\r']) {
+                    l.push(
+                        loc,
+                        reg,
+                        Severity::Error,
+                        "credential-trailing-newline",
+                        format!(
+                            "{field} ends with a newline: the kubelet sends it as part of the {field}, and the registry refuses it"
+                        ),
+                    );
+                }
+            }
+        }
         if let Err(e) = auth::parse_entry(value, "entry") {
             if !e.field.ends_with(".auth") {
                 l.push(
@@ -689,6 +707,22 @@ mod tests {
     fn kubectl_output_is_clean() {
         let y = "apiVersion: v1\ndata:\n  .dockerconfigjson: eyJhdXRocyI6eyJodHRwczovL2luZGV4LmRvY2tlci5pby92MS8iOnsidXNlcm5hbWUiOiJ1IiwicGFzc3dvcmQiOiJwIiwiYXV0aCI6ImRUcHcifX19\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: s\ntype: kubernetes.io/dockerconfigjson\n";
         assert_eq!(codes(y), vec![]);
+    }
+
+    #[test]
+    fn newline_in_username_or_password() {
+        let cfg = |u: &str, p: &str| {
+            format!(r#"{{"auths":{{"r.io":{{"username":"{u}","password":"{p}"}}}}}}"#)
+        };
+        assert_eq!(
+            codes(&cfg("u", "pw\\n")),
+            vec![("credential-trailing-newline", Severity::Error)]
+        );
+        assert_eq!(
+            codes(&cfg("u\\r\\n", "pw")),
+            vec![("credential-trailing-newline", Severity::Error)]
+        );
+        assert_eq!(codes(&cfg("u", "p\\nw")), vec![]);
     }
 
     #[test]

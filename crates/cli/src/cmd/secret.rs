@@ -48,8 +48,9 @@ Examples:
 
 Faults: wrong secret type for the key, .dockercfg content under .dockerconfigjson or the reverse,
 missing \"auths\", data not valid base64, double-encoded base64, a trailing newline in an encoded
-value, auth not base64 or without ':', username/password that disagree with auth, a registry key
-the kubelet never matches for Docker Hub images (and the key that would), an empty secret.
+value or in a username/password, auth not base64 or without ':', username/password that disagree
+with auth, a registry key the kubelet never matches for Docker Hub images (and the key that would),
+an empty secret.
 Each is an error (the kubelet fails or ignores the secret) or a warning (it works, but not as
 written). Findings name the file, document, secret, data key and registry.
 
