@@ -86,6 +86,9 @@ fn anonymous_pull_then_present_then_never() {
         msg.contains(" including waiting). Image size: ") && msg.ends_with(" bytes."),
         "{msg}"
     );
+    // The store verifies (every blob re-hashed, index consistent).
+    let v = pullsim(root.path(), &["images", "verify"]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     // IfNotPresent (tag v1): the local image is used.
     let o = pullsim(root.path(), &["pull", &image, "-o", "json"]);
     assert_eq!(o.code, 0);
