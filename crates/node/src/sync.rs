@@ -18,7 +18,7 @@ use pullsim_policy::{EventType, PullPolicy, Reason, Time};
 
 use crate::image_manager::{EnsureOutcome, EnsureRequest, ImageManager};
 use crate::manifest::{ImageSource, PodSpec};
-use crate::services::{FakeClock, ImageService, PodCredentials, PullRecords};
+use crate::services::{Clock, FakeClock, ImageService, PodCredentials, PullRecords};
 
 /// The pod worker's retry period after a failed sync (kubelet.go backOffPeriod).
 pub const POD_WORKER_BACKOFF: Duration = Duration::from_secs(10);
@@ -123,7 +123,8 @@ pub async fn run_pods<S: ImageService, R: PullRecords>(
             break;
         }
         match &opts.virtual_clock {
-            Some(clock) => clock.set(t),
+            // Never backwards (a test's runtime may move the clock during a sync).
+            Some(clock) => clock.set(t.max(Clock::now(clock.as_ref()))),
             None => {
                 let now = manager.clock().now();
                 if t > now {
@@ -139,13 +140,19 @@ pub async fn run_pods<S: ImageService, R: PullRecords>(
             }
         }
         let indices: Vec<usize> = due.iter().map(|(i, _)| *i).collect();
-        let futs = due.into_iter().map(|(_, pod)| sync_pod(manager, pod));
-        futures_util::future::join_all(futs).await;
-        for i in indices {
+        // pod_workers.go completeWork: a failed sync is requeued backOffPeriod after the sync
+        // *finished* (not after it started), so the next attempt never falls inside the 10 s
+        // image back-off that a failure at the end of a slow pull started.
+        let futs = due.into_iter().map(|(_, pod)| async {
+            sync_pod(manager, pod).await;
+            manager.clock().now()
+        });
+        let finished = futures_util::future::join_all(futs).await;
+        for (i, done) in indices.into_iter().zip(finished) {
             next[i] = if pods[i].ready() || opts.until.is_none() {
                 None
             } else {
-                Some(now + POD_WORKER_BACKOFF)
+                Some(done.max(now) + POD_WORKER_BACKOFF)
             };
         }
     }

@@ -56,6 +56,51 @@ fn kubelet_manager(
     (m, clock)
 }
 
+/// A pull that takes time (3 s here) ends the sync later: pod_workers.go completeWork requeues
+/// the pod backOffPeriod (10 s) after the sync *finished*, so the retry is 10 s after the
+/// failure, exactly when the first image back-off (10 s) has run out — a pull, not a BackOff.
+/// Pulls start at 0, 13 (failure at 3 + 10), 36 (failure at 16, back-off 20 s: BackOff at 26),
+/// 79 (failure at 39, back-off 40 s: BackOff at 49, 59, 69).
+#[tokio::test]
+async fn retry_is_counted_from_the_end_of_a_slow_failed_pull() {
+    let clock = Arc::new(FakeClock::default());
+    let m = ImageManager::new(
+        Arc::new(FakeRuntime {
+            pull_err: Some("401 Unauthorized".into()),
+            pull_takes: Some((clock.clone(), Duration::from_secs(3))),
+            ..Default::default()
+        }),
+        Arc::new(FakeRecords::default()),
+        ManagerConfig::default(),
+        Puller::new(&PullerConfig::default(), 0.0, 0, clock.clone()),
+        clock.clone(),
+    );
+    let mut pods = vec![PodRun::new(
+        spec(vec![(
+            ImageSource::Container,
+            "app",
+            "reg.test/app:1",
+            None,
+        )]),
+        Box::new(FakeCreds::default()),
+    )];
+    let opts = SyncOptions {
+        virtual_clock: Some(clock.clone()),
+        until: Some(Duration::from_secs(80)),
+    };
+    run_pods(&m, &mut pods, &opts).await;
+    let events = m.take_events();
+    let at = |reason: &str| -> Vec<u64> {
+        events
+            .iter()
+            .filter(|e| e.reason == reason)
+            .map(|e| e.time.as_secs())
+            .collect()
+    };
+    assert_eq!(at("Pulling"), [0, 13, 36, 79]);
+    assert_eq!(at("BackOff"), [26, 49, 59, 69]);
+}
+
 #[tokio::test]
 async fn back_off_grows_10_20_40_80_in_virtual_time() {
     let (m, clock) = kubelet_manager(FakeRuntime {

@@ -30,6 +30,8 @@ pub struct FakeRuntime {
     pub calls: Mutex<Vec<String>>,
     /// Pulls of this image wait for the notify.
     pub block: Option<(String, Arc<Notify>)>,
+    /// Every pull moves this virtual clock forward by this much (a pull that takes time).
+    pub pull_takes: Option<(Arc<FakeClock>, Duration)>,
 }
 
 impl FakeRuntime {
@@ -79,6 +81,9 @@ impl ImageService for FakeRuntime {
             && blocked == image
         {
             notify.notified().await;
+        }
+        if let Some((clock, d)) = &self.pull_takes {
+            clock.advance(*d);
         }
         if let Some(e) = &self.pull_err {
             return Err(PullFailure { message: e.clone() });
