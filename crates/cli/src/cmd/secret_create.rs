@@ -438,11 +438,12 @@ fn execute(args: &[String]) -> Result<String, Failure> {
             }
         },
     }
+    // kubectl matches json, yaml and name case-insensitively (-o YAML works), templates not.
     let output = match p.last("output").unwrap_or("") {
         "" => Output::Default,
-        "json" => Output::Json,
-        "yaml" => Output::Yaml,
-        "name" => Output::Name,
+        o if o.eq_ignore_ascii_case("json") => Output::Json,
+        o if o.eq_ignore_ascii_case("yaml") => Output::Yaml,
+        o if o.eq_ignore_ascii_case("name") => Output::Name,
         other
             if ALLOWED_FORMATS
                 .split(',')
