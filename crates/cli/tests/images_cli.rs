@@ -443,3 +443,31 @@ fn a_closed_stdout_pipe_ends_output_quietly() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// Every `images` subcommand's --help ends with examples; the group's help explains the root,
+/// name normalization and the exit status.
+#[test]
+fn help_texts_teach_with_examples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let group = ok(&pullsim(&root, &["images", "--help"]));
+    for needle in [
+        "$PULLSIM_ROOT",
+        "blobs/sha256/<hex>",
+        "docker.io/library/nginx:latest are one image",
+        "Examples:",
+        "Exit status: 0 on success; 1 on an error",
+    ] {
+        assert!(group.contains(needle), "{needle}: {group}");
+    }
+    for sub in [
+        "ls", "inspect", "rm", "pin", "unpin", "gc", "verify", "du", "load", "save",
+    ] {
+        let text = ok(&pullsim(&root, &["images", sub, "--help"]));
+        assert!(text.contains("Examples:"), "{sub}: {text}");
+        assert!(
+            text.contains(&format!("pullsim images {sub} ")),
+            "{sub}: {text}"
+        );
+    }
+}
