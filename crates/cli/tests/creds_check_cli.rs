@@ -208,3 +208,135 @@ fn text_output_names_each_attempt() {
     assert!(text.contains("verdict: pullable"), "{text}");
     assert!(!text.contains(MARK));
 }
+
+/// Standard base64 (RFC 4648, padded), as an `Authorization: Basic` value would carry.
+fn b64(u: &str, p: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = format!("{u}:{p}").into_bytes();
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn base64_helper_matches_rfc4648() {
+    assert_eq!(b64("alice", "alice-pass"), "YWxpY2U6YWxpY2UtcGFzcw==");
+    assert_eq!(b64("a", "b"), "YTpi");
+}
+
+#[test]
+fn docker_hub_image_selects_the_index_docker_io_credential() {
+    // pkg/credentialprovider/keyring.go: docker.io images match the legacy key
+    // https://index.docker.io/v1/ (no network: --offline stops before any connection).
+    let d = tempfile::tempdir().unwrap();
+    let hub = secret(
+        d.path(),
+        "hub",
+        "https://index.docker.io/v1/",
+        "hubuser",
+        MARK,
+    );
+    let quay = secret(d.path(), "quay", "quay.io", "quser", MARK);
+    let (code, v, all) = check("nginx", &[&quay, &hub], &["--offline"]);
+    assert_eq!(code, 1);
+    assert_eq!(v["reference"], "docker.io/library/nginx:latest");
+    let attempts = v["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{v}");
+    // The keyring's key is the normalized one (keyring.go Add: host, /v1/ dropped).
+    assert_eq!(attempts[0]["key"], "index.docker.io");
+    assert_eq!(attempts[0]["source"], "secret:default/hub");
+    assert_eq!(attempts[0]["username"], "hubuser");
+    assert_eq!(attempts[0]["outcome"], "unavailable");
+    assert!(!all.contains(MARK));
+}
+
+/// Credentials, tokens (JWTs start with `eyJ`) and Authorization values never appear in any
+/// output, even with RUST_LOG=trace, whatever the outcome.
+#[test]
+fn no_credential_token_or_authorization_in_any_output() {
+    let reg = shared(Mode::Token);
+    push(reg, "team/mark:v1", 26);
+    let d = tempfile::tempdir().unwrap();
+    let image = format!("{}/team/mark:v1", reg.host);
+    // The marker password fails, alice/alice-pass succeeds, bob is denied this repository.
+    let wrong = secret(d.path(), "wrong", &reg.host, "alice", MARK);
+    let good = secret(d.path(), "good", &reg.host, "alice", "alice-pass");
+    let bob = secret(d.path(), "bob", &reg.host, "bob", "bob-pass");
+    let forbidden = [
+        MARK.to_string(),
+        "alice-pass".to_string(),
+        "bob-pass".to_string(),
+        b64("alice", "alice-pass"),
+        b64("alice", MARK),
+        b64("bob", "bob-pass"),
+        "eyJ".to_string(),
+        "Bearer ".to_string(),
+        "Basic ".to_string(),
+        "Authorization:".to_string(),
+        "authorization: Basic".to_string(),
+        "authorization: Bearer".to_string(),
+    ];
+    let root = tempfile::tempdir().unwrap();
+    let runs: Vec<Vec<String>> = vec![
+        vec!["creds".into(), "check".into(), image.clone()],
+        vec![
+            "creds".into(),
+            "check".into(),
+            image.clone(),
+            "-o".into(),
+            "json".into(),
+        ],
+        vec![
+            "--root".into(),
+            root.path().display().to_string(),
+            "pull".into(),
+            image.clone(),
+        ],
+        vec![
+            "--root".into(),
+            root.path().display().to_string(),
+            "pull".into(),
+            image.clone(),
+            "--policy".into(),
+            "Always".into(),
+            "-o".into(),
+            "json".into(),
+        ],
+    ];
+    let mut checked = 0;
+    for secrets in [vec![&wrong], vec![&wrong, &good], vec![&bob], vec![&good]] {
+        for args in &runs {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_pullsim"));
+            cmd.args(args).env("RUST_LOG", "trace");
+            for s in &secrets {
+                cmd.arg("--secret").arg(s);
+            }
+            let out = cmd.output().unwrap();
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(!all.is_empty());
+            for f in &forbidden {
+                assert!(
+                    !all.contains(f.as_str()),
+                    "{f:?} in output of {args:?}:\n{all}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 16);
+}

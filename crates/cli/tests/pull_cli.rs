@@ -207,3 +207,67 @@ fn multi_arch_platform_flag() {
     assert_eq!(o.code, 1);
     assert!(o.stdout.contains("linux/arm64/v8"), "{}", o.stdout);
 }
+
+#[test]
+fn bad_input_is_an_error_before_any_event() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("no-such-secret.json");
+    let o = pullsim(
+        root.path(),
+        &[
+            "pull",
+            "127.0.0.1:1/x/y:1",
+            "--secret",
+            missing.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    );
+    assert_ne!(o.code, 0);
+    assert_eq!(o.stdout, "", "no event before the input error");
+    assert!(o.stderr.contains("no-such-secret.json"), "{}", o.stderr);
+    let o = pullsim(
+        root.path(),
+        &[
+            "pull",
+            "127.0.0.1:1/x/y:1",
+            "--platform",
+            "linux",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("expected os/arch[/variant]"),
+        "{}",
+        o.stderr
+    );
+    // A malformed image is the kubelet's InspectFailed event (InvalidImageName), exit 1.
+    let o = pullsim(root.path(), &["pull", "BAD//image::", "-o", "json"]);
+    assert_eq!(o.code, 1);
+    let ev = events(&o.stdout);
+    assert_eq!(ev[0]["reason"], "InspectFailed", "{}", o.stdout);
+    assert!(
+        ev[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid reference format")
+    );
+}
+
+#[test]
+fn offline_pull_never_connects() {
+    let root = tempfile::tempdir().unwrap();
+    let o = pullsim(
+        root.path(),
+        &["pull", "127.0.0.1:1/x/y:1", "--offline", "-o", "json"],
+    );
+    assert_eq!(o.code, 1);
+    let ev = events(&o.stdout);
+    assert!(
+        ev[1]["message"].as_str().unwrap().contains("offline"),
+        "{}",
+        o.stdout
+    );
+}

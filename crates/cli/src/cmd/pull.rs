@@ -30,6 +30,10 @@ pub struct RegistryFlags {
     /// Trust the CA certificates in this PEM file (in addition to the system roots).
     #[arg(long = "ca-file", value_name = "FILE")]
     pub ca_file: Vec<PathBuf>,
+    /// Never open a network connection (an air-gapped node): every registry attempt fails as
+    /// unavailable, after the credentials have been selected.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Credential source flags shared by `pull` and `creds check`.
@@ -102,6 +106,7 @@ pub(crate) fn client_with(
     o.insecure_registries = flags.insecure_registry.clone();
     o.ca_files = flags.ca_file.clone();
     o.platform = platform;
+    o.offline = flags.offline;
     tune(&mut o);
     Ok(Client::new(o)?)
 }
@@ -255,6 +260,11 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let policy = args
         .policy
         .unwrap_or_else(|| default_pull_policy(&args.image));
+    // Bad input (an unreadable or invalid secret) is an error before any event.
+    let keyring = args.creds.keyring()?;
+    if args.max_concurrent_downloads == 0 {
+        anyhow::bail!("--max-concurrent-downloads must be at least 1");
+    }
     let store = crate::cmd::images::open_store(root)?;
     let presence = if policy == PullPolicy::Always {
         Presence::Absent
@@ -274,11 +284,7 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         Decision::NeverPull => return Ok(ExitCode::from(1)),
         Decision::Pull => {}
     }
-    let keyring = args.creds.keyring()?;
     let matches: Vec<Match> = keyring.lookup(&reference);
-    if args.max_concurrent_downloads == 0 {
-        anyhow::bail!("--max-concurrent-downloads must be at least 1");
-    }
     let client = client_with(&args.registry, args.platform.clone(), |o| {
         o.max_concurrent_layers = args.max_concurrent_downloads;
         o.progress_timeout = std::time::Duration::from_secs(args.progress_timeout.max(1));
