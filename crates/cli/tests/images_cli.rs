@@ -147,6 +147,7 @@ fn verify_finds_corruption_and_repair_drops_broken_images() {
         text.contains("corrupt blob") && text.contains(&layer),
         "{text}"
     );
+    assert!(text.contains(": 1 problem, "), "singular: {text}");
 
     let repaired = ok(&pullsim(&root, &["images", "verify", "--repair"]));
     assert!(

@@ -16,6 +16,15 @@ fn familiar(key: &str) -> String {
         .unwrap_or_else(|_| key.to_string())
 }
 
+/// "1 blob", "2 blobs", "0 blobs".
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 pub(crate) fn verify(store: &Store, repair: bool, format: Format) -> anyhow::Result<ExitCode> {
     let report = store.verify(repair)?;
     match format {
@@ -47,13 +56,13 @@ pub(crate) fn verify(store: &Store, repair: bool, format: Format) -> anyhow::Res
                 );
             }
             outln!(
-                "verified {} blobs ({}) and {} images: {} problems, {} unreferenced blobs, {} stale ingests",
-                report.blobs_checked,
+                "verified {} ({}) and {}: {}, {}, {}",
+                plural(report.blobs_checked, "blob"),
                 human_size(report.bytes_checked),
-                report.images_checked,
-                report.problems.len(),
-                report.unreferenced_blobs,
-                report.stale_ingests.len()
+                plural(report.images_checked, "image"),
+                plural(report.problems.len() as u64, "problem"),
+                plural(report.unreferenced_blobs, "unreferenced blob"),
+                plural(report.stale_ingests.len() as u64, "stale ingest")
             );
         }
     }
