@@ -31,7 +31,7 @@ pub struct PodArgs {
 enum PodCommand {
     /// Run pods as a node would for their images: every decision, pull, failure and back-off,
     /// with the kubelet's events. Exit 0 when every image is ready, 1 otherwise.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Explain, per container, what the node would decide and why, without pulling.
     Explain(ExplainArgs),
 }
@@ -166,10 +166,6 @@ pub struct RunArgs {
     /// synced once.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub until: Option<Duration>,
-    /// An air-gapped node: no network connection at all; pulls fail, and the report names
-    /// every image that needed the network.
-    #[arg(long)]
-    pub offline: bool,
     /// Image filesystem capacity (e.g. 500Mi): run image GC after the pulls, protecting the
     /// simulated pods' images.
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
@@ -194,6 +190,8 @@ pub struct RunArgs {
     /// Platform to pull from multi-platform images (default: this host's).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<Platform>,
+    /// --insecure-registry, --ca-file and --offline (an air-gapped node: no network connection
+    /// at all; pulls fail, and the report names every image that needed the network).
     #[command(flatten)]
     pub registry: RegistryFlags,
     /// Output: text (kubectl describe style) or JSON lines.
@@ -217,7 +215,7 @@ pub struct ExplainArgs {
 /// Run `pullsim pod`.
 pub fn run(args: PodArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     match args.command {
-        PodCommand::Run(a) => run_pods(a, root),
+        PodCommand::Run(a) => run_pods(*a, root),
         PodCommand::Explain(a) => crate::cmd::pod_explain::run(a, root),
     }
 }
@@ -246,9 +244,9 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     o.insecure_registries = a.registry.insecure_registry.clone();
     o.ca_files = a.registry.ca_file.clone();
     o.platform = a.platform.clone();
-    o.offline = a.offline;
+    o.offline = a.registry.offline;
     let client = Client::new(o).context("creating the registry client")?;
-    let service = StoreImageService::new(store, Some(client), a.offline);
+    let service = StoreImageService::new(store, Some(client), a.registry.offline);
     let pods = build_pods(&manifests, &secrets, &node);
     let cfg = SimConfig {
         manager,
@@ -276,8 +274,8 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     let report = rt.block_on(simulate(service, pods, &cfg));
     match a.output {
-        Format::Text => print_text(&report, a.offline)?,
-        Format::Json => print_json(&report, a.offline)?,
+        Format::Text => print_text(&report, a.registry.offline)?,
+        Format::Json => print_json(&report, a.registry.offline)?,
     }
     Ok(if report.all_ready() {
         ExitCode::SUCCESS
