@@ -7,7 +7,6 @@
 //! (and before the response headers) at most the no-progress deadline may pass, or the fetch
 //! ends with [`RegistryError::Stalled`].
 
-use std::io::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -201,7 +200,9 @@ pub(crate) async fn fetch_blob(
         let mut writer = writer;
         while let Some(msg) = rx.blocking_recv() {
             match msg {
-                Msg::Data(b) => writer.write_all(&b).map_err(SinkError::Write)?,
+                // Zero-copy: the network buffer is hashed here and handed as it is to the
+                // store's file-writer thread (small chunks are gathered by the store).
+                Msg::Data(b) => writer.write_bytes(b).map_err(SinkError::Write)?,
                 Msg::Finish => return writer.commit().map_err(SinkError::Store),
             }
         }
