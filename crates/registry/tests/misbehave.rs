@@ -1,6 +1,6 @@
 //! Misbehaviour a real registry will not produce on demand, from an in-process axum server:
 //! a blob with the wrong digest, 429 with Retry-After, a stalled body, a redirect to another
-//! host, a manifest whose Docker-Content-Digest lies.
+//! host, a manifest whose Docker-Content-Digest lies, a large blob with a wrong last byte.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,10 +44,15 @@ fn sha(b: &[u8]) -> String {
 }
 
 fn image() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    image_with_layer(50_000)
+}
+
+/// An image whose one layer has `layer_size` bytes.
+fn image_with_layer(layer_size: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let config =
         br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
             .to_vec();
-    let layer: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    let layer: Vec<u8> = (0..layer_size).map(|i| (i % 251) as u8).collect();
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -118,8 +123,11 @@ async fn handle(
     if path.ends_with(&sha(&s.layer)) || path.starts_with("/elsewhere/") {
         return match s.behaviour {
             Behaviour::WrongBlob => {
+                // Wrong at the start and at the very end (after every large chunk).
                 let mut wrong = s.layer.clone();
                 wrong[0] ^= 0xff;
+                let last = wrong.len() - 1;
+                wrong[last] ^= 0xff;
                 blob(&wrong)
             }
             Behaviour::StallBlob => {
@@ -304,5 +312,40 @@ async fn manifest_body_checked_against_docker_content_digest() {
             assert_eq!(actual.to_string(), sha(&f.manifest));
         }
         other => panic!("{other:?}"),
+    }
+}
+
+/// A layer of several MiB arrives in network buffers large enough to go to the store's writer
+/// thread without a copy: a correct one is stored and verifies, a wrong one (last byte) is
+/// rejected and not stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_blob_is_verified_through_the_zero_copy_path() {
+    for behaviour in [Behaviour::Good, Behaviour::WrongBlob] {
+        let mut f = fake(behaviour);
+        (f.manifest, f.config, f.layer) = image_with_layer(6 << 20);
+        let (host, f) = serve(f).await;
+        let r = Reference::parse_normalized(&format!("{host}/big/blob:1")).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::open(root.path()).unwrap();
+        let result = client(Duration::from_secs(20))
+            .pull(&r, None, &store, &NoProgress)
+            .await;
+        let layer = Digest::parse(&sha(&f.layer)).unwrap();
+        if behaviour == Behaviour::Good {
+            let pulled = result.unwrap();
+            assert_eq!(pulled.bytes_downloaded, (6 << 20) + f.config.len() as u64);
+            assert_eq!(store.read_blob(&layer).unwrap(), f.layer);
+            let report = store.verify(false).unwrap();
+            assert!(report.is_clean(), "{report:?}");
+            assert_eq!(report.blobs_checked, 3);
+        } else {
+            let err = result.unwrap_err();
+            assert!(
+                matches!(err, RegistryError::DigestMismatch { .. }),
+                "{err:?}"
+            );
+            assert!(!store.has_blob(&layer));
+            assert!(store.lookup(&r).unwrap().is_none());
+        }
     }
 }
