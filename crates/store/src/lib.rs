@@ -27,6 +27,7 @@ mod gc;
 mod import;
 mod index;
 mod ingest;
+mod kep2535;
 mod layout;
 mod media;
 mod pipe;

@@ -12,11 +12,10 @@ use pullsim_reference::{Algorithm, Digest, Reference};
 use redb::{ReadableTable, TableError};
 
 use crate::index::{
-    self, BLOB_REFS, IMAGES, INTENTS, Index, META, PULLED, Snapshot, WaitReporter, decode_record,
-    encode,
+    self, BLOB_REFS, IMAGES, Index, META, Snapshot, WaitReporter, decode_record, encode,
 };
 use crate::ingest::{BlobWriter, CommitOutcome, ref_dir_name, tmp_ref_name};
-use crate::{ImageRecord, PullIntent, PulledRecord, StoreError};
+use crate::{ImageRecord, StoreError};
 
 /// How long a snapshot is trusted before the index file is checked for changes.
 const RECHECK_MS: u64 = 50;
@@ -66,7 +65,10 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn table_or_empty<T>(r: Result<T, TableError>, path: &Path) -> Result<Option<T>, StoreError> {
+pub(crate) fn table_or_empty<T>(
+    r: Result<T, TableError>,
+    path: &Path,
+) -> Result<Option<T>, StoreError> {
     match r {
         Ok(t) => Ok(Some(t)),
         Err(TableError::TableDoesNotExist(_)) => Ok(None),
@@ -597,133 +599,6 @@ impl Store {
             None => {
                 rec.labels.remove(name);
             }
-        })
-    }
-
-    // ---------------------------------------------------------------- KEP-2535 records
-
-    /// The pulled record for an image ID.
-    pub fn pulled_record(&self, image_ref: &str) -> Result<Option<PulledRecord>, StoreError> {
-        let path = self.index.path.clone();
-        self.index.read(|txn| {
-            let Some(t) = table_or_empty(txn.open_table(PULLED), &path)? else {
-                return Ok(None);
-            };
-            let v = t.get(image_ref).map_err(|e| StoreError::index(&path, e))?;
-            v.map(|v| {
-                serde_json::from_slice(v.value()).map_err(|e| StoreError::Invalid {
-                    what: "pulled record".into(),
-                    path: format!("index key {image_ref}"),
-                    message: e.to_string(),
-                })
-            })
-            .transpose()
-        })
-    }
-
-    /// Write (replace) the pulled record for `rec.image_ref`.
-    pub fn put_pulled_record(&self, rec: &PulledRecord) -> Result<(), StoreError> {
-        let path = self.index.path.clone();
-        let bytes = encode("pulled record", rec)?;
-        self.index.write(|txn| {
-            let mut t = txn
-                .open_table(PULLED)
-                .map_err(|e| StoreError::index(&path, e))?;
-            t.insert(rec.image_ref.as_str(), bytes.as_slice())
-                .map_err(|e| StoreError::index(&path, e))?;
-            Ok(())
-        })
-    }
-
-    /// Remove the pulled record for an image ID. Returns whether there was one.
-    pub fn remove_pulled_record(&self, image_ref: &str) -> Result<bool, StoreError> {
-        let path = self.index.path.clone();
-        self.index.write(|txn| {
-            let mut t = txn
-                .open_table(PULLED)
-                .map_err(|e| StoreError::index(&path, e))?;
-            let r = t
-                .remove(image_ref)
-                .map_err(|e| StoreError::index(&path, e))?
-                .is_some();
-            Ok(r)
-        })
-    }
-
-    /// Every pulled record.
-    pub fn pulled_records(&self) -> Result<Vec<PulledRecord>, StoreError> {
-        let path = self.index.path.clone();
-        self.index.read(|txn| {
-            let mut out = Vec::new();
-            if let Some(t) = table_or_empty(txn.open_table(PULLED), &path)? {
-                for item in t.iter().map_err(|e| StoreError::index(&path, e))? {
-                    let (k, v) = item.map_err(|e| StoreError::index(&path, e))?;
-                    out.push(serde_json::from_slice(v.value()).map_err(|e| {
-                        StoreError::Invalid {
-                            what: "pulled record".into(),
-                            path: format!("index key {}", k.value()),
-                            message: e.to_string(),
-                        }
-                    })?);
-                }
-            }
-            Ok(out)
-        })
-    }
-
-    /// Record that a pull of `image` started (the kubelet's `ImagePullIntent`).
-    pub fn put_pull_intent(&self, image: &str, now_unix_ms: u64) -> Result<(), StoreError> {
-        let path = self.index.path.clone();
-        let bytes = encode(
-            "pull intent",
-            &PullIntent {
-                image: image.to_string(),
-                created_ms: now_unix_ms,
-            },
-        )?;
-        self.index.write(|txn| {
-            let mut t = txn
-                .open_table(INTENTS)
-                .map_err(|e| StoreError::index(&path, e))?;
-            t.insert(image, bytes.as_slice())
-                .map_err(|e| StoreError::index(&path, e))?;
-            Ok(())
-        })
-    }
-
-    /// Remove the pull intent for `image`. Returns whether there was one.
-    pub fn remove_pull_intent(&self, image: &str) -> Result<bool, StoreError> {
-        let path = self.index.path.clone();
-        self.index.write(|txn| {
-            let mut t = txn
-                .open_table(INTENTS)
-                .map_err(|e| StoreError::index(&path, e))?;
-            let r = t
-                .remove(image)
-                .map_err(|e| StoreError::index(&path, e))?
-                .is_some();
-            Ok(r)
-        })
-    }
-
-    /// Every pull intent.
-    pub fn pull_intents(&self) -> Result<Vec<PullIntent>, StoreError> {
-        let path = self.index.path.clone();
-        self.index.read(|txn| {
-            let mut out = Vec::new();
-            if let Some(t) = table_or_empty(txn.open_table(INTENTS), &path)? {
-                for item in t.iter().map_err(|e| StoreError::index(&path, e))? {
-                    let (k, v) = item.map_err(|e| StoreError::index(&path, e))?;
-                    out.push(serde_json::from_slice(v.value()).map_err(|e| {
-                        StoreError::Invalid {
-                            what: "pull intent".into(),
-                            path: format!("index key {}", k.value()),
-                            message: e.to_string(),
-                        }
-                    })?);
-                }
-            }
-            Ok(out)
         })
     }
 }
