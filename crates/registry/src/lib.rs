@@ -1,6 +1,8 @@
 //! pullsim-registry: an OCI distribution client for pulling, with a node's rules.
 //!
-//! - Auth: `GET /v2/` ping, `WWW-Authenticate` challenges (Basic and Bearer), token fetch
+//! - Auth: no `GET /v2/` ping (as containerd's resolver): the first request goes out without
+//!   credentials and a 401's `WWW-Authenticate` challenge (Basic or Bearer) is answered by
+//!   a retry; challenges are learned per host; token fetch
 //!   (anonymous, Basic credentials, identity token) and a token cache per registry +
 //!   repository + credential, refreshed on expiry and on a 401.
 //! - Resolve: `HEAD` of the manifest with every manifest type in `Accept`, `GET` fallback
@@ -91,7 +93,7 @@ pub(crate) struct Inner {
     pub(crate) opts: ClientOptions,
     pub(crate) transport: transport::Transport,
     pub(crate) tokens: auth::token::TokenCache,
-    /// Per registry host: base URL (scheme learned) and the ping's challenge.
+    /// Per registry host: base URL (scheme learned) and the challenge learned from a 401.
     pub(crate) hosts: Mutex<HashMap<String, (url::Url, Option<Challenge>)>>,
     pub(crate) inflight: fetch::InFlight,
 }

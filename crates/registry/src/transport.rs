@@ -216,12 +216,17 @@ impl Transport {
         }
     }
 
-    /// Ping a registry host with `GET /v2/`, trying the schemes of [`Self::schemes_for`] in
-    /// order. Returns the base URL (`scheme://host/`) and the ping's response; the scheme is
-    /// remembered.
-    pub(crate) async fn ping(
+    /// Send the first request to a registry host (`path` relative to its root), trying the
+    /// schemes of [`Self::schemes_for`] in order; the scheme that answers is remembered. This
+    /// is the scheme detection containerd's resolver does on its first real request (no
+    /// `GET /v2/` ping). Returns the base URL (`scheme://host/`) and the response.
+    pub(crate) async fn send_detect(
         &self,
         host: &str,
+        path: &str,
+        method: &Method,
+        headers: &HeaderMap,
+        authorization: Option<&HeaderValue>,
         reference: &str,
     ) -> Result<(url::Url, Response), RegistryError> {
         let schemes = self.schemes_for(host);
@@ -233,31 +238,44 @@ impl Transport {
                     message: format!("registry host {host:?}: not a valid host: {e}"),
                 }
             })?;
-            let mut url = base.clone();
-            url.set_path("/v2/");
+            let url = base.join(path).map_err(|e| RegistryError::Protocol {
+                reference: reference.to_string(),
+                status: None,
+                message: format!("invalid request path {path:?}: {e}"),
+            })?;
             let req = Request {
-                method: Method::GET,
-                url,
-                headers: HeaderMap::new(),
-                authorization: None,
+                method: method.clone(),
+                url: url.clone(),
+                headers: headers.clone(),
+                authorization: authorization.cloned(),
                 form: None,
             };
             match self.send(req, reference).await {
                 Ok(resp) => {
                     if *scheme == "http" && more && resp.status() == StatusCode::BAD_REQUEST {
-                        // Go's TLS server answers plain HTTP with 400 "Client sent an HTTP
-                        // request to an HTTPS server."
-                        let body = resp.text().await.unwrap_or_default();
-                        if body.contains("HTTPS") {
-                            continue;
+                        // Go's TLS server answers plain HTTP with a bare `HTTP/1.0 400 Bad
+                        // Request` and the body "Client sent an HTTP request to an HTTPS
+                        // server." (net/http server.go). A HEAD answer has no readable body:
+                        // the bare HTTP/1.0 answer without headers tells it.
+                        if *method == Method::HEAD {
+                            if resp.version() == reqwest::Version::HTTP_10
+                                && resp.headers().get(reqwest::header::CONTENT_TYPE).is_none()
+                            {
+                                continue;
+                            }
+                        } else {
+                            if resp.text().await.unwrap_or_default().contains("HTTPS") {
+                                continue;
+                            }
+                            return Err(RegistryError::Protocol {
+                                reference: reference.to_string(),
+                                status: Some(400),
+                                message: format!(
+                                    "failed to resolve reference {reference:?}: unexpected status from {} request to {url}: 400 Bad Request",
+                                    method.as_str()
+                                ),
+                            });
                         }
-                        return Err(RegistryError::Protocol {
-                            reference: reference.to_string(),
-                            status: Some(400),
-                            message: format!(
-                                "failed to resolve reference {reference:?}: unexpected status from GET request to {base}v2/: 400 Bad Request"
-                            ),
-                        });
                     }
                     if let Ok(mut m) = self.schemes.lock() {
                         m.insert(host.to_string(), scheme);

@@ -349,3 +349,55 @@ async fn large_blob_is_verified_through_the_zero_copy_path() {
         }
     }
 }
+
+/// containerd's resolver (`core/remotes/docker/resolver.go` with `authorizer.go`): no
+/// `GET /v2/` ping; the manifest HEAD goes first, a 401's challenge is answered by a retry,
+/// and the client sends credentials up front once it knows the host's scheme.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_ping_challenge_from_first_401_then_credentials_up_front() {
+    // Anonymous registry: one HEAD, nothing else.
+    let (host, f) = serve(fake(Behaviour::Good)).await;
+    let r = Reference::parse_normalized(&format!("{host}/open/app:1")).unwrap();
+    let c = client(Duration::from_secs(10));
+    let rep = c.resolve_traced(&r, None).await;
+    assert!(rep.result.is_ok(), "{:?}", rep.result);
+    assert_eq!(rep.trace.scheme, None);
+    assert_eq!(rep.trace.status, Some(200));
+    let seen = f.seen.lock().unwrap().clone();
+    assert_eq!(seen, vec![("/v2/open/app/manifests/1".to_string(), false)]);
+
+    // Basic registry: HEAD without credentials (401 + challenge), HEAD with them.
+    let mut basic = fake(Behaviour::Good);
+    basic.require_auth = true;
+    let (host, f) = serve(basic).await;
+    let r = Reference::parse_normalized(&format!("{host}/closed/app:1")).unwrap();
+    let c = client(Duration::from_secs(10));
+    let cred = AuthConfig::basic("alice", "pw");
+    let rep = c.resolve_traced(&r, Some(&cred)).await;
+    assert!(rep.result.is_ok(), "{:?}", rep.result);
+    assert_eq!(rep.trace.scheme.as_deref(), Some("basic"));
+    assert_eq!(rep.trace.status, Some(200));
+    let path = "/v2/closed/app/manifests/1".to_string();
+    assert_eq!(
+        f.seen.lock().unwrap().clone(),
+        vec![(path.clone(), false), (path.clone(), true)]
+    );
+    // The same client knows the scheme now: one request, credentials up front.
+    f.seen.lock().unwrap().clear();
+    let rep = c.resolve_traced(&r, Some(&cred)).await;
+    assert!(rep.result.is_ok(), "{:?}", rep.result);
+    assert_eq!(rep.trace.scheme.as_deref(), Some("basic"));
+    assert_eq!(f.seen.lock().unwrap().clone(), vec![(path.clone(), true)]);
+
+    // Without credentials the 401 stays an error, worded as containerd.
+    let c = client(Duration::from_secs(10));
+    let rep = c.resolve_traced(&r, None).await;
+    let err = rep.result.unwrap_err();
+    assert_eq!(err.outcome(), "unauthorized", "{err}");
+    assert!(
+        err.to_string().contains("no basic auth credentials"),
+        "{err}"
+    );
+    assert_eq!(rep.trace.scheme.as_deref(), Some("basic"));
+    assert_eq!(rep.trace.status, Some(401));
+}

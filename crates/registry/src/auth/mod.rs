@@ -102,19 +102,28 @@ pub struct AuthTrace {
 }
 
 /// An authorized conversation with one repository of one registry, for one credential.
+///
+/// As containerd's resolver, no `GET /v2/` ping: the first request goes straight to the
+/// registry without credentials (detecting the scheme of a loopback host on the way); a 401
+/// answer's `WWW-Authenticate` challenge is learned, credentials or a token are obtained, and
+/// the request is sent again. The scheme and challenge are kept per host in the client, so
+/// later sessions send credentials up front.
 pub(crate) struct Session<'a> {
     pub(crate) inner: &'a crate::Inner,
     pub(crate) host: String,
-    pub(crate) base: url::Url,
+    /// `scheme://host/` once the scheme is known.
+    base: std::sync::Mutex<Option<url::Url>>,
     pub(crate) repository: String,
     pub(crate) cred: Option<Cred>,
     pub(crate) reference: String,
-    pub(crate) challenge: Option<Challenge>,
+    /// The challenge learned for this host (from this client's earlier 401 answers).
+    challenge: std::sync::Mutex<Option<Challenge>>,
     pub(crate) trace: std::sync::Mutex<AuthTrace>,
 }
 
 impl<'a> Session<'a> {
-    /// Ping the registry (once per host per client) and learn its scheme and challenge.
+    /// A session for `repository` at `domain`; takes what the client already learned about
+    /// the host (scheme, challenge). Sends nothing.
     pub(crate) async fn open(
         inner: &'a crate::Inner,
         domain: &str,
@@ -130,30 +139,8 @@ impl<'a> Session<'a> {
         let host = crate::transport::registry_host(domain).to_string();
         let cached = inner.hosts.lock().ok().and_then(|m| m.get(&host).cloned());
         let (base, challenge) = match cached {
-            Some(v) => v,
-            None => {
-                let (base, resp) = inner.transport.ping(&host, reference).await?;
-                let status = resp.status();
-                let challenge = if status == StatusCode::UNAUTHORIZED {
-                    pick_challenge(resp.headers())
-                } else if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-                    let url = resp.url().clone();
-                    return Err(crate::resolve::status_error(
-                        resp,
-                        &Method::GET,
-                        &url,
-                        reference,
-                        crate::resolve::Stage::Resolve,
-                    )
-                    .await);
-                } else {
-                    None
-                };
-                if let Ok(mut m) = inner.hosts.lock() {
-                    m.insert(host.clone(), (base.clone(), challenge.clone()));
-                }
-                (base, challenge)
-            }
+            Some((base, challenge)) => (Some(base), challenge),
+            None => (None, None),
         };
         let trace = AuthTrace {
             scheme: challenge.as_ref().map(|c| c.scheme.as_str().to_string()),
@@ -162,13 +149,45 @@ impl<'a> Session<'a> {
         Ok(Session {
             inner,
             host,
-            base,
+            base: std::sync::Mutex::new(base),
             repository: repository.to_string(),
             cred,
             reference: reference.to_string(),
-            challenge,
+            challenge: std::sync::Mutex::new(challenge),
             trace: std::sync::Mutex::new(trace),
         })
+    }
+
+    fn current_challenge(&self) -> Option<Challenge> {
+        self.challenge.lock().ok().and_then(|c| c.clone())
+    }
+
+    fn current_base(&self) -> Option<url::Url> {
+        self.base.lock().ok().and_then(|b| b.clone())
+    }
+
+    /// Remember the base URL of the host (after the first answer).
+    fn learn_base(&self, base: &url::Url) {
+        if let Ok(mut b) = self.base.lock() {
+            *b = Some(base.clone());
+        }
+        if let Ok(mut m) = self.inner.hosts.lock() {
+            m.entry(self.host.clone())
+                .or_insert_with(|| (base.clone(), None));
+        }
+    }
+
+    /// Remember the challenge of a 401 answer, for this session and the client's later ones.
+    fn learn_challenge(&self, base: &url::Url, ch: Challenge) {
+        if let Ok(mut t) = self.trace.lock() {
+            t.scheme = Some(ch.scheme.as_str().to_string());
+        }
+        if let Ok(mut m) = self.inner.hosts.lock() {
+            m.insert(self.host.clone(), (base.clone(), Some(ch.clone())));
+        }
+        if let Ok(mut c) = self.challenge.lock() {
+            *c = Some(ch);
+        }
     }
 
     fn key(&self) -> TokenKey {
@@ -194,7 +213,7 @@ impl<'a> Session<'a> {
         &self,
         fresh: bool,
     ) -> Result<(Option<HeaderValue>, bool), RegistryError> {
-        let Some(ch) = &self.challenge else {
+        let Some(ch) = self.current_challenge() else {
             return Ok((None, false));
         };
         match ch.scheme {
@@ -224,7 +243,7 @@ impl<'a> Session<'a> {
                 }
                 let fetched = fetch_token(
                     &self.inner.transport,
-                    ch,
+                    &ch,
                     &self.scope(),
                     self.cred.as_ref(),
                     &self.reference,
@@ -244,36 +263,61 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Send an authorized request to `path` (relative to the registry base), retrying once
-    /// with a fresh token when a cached one is refused. A final 401 becomes a typed error;
-    /// other statuses are returned for the caller to interpret.
+    /// Send a request (the host's scheme detected on the first one) to `path` (relative to
+    /// the registry root). A 401 to a request sent without credentials teaches the challenge
+    /// and the request is sent again with credentials or a token; a refused cached token is
+    /// refreshed once. A final 401 becomes a typed error; other statuses are returned for the
+    /// caller to interpret.
     pub(crate) async fn request(
         &self,
         method: Method,
         path: &str,
         headers: HeaderMap,
     ) -> Result<Response, RegistryError> {
-        let url = self.base.join(path).map_err(|e| RegistryError::Protocol {
-            reference: self.reference.clone(),
-            status: None,
-            message: format!("invalid request path {path:?}: {e}"),
-        })?;
         let (mut auth, mut fresh) = self.authorization(false).await?;
         let mut retried = false;
+        let mut learned = false;
         loop {
-            let req = Request {
-                method: method.clone(),
-                url: url.clone(),
-                headers: headers.clone(),
-                authorization: auth.clone(),
-                form: None,
+            let (base, resp) = match self.current_base() {
+                Some(base) => {
+                    let url = base.join(path).map_err(|e| RegistryError::Protocol {
+                        reference: self.reference.clone(),
+                        status: None,
+                        message: format!("invalid request path {path:?}: {e}"),
+                    })?;
+                    let req = Request {
+                        method: method.clone(),
+                        url,
+                        headers: headers.clone(),
+                        authorization: auth.clone(),
+                        form: None,
+                    };
+                    let resp = self
+                        .inner
+                        .transport
+                        .send(req, &self.reference)
+                        .await
+                        .map_err(|e| e.into_registry())?;
+                    (base, resp)
+                }
+                None => {
+                    let (base, resp) = self
+                        .inner
+                        .transport
+                        .send_detect(
+                            &self.host,
+                            path,
+                            &method,
+                            &headers,
+                            auth.as_ref(),
+                            &self.reference,
+                        )
+                        .await?;
+                    self.learn_base(&base);
+                    (base, resp)
+                }
             };
-            let resp = self
-                .inner
-                .transport
-                .send(req, &self.reference)
-                .await
-                .map_err(|e| e.into_registry())?;
+            let url = resp.url().clone();
             if let Ok(mut t) = self.trace.lock() {
                 t.status = Some(resp.status().as_u16());
             }
@@ -281,9 +325,20 @@ impl<'a> Session<'a> {
                 return Ok(resp);
             }
             let challenges = challenges_of(resp.headers());
+            if auth.is_none() && !learned {
+                // containerd's resolver: the first 401 carries the challenge to answer.
+                learned = true;
+                if let Some(ch) = pick_challenge(&challenges) {
+                    self.learn_challenge(&base, ch);
+                    (auth, fresh) = self.authorization(false).await?;
+                    if auth.is_some() {
+                        continue;
+                    }
+                }
+            }
             let bearer = challenges.iter().find(|c| c.scheme == Scheme::Bearer);
             let using_bearer = matches!(
-                self.challenge.as_ref().map(|c| &c.scheme),
+                self.current_challenge().map(|c| c.scheme),
                 Some(Scheme::Bearer)
             );
             if using_bearer && !fresh && !retried && auth.is_some() {
@@ -340,7 +395,7 @@ impl<'a> Session<'a> {
             };
         }
         let basic = matches!(
-            self.challenge.as_ref().map(|c| &c.scheme),
+            self.current_challenge().map(|c| c.scheme),
             Some(Scheme::Basic)
         );
         let message = if basic && !sent_auth {
@@ -371,8 +426,7 @@ fn challenges_of(headers: &HeaderMap) -> Vec<Challenge> {
 }
 
 /// Bearer when offered (containerd prefers it), else Basic.
-fn pick_challenge(headers: &HeaderMap) -> Option<Challenge> {
-    let all = challenges_of(headers);
+fn pick_challenge(all: &[Challenge]) -> Option<Challenge> {
     all.iter()
         .find(|c| c.scheme == Scheme::Bearer)
         .or_else(|| all.iter().find(|c| c.scheme == Scheme::Basic))
