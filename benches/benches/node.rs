@@ -4,7 +4,6 @@
 //!   pod's secret must match (verification with a keyring lookup); target under 5 µs;
 //! - a whole sync of a pod with 10,000 containers, all present (target under 100 ms).
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -17,41 +16,13 @@ use pullsim_node::{
     EnsureRequest, FakeClock, ImageManager, ManagerConfig, Puller, VerificationConfig,
 };
 use pullsim_policy::{Allowlist, PullPolicy, PullerConfig, VerificationPolicy};
-use pullsim_store::{
-    ImageRecord, Origin, PulledCredentials, PulledRecord, SecretCoordinates, Store,
-};
+use pullsim_store::{Origin, PulledCredentials, PulledRecord, SecretCoordinates, Store};
 
-const HOST: &str = "registry.example.com";
+use pullsim_benches::{HOST, store_with_images};
 
 /// A store with `n` present images `HOST/team{i}/app:v1`, preloaded or pulled.
 fn store_with(n: usize, origin: Origin) -> (tempfile::TempDir, Arc<Store>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
-    let layer = store.put_bytes(&[1u8; 4096]).expect("layer");
-    let config = store.put_bytes(br#"{"os":"linux"}"#).expect("config");
-    let manifest = store
-        .put_bytes(format!(r#"{{"config":"{config}","layers":["{layer}"]}}"#).as_bytes())
-        .expect("manifest");
-    let recs: Vec<ImageRecord> = (0..n)
-        .map(|i| ImageRecord {
-            name: format!("{HOST}/team{i}/app"),
-            tag: Some("v1".into()),
-            digest: None,
-            written_as: format!("{HOST}/team{i}/app:v1"),
-            manifest_digest: manifest.clone(),
-            media_type: pullsim_store::OCI_MANIFEST.into(),
-            config_digest: config.clone(),
-            platform: Some("linux/amd64".into()),
-            size: 4200,
-            blobs: vec![manifest.clone(), config.clone(), layer.clone()],
-            first_seen_ms: 1,
-            last_used_ms: 1,
-            pinned: false,
-            labels: BTreeMap::new(),
-            origin,
-        })
-        .collect();
-    store.record_images(&recs).expect("record");
+    let (dir, store) = store_with_images(n, origin);
     (dir, Arc::new(store))
 }
 

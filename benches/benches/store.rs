@@ -8,46 +8,19 @@
 //!   the writer thread as they are) next to plain sha2 hashing of the same bytes (target: at
 //!   least 80 % of sha2's throughput).
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pullsim_benches::store_with_images;
 use pullsim_reference::{Digest, Reference};
-use pullsim_store::{ImageRecord, Origin, Store};
+use pullsim_store::{Origin, Store};
 use sha2::{Digest as _, Sha256};
 
 /// A store holding `n` image names (all sharing one small image's blobs).
 fn store_with(n: usize) -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
-    let layer = store.put_bytes(&[1u8; 4096]).expect("layer");
-    let config = store.put_bytes(br#"{"os":"linux"}"#).expect("config");
-    let manifest = store
-        .put_bytes(format!(r#"{{"config":"{config}","layers":["{layer}"]}}"#).as_bytes())
-        .expect("manifest");
-    let recs: Vec<ImageRecord> = (0..n)
-        .map(|i| ImageRecord {
-            name: format!("registry.example.com/team{i}/app"),
-            tag: Some("v1".into()),
-            digest: None,
-            written_as: format!("registry.example.com/team{i}/app:v1"),
-            manifest_digest: manifest.clone(),
-            media_type: pullsim_store::OCI_MANIFEST.into(),
-            config_digest: config.clone(),
-            platform: Some("linux/amd64".into()),
-            size: 4200,
-            blobs: vec![manifest.clone(), config.clone(), layer.clone()],
-            first_seen_ms: 1,
-            last_used_ms: 1,
-            pinned: false,
-            labels: BTreeMap::new(),
-            origin: Origin::Pulled,
-        })
-        .collect();
-    store.record_images(&recs).expect("record");
-    (dir, store)
+    store_with_images(n, Origin::Pulled)
 }
 
 fn lookup(c: &mut Criterion) {
