@@ -9,7 +9,7 @@ use pullsim_reference::Digest;
 
 use redb::ReadableTable;
 
-use crate::index::{BLOB_REFS, IMAGES, decode_record};
+use crate::index::{self, BLOB_REFS, IMAGES, decode_record};
 use crate::{Store, StoreError};
 
 /// What [`Store::remove_images`] did.
@@ -111,28 +111,9 @@ impl Store {
                         .transpose()?;
                     let Some(old) = old else { continue };
                     out.removed.push(key.clone());
-                    let blobs: BTreeSet<&Digest> = old.blobs.iter().collect();
-                    for b in blobs {
-                        let k = b.to_string();
-                        let cur = refs
-                            .get(k.as_str())
-                            .map_err(|e| StoreError::index(&path, e))?
-                            .map(|v| v.value());
-                        match cur {
-                            Some((c, s)) if c > 1 => {
-                                refs.insert(k.as_str(), (c - 1, s))
-                                    .map_err(|e| StoreError::index(&path, e))?;
-                            }
-                            Some((_, s)) => {
-                                refs.remove(k.as_str())
-                                    .map_err(|e| StoreError::index(&path, e))?;
-                                zeroed.insert(b.clone(), s);
-                            }
-                            None => {
-                                zeroed.insert(b.clone(), 0);
-                            }
-                        }
-                    }
+                    index::release_blob_refs(&mut refs, &old.blobs, &path, |b, size| {
+                        zeroed.insert(b.clone(), size);
+                    })?;
                 }
                 Ok((out, zeroed))
             },

@@ -187,6 +187,39 @@ pub(crate) fn decode_record(key: &str, bytes: &[u8]) -> Result<ImageRecord, Stor
     })
 }
 
+/// Drop one reference from each distinct blob in `blobs` (an image that no longer lists them).
+/// `on_zero(blob, size)` is called for each blob whose count reaches zero (its entry removed) and,
+/// with size 0, for each blob that had no entry at all.
+pub(crate) fn release_blob_refs<'a>(
+    refs: &mut redb::Table<'_, &'static str, (u64, u64)>,
+    blobs: impl IntoIterator<Item = &'a pullsim_reference::Digest>,
+    path: &Path,
+    mut on_zero: impl FnMut(&'a pullsim_reference::Digest, u64),
+) -> Result<(), StoreError> {
+    let distinct: std::collections::BTreeSet<&pullsim_reference::Digest> =
+        blobs.into_iter().collect();
+    for b in distinct {
+        let k = b.to_string();
+        let cur = refs
+            .get(k.as_str())
+            .map_err(|e| StoreError::index(path, e))?
+            .map(|v| v.value());
+        match cur {
+            Some((c, s)) if c > 1 => {
+                refs.insert(k.as_str(), (c - 1, s))
+                    .map_err(|e| StoreError::index(path, e))?;
+            }
+            Some((_, s)) => {
+                refs.remove(k.as_str())
+                    .map_err(|e| StoreError::index(path, e))?;
+                on_zero(b, s);
+            }
+            None => on_zero(b, 0),
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn encode<T: serde::Serialize>(what: &str, v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|e| StoreError::Invalid {
         what: what.into(),

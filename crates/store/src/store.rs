@@ -492,25 +492,7 @@ impl Store {
                             rec.last_used_ms = rec.last_used_ms.max(old.last_used_ms);
                         }
                         rec.pinned |= old.pinned;
-                        let old_blobs: BTreeSet<&Digest> = old.blobs.iter().collect();
-                        for b in old_blobs {
-                            let k = b.to_string();
-                            let cur = refs
-                                .get(k.as_str())
-                                .map_err(|e| StoreError::index(&path, e))?
-                                .map(|v| v.value());
-                            match cur {
-                                Some((c, s)) if c > 1 => {
-                                    refs.insert(k.as_str(), (c - 1, s))
-                                        .map_err(|e| StoreError::index(&path, e))?;
-                                }
-                                Some(_) => {
-                                    refs.remove(k.as_str())
-                                        .map_err(|e| StoreError::index(&path, e))?;
-                                }
-                                None => {}
-                            }
-                        }
+                        index::release_blob_refs(&mut refs, &old.blobs, &path, |_, _| {})?;
                     }
                     for (b, size) in blobs.iter().zip(sizes) {
                         let k = b.to_string();
