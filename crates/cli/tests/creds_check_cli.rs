@@ -1,38 +1,17 @@
 //! `pullsim creds check` against the real registry in every auth mode.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Mutex;
 
-use pullsim_testsupport::image::{ImageSpec, generate};
 use pullsim_testsupport::{Mode, RegistryHandle, shared};
 use serde_json::Value;
 
-static PUSHED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+mod registry_common;
+use registry_common::secret;
 
+/// Push a small generated image once per registry and repository; returns the top digest.
 fn push(reg: &RegistryHandle, repo_tag: &str, seed: u64) -> String {
-    let dir = tempfile::tempdir().unwrap().keep();
-    let img = generate(&dir.join("layout"), &ImageSpec::simple("v1", 1, 2000, seed)).unwrap();
-    let key = format!("{}/{repo_tag}", reg.host);
-    let mut pushed = PUSHED.lock().unwrap();
-    if !pushed.contains(&key) {
-        reg.push_image(&img, repo_tag).unwrap();
-        pushed.push(key);
-    }
-    img.top_digest().to_string()
-}
-
-fn secret(dir: &Path, name: &str, host: &str, user: &str, pass: &str) -> PathBuf {
-    let cfg = serde_json::json!({"auths": {host: {"username": user, "password": pass}}});
-    let doc = serde_json::json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "namespace": "default"},
-        "type": "kubernetes.io/dockerconfigjson",
-        "stringData": {".dockerconfigjson": cfg.to_string()},
-    });
-    let p = dir.join(format!("{name}.json"));
-    std::fs::write(&p, doc.to_string()).unwrap();
-    p
+    registry_common::push(reg, repo_tag, seed, 1, 2000)
 }
 
 /// Run `creds check -o json` (plus `extra`), return (exit code, the one JSON object, all output).

@@ -1,26 +1,18 @@
 //! `pullsim pull` and `pullsim creds check` against the real registry (pullsim-testsupport).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
 
 use pullsim_testsupport::image::{ImageSpec, generate};
 use pullsim_testsupport::{Mode, RegistryHandle, shared};
 use serde_json::Value;
 
-static PUSHED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+mod registry_common;
+use registry_common::secret;
 
 /// Push a small generated image once per registry and repository; returns the top digest.
 fn push(reg: &RegistryHandle, repo_tag: &str, seed: u64) -> String {
-    let dir = tempfile::tempdir().unwrap().keep();
-    let img = generate(&dir.join("layout"), &ImageSpec::simple("v1", 2, 3000, seed)).unwrap();
-    let key = format!("{}/{repo_tag}", reg.host);
-    let mut pushed = PUSHED.lock().unwrap();
-    if !pushed.contains(&key) {
-        reg.push_image(&img, repo_tag).unwrap();
-        pushed.push(key);
-    }
-    img.top_digest().to_string()
+    registry_common::push(reg, repo_tag, seed, 2, 3000)
 }
 
 struct Out {
@@ -42,20 +34,6 @@ fn pullsim(root: &Path, args: &[&str]) -> Out {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-/// A dockerconfigjson Secret file (stringData) for `host` with `user`/`pass`.
-fn secret(dir: &Path, name: &str, host: &str, user: &str, pass: &str) -> PathBuf {
-    let cfg = serde_json::json!({"auths": {host: {"username": user, "password": pass}}});
-    let doc = serde_json::json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "namespace": "default"},
-        "type": "kubernetes.io/dockerconfigjson",
-        "stringData": {".dockerconfigjson": cfg.to_string()},
-    });
-    let p = dir.join(format!("{name}.json"));
-    std::fs::write(&p, doc.to_string()).unwrap();
-    p
 }
 
 fn events(stdout: &str) -> Vec<Value> {
@@ -182,14 +160,7 @@ fn multi_arch_platform_flag() {
     let reg = shared(Mode::Anonymous);
     let dir = tempfile::tempdir().unwrap().keep();
     let img = generate(&dir.join("l"), &ImageSpec::multi_arch("v1", 1, 2000, 15)).unwrap();
-    {
-        let key = format!("{}/cli/multi:v1", reg.host);
-        let mut pushed = PUSHED.lock().unwrap();
-        if !pushed.contains(&key) {
-            reg.push_image(&img, "cli/multi:v1").unwrap();
-            pushed.push(key);
-        }
-    }
+    reg.push_image(&img, "cli/multi:v1").unwrap();
     let image = format!("{}/cli/multi:v1", reg.host);
     let root = tempfile::tempdir().unwrap();
     let o = pullsim(
