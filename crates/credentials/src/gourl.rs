@@ -259,49 +259,7 @@ pub fn split_host_port(hostport: &str) -> Result<(&str, &str), &'static str> {
     Ok((host, &hostport[i + 1..]))
 }
 
-/// Go's `unicode.IsPrint` outside ASCII, for the characters that occur in practice: false for
-/// the C1 controls, non-ASCII spaces and separators, format characters (Cf), private use and
-/// the noncharacters.
-fn go_is_print(c: char) -> bool {
-    !matches!(c as u32,
-        0x80..=0xA0 | 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x1680 | 0x180E
-        | 0x2000..=0x200F | 0x2028..=0x202F | 0x205F..=0x2064 | 0x2066..=0x206F | 0x3000
-        | 0xD800..=0xF8FF | 0xFDD0..=0xFDEF | 0xFEFF | 0xFFF9..=0xFFFB | 0xFFFE | 0xFFFF
-        | 0x110BD | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F | 0xF0000..)
-}
-
-/// Go's `%q` (strconv.Quote) for the short strings that appear in URL and flag errors.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if !go_is_print(c) => {
-                let v = c as u32;
-                if v < 0x10000 {
-                    out.push_str(&format!("\\u{v:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{v:08x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use pullsim_reference::go_quote;
 
 #[cfg(test)]
 mod tests {

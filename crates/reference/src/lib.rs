@@ -18,12 +18,14 @@
 
 mod digest;
 mod error;
+mod go;
 mod grammar;
 mod image_name;
 mod reference;
 
 pub use digest::{Algorithm, Digest};
-pub use error::{ParseError, go_quote};
+pub use error::ParseError;
+pub use go::go_quote;
 pub use image_name::{ImageName, parse_image_name};
 pub use reference::{
     AnyReference, DEFAULT_DOMAIN, DEFAULT_TAG, LEGACY_DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX,
