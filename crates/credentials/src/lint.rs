@@ -119,19 +119,7 @@ impl Linter {
 
 /// Lint a file. `Err` only when the file cannot be read or parsed at all (exit 2).
 pub fn lint_file(path: &Path) -> Result<Vec<Finding>, CredentialsError> {
-    let bytes = std::fs::read(path).map_err(|error| CredentialsError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| CredentialsError::Syntax {
-        path: path.to_path_buf(),
-        document: None,
-        message: format!(
-            "not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        ),
-    })?;
-    lint_text(&text, path)
+    lint_text(&crate::manifest::read_text(path)?, path)
 }
 
 /// Lint text already read; `origin` names it.

@@ -123,19 +123,23 @@ pub(crate) fn yaml_error_text(e: &serde_saphyr::Error) -> String {
 /// Read pull secrets from a file: Secret manifests (YAML/JSON, multi-document, `List`) or a bare
 /// `config.json` / `.dockercfg`. Non-Secret objects are skipped.
 pub fn load_pull_secrets(path: &Path) -> Result<Vec<PullSecret>, CredentialsError> {
+    parse_pull_secrets(&read_text(path)?, path)
+}
+
+/// Read a file as UTF-8 text; errors name the file (and the offset of a byte that is not UTF-8).
+pub(crate) fn read_text(path: &Path) -> Result<String, CredentialsError> {
     let bytes = std::fs::read(path).map_err(|error| CredentialsError::Io {
         path: path.to_path_buf(),
         error,
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| CredentialsError::Syntax {
+    String::from_utf8(bytes).map_err(|e| CredentialsError::Syntax {
         path: path.to_path_buf(),
         document: None,
         message: format!(
             "not UTF-8 text (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         ),
-    })?;
-    parse_pull_secrets(&text, path)
+    })
 }
 
 /// [`load_pull_secrets`] on text already read; `origin` names it in errors.
