@@ -265,40 +265,14 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
 
         if let Some(iref) = &image_ref {
             if !self.cfg.ensure_secret_pulled_images {
-                let msg = messages::already_present(requested, false);
-                self.record(
-                    req,
-                    EventType::Normal,
-                    EventReason::Pulled.as_str(),
-                    msg.clone(),
-                );
-                return EnsureOutcome {
-                    image_ref: Some(iref.clone()),
-                    reason: None,
-                    message: msg,
-                    pulled: false,
-                };
+                return self.already_present(req, requested, iref, false);
             }
             match self
                 .pulls
                 .must_attempt_image_pull(requested, iref, creds, self.clock.now())
             {
                 Err(err) => return self.fail(err, Reason::ErrImagePull),
-                Ok(false) => {
-                    let msg = messages::already_present(requested, true);
-                    self.record(
-                        req,
-                        EventType::Normal,
-                        EventReason::Pulled.as_str(),
-                        msg.clone(),
-                    );
-                    return EnsureOutcome {
-                        image_ref: Some(iref.clone()),
-                        reason: None,
-                        message: msg,
-                        pulled: false,
-                    };
-                }
+                Ok(false) => return self.already_present(req, requested, iref, true),
                 Ok(true) => {}
             }
         }
@@ -313,6 +287,30 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
             Err(err) => return self.fail(err, Reason::ErrImagePull),
         };
         self.pull_image(req, &image, credentials).await
+    }
+
+    /// The image is present and this pod may use it: Normal Pulled "already present on machine"
+    /// (with the KEP-2535 suffix when the pull manager verified it).
+    fn already_present(
+        &self,
+        req: &EnsureRequest<'_>,
+        requested: &str,
+        image_ref: &str,
+        verified: bool,
+    ) -> EnsureOutcome {
+        let msg = messages::already_present(requested, verified);
+        self.record(
+            req,
+            EventType::Normal,
+            EventReason::Pulled.as_str(),
+            msg.clone(),
+        );
+        EnsureOutcome {
+            image_ref: Some(image_ref.to_string()),
+            reason: None,
+            message: msg,
+            pulled: false,
+        }
     }
 
     fn never_pull(&self, req: &EnsureRequest<'_>) -> EnsureOutcome {
