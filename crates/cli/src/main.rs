@@ -3,6 +3,13 @@
 //! The binary is thin: it parses arguments (clap), calls the library crates and renders their
 //! results as text or JSON. Every subcommand lives in its own module under `cmd/`.
 
+/// mimalloc instead of glibc's malloc: on a pull, hyper reads each socket burst into a fresh
+/// ~400 KiB buffer that the hashing thread frees; glibc hands that memory back to the kernel and
+/// the next read page-faults it in again (11,000 faults for a 256 MiB pull), while mimalloc keeps
+/// it (in transparent huge pages): 239 -> 200 ms for that pull, at ~0.5 ms more per process.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cmd;
 mod output;
 

@@ -195,7 +195,9 @@ pub(crate) async fn fetch_blob(
     };
     progress.layer_progress(&blob.digest, received);
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(32);
+    // Up to 8 network buffers (~400 KiB each) wait for the hashing thread: deeper queues only
+    // raised memory (measured), shallower ones stall the socket.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(8);
     let sink = tokio::task::spawn_blocking(move || -> Result<CommitOutcome, SinkError> {
         let mut writer = writer;
         while let Some(msg) = rx.blocking_recv() {
