@@ -3,10 +3,9 @@
 //!   (target: under 2 µs warm, flat as the store grows);
 //! - `Store::open` of an existing store (target: under 2 ms: every CLI call pays it), and open
 //!   plus the first lookup (what a CLI cache hit pays in all);
-//! - ingest of a 256 MiB blob (writer + commit with fsync; through `write_all`, which copies
-//!   into the writer's buffers, and through `write_bytes`, which hands 1 MiB shared chunks to
-//!   the writer thread as they are) next to plain sha2 hashing of the same bytes (target: at
-//!   least 80 % of sha2's throughput).
+//! - ingest of a 256 MiB blob in 1 MiB writes (hash, copy into the writer's aligned buffers,
+//!   `O_DIRECT` write, commit with fsync) next to plain sha2 hashing of the same bytes (target:
+//!   at least 80 % of sha2's throughput).
 
 use std::hint::black_box;
 use std::io::Write;
@@ -102,26 +101,6 @@ fn ingest(c: &mut Criterion) {
                     .expect("writer");
                 for chunk in data.chunks(1 << 20) {
                     w.write_all(chunk).expect("write");
-                }
-                w.commit().expect("commit");
-                total += t.elapsed();
-                std::fs::remove_file(store.blob_path(&digest)).expect("remove");
-            }
-            total
-        })
-    });
-    let shared = bytes::Bytes::from(data.clone());
-    g.bench_function("writer_commit_fsync_zero_copy", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for i in 0..iters {
-                let t = Instant::now();
-                let mut w = store
-                    .writer(&format!("bench-shared-{i}"), &digest, Some(BLOB as u64))
-                    .expect("writer");
-                for off in (0..BLOB).step_by(1 << 20) {
-                    w.write_bytes(shared.slice(off..off + (1 << 20)))
-                        .expect("write");
                 }
                 w.commit().expect("commit");
                 total += t.elapsed();

@@ -202,8 +202,8 @@ pub(crate) async fn fetch_blob(
         let mut writer = writer;
         while let Some(msg) = rx.blocking_recv() {
             match msg {
-                // Zero-copy: the network buffer is hashed here and handed as it is to the
-                // store's file-writer thread (small chunks are gathered by the store).
+                // The network buffer is hashed here and copied into the store's aligned
+                // buffers, which its file-writer thread writes with direct I/O.
                 Msg::Data(b) => writer.write_bytes(b).map_err(SinkError::Write)?,
                 Msg::Finish => return writer.commit().map_err(SinkError::Store),
             }

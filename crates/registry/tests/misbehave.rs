@@ -315,11 +315,11 @@ async fn manifest_body_checked_against_docker_content_digest() {
     }
 }
 
-/// A layer of several MiB arrives in network buffers large enough to go to the store's writer
-/// thread without a copy: a correct one is stored and verifies, a wrong one (last byte) is
+/// A layer of several MiB arrives in many network buffers and goes through the store's writer
+/// thread (direct I/O): a correct one is stored and verifies, a wrong one (last byte) is
 /// rejected and not stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_blob_is_verified_through_the_zero_copy_path() {
+async fn large_blob_in_many_network_buffers_is_verified() {
     for behaviour in [Behaviour::Good, Behaviour::WrongBlob] {
         let mut f = fake(behaviour);
         (f.manifest, f.config, f.layer) = image_with_layer(6 << 20);

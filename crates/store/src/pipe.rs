@@ -1,4 +1,4 @@
-//! The file side of a blob writer: bytes are gathered in page-aligned buffers that a worker
+//! The file side of a blob writer: bytes are copied into page-aligned buffers that a worker
 //! thread writes to the ingest file, while the caller's thread hashes. Small blobs never start
 //! the thread.
 //!
@@ -17,8 +17,6 @@ use std::ptr::NonNull;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use bytes::Bytes;
-
 /// Size of each buffer handed to the worker.
 const CHUNK: usize = 1 << 20;
 /// Buffers in flight at most (besides the one being filled).
@@ -29,8 +27,6 @@ const ALIGN: usize = 4096;
 /// Buffers kept for re-use by later writers in this process (touching fresh pages costs a
 /// page fault each; a pull's first layers fill the pool, the following ones reuse it).
 const POOL_MAX: usize = 32;
-/// Chunks shorter than this are gathered into a buffer even when zero-copy hand-off is used.
-const SHARE_MIN: usize = 64 << 10;
 
 const LAYOUT: Layout = match Layout::from_size_align(CHUNK, ALIGN) {
     Ok(l) => l,
@@ -111,12 +107,6 @@ impl Drop for AlignedBuf {
         // SAFETY: allocated in `new` with LAYOUT and not freed before.
         unsafe { dealloc(self.ptr.as_ptr(), LAYOUT) }
     }
-}
-
-/// What the worker writes: one of our buffers (returned for reuse) or a caller's shared chunk.
-enum Job {
-    Buf(AlignedBuf),
-    Shared(Bytes),
 }
 
 #[cfg(target_os = "linux")]
@@ -259,16 +249,16 @@ impl Sink {
 }
 
 struct Worker {
-    tx: Option<SyncSender<Job>>,
-    back: Receiver<io::Result<Option<AlignedBuf>>>,
+    tx: Option<SyncSender<AlignedBuf>>,
+    back: Receiver<io::Result<AlignedBuf>>,
     handle: Option<JoinHandle<File>>,
     in_flight: usize,
 }
 
 fn spawn(mut file: File, direct_allowed: bool) -> io::Result<Worker> {
     let pos = file.stream_position()?;
-    let (tx, rx) = sync_channel::<Job>(DEPTH);
-    let (back_tx, back) = sync_channel::<io::Result<Option<AlignedBuf>>>(DEPTH + 2);
+    let (tx, rx) = sync_channel::<AlignedBuf>(DEPTH);
+    let (back_tx, back) = sync_channel::<io::Result<AlignedBuf>>(DEPTH + 2);
     let handle = std::thread::Builder::new()
         .name("pullsim-ingest".into())
         .spawn(move || {
@@ -281,25 +271,15 @@ fn spawn(mut file: File, direct_allowed: bool) -> io::Result<Worker> {
                 refuse_direct: false,
             };
             let mut failed = false;
-            for job in rx {
+            for mut buf in rx {
                 if failed {
                     let _ = back_tx.send(Err(io::Error::other("an earlier write failed")));
                     continue;
                 }
-                let result = match &job {
-                    Job::Buf(b) => sink.write(b.as_slice()),
-                    Job::Shared(b) => sink.write(b),
-                };
-                match result {
+                match sink.write(buf.as_slice()) {
                     Ok(()) => {
-                        let back = match job {
-                            Job::Buf(mut b) => {
-                                b.clear();
-                                Some(b)
-                            }
-                            Job::Shared(_) => None,
-                        };
-                        let _ = back_tx.send(Ok(back));
+                        buf.clear();
+                        let _ = back_tx.send(Ok(buf));
                     }
                     Err(e) => {
                         failed = true;
@@ -323,8 +303,7 @@ pub(crate) struct Pipe {
     worker: Option<Worker>,
     buf: Option<AlignedBuf>,
     spare: Vec<AlignedBuf>,
-    error: Option<io::Error>,
-    /// Try `O_DIRECT` in the worker (shared chunks are then copied into aligned buffers).
+    /// Try `O_DIRECT` in the worker.
     direct: bool,
 }
 
@@ -340,15 +319,7 @@ impl Pipe {
             worker: None,
             buf: None,
             spare: Vec::new(),
-            error: None,
             direct,
-        }
-    }
-
-    fn take_error(&mut self) -> io::Result<()> {
-        match self.error.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
         }
     }
 
@@ -359,9 +330,7 @@ impl Pipe {
         match w.back.recv() {
             Ok(Ok(buf)) => {
                 w.in_flight -= 1;
-                if let Some(buf) = buf {
-                    self.spare.push(buf);
-                }
+                self.spare.push(buf);
                 Ok(())
             }
             Ok(Err(e)) => {
@@ -372,8 +341,8 @@ impl Pipe {
         }
     }
 
-    /// Hand a job to the worker, starting it if needed.
-    fn dispatch(&mut self, job: Job) -> io::Result<()> {
+    /// Hand a full (or final) buffer to the worker, starting it if needed.
+    fn dispatch(&mut self, buf: AlignedBuf) -> io::Result<()> {
         if self.worker.is_none() {
             let Some(file) = self.file.take() else {
                 return Err(io::Error::other("ingest file already closed"));
@@ -389,7 +358,7 @@ impl Pipe {
         let tx =
             w.tx.as_ref()
                 .ok_or_else(|| io::Error::other("ingest worker closed"))?;
-        tx.send(job)
+        tx.send(buf)
             .map_err(|_| io::Error::other("ingest worker stopped"))?;
         w.in_flight += 1;
         Ok(())
@@ -398,7 +367,7 @@ impl Pipe {
     /// Hand the current buffer (if it holds anything) to the worker.
     fn send(&mut self) -> io::Result<()> {
         match self.buf.take() {
-            Some(b) if !b.is_empty() => self.dispatch(Job::Buf(b)),
+            Some(b) if !b.is_empty() => self.dispatch(b),
             other => {
                 self.buf = other;
                 Ok(())
@@ -420,20 +389,8 @@ impl Pipe {
             .ok_or_else(|| io::Error::other("ingest buffer missing"))
     }
 
-    /// Write a shared chunk: copied into an aligned buffer when direct I/O is in use,
-    /// otherwise large chunks go to the worker as they are.
-    pub(crate) fn write_shared(&mut self, data: Bytes) -> io::Result<()> {
-        self.take_error()?;
-        if self.direct || data.len() < SHARE_MIN {
-            return self.write_all(&data);
-        }
-        self.send()?;
-        self.dispatch(Job::Shared(data))
-    }
-
     /// Everything written so far is in the file (not necessarily on disk).
     pub(crate) fn flush_all(&mut self) -> io::Result<()> {
-        self.take_error()?;
         if self.worker.is_none() {
             if let (Some(f), Some(b)) = (self.file.as_mut(), self.buf.as_mut()) {
                 f.write_all(b.as_slice())?;
@@ -485,14 +442,18 @@ impl Pipe {
 }
 
 impl Write for Pipe {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.take_error()?;
-        let buf = self.current()?;
-        let n = buf.push(data);
-        if buf.is_full() {
-            self.send()?;
+    /// Takes all of `data` (filling and handing over as many buffers as it needs).
+    fn write(&mut self, mut data: &[u8]) -> io::Result<usize> {
+        let total = data.len();
+        while !data.is_empty() {
+            let buf = self.current()?;
+            let n = buf.push(data);
+            data = &data[n..];
+            if buf.is_full() {
+                self.send()?;
+            }
         }
-        Ok(n)
+        Ok(total)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -522,16 +483,15 @@ mod tests {
         (0..n).map(|i| (i * 31 % 251) as u8).collect()
     }
 
-    /// Write `data` in pieces of `piece` bytes (shared or copied), return the file's bytes.
+    /// Write `data` in pieces of `piece` bytes after `start`, return the file's bytes.
     fn round_trip(
         dir: &std::path::Path,
         direct: bool,
-        shared: bool,
         start: &[u8],
         data: &[u8],
         piece: usize,
     ) -> Vec<u8> {
-        let path = dir.join(format!("f-{direct}-{shared}-{}-{piece}", start.len()));
+        let path = dir.join(format!("f-{direct}-{}-{piece}", start.len()));
         let mut f = File::options()
             .create(true)
             .truncate(true)
@@ -542,12 +502,7 @@ mod tests {
         f.write_all(start).expect("prefix");
         let mut p = Pipe::with_direct(f, direct);
         for c in data.chunks(piece) {
-            if shared {
-                p.write_shared(Bytes::copy_from_slice(c))
-                    .expect("write_shared");
-            } else {
-                p.write_all(c).expect("write");
-            }
+            p.write_all(c).expect("write");
         }
         let mut f = p.finish().expect("finish");
         // The descriptor comes back plain and positioned after the data.
@@ -578,19 +533,13 @@ mod tests {
         ] {
             let data = pattern(len);
             for start in [&b""[..], &b"abc"[..], &pattern(ALIGN)[..]] {
-                for (direct, shared, piece) in [
-                    (true, true, 200_000),
-                    (true, false, 65_536),
-                    (false, true, 200_000),
-                    (false, false, 1000),
-                    (true, true, 7),
-                ] {
-                    let got = round_trip(dir.path(), direct, shared, start, &data, piece);
+                for (direct, piece) in [(true, 400_000), (true, 65_536), (false, 1000), (true, 7)] {
+                    let got = round_trip(dir.path(), direct, start, &data, piece);
                     let mut want = start.to_vec();
                     want.extend_from_slice(&data);
                     assert!(
                         got == want,
-                        "len {len} start {} direct {direct} shared {shared} piece {piece}",
+                        "len {len} start {} direct {direct} piece {piece}",
                         start.len()
                     );
                 }

@@ -10,7 +10,7 @@ mod oci;
 mod source;
 
 use std::collections::BTreeSet;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use pullsim_reference::{Digest, Reference};
@@ -330,9 +330,9 @@ fn copy(r: &mut dyn Read, w: &mut crate::BlobWriter, what: &str) -> Result<(), S
         },
         _ => StoreError::io("write", what.to_string(), e),
     };
+    // One read buffer: the writer copies each chunk into its own aligned buffers.
+    let mut buf = vec![0u8; CHUNK];
     loop {
-        // A fresh buffer per chunk, handed over without a copy.
-        let mut buf = vec![0u8; CHUNK];
         let mut filled = 0;
         while filled < CHUNK {
             let n = r
@@ -346,8 +346,7 @@ fn copy(r: &mut dyn Read, w: &mut crate::BlobWriter, what: &str) -> Result<(), S
         if filled == 0 {
             return Ok(());
         }
-        buf.truncate(filled);
-        w.write_bytes(bytes::Bytes::from(buf)).map_err(map_write)?;
+        w.write_all(&buf[..filled]).map_err(map_write)?;
         if filled < CHUNK {
             return Ok(());
         }
