@@ -5,7 +5,6 @@
 //! (docker config files), then the exec credential-provider plugins. The lookup takes the
 //! normalized repository (`docker.io/library/busybox`), as `parsers.ParseImageName` returns it.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +15,7 @@ use crate::manifest::PullSecret;
 use crate::plugin::PluginProvider;
 use crate::urlmatch::{
     DEFAULT_REGISTRY_HOST, SplitUrl, UrlMatch, is_default_registry_match, normalize_key,
-    parse_schemeless_url, split_match,
+    parse_schemeless_url, split_match, split_matches,
 };
 
 /// Where a credential came from. Display: `secret:<namespace>/<name>`, `node:<path>`,
@@ -116,14 +115,22 @@ struct Cred {
     source: Source,
 }
 
-/// keyring.go `BasicDockerKeyring`: unique keys, reverse-sorted, each with its credentials in
-/// insertion order.
+/// One key of the keyring with everything a lookup needs.
+#[derive(Debug, Clone)]
+struct Entry {
+    key: String,
+    /// `ParseSchemelessURL(key)`, done once here (`URLsMatchStr` re-parses it on every lookup).
+    parsed: Result<SplitUrl, String>,
+    /// In insertion order.
+    creds: Vec<Cred>,
+}
+
+/// keyring.go `BasicDockerKeyring`: unique keys, reverse-sorted (its `index`), each with its
+/// credentials in insertion order.
 #[derive(Debug, Clone, Default)]
 pub struct BasicKeyring {
-    index: Vec<String>,
-    creds: HashMap<String, Vec<Cred>>,
-    /// Each key parsed once (`ParseSchemelessURL(key)`), as `URLsMatchStr` would on every lookup.
-    parsed: HashMap<String, Result<SplitUrl, String>>,
+    /// Reverse-sorted by key, keys unique.
+    entries: Vec<Entry>,
     ignored: Vec<IgnoredEntry>,
 }
 
@@ -142,30 +149,38 @@ impl BasicKeyring {
                     continue;
                 }
             };
-            self.creds.entry(key.clone()).or_default().push(Cred {
+            let cred = Cred {
                 auth: entry.to_auth_config(),
                 source: source.clone(),
-            });
-            self.parsed.entry(key.clone()).or_insert_with(|| {
-                parse_schemeless_url(&key)
-                    .map(|u| SplitUrl::new(&u))
-                    .map_err(|e| e.to_string())
-            });
-            self.index.push(key);
+            };
+            // Reverse order: the search compares the other way round.
+            match self.entries.binary_search_by(|e| key.cmp(&e.key)) {
+                Ok(i) => self.entries[i].creds.push(cred),
+                Err(i) => {
+                    let parsed = parse_schemeless_url(&key)
+                        .map(|u| SplitUrl::new(&u))
+                        .map_err(|e| e.to_string());
+                    self.entries.insert(
+                        i,
+                        Entry {
+                            key,
+                            parsed,
+                            creds: vec![cred],
+                        },
+                    );
+                }
+            }
         }
-        self.index.sort_unstable();
-        self.index.dedup();
-        self.index.reverse();
     }
 
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.entries.is_empty()
     }
 
     /// The keys in lookup order.
-    pub fn keys(&self) -> &[String] {
-        &self.index
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.key.as_str())
     }
 
     /// keyring.go `Lookup`.
@@ -178,62 +193,71 @@ impl BasicKeyring {
         self.scan(image, true)
     }
 
+    fn entry(&self, key: &str) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|e| key.cmp(&e.key))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
     fn scan(&self, image: &str, explain: bool) -> (Vec<Match>, Vec<Miss>) {
         let mut matches = Vec::new();
-        let mut missed: Vec<(&String, String)> = Vec::new();
+        let mut missed: Vec<(&Entry, String)> = Vec::new();
         // URLsMatchStr parses both sides; the image is parsed once here, the keys at Add.
         let target = parse_schemeless_url(image)
             .map(|u| SplitUrl::new(&u))
             .map_err(|e| e.to_string());
-        for key in &self.index {
-            let m = match (self.parsed.get(key), &target) {
-                (Some(Ok(glob)), Ok(target)) => split_match(glob, target),
-                (Some(Err(e)), _) | (_, Err(e)) => UrlMatch::Unparsable { error: e.clone() },
-                (None, _) => UrlMatch::Unparsable {
-                    error: "key not indexed".into(),
-                },
+        for e in &self.entries {
+            let is_default = e.key == DEFAULT_REGISTRY_HOST;
+            let m = match (&e.parsed, &target) {
+                (Ok(glob), Ok(target)) => {
+                    // The detail (with its strings) only for keys that will be reported.
+                    if !explain && !is_default && !split_matches(glob, target) {
+                        continue;
+                    }
+                    split_match(glob, target)
+                }
+                (Err(err), _) | (_, Err(err)) => UrlMatch::Unparsable { error: err.clone() },
             };
             if m.is_match() {
                 let why = m.reason();
-                for c in &self.creds[key] {
+                for c in &e.creds {
                     matches.push(Match {
-                        key: key.clone(),
+                        key: e.key.clone(),
                         source: c.source.clone(),
                         auth: c.auth.clone(),
                         why: why.clone(),
                     });
                 }
-            } else if explain || key == DEFAULT_REGISTRY_HOST {
-                missed.push((key, m.reason()));
+            } else if explain || is_default {
+                missed.push((e, m.reason()));
             }
         }
         let default_match = is_default_registry_match(image);
-        if let (true, Some(creds)) = (
+        if let (true, Some(hub)) = (
             matches.is_empty() && default_match,
-            self.creds.get(DEFAULT_REGISTRY_HOST),
+            self.entry(DEFAULT_REGISTRY_HOST),
         ) {
-            {
-                let why = format!(
-                    "Docker Hub fallback: no key matched {image:?} and it is a Docker Hub image, \
-                     so the credentials under {DEFAULT_REGISTRY_HOST} are used"
-                );
-                for c in creds {
-                    matches.push(Match {
-                        key: DEFAULT_REGISTRY_HOST.to_string(),
-                        source: c.source.clone(),
-                        auth: c.auth.clone(),
-                        why: why.clone(),
-                    });
-                }
-                missed.retain(|(k, _)| k.as_str() != DEFAULT_REGISTRY_HOST);
+            let why = format!(
+                "Docker Hub fallback: no key matched {image:?} and it is a Docker Hub image, \
+                 so the credentials under {DEFAULT_REGISTRY_HOST} are used"
+            );
+            for c in &hub.creds {
+                matches.push(Match {
+                    key: DEFAULT_REGISTRY_HOST.to_string(),
+                    source: c.source.clone(),
+                    auth: c.auth.clone(),
+                    why: why.clone(),
+                });
             }
+            missed.retain(|(e, _)| e.key != DEFAULT_REGISTRY_HOST);
         }
         let mut misses = Vec::new();
         if !explain {
             return (matches, misses);
         }
-        for (key, mut why_not) in missed {
-            if key == DEFAULT_REGISTRY_HOST {
+        for (e, mut why_not) in missed {
+            if e.key == DEFAULT_REGISTRY_HOST {
                 why_not = if default_match {
                     format!(
                         "{why_not}; the Docker Hub fallback applies only when no other key matches"
@@ -242,9 +266,9 @@ impl BasicKeyring {
                     format!("{why_not}; not a Docker Hub image, so no Docker Hub fallback")
                 };
             }
-            for c in &self.creds[key] {
+            for c in &e.creds {
                 misses.push(Miss {
-                    key: key.clone(),
+                    key: e.key.clone(),
                     source: c.source.clone(),
                     username: c.auth.username.clone(),
                     why_not: why_not.clone(),

@@ -187,51 +187,86 @@ pub fn urls_match_detail(glob: &GoUrl, target: &GoUrl) -> UrlMatch {
     split_match(&SplitUrl::new(glob), &SplitUrl::new(target))
 }
 
-/// [`urls_match_detail`] on URLs already split.
-pub fn split_match(glob: &SplitUrl, target: &SplitUrl) -> UrlMatch {
-    if glob.port != target.port {
-        return UrlMatch::PortMismatch {
-            key: glob.port.clone(),
-            image: target.port.clone(),
-        };
+/// The outcome of `URLsMatch` without its detail (nothing allocated): the keyring asks this
+/// of every key and builds the [`UrlMatch`] only for keys it reports.
+enum Verdict {
+    Match,
+    PortMismatch,
+    LabelCount,
+    PathNotPrefix,
+    /// At this label index.
+    LabelMismatch(usize),
+    /// At this label index.
+    BadPattern(usize),
+}
+
+/// A label without glob syntax matches only itself (path.Match agrees), so it needs no glob.
+fn is_literal_match(pattern: &str, label: &str) -> bool {
+    pattern == label && !pattern.contains(['*', '?', '[', '\\'])
+}
+
+/// keyring.go `URLsMatch`'s checks, in its order.
+fn verdict(glob: &SplitUrl, target: &SplitUrl) -> Verdict {
+    if !glob.port.bytes().eq(target.port.bytes()) {
+        return Verdict::PortMismatch;
     }
     if glob.labels.len() != target.labels.len() {
-        return UrlMatch::LabelCount {
-            key: glob.labels.len(),
-            image: target.labels.len(),
-        };
+        return Verdict::LabelCount;
     }
     if !target.path.starts_with(&glob.path) {
-        return UrlMatch::PathNotPrefix {
-            key: glob.path.clone(),
-            image: target.path.clone(),
-        };
+        return Verdict::PathNotPrefix;
     }
-    let mut globbed = Vec::new();
-    for (pattern, label) in glob.labels.iter().zip(&target.labels) {
-        // A label without glob syntax matches only itself (path.Match agrees; skip the call).
-        if pattern == label && !pattern.contains(['*', '?', '[', '\\']) {
+    for (i, (pattern, label)) in glob.labels.iter().zip(&target.labels).enumerate() {
+        if is_literal_match(pattern, label) {
             continue;
         }
         match path_match(pattern, label) {
-            Err(BadPattern) => {
-                return UrlMatch::BadPattern {
-                    pattern: pattern.clone(),
-                };
-            }
-            Ok(false) => {
-                return UrlMatch::LabelMismatch {
-                    pattern: pattern.clone(),
-                    label: label.clone(),
-                };
-            }
-            Ok(true) => globbed.push((pattern.clone(), label.clone())),
+            Err(BadPattern) => return Verdict::BadPattern(i),
+            Ok(false) => return Verdict::LabelMismatch(i),
+            Ok(true) => {}
         }
     }
-    UrlMatch::Match {
-        globbed,
-        key_path: glob.path.clone(),
-        image_path: target.path.clone(),
+    Verdict::Match
+}
+
+/// Whether the key matches the image ([`split_match`] without the detail).
+pub fn split_matches(glob: &SplitUrl, target: &SplitUrl) -> bool {
+    matches!(verdict(glob, target), Verdict::Match)
+}
+
+/// [`urls_match_detail`] on URLs already split.
+pub fn split_match(glob: &SplitUrl, target: &SplitUrl) -> UrlMatch {
+    match verdict(glob, target) {
+        Verdict::PortMismatch => UrlMatch::PortMismatch {
+            key: glob.port.clone(),
+            image: target.port.clone(),
+        },
+        Verdict::LabelCount => UrlMatch::LabelCount {
+            key: glob.labels.len(),
+            image: target.labels.len(),
+        },
+        Verdict::PathNotPrefix => UrlMatch::PathNotPrefix {
+            key: glob.path.clone(),
+            image: target.path.clone(),
+        },
+        Verdict::BadPattern(i) => UrlMatch::BadPattern {
+            pattern: glob.labels[i].clone(),
+        },
+        Verdict::LabelMismatch(i) => UrlMatch::LabelMismatch {
+            pattern: glob.labels[i].clone(),
+            label: target.labels[i].clone(),
+        },
+        Verdict::Match => UrlMatch::Match {
+            globbed: glob
+                .labels
+                .iter()
+                .zip(&target.labels)
+                .filter(|(p, l)| !is_literal_match(p, l))
+                .map(|(p, l)| (p.clone(), l.clone()))
+                .collect(),
+            key_path: glob.path.clone(),
+            image_path: target.path.clone(),
+        },
     }
 }
 
@@ -341,6 +376,12 @@ mod tests {
                 "URLsMatchStr({glob}, {target})"
             );
             assert_eq!(urls_match_str_detail(glob, target).is_match(), *want);
+            let split = |s: &str| SplitUrl::new(&parse_schemeless_url(s).expect("parses"));
+            assert_eq!(
+                split_matches(&split(glob), &split(target)),
+                *want,
+                "split_matches({glob}, {target})"
+            );
         }
     }
 
