@@ -1,0 +1,36 @@
+//! pullsim-runtime: the container runtime as the kubelet sees it through CRI's ImageService.
+//!
+//! A node is two programs: the kubelet and, behind CRI, the container runtime. This crate is the
+//! second one, as far as images go: `PullImage`, `ImageStatus`, `ListImages`, `RemoveImage` and
+//! `ImageFsInfo` (`staging/src/k8s.io/cri-api/pkg/apis/services.go`), with containerd's
+//! behaviour and wording. The kubelet half (`pullsim-node`) reaches the registry and the content
+//! store only through the [`ImageService`] trait defined here.
+//!
+//! - [`ImageService`]: the CRI image service, plus one pullsim extension
+//!   ([`ImageService::resolve_image`]: the auth flow and manifest resolution of a pull, no
+//!   layers) for `pullsim creds check`.
+//! - [`ContainerdImageService`]: the one real implementation, containerd's CRI image service over
+//!   `pullsim-registry` (protocol) and `pullsim-store` (content + images).
+//! - [`fake::ScriptedImageService`]: a scripted runtime for table tests (and a model for the
+//!   fleet simulator): answers what it is told and records every call.
+//! - [`RuntimeError`]: a gRPC status as the kubelet receives it (`rpc error: code = … desc = …`),
+//!   with the typed cause kept beside the text.
+#![deny(missing_docs)]
+
+pub mod config;
+mod containerd;
+pub mod cri;
+pub mod error;
+pub mod fake;
+mod service;
+
+pub use config::RuntimeConfig;
+pub use containerd::ContainerdImageService;
+pub use cri::{
+    AuthTrace, Image, ImageFsInfo, ImageSpec, PodSandboxConfig, PullImageResponse, ResolveAttempt,
+    Resolved,
+};
+pub use error::{Code, RuntimeError};
+pub use pullsim_credentials::AuthConfig;
+pub use pullsim_registry::{NoProgress, Platform, Progress as PullProgress};
+pub use service::ImageService;
