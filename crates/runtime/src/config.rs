@@ -1,7 +1,6 @@
 //! The runtime's configuration: where its content store is and how it reaches registries.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use pullsim_registry::Platform;
@@ -26,7 +25,7 @@ pub struct RuntimeConfig {
     /// No-progress deadline of a download.
     pub progress_timeout: Duration,
     /// Called once when the store lock is held by another process and the runtime waits.
-    pub on_store_wait: Option<Arc<dyn Fn(&std::path::Path) + Send + Sync>>,
+    pub on_store_wait: Option<pullsim_store::WaitReporter>,
 }
 
 impl std::fmt::Debug for RuntimeConfig {
