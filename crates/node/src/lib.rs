@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod describe;
+mod excerpt;
 pub mod explain;
 pub mod image_manager;
 pub mod manifest;

@@ -383,12 +383,48 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Value>, ManifestEr
         return Ok(docs);
     }
     let docs: Vec<Value> =
-        serde_saphyr::from_multiple(text).map_err(|e| ManifestError::Syntax {
-            path: file.to_path_buf(),
-            format: "YAML",
-            message: e.to_string(),
+        serde_saphyr::from_multiple_with_options(text, yaml_options()).map_err(|e| {
+            ManifestError::Syntax {
+                path: file.to_path_buf(),
+                format: "YAML",
+                message: yaml_message(file, text, &e),
+            }
         })?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// serde-saphyr's limits, raised for real manifests: a `kubectl get -o yaml` dump of a large
+/// cluster has thousands of documents (the default allows 1,024). The byte, depth, alias and
+/// anchor limits stay at the library's defaults, so a billion-laughs file is still refused.
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_documents: 1_000_000,
+            max_nodes: 20_000_000,
+            max_events: 40_000_000,
+        },
+        with_snippet: false,
+    }
+}
+
+/// The parser's message with an excerpt of the source around the error in which every line
+/// that may hold a credential is redacted (line and column kept).
+fn yaml_message(file: &Path, text: &str, e: &serde_saphyr::Error) -> String {
+    let bare = e.without_snippet().to_string();
+    match e.location() {
+        Some(loc) => format!(
+            "{bare}\n{}",
+            crate::excerpt::excerpt(
+                text,
+                &file.display().to_string(),
+                loc.line() as usize,
+                loc.column() as usize,
+                bare.rfind(" at line ")
+                    .map_or(bare.as_str(), |i| &bare[..i]),
+            )
+        ),
+        None => bare,
+    }
 }
 
 /// "a string", "a number", ... for error messages.
