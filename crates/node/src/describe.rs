@@ -173,20 +173,32 @@ pub fn events_section(events: &[RecordedEvent], now: Time) -> String {
             a.event.reason,
             age,
             "kubelet",
-            a.event.message.trim()
+            safe(a.event.message.trim())
         ));
     }
     s
 }
 
-/// `describe`-style text for one pod: identity, each image's state, the events.
+/// A user-controlled string for the terminal: control characters escaped as `%q` escapes them.
+fn safe(s: &str) -> std::borrow::Cow<'_, str> {
+    pullsim_reference::terminal_safe(s)
+}
+
+/// `describe`-style text for one pod: identity, each image's state, the events. Every string
+/// that comes from the input is escaped ([`pullsim_reference::terminal_safe`]).
 pub fn describe_pod(pod: &PodRun, events: &[RecordedEvent], now: Time) -> String {
     let mut s = String::new();
-    s.push_str(&format!("Name:\t{}\n", pod.spec.name));
-    s.push_str(&format!("Namespace:\t{}\n", pod.spec.namespace));
-    s.push_str(&format!("UID:\t{}\n", pod.spec.uid));
-    s.push_str(&format!("Service Account:\t{}\n", pod.spec.service_account));
-    s.push_str(&format!("Source:\t{}\n", pod.spec.origin));
+    s.push_str(&format!("Name:\t{}\n", safe(&pod.spec.name)));
+    s.push_str(&format!("Namespace:\t{}\n", safe(&pod.spec.namespace)));
+    s.push_str(&format!("UID:\t{}\n", safe(&pod.spec.uid)));
+    s.push_str(&format!(
+        "Service Account:\t{}\n",
+        safe(&pod.spec.service_account)
+    ));
+    s.push_str(&format!(
+        "Source:\t{}\n",
+        safe(&pod.spec.origin.to_string())
+    ));
     for (source, title) in [
         (ImageSource::InitContainer, "Init Containers"),
         (ImageSource::Container, "Containers"),
@@ -202,8 +214,8 @@ pub fn describe_pod(pod: &PodRun, events: &[RecordedEvent], now: Time) -> String
         s.push_str(&format!("{title}:\n"));
         for i in idx {
             let img = &pod.spec.images[i];
-            s.push_str(&format!("  {}:\n", img.name));
-            s.push_str(&format!("    Image:\t{}\n", img.image));
+            s.push_str(&format!("  {}:\n", safe(&img.name)));
+            s.push_str(&format!("    Image:\t{}\n", safe(&img.image)));
             s.push_str(&format!("    Image Pull Policy:\t{}\n", pod.policies[i]));
             match &pod.states[i] {
                 ImageState::Ready { image_id } => {
@@ -215,7 +227,7 @@ pub fn describe_pod(pod: &PodRun, events: &[RecordedEvent], now: Time) -> String
                     s.push_str("    State:\tWaiting\n");
                     s.push_str(&format!("      Reason:\t{}\n", reason.as_str()));
                     if !message.is_empty() {
-                        s.push_str(&format!("      Message:\t{message}\n"));
+                        s.push_str(&format!("      Message:\t{}\n", safe(message)));
                     }
                 }
                 ImageState::Pending => {

@@ -90,3 +90,32 @@ fn billion_laughs_is_still_refused() {
     // loaded 2-core machine; it takes milliseconds).
     assert!(start.elapsed() < std::time::Duration::from_secs(20));
 }
+
+/// Terminal injection (issue 11 item 9): an image, container or pod name with ESC and CR is
+/// printed escaped in the describe text, as the event messages escape it.
+#[test]
+fn terminal_injection_in_names_is_escaped_in_describe() {
+    use pullsim_node::describe::describe_pod;
+    use pullsim_node::sync::PodRun;
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        &dir,
+        "evil.json",
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p\u001b[2J","namespace":"default"},
+            "spec":{"containers":[{"name":"c\r","image":"evil\u001b]0;owned\u0007:1\rnginx"}]}}"#,
+    );
+    let m = Manifests::load(&[p]).unwrap();
+    let pods = pullsim_node::pods::build_pods(
+        &m,
+        &pullsim_node::pods::SecretSet::default(),
+        &pullsim_credentials::Keyring::new(),
+    );
+    let pod: &PodRun = &pods[0];
+    let text = describe_pod(pod, &[], std::time::Duration::ZERO);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert!(text.contains(r"evil\x1b]0;owned\a:1\rnginx"), "{text}");
+    assert!(text.contains(r"p\x1b[2J"), "{text}");
+}

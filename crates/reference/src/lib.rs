@@ -25,7 +25,7 @@ mod reference;
 
 pub use digest::{Algorithm, Digest};
 pub use error::ParseError;
-pub use go::go_quote;
+pub use go::{go_quote, terminal_safe};
 pub use image_name::{ImageName, parse_image_name};
 pub use reference::{
     AnyReference, DEFAULT_DOMAIN, DEFAULT_TAG, LEGACY_DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX,
