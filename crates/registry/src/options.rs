@@ -14,7 +14,7 @@ pub const DEFAULT_PROGRESS_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default TCP connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Options of a [`Client`].
+/// Options of a [`crate::Client`].
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ClientOptions {
