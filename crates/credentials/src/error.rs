@@ -1,4 +1,5 @@
-//! [`CredentialsError`]: every failure of this crate, naming the file, document and field.
+//! [`CredentialsError`]: every failure of this crate, naming the file, document and field, and
+//! [`PluginError`], a failed credential-provider plugin run (a leaf: this module uses no other).
 //! No variant ever carries a credential value.
 
 use std::path::PathBuf;
@@ -72,8 +73,25 @@ pub enum CredentialsError {
     },
     /// Running a credential provider plugin failed (upstream's text).
     #[error("{0}")]
-    Plugin(#[from] crate::plugin::PluginError),
+    Plugin(#[from] PluginError),
 }
+
+/// A plugin run failed; `message` is the kubelet's text (never contains the response body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginError {
+    /// Provider name.
+    pub provider: String,
+    /// The message.
+    pub message: String,
+}
+
+impl std::fmt::Display for PluginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "credential provider {}: {}", self.provider, self.message)
+    }
+}
+
+impl std::error::Error for PluginError {}
 
 fn doc_suffix(document: Option<usize>) -> String {
     match document {

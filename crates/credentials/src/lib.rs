@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+mod basic_keyring;
 mod error;
 pub mod glob;
 pub mod gourl;

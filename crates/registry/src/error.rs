@@ -2,8 +2,9 @@
 //!
 //! Every error carries the reference it concerns and a message built the way containerd's
 //! `remotes/docker` code words it (`core/remotes/docker/resolver.go`, `authorizer.go`,
-//! `auth/fetch.go`, `core/remotes/errors/errors.go`), so that what pullsim prints is what a
-//! node running containerd would put in the kubelet's `Failed to pull image` event.
+//! `auth/fetch.go`, `core/remotes/errors/errors.go`). The container runtime wraps them in its
+//! own words (CRI's `rpc error: code = … desc = failed to pull and unpack image …`); this crate
+//! speaks neither CRI's nor the kubelet's.
 //! No message ever contains a password, a token or an `Authorization` value: token URLs carry
 //! only `scope` and `service`, and credentials travel in headers that are never formatted.
 
@@ -11,6 +12,8 @@ use std::time::Duration;
 
 use pullsim_reference::Digest;
 use serde::Deserialize;
+
+use crate::sink::SinkError;
 
 /// Who refused the credentials of an [`RegistryError::Unauthorized`] error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,19 +233,49 @@ pub enum RegistryError {
         /// What is wrong and where.
         message: String,
     },
-    /// The content store failed.
+    /// The blob sink (the runtime's content store) failed.
     #[error("store: {source}")]
-    Store {
-        /// The store's error.
+    Sink {
+        /// The sink's error.
         #[from]
-        source: pullsim_store::StoreError,
+        source: SinkError,
     },
 }
 
 impl RegistryError {
+    /// A sink failure met while pulling `reference`: a digest mismatch stays a
+    /// [`RegistryError::DigestMismatch`] of the blob, a size mismatch is containerd's
+    /// `failed to copy: …: failed precondition`, anything else a [`RegistryError::Sink`].
+    pub fn from_sink(e: SinkError, reference: &str) -> RegistryError {
+        match e {
+            SinkError::DigestMismatch {
+                what,
+                expected,
+                actual,
+            } => RegistryError::DigestMismatch {
+                what: format!("blob {what}"),
+                expected,
+                actual,
+            },
+            SinkError::SizeMismatch {
+                what,
+                digest,
+                expected,
+                actual,
+            } => RegistryError::Protocol {
+                reference: reference.to_string(),
+                status: None,
+                message: format!(
+                    "failed to copy: {what} ({digest}): got {actual} bytes but expected {expected}: failed precondition"
+                ),
+            },
+            other => RegistryError::Sink { source: other },
+        }
+    }
+
     /// The outcome word used by `pullsim creds check`:
     /// `unauthorized`, `denied`, `not-found`, `rate-limited`, `unavailable` or `tls-error`.
-    /// Errors without a network meaning (digest mismatch, stall, protocol, store) count as
+    /// Errors without a network meaning (digest mismatch, stall, protocol, sink) count as
     /// `unavailable`; a missing platform is `not-found` (containerd wraps it in ErrNotFound).
     pub fn outcome(&self) -> &'static str {
         match self {
@@ -255,37 +288,6 @@ impl RegistryError {
             RegistryError::Tls { .. } => "tls-error",
             _ => "unavailable",
         }
-    }
-
-    /// The reason the kubelet reports for this failure.
-    ///
-    /// `pkg/kubelet/images/image_manager.go` (`evalCRIPullErr`) returns `RegistryUnavailable`
-    /// only when the runtime's error text starts with `RegistryUnavailable`; containerd never
-    /// words its errors that way (they arrive as `rpc error: code = ... desc = ...`), so every
-    /// pull failure on a containerd node is `ErrImagePull`.
-    pub fn kubelet_reason(&self) -> &'static str {
-        "ErrImagePull"
-    }
-
-    /// The gRPC code containerd's CRI plugin attaches (`errdefs.ToGRPC`): `NotFound` for
-    /// not-found errors, `Unknown` otherwise.
-    pub fn grpc_code(&self) -> &'static str {
-        match self {
-            RegistryError::NotFound { .. } | RegistryError::NoMatchingPlatform { .. } => "NotFound",
-            _ => "Unknown",
-        }
-    }
-
-    /// The whole error as the kubelet receives it from containerd over CRI:
-    /// `rpc error: code = NotFound desc = failed to pull and unpack image "REF": <error>`
-    /// (`internal/cri/server/images/image_pull.go`).
-    pub fn cri_message(&self, reference: &str) -> String {
-        format!(
-            "rpc error: code = {} desc = failed to pull and unpack image {:?}: {}",
-            self.grpc_code(),
-            reference,
-            self
-        )
     }
 
     /// HTTP status of the refusing answer, when there was one.
@@ -336,8 +338,8 @@ mod tests {
     }
 
     #[test]
-    fn outcomes_and_reasons() {
-        let table: Vec<(RegistryError, &str, &str)> = vec![
+    fn outcomes() {
+        let table: Vec<(RegistryError, &str)> = vec![
             (
                 RegistryError::Unauthorized {
                     reference: "r".into(),
@@ -347,7 +349,6 @@ mod tests {
                     message: "m".into(),
                 },
                 "unauthorized",
-                "Unknown",
             ),
             (
                 RegistryError::Denied {
@@ -357,7 +358,6 @@ mod tests {
                     message: "m".into(),
                 },
                 "denied",
-                "Unknown",
             ),
             (
                 RegistryError::NotFound {
@@ -367,7 +367,6 @@ mod tests {
                     message: "m".into(),
                 },
                 "not-found",
-                "NotFound",
             ),
             (
                 RegistryError::RateLimited {
@@ -378,7 +377,6 @@ mod tests {
                     message: "m".into(),
                 },
                 "rate-limited",
-                "Unknown",
             ),
             (
                 RegistryError::Unavailable {
@@ -387,7 +385,6 @@ mod tests {
                     message: "m".into(),
                 },
                 "unavailable",
-                "Unknown",
             ),
             (
                 RegistryError::Tls {
@@ -395,36 +392,68 @@ mod tests {
                     message: "m".into(),
                 },
                 "tls-error",
-                "Unknown",
             ),
             (
                 RegistryError::Offline {
                     reference: "r".into(),
                 },
                 "unavailable",
-                "Unknown",
             ),
         ];
-        for (err, outcome, code) in table {
+        for (err, outcome) in table {
             assert_eq!(err.outcome(), outcome, "{err:?}");
-            assert_eq!(err.grpc_code(), code, "{err:?}");
-            // pkg/kubelet/images/image_manager.go evalCRIPullErr: containerd errors never
-            // start with "RegistryUnavailable", so the reason is always ErrImagePull.
-            assert_eq!(err.kubelet_reason(), "ErrImagePull");
         }
     }
 
     #[test]
-    fn cri_message_wraps_like_containerd_cri() {
-        let e = RegistryError::NotFound {
-            reference: "docker.io/library/x:1".into(),
-            what: NotFoundKind::Manifest,
-            code: Some("MANIFEST_UNKNOWN".into()),
-            message: "failed to resolve reference \"docker.io/library/x:1\": docker.io/library/x:1: not found".into(),
-        };
-        assert_eq!(
-            e.cri_message("docker.io/library/x:1"),
-            "rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/library/x:1\": failed to resolve reference \"docker.io/library/x:1\": docker.io/library/x:1: not found"
+    fn sink_errors_keep_their_type() {
+        let d = |c: char| Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap();
+        let e = RegistryError::from_sink(
+            SinkError::DigestMismatch {
+                what: "r/app@x".into(),
+                expected: d('a'),
+                actual: d('b'),
+            },
+            "r/app:1",
         );
+        assert!(
+            matches!(&e, RegistryError::DigestMismatch { expected, actual, .. } if *expected == d('a') && *actual == d('b')),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "blob r/app@x: digest mismatch: got {} but expected {}",
+                d('b'),
+                d('a')
+            )
+        );
+        // containerd's content.Writer Commit: "unexpected commit size ...: failed precondition"
+        // becomes, in copy, "failed to copy: ...": the text names both sizes.
+        let e = RegistryError::from_sink(
+            SinkError::SizeMismatch {
+                what: "r/app@x".into(),
+                digest: d('a'),
+                expected: 10,
+                actual: 4,
+            },
+            "r/app:1",
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "failed to copy: r/app@x ({}): got 4 bytes but expected 10: failed precondition",
+                d('a')
+            )
+        );
+        let e = RegistryError::from_sink(
+            SinkError::Store {
+                source: "disk full".into(),
+            },
+            "r/app:1",
+        );
+        assert!(matches!(e, RegistryError::Sink { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "store: disk full");
+        assert_eq!(e.outcome(), "unavailable");
     }
 }

@@ -8,97 +8,54 @@
 //! - Resolve: `HEAD` of the manifest with every manifest type in `Accept`, `GET` fallback
 //!   with the body checked against `Docker-Content-Digest`; platform choice from an index as
 //!   containerd's platform matcher.
-//! - Fetch: config and layers streamed into the store's writer (hashed once as the bytes
-//!   arrive, verified at commit), several at a time, skipping present blobs, resuming partial
-//!   ingests, one download per blob per process; a no-progress deadline.
+//! - Fetch: config and layers streamed into a [`BlobSink`] writer (containerd's content
+//!   `Ingester` shape: hashed once as the bytes arrive, verified at commit), several at a
+//!   time, skipping present blobs, resuming partial ingests, one download per blob per
+//!   process; a no-progress deadline. Manifests are put last. The client records no image:
+//!   [`Client::pull`] returns what it pulled ([`Pulled`]) and the caller (the container
+//!   runtime) records it.
 //! - Transport: HTTPS by default, plain HTTP for loopback and `insecure_registries` hosts,
 //!   extra CA files, redirects followed without forwarding `Authorization` to another host,
 //!   and an offline mode that never connects.
-//! - Errors: [`RegistryError`], typed, with containerd's wording and the kubelet's reason.
+//! - Errors: [`RegistryError`], typed protocol errors worded as containerd's `remotes/docker`
+//!   resolver and fetcher; no CRI or kubelet wording (the runtime wraps them).
 //!   Credentials, tokens and `Authorization` values never appear in errors or logs.
 #![deny(missing_docs)]
 
 pub mod auth;
+mod body;
 pub mod error;
 mod fetch;
+mod inflight;
+mod options;
 pub mod platform;
 pub mod progress;
 mod pull;
 pub mod resolve;
+mod shared;
+pub mod sink;
 pub mod transport;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::Reference;
-use pullsim_store::Store;
+
+use crate::inflight::InFlight;
+use crate::shared::Inner;
 
 pub use auth::AuthTrace;
 pub use auth::challenge::{Challenge, Scheme};
 pub use error::{NotFoundKind, Refuser, RegistryError};
+pub use options::{
+    ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONCURRENT_LAYERS, DEFAULT_PROGRESS_TIMEOUT,
+};
 pub use platform::{Platform, PlatformError};
 pub use progress::{NoProgress, Progress};
-pub use pull::Pulled;
+pub use pull::{Pulled, PulledBlob};
 pub use resolve::Resolved;
-
-/// Default number of blobs fetched at the same time: containerd's CRI default
-/// (`max_concurrent_downloads = 3`), which a kubelet's pulls go through. 2, 3, 4 and 8
-/// measured alike on the 256 MiB bench image.
-pub const DEFAULT_MAX_CONCURRENT_LAYERS: usize = 3;
-/// Default no-progress deadline.
-pub const DEFAULT_PROGRESS_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default TCP connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Options of a [`Client`].
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct ClientOptions {
-    /// Hosts (`HOST` or `HOST:PORT`) reached over plain HTTP or HTTPS without certificate
-    /// verification, as docker's `insecure-registries`.
-    pub insecure_registries: Vec<String>,
-    /// PEM files whose certificates are trusted in addition to the system roots.
-    pub ca_files: Vec<PathBuf>,
-    /// The platform to pull from an index; `None` = the host platform.
-    pub platform: Option<Platform>,
-    /// Refuse every network access (an air-gapped node).
-    pub offline: bool,
-    /// Blobs fetched at the same time.
-    pub max_concurrent_layers: usize,
-    /// Longest time without a byte (or without response headers) before `Stalled`.
-    pub progress_timeout: Duration,
-    /// TCP connect timeout.
-    pub connect_timeout: Duration,
-    /// `User-Agent` sent to registries.
-    pub user_agent: String,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        ClientOptions {
-            insecure_registries: Vec::new(),
-            ca_files: Vec::new(),
-            platform: None,
-            offline: false,
-            max_concurrent_layers: DEFAULT_MAX_CONCURRENT_LAYERS,
-            progress_timeout: DEFAULT_PROGRESS_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            user_agent: format!("pullsim/{}", env!("CARGO_PKG_VERSION")),
-        }
-    }
-}
-
-pub(crate) struct Inner {
-    pub(crate) opts: ClientOptions,
-    pub(crate) transport: transport::Transport,
-    pub(crate) tokens: auth::token::TokenCache,
-    /// Per registry host: base URL (scheme learned) and the challenge learned from a 401.
-    pub(crate) hosts: Mutex<HashMap<String, (url::Url, Option<Challenge>)>>,
-    pub(crate) inflight: fetch::InFlight,
-}
+pub use sink::{BlobSink, BlobWrite, Committed, SinkError};
 
 /// A registry client. Cheap to clone: clones share one HTTP client, the token cache, the
 /// learned schemes and challenges, and the in-flight blob map.
@@ -141,7 +98,7 @@ impl Client {
                 transport,
                 tokens: auth::token::TokenCache::default(),
                 hosts: Mutex::new(HashMap::new()),
-                inflight: fetch::InFlight::default(),
+                inflight: InFlight::default(),
             }),
         })
     }
@@ -195,29 +152,19 @@ impl Client {
         ResolveReport { result, trace }
     }
 
-    /// Pull an image into the store: verified blobs, manifests last, then the image record
-    /// (`written_as` = the familiar form of the reference).
+    /// Pull an image into `sink`: the manifest (and index) resolved, the platform chosen,
+    /// config and layers fetched and verified, then the manifests put, child first. Returns
+    /// what was pulled; records nothing (the caller records the image). A reference without
+    /// tag or digest pulls `latest`.
     pub async fn pull(
         &self,
         r: &Reference,
         cred: Option<&AuthConfig>,
-        store: &Store,
-        progress: &dyn Progress,
-    ) -> Result<Pulled, RegistryError> {
-        self.pull_as(r, &r.familiar(), cred, store, progress).await
-    }
-
-    /// [`Client::pull`] recording the image as `written_as` (the name as the pod spec wrote it).
-    pub async fn pull_as(
-        &self,
-        r: &Reference,
-        written_as: &str,
-        cred: Option<&AuthConfig>,
-        store: &Store,
+        sink: &dyn BlobSink,
         progress: &dyn Progress,
     ) -> Result<Pulled, RegistryError> {
         let r = r.with_default_tag();
         let session = self.session(&r, cred).await?;
-        pull::pull(&session, &r, written_as, store, progress).await
+        pull::pull(&session, &r, sink, progress).await
     }
 }

@@ -1,18 +1,28 @@
-//! The pull: resolve, pick the platform, fetch config and layers in parallel (bounded), store
-//! the manifests last and record the image.
+//! The pull: resolve, pick the platform, fetch config and layers in parallel (bounded), put
+//! the manifests last, and say what was pulled (the caller records the image).
 
 use futures_util::StreamExt as _;
 use oci_spec::image::{ImageIndex, ImageManifest};
 
 use pullsim_reference::{Digest, Reference};
-use pullsim_store::{ImageRecord, Origin, Store};
 
 use crate::auth::Session;
 use crate::error::RegistryError;
-use crate::fetch::{BlobSpec, fetch_blob};
+use crate::fetch::{BlobOutcome, BlobSpec, fetch_blob};
 use crate::platform::{Platform, choose};
 use crate::progress::Progress;
 use crate::resolve::{Resolved, get_manifest, is_index_type, resolve, sniff_media_type};
+use crate::sink::BlobSink;
+
+/// One blob of a pulled image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PulledBlob {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+}
 
 /// The result of a pull.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +38,10 @@ pub struct Pulled {
     pub config_digest: Digest,
     /// The platform pulled (`os/arch[/variant]`), when known.
     pub platform: Option<String>,
-    /// Total size of the image's blobs (manifests, config, layers).
+    /// Every blob of the image, each once: the top manifest, the platform manifest (through
+    /// an index), the config, then the layers in manifest order. All are in the sink.
+    pub blobs: Vec<PulledBlob>,
+    /// Total size of the image's blobs (the sum over [`Pulled::blobs`]: each blob once).
     pub size: u64,
     /// Bytes received from the network for blobs.
     pub bytes_downloaded: u64,
@@ -51,15 +64,15 @@ fn parse_err(
     }
 }
 
-/// A manifest's bytes: from the store when present, else fetched by digest and verified.
+/// A manifest's bytes: from the sink when present, else fetched by digest and verified.
 async fn manifest_bytes(
     session: &Session<'_>,
     reference: &Reference,
-    store: &Store,
+    sink: &dyn BlobSink,
     digest: &Digest,
 ) -> Result<(Vec<u8>, bool), RegistryError> {
-    if store.has_blob(digest)
-        && let Ok(b) = store.read_blob(digest)
+    if sink.has(digest)
+        && let Ok(Some(b)) = sink.read_small(digest)
     {
         return Ok((b, true));
     }
@@ -97,14 +110,13 @@ fn config_platform(config: &[u8]) -> Option<String> {
 pub(crate) async fn pull(
     session: &Session<'_>,
     reference: &Reference,
-    written_as: &str,
-    store: &Store,
+    sink: &dyn BlobSink,
     progress: &dyn Progress,
 ) -> Result<Pulled, RegistryError> {
     let inner = session.inner;
     let rs = session.reference.clone();
     let top: Resolved = resolve(session, reference).await?;
-    let (top_bytes, _) = manifest_bytes(session, reference, store, &top.digest).await?;
+    let (top_bytes, _) = manifest_bytes(session, reference, sink, &top.digest).await?;
     let top_type = if top.media_type.is_empty() || top.media_type == "application/json" {
         sniff_media_type(&top_bytes)
     } else {
@@ -133,7 +145,7 @@ pub(crate) async fn pull(
         platform = candidates[i].as_ref().map(|p| p.normalize().to_string());
         let child = Digest::parse(chosen.digest().as_ref())
             .map_err(|e| parse_err(&rs, "index entry digest in", &top.digest, e))?;
-        let (bytes, _) = manifest_bytes(session, reference, store, &child).await?;
+        let (bytes, _) = manifest_bytes(session, reference, sink, &child).await?;
         manifests.push((child.clone(), bytes.clone()));
         (child, bytes)
     } else {
@@ -156,11 +168,11 @@ pub(crate) async fn pull(
         });
     }
     let n = inner.opts.max_concurrent_layers.max(1);
-    let results: Vec<Result<crate::fetch::BlobOutcome, RegistryError>> =
+    let results: Vec<Result<BlobOutcome, RegistryError>> =
         futures_util::stream::iter(blobs.iter().map(|b| async move {
             let lock = inner.inflight.lock_for(&b.digest);
             let guard = lock.lock().await;
-            let r = fetch_blob(session, store, b, progress).await;
+            let r = fetch_blob(session, sink, b, progress).await;
             drop(guard);
             drop(lock);
             inner.inflight.release(&b.digest);
@@ -180,59 +192,37 @@ pub(crate) async fn pull(
     }
     // All blobs are committed: now the manifests, child first.
     for (d, bytes) in manifests.iter().rev() {
-        store.put_blob(d, bytes)?;
+        sink.put(d, bytes)
+            .map_err(|e| RegistryError::from_sink(e, &rs))?;
     }
     if platform.is_none()
-        && let Ok(cfg) = store.read_blob(&config_digest)
+        && let Ok(Some(cfg)) = sink.read_small(&config_digest)
     {
         platform = config_platform(&cfg);
     }
-    let mut all: Vec<Digest> = manifests.iter().map(|(d, _)| d.clone()).collect();
-    let mut size: u64 = manifests.iter().map(|(_, b)| b.len() as u64).sum();
+    let mut all: Vec<PulledBlob> = manifests
+        .iter()
+        .map(|(d, b)| PulledBlob {
+            digest: d.clone(),
+            size: b.len() as u64,
+        })
+        .collect();
     for b in &blobs {
-        if !all.contains(&b.digest) {
-            all.push(b.digest.clone());
-            size += b.size;
+        if !all.iter().any(|a| a.digest == b.digest) {
+            all.push(PulledBlob {
+                digest: b.digest.clone(),
+                size: b.size,
+            });
         }
     }
-    let now = pullsim_store::now_ms();
-    let rec = ImageRecord {
-        name: reference.name(),
-        tag: if reference.digest().is_some() {
-            None
-        } else {
-            reference.tag().map(str::to_string)
-        },
-        digest: reference.digest().cloned(),
-        written_as: written_as.to_string(),
-        manifest_digest: top.digest.clone(),
-        media_type: top_type.clone(),
-        config_digest: config_digest.clone(),
-        platform: platform.clone(),
-        size,
-        blobs: all,
-        first_seen_ms: now,
-        last_used_ms: now,
-        pinned: false,
-        labels: Default::default(),
-        origin: Origin::Pulled,
-    };
-    // Re-pulling an unchanged image (policy Always, image present) writes nothing.
-    let unchanged = store.lookup(reference)?.is_some_and(|old| {
-        old.manifest_digest == rec.manifest_digest
-            && old.config_digest == rec.config_digest
-            && old.written_as == rec.written_as
-            && old.blobs == rec.blobs
-    });
-    if !unchanged {
-        store.record_image(&rec)?;
-    }
+    let size = all.iter().map(|b| b.size).sum();
     Ok(Pulled {
         manifest_digest: top.digest,
         media_type: top_type,
         platform_manifest: manifest_digest,
         config_digest,
         platform,
+        blobs: all,
         size,
         bytes_downloaded: downloaded,
         blobs_skipped: skipped,

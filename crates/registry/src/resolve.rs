@@ -1,17 +1,15 @@
 //! Resolving a reference to a manifest descriptor (HEAD, GET fallback) and fetching manifests
-//! by digest, verified. Status answers become typed errors worded as containerd's
-//! `core/remotes/docker/resolver.go` and `fetcher.go`.
-
-use std::time::Duration;
+//! by digest, verified (status answers become typed errors in `body.rs`).
 
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use sha2::{Digest as _, Sha256};
 
 use pullsim_reference::{Digest, Reference};
 
 use crate::auth::Session;
-use crate::error::{NotFoundKind, Refuser, RegistryError, parse_error_envelope};
+use crate::body::{Stage, header_str, read_small_body, status_error, status_error_parts};
+use crate::error::RegistryError;
 
 /// OCI image index.
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -22,8 +20,7 @@ pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list
 /// Docker image manifest, schema 2.
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
-/// containerd's `MaxManifestSize` (4 MiB).
-pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
+pub use crate::body::MAX_MANIFEST_SIZE;
 
 /// The Accept header of manifest requests, in containerd's order (`resolver.go`); distribution
 /// 2.8 hides OCI manifests from clients that do not name the OCI type.
@@ -43,119 +40,6 @@ pub struct Resolved {
     pub media_type: String,
     /// Its size in bytes.
     pub size: u64,
-}
-
-/// Where an error status was met, for containerd's wording.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Stage {
-    /// Resolving the reference (`failed to resolve reference "REF": ...`).
-    Resolve,
-    /// Fetching content by digest (`failed to copy: httpReadSeeker: failed open: ...`).
-    Fetch,
-}
-
-fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-/// Turn an error status into a typed error (reads the body for the registry's envelope).
-pub(crate) async fn status_error(
-    resp: Response,
-    method: &Method,
-    url: &url::Url,
-    reference: &str,
-    stage: Stage,
-) -> RegistryError {
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp.bytes().await.unwrap_or_default();
-    status_error_parts(status, &headers, &body, method, url, reference, stage)
-}
-
-pub(crate) fn status_error_parts(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
-    method: &Method,
-    url: &url::Url,
-    reference: &str,
-    stage: Stage,
-) -> RegistryError {
-    let errors = parse_error_envelope(body);
-    let code = errors.first().map(|e| e.code.clone());
-    let prefix = match stage {
-        Stage::Resolve => format!("failed to resolve reference {reference:?}: "),
-        Stage::Fetch => "failed to copy: httpReadSeeker: failed open: ".to_string(),
-    };
-    let unexpected = format!(
-        "{prefix}unexpected status from {} request to {url}: {status}",
-        method.as_str()
-    );
-    let reference = reference.to_string();
-    match status {
-        StatusCode::NOT_FOUND => {
-            let what = match code.as_deref() {
-                Some("NAME_UNKNOWN") => NotFoundKind::Repository,
-                Some("BLOB_UNKNOWN") => NotFoundKind::Blob,
-                Some("MANIFEST_UNKNOWN") => NotFoundKind::Manifest,
-                _ if stage == Stage::Fetch => NotFoundKind::Blob,
-                _ => NotFoundKind::Manifest,
-            };
-            let message = match stage {
-                Stage::Resolve => format!("{prefix}{reference}: not found"),
-                Stage::Fetch => format!("{prefix}content at {url} not found: not found"),
-            };
-            RegistryError::NotFound {
-                reference,
-                what,
-                code,
-                message,
-            }
-        }
-        StatusCode::UNAUTHORIZED => RegistryError::Unauthorized {
-            reference,
-            by: Refuser::Registry,
-            status: 401,
-            code,
-            message: unexpected,
-        },
-        StatusCode::FORBIDDEN => RegistryError::Denied {
-            reference,
-            status: 403,
-            code,
-            message: unexpected,
-        },
-        StatusCode::TOO_MANY_REQUESTS => {
-            let retry_after_raw = header_str(headers, "retry-after");
-            let retry_after = retry_after_raw
-                .as_deref()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            let mut message = unexpected;
-            if let Some(v) = &retry_after_raw {
-                message.push_str(&format!(" (Retry-After: {v})"));
-            }
-            RegistryError::RateLimited {
-                reference,
-                retry_after,
-                limit: header_str(headers, "ratelimit-limit"),
-                remaining: header_str(headers, "ratelimit-remaining"),
-                message,
-            }
-        }
-        s if s.is_server_error() => RegistryError::Unavailable {
-            reference,
-            status: Some(s.as_u16()),
-            message: unexpected,
-        },
-        s => RegistryError::Protocol {
-            reference,
-            status: Some(s.as_u16()),
-            message: unexpected,
-        },
-    }
 }
 
 fn manifest_headers() -> HeaderMap {
@@ -318,8 +202,7 @@ pub(crate) async fn get_manifest(
             ),
         });
     }
-    let body =
-        crate::fetch::read_small_body(resp, &session.inner.transport, &session.reference).await?;
+    let body = read_small_body(resp, &session.inner.transport, &session.reference).await?;
     let actual = sha256_digest(&body)?;
     let what = format!("manifest {}@{}", reference.name(), actual);
     if let Some(hd) = header_str(&headers, "docker-content-digest")

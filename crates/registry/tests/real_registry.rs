@@ -8,6 +8,7 @@ use pullsim_reference::{Digest, Reference};
 use pullsim_registry::{
     Client, ClientOptions, NoProgress, NotFoundKind, Platform, Refuser, RegistryError,
 };
+use pullsim_runtime::StoreSink;
 use pullsim_store::Store;
 use pullsim_testsupport::image::{GeneratedImage, ImageSpec, generate};
 use pullsim_testsupport::{Mode, RegistryHandle, shared};
@@ -69,7 +70,10 @@ async fn pull_and_check(
 ) {
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path()).unwrap();
-    let pulled = c.pull(r, cred, &store, &NoProgress).await.unwrap();
+    let pulled = c
+        .pull(r, cred, &StoreSink::new(&store), &NoProgress)
+        .await
+        .unwrap();
     assert_eq!(pulled.manifest_digest.to_string(), img.top_digest());
     let m = &img.manifests[0];
     assert_eq!(pulled.config_digest.to_string(), m.config_digest);
@@ -80,11 +84,23 @@ async fn pull_and_check(
             l.digest
         );
     }
-    let rec = store.lookup(r).unwrap().expect("image recorded");
-    assert_eq!(rec.manifest_digest, pulled.manifest_digest);
+    // Every blob once, manifests first, all in the sink; the size counts each once. (The
+    // image record is the runtime's: crates/runtime/tests.)
+    assert_eq!(pulled.blobs[0].digest, pulled.manifest_digest);
+    assert_eq!(pulled.blobs.len(), m.layers.len() + 2);
+    for b in &pulled.blobs {
+        assert_eq!(store.blob_size(&b.digest).unwrap(), b.size, "{}", b.digest);
+    }
+    assert_eq!(
+        pulled.size,
+        pulled.blobs.iter().map(|b| b.size).sum::<u64>()
+    );
     assert_store_verifies(root.path());
     // A second pull downloads nothing.
-    let again = c.pull(r, cred, &store, &NoProgress).await.unwrap();
+    let again = c
+        .pull(r, cred, &StoreSink::new(&store), &NoProgress)
+        .await
+        .unwrap();
     assert_eq!(again.bytes_downloaded, 0);
     assert_eq!(again.blobs_skipped, m.layers.len() + 1);
 }
@@ -103,9 +119,12 @@ async fn anonymous_resolve_and_pull() {
     let by_digest = reference(reg, &format!("anon/app@{}", img.top_digest()));
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path()).unwrap();
-    let p = c.pull(&by_digest, None, &store, &NoProgress).await.unwrap();
+    let p = c
+        .pull(&by_digest, None, &StoreSink::new(&store), &NoProgress)
+        .await
+        .unwrap();
     assert_eq!(p.manifest_digest.to_string(), img.top_digest());
-    assert!(store.lookup(&by_digest).unwrap().is_some());
+    assert!(store.has_blob(&p.manifest_digest));
 }
 
 #[tokio::test]
@@ -115,7 +134,10 @@ async fn pulled_digests_equal_skopeo_copy() {
     let r = reference(reg, "anon/skopeo:v1");
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path()).unwrap();
-    let pulled = client().pull(&r, None, &store, &NoProgress).await.unwrap();
+    let pulled = client()
+        .pull(&r, None, &StoreSink::new(&store), &NoProgress)
+        .await
+        .unwrap();
     let out = tempfile::tempdir().unwrap();
     let status = std::process::Command::new("skopeo")
         .args(["copy", "--src-tls-verify=false", "--quiet"])
@@ -306,7 +328,10 @@ async fn multi_arch_platform_choice() {
         let c = Client::new(o).unwrap();
         let root = tempfile::tempdir().unwrap();
         let store = Store::open(root.path()).unwrap();
-        let p = c.pull(&r, None, &store, &NoProgress).await.unwrap();
+        let p = c
+            .pull(&r, None, &StoreSink::new(&store), &NoProgress)
+            .await
+            .unwrap();
         assert_eq!(p.manifest_digest.to_string(), img.top_digest());
         assert_eq!(
             p.platform_manifest.to_string(),
@@ -324,7 +349,7 @@ async fn multi_arch_platform_choice() {
     let store = Store::open(root.path()).unwrap();
     let err = Client::new(o)
         .unwrap()
-        .pull(&r, None, &store, &NoProgress)
+        .pull(&r, None, &StoreSink::new(&store), &NoProgress)
         .await
         .unwrap_err();
     match err {

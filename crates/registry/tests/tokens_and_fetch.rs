@@ -12,6 +12,7 @@ use axum::response::Response;
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::{Digest, Reference};
 use pullsim_registry::{Client, ClientOptions, NoProgress};
+use pullsim_runtime::StoreSink;
 use pullsim_store::Store;
 use sha2::Digest as _;
 
@@ -219,7 +220,7 @@ async fn partial_ingest_is_resumed_with_range() {
         .pull(
             &r,
             Some(&AuthConfig::basic("alice", "pw")),
-            &store,
+            &StoreSink::new(&store),
             &NoProgress,
         )
         .await
@@ -242,9 +243,10 @@ async fn concurrent_pulls_download_a_shared_blob_once() {
     let store = Store::open(root.path()).unwrap();
     let c = Client::new(ClientOptions::default()).unwrap();
     let cred = AuthConfig::basic("alice", "pw");
+    let sink = StoreSink::new(&store);
     let (a, b) = tokio::join!(
-        c.pull(&r1, Some(&cred), &store, &NoProgress),
-        c.pull(&r2, Some(&cred), &store, &NoProgress)
+        c.pull(&r1, Some(&cred), &sink, &NoProgress),
+        c.pull(&r2, Some(&cred), &sink, &NoProgress)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(f.layer_gets.load(Ordering::SeqCst), 1);

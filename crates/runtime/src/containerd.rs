@@ -2,19 +2,34 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use pullsim_credentials::AuthConfig;
-use pullsim_reference::Reference;
-use pullsim_registry::{Client, ClientOptions, NoProgress, Progress, RegistryError};
+use pullsim_reference::{Digest, Reference};
+use pullsim_registry::{Client, ClientOptions, NoProgress, Progress, Pulled, RegistryError};
 use pullsim_store::{ImageRecord, Origin, Store, StoreError, StoreOptions};
 
 use crate::config::RuntimeConfig;
+use crate::content::StoreSink;
 use crate::cri::{
     AuthTrace, Image, ImageFsInfo, ImageSpec, PodSandboxConfig, PullImageResponse, ResolveAttempt,
     Resolved,
 };
 use crate::error::{Code, RuntimeError};
 use crate::service::ImageService;
+
+/// What [`ContainerdImageService::prune_content`] deleted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PruneOutcome {
+    /// Blobs deleted (no image uses them).
+    pub blobs_deleted: Vec<Digest>,
+    /// Bytes freed.
+    pub bytes_freed: u64,
+    /// Unused blobs kept because they are younger than the grace period (a pull in progress
+    /// commits its blobs before it records the image).
+    pub kept_young: usize,
+}
 
 /// containerd's image service: lookups in the content store, pulls through the registry client.
 pub struct ContainerdImageService {
@@ -95,6 +110,20 @@ impl ContainerdImageService {
             .unwrap_or_default()
     }
 
+    /// containerd's content garbage collection: delete every blob no image uses, except those
+    /// younger than `grace`. Runs on the calling thread (it walks the blob directory).
+    pub fn prune_content(&self, grace: Duration) -> Result<PruneOutcome, RuntimeError> {
+        let gc = self
+            .store
+            .delete_unreferenced_blobs(grace)
+            .map_err(|e| store_error("failed to garbage collect content".into(), e))?;
+        Ok(PruneOutcome {
+            blobs_deleted: gc.blobs_deleted,
+            bytes_freed: gc.bytes_freed,
+            kept_young: gc.kept_young,
+        })
+    }
+
     fn note_network(&self, image: &str) {
         if self.offline
             && let Ok(mut g) = self.needed_network.lock()
@@ -132,6 +161,51 @@ impl ContainerdImageService {
         }
         Ok(Vec::new())
     }
+}
+
+/// The image record of a pull of `reference` (with its default tag), named `written_as` (the
+/// image as the pod spec wrote it): every blob once, manifests first.
+fn image_record(reference: &Reference, written_as: &str, p: &Pulled, now_ms: u64) -> ImageRecord {
+    ImageRecord {
+        name: reference.name(),
+        tag: if reference.digest().is_some() {
+            None
+        } else {
+            reference.tag().map(str::to_string)
+        },
+        digest: reference.digest().cloned(),
+        written_as: written_as.to_string(),
+        manifest_digest: p.manifest_digest.clone(),
+        media_type: p.media_type.clone(),
+        config_digest: p.config_digest.clone(),
+        platform: p.platform.clone(),
+        size: p.size,
+        blobs: p.blobs.iter().map(|b| b.digest.clone()).collect(),
+        first_seen_ms: now_ms,
+        last_used_ms: now_ms,
+        pinned: false,
+        labels: Default::default(),
+        origin: Origin::Pulled,
+    }
+}
+
+/// Record a pulled image. Re-pulling an unchanged image (policy Always, image present) writes
+/// nothing. Blocking: run off the async threads.
+fn record_pulled(
+    store: &Store,
+    reference: &Reference,
+    rec: &ImageRecord,
+) -> Result<(), StoreError> {
+    let unchanged = store.lookup(reference)?.is_some_and(|old| {
+        old.manifest_digest == rec.manifest_digest
+            && old.config_digest == rec.config_digest
+            && old.written_as == rec.written_as
+            && old.blobs == rec.blobs
+    });
+    if !unchanged {
+        store.record_image(rec)?;
+    }
+    Ok(())
 }
 
 /// Group records by image ID into CRI images.
@@ -201,22 +275,37 @@ impl ImageService for ContainerdImageService {
         auth: Option<&AuthConfig>,
         _sandbox: Option<&PodSandboxConfig>,
     ) -> Result<PullImageResponse, RuntimeError> {
-        let r = Self::parse(&image.image)?;
+        let r = Self::parse(&image.image)?.with_default_tag();
         self.note_network(&image.image);
-        let cri_ref = r.with_default_tag().to_string();
-        match self
+        let cri_ref = r.to_string();
+        let sink = StoreSink::new(&self.store);
+        let p = self
             .client
-            .pull_as(&r, &image.image, auth, &self.store, self.progress.as_ref())
+            .pull(&r, auth, &sink, self.progress.as_ref())
             .await
-        {
-            Ok(p) => Ok(PullImageResponse {
-                image_ref: p.config_digest.to_string(),
-                bytes_downloaded: p.bytes_downloaded,
-                blobs_skipped: p.blobs_skipped,
-                host: Some(r.domain().to_string()),
-            }),
-            Err(e) => Err(pull_error(&image.image, &cri_ref, e)),
-        }
+            .map_err(|e| pull_error(&image.image, &cri_ref, e))?;
+        let rec = image_record(&r, &image.image, &p, pullsim_store::now_ms());
+        let store = self.store.clone();
+        let host = r.domain().to_string();
+        // The index write (and its fsyncs) off the async threads.
+        tokio::task::spawn_blocking(move || record_pulled(&store, &r, &rec))
+            .await
+            .map_err(|e| RuntimeError::Invalid {
+                code: Code::Internal,
+                desc: format!("recording image {:?}: {e}", image.image),
+            })?
+            .map_err(|e| {
+                store_error(
+                    format!("failed to pull and unpack image {cri_ref:?}: store"),
+                    e,
+                )
+            })?;
+        Ok(PullImageResponse {
+            image_ref: p.config_digest.to_string(),
+            bytes_downloaded: p.bytes_downloaded,
+            blobs_skipped: p.blobs_skipped,
+            host: Some(host),
+        })
     }
 
     fn image_status(&self, image: &ImageSpec) -> Result<Option<Image>, RuntimeError> {
@@ -317,6 +406,124 @@ impl ImageService for ContainerdImageService {
                 })
                 .map_err(|e| pull_error(&image.image, &cri_ref, e)),
             trace,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pullsim_registry::{NotFoundKind, Refuser};
+
+    #[test]
+    fn pull_error_wraps_like_containerd_cri() {
+        // internal/cri/server/images/image_pull.go: fmt.Errorf("failed to pull and unpack image
+        // %q: %w", ref, err), returned through errdefs.ToGRPC.
+        let e = RegistryError::NotFound {
+            reference: "docker.io/library/x:1".into(),
+            what: NotFoundKind::Manifest,
+            code: Some("MANIFEST_UNKNOWN".into()),
+            message: "failed to resolve reference \"docker.io/library/x:1\": docker.io/library/x:1: not found".into(),
+        };
+        let err = pull_error("x:1", "docker.io/library/x:1", e);
+        assert_eq!(
+            err.to_string(),
+            "rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/library/x:1\": failed to resolve reference \"docker.io/library/x:1\": docker.io/library/x:1: not found"
+        );
+        assert_eq!(err.outcome(), "not-found");
+        assert_eq!(err.status(), Some(404));
+        assert_eq!(err.registry_code(), Some("MANIFEST_UNKNOWN"));
+    }
+
+    #[test]
+    fn grpc_codes_as_errdefs_to_grpc() {
+        // errdefs.ToGRPC: ErrNotFound -> codes.NotFound (containerd wraps a missing platform in
+        // ErrNotFound); errors without a class -> codes.Unknown. The kubelet's reason is
+        // ErrImagePull for all of them (pkg/kubelet/images/image_manager.go evalCRIPullErr:
+        // containerd's text never starts with "RegistryUnavailable"): that rule is the node's.
+        let table: Vec<(RegistryError, Code)> = vec![
+            (
+                RegistryError::Unauthorized {
+                    reference: "r".into(),
+                    by: Refuser::Registry,
+                    status: 401,
+                    code: None,
+                    message: "m".into(),
+                },
+                Code::Unknown,
+            ),
+            (
+                RegistryError::Denied {
+                    reference: "r".into(),
+                    status: 403,
+                    code: None,
+                    message: "m".into(),
+                },
+                Code::Unknown,
+            ),
+            (
+                RegistryError::NotFound {
+                    reference: "r".into(),
+                    what: NotFoundKind::Manifest,
+                    code: None,
+                    message: "m".into(),
+                },
+                Code::NotFound,
+            ),
+            (
+                RegistryError::NoMatchingPlatform {
+                    reference: "r".into(),
+                    index: Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap(),
+                    wanted: "linux/s390x".into(),
+                    available: vec!["linux/amd64".into()],
+                },
+                Code::NotFound,
+            ),
+            (
+                RegistryError::RateLimited {
+                    reference: "r".into(),
+                    retry_after: None,
+                    limit: None,
+                    remaining: None,
+                    message: "m".into(),
+                },
+                Code::Unknown,
+            ),
+            (
+                RegistryError::Unavailable {
+                    reference: "r".into(),
+                    status: None,
+                    message: "m".into(),
+                },
+                Code::Unknown,
+            ),
+            (
+                RegistryError::Tls {
+                    reference: "r".into(),
+                    message: "m".into(),
+                },
+                Code::Unknown,
+            ),
+            (
+                RegistryError::Offline {
+                    reference: "r".into(),
+                },
+                Code::Unknown,
+            ),
+        ];
+        for (e, code) in table {
+            let outcome = e.outcome();
+            let text = e.to_string();
+            let err = pull_error("img", "r", e);
+            assert_eq!(err.code(), code, "{err}");
+            assert_eq!(err.outcome(), outcome, "{err}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "rpc error: code = {code} desc = failed to pull and unpack image \"r\": {text}"
+                )
+            );
+            assert_eq!(err.cause_text(), text);
         }
     }
 }

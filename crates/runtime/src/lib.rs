@@ -19,13 +19,15 @@
 
 pub mod config;
 mod containerd;
+pub mod content;
 pub mod cri;
 pub mod error;
 pub mod fake;
 mod service;
 
 pub use config::RuntimeConfig;
-pub use containerd::ContainerdImageService;
+pub use containerd::{ContainerdImageService, PruneOutcome};
+pub use content::StoreSink;
 pub use cri::{
     AuthTrace, Image, ImageFsInfo, ImageSpec, PodSandboxConfig, PullImageResponse, ResolveAttempt,
     Resolved,

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::PluginError;
 use super::duration::parse_go_duration;
 use crate::auth::go_json_string;
+use crate::error::PluginError;
 
 /// `cacheKeyType` of a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,8 +21,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::auth::{DockerConfig, DockerConfigEntry, RawEntry};
+use crate::basic_keyring::{BasicKeyring, Match, Source};
 use crate::error::CredentialsError;
-use crate::keyring::{BasicKeyring, Match, Source};
+pub use crate::error::PluginError;
 use crate::urlmatch::urls_match_str;
 
 pub use config::ProviderConfig;
@@ -33,23 +34,6 @@ pub const GLOBAL_CACHE_KEY: &str = "global";
 
 /// The kubelet's catch-all plugin timeout (plugin.go `ExecPlugin`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A plugin run failed; `message` is the kubelet's text (never contains the response body).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginError {
-    /// Provider name.
-    pub provider: String,
-    /// The message.
-    pub message: String,
-}
-
-impl fmt::Display for PluginError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "credential provider {}: {}", self.provider, self.message)
-    }
-}
-
-impl std::error::Error for PluginError {}
 
 /// A clock for cache expiry: time since an arbitrary epoch.
 pub type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;

@@ -15,8 +15,8 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
-use super::Cred;
 use super::challenge::Challenge;
+use super::cred::Cred;
 use crate::error::{Refuser, RegistryError, envelope_text, parse_error_envelope};
 use crate::transport::{Request, Transport};
 

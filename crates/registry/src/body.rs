@@ -1,0 +1,168 @@
+//! Reading answers: small bodies (manifests, tokens) with a deadline and a size cap, and error
+//! statuses turned into typed errors worded as containerd's `core/remotes/docker/resolver.go`
+//! and `fetcher.go`. Used by the resolver and the fetcher alike.
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, Response, StatusCode};
+
+use crate::error::{NotFoundKind, Refuser, RegistryError, parse_error_envelope};
+use crate::transport::Transport;
+
+/// containerd's `MaxManifestSize` (4 MiB).
+pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
+
+/// Where an error status was met, for containerd's wording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Resolving the reference (`failed to resolve reference "REF": ...`).
+    Resolve,
+    /// Fetching content by digest (`failed to copy: httpReadSeeker: failed open: ...`).
+    Fetch,
+}
+
+pub(crate) fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Turn an error status into a typed error (reads the body for the registry's envelope).
+pub(crate) async fn status_error(
+    resp: Response,
+    method: &Method,
+    url: &url::Url,
+    reference: &str,
+    stage: Stage,
+) -> RegistryError {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.unwrap_or_default();
+    status_error_parts(status, &headers, &body, method, url, reference, stage)
+}
+
+pub(crate) fn status_error_parts(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    method: &Method,
+    url: &url::Url,
+    reference: &str,
+    stage: Stage,
+) -> RegistryError {
+    let errors = parse_error_envelope(body);
+    let code = errors.first().map(|e| e.code.clone());
+    let prefix = match stage {
+        Stage::Resolve => format!("failed to resolve reference {reference:?}: "),
+        Stage::Fetch => "failed to copy: httpReadSeeker: failed open: ".to_string(),
+    };
+    let unexpected = format!(
+        "{prefix}unexpected status from {} request to {url}: {status}",
+        method.as_str()
+    );
+    let reference = reference.to_string();
+    match status {
+        StatusCode::NOT_FOUND => {
+            let what = match code.as_deref() {
+                Some("NAME_UNKNOWN") => NotFoundKind::Repository,
+                Some("BLOB_UNKNOWN") => NotFoundKind::Blob,
+                Some("MANIFEST_UNKNOWN") => NotFoundKind::Manifest,
+                _ if stage == Stage::Fetch => NotFoundKind::Blob,
+                _ => NotFoundKind::Manifest,
+            };
+            let message = match stage {
+                Stage::Resolve => format!("{prefix}{reference}: not found"),
+                Stage::Fetch => format!("{prefix}content at {url} not found: not found"),
+            };
+            RegistryError::NotFound {
+                reference,
+                what,
+                code,
+                message,
+            }
+        }
+        StatusCode::UNAUTHORIZED => RegistryError::Unauthorized {
+            reference,
+            by: Refuser::Registry,
+            status: 401,
+            code,
+            message: unexpected,
+        },
+        StatusCode::FORBIDDEN => RegistryError::Denied {
+            reference,
+            status: 403,
+            code,
+            message: unexpected,
+        },
+        StatusCode::TOO_MANY_REQUESTS => {
+            let retry_after_raw = header_str(headers, "retry-after");
+            let retry_after = retry_after_raw
+                .as_deref()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let mut message = unexpected;
+            if let Some(v) = &retry_after_raw {
+                message.push_str(&format!(" (Retry-After: {v})"));
+            }
+            RegistryError::RateLimited {
+                reference,
+                retry_after,
+                limit: header_str(headers, "ratelimit-limit"),
+                remaining: header_str(headers, "ratelimit-remaining"),
+                message,
+            }
+        }
+        s if s.is_server_error() => RegistryError::Unavailable {
+            reference,
+            status: Some(s.as_u16()),
+            message: unexpected,
+        },
+        s => RegistryError::Protocol {
+            reference,
+            status: Some(s.as_u16()),
+            message: unexpected,
+        },
+    }
+}
+
+/// Read a small body (manifest, token) whole, with the no-progress deadline and a size cap.
+pub(crate) async fn read_small_body(
+    mut resp: Response,
+    transport: &Transport,
+    reference: &str,
+) -> Result<Vec<u8>, RegistryError> {
+    let url = resp.url().to_string();
+    let mut body = Vec::new();
+    loop {
+        match tokio::time::timeout(transport.progress_timeout, resp.chunk()).await {
+            Err(_) => {
+                return Err(RegistryError::Stalled {
+                    what: format!("{reference}: reading {url}"),
+                    timeout: transport.progress_timeout,
+                    received: body.len() as u64,
+                });
+            }
+            Ok(Err(e)) => {
+                return Err(RegistryError::Unavailable {
+                    reference: reference.to_string(),
+                    status: None,
+                    message: format!("failed to read {url}: {}", crate::transport::chain_text(&e)),
+                });
+            }
+            Ok(Ok(None)) => return Ok(body),
+            Ok(Ok(Some(chunk))) => {
+                body.extend_from_slice(&chunk);
+                if body.len() as u64 > MAX_MANIFEST_SIZE {
+                    return Err(RegistryError::Protocol {
+                        reference: reference.to_string(),
+                        status: None,
+                        message: format!(
+                            "rejecting manifest larger than {MAX_MANIFEST_SIZE} bytes for {reference}: not found"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+}
