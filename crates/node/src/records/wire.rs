@@ -220,6 +220,17 @@ fn check_type(
     Ok(())
 }
 
+/// The type header, read first as the universal decoder does (it picks the type from `kind`
+/// and `apiVersion`, then decodes strictly into it).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TypeMeta {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    api_version: Option<String>,
+}
+
 fn strict<'a, T: Deserialize<'a>>(
     path: &Path,
     kind: &'static str,
@@ -234,15 +245,27 @@ fn strict<'a, T: Deserialize<'a>>(
 
 /// Read an `ImagePullIntent` file (`path` names it in errors).
 pub fn decode_pull_intent(path: &Path, bytes: &[u8]) -> Result<ImagePullIntent, RecordsError> {
+    let meta: TypeMeta = strict(path, INTENT, bytes)?;
+    check_type(
+        path,
+        INTENT,
+        meta.kind.as_deref(),
+        meta.api_version.as_deref(),
+    )?;
     let w: WireIntent = strict(path, INTENT, bytes)?;
-    check_type(path, INTENT, w.kind.as_deref(), w.api_version.as_deref())?;
     Ok(ImagePullIntent { image: w.image })
 }
 
 /// Read an `ImagePulledRecord` file (`path` names it in errors).
 pub fn decode_pulled_record(path: &Path, bytes: &[u8]) -> Result<ImagePulledRecord, RecordsError> {
+    let meta: TypeMeta = strict(path, PULLED, bytes)?;
+    check_type(
+        path,
+        PULLED,
+        meta.kind.as_deref(),
+        meta.api_version.as_deref(),
+    )?;
     let w: WirePulled = strict(path, PULLED, bytes)?;
-    check_type(path, PULLED, w.kind.as_deref(), w.api_version.as_deref())?;
     let last_updated_time = match w.last_updated_time.as_deref() {
         None => None,
         Some(t) => Some(parse_rfc3339(t).ok_or_else(|| RecordsError::Decode {
