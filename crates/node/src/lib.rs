@@ -27,6 +27,7 @@ pub mod image_manager;
 pub mod keyring;
 pub mod manifest;
 mod manifest_objects;
+mod manifest_types;
 pub mod pods;
 pub mod pull_manager;
 pub mod puller;

@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::{ImagePullIntent, ImagePulledRecord, Listed, PullRecordsAccessor, RecordsError};
+use super::accessor::{
+    ImagePullIntent, ImagePulledRecord, Listed, PullRecordsAccessor, RecordsError,
+};
 
 /// The kubelet's cap on cached intents.
 pub const INTENTS_CACHE_SIZE: usize = 1024;

@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
+use super::accessor::{
+    ImagePullIntent, ImagePulledRecord, Listed, PullRecordsAccessor, RecordsError,
+};
 use super::wire::{
     decode_pull_intent, decode_pulled_record, encode_pull_intent, encode_pulled_record,
 };
-use super::{ImagePullIntent, ImagePulledRecord, Listed, PullRecordsAccessor, RecordsError};
 
 const PREFIX: &str = "sha256-";
 const TMP_SUFFIX: &str = ".tmp";

@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{ImagePullIntent, ImagePulledRecord, Listed, PullRecordsAccessor, RecordsError};
+use super::accessor::{
+    ImagePullIntent, ImagePulledRecord, Listed, PullRecordsAccessor, RecordsError,
+};
 
 /// An accessor over plain maps. With [`MemPullRecords::with_call_log`] it records every call
 /// by the kubelet's method name (`GetImagePulledRecord`, `WriteImagePullIntent`, …), in the

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{
+use super::accessor::{
     ImagePullCredentials, ImagePullSecret, ImagePullServiceAccount, ImagePulledRecord,
     PullRecordsAccessor,
 };

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{
+use super::accessor::{
     ImagePullCredentials, ImagePullIntent, ImagePullSecret, ImagePullServiceAccount,
     ImagePulledRecord, RecordsError,
 };
