@@ -1,4 +1,5 @@
-//! The image manager's cache-hit path with a real store (pullsim-node over pullsim-store):
+//! The image manager's cache-hit path with a real store (pullsim-node over containerd's image
+//! service on pullsim-store, KEP-2535 records as kubelet files behind the kubelet's cache):
 //! - one EnsureImageExists for a present image, IfNotPresent, with the KEP-2535 gate on:
 //!   a preloaded image (no verification needed) and a kubelet-pulled image whose record the
 //!   pod's secret must match (verification with a keyring lookup); target under 5 µs;
@@ -9,14 +10,19 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use pullsim_credentials::Keyring;
+use pullsim_node::keyring::PodKeyring;
 use pullsim_node::manifest::{ImageSource, Origin as SpecOrigin, PodImage, PodSpec};
-use pullsim_node::runtime::{PodKeyring, StoreImageService, StoreRecords};
+use pullsim_node::records::{
+    CachedPullRecords, FsPullRecords, ImagePullCredentials, ImagePullSecret, ImagePulledRecord,
+    PullRecordsAccessor,
+};
 use pullsim_node::sync::{PodRun, SyncOptions, run_pods};
 use pullsim_node::{
     EnsureRequest, FakeClock, ImageManager, ManagerConfig, Puller, VerificationConfig,
 };
 use pullsim_policy::{Allowlist, PullPolicy, PullerConfig, VerificationPolicy};
-use pullsim_store::{Origin, PulledCredentials, PulledRecord, SecretCoordinates, Store};
+use pullsim_runtime::{ContainerdImageService, RuntimeConfig};
+use pullsim_store::{Origin, Store};
 
 use pullsim_benches::{HOST, store_with_images};
 
@@ -42,10 +48,25 @@ fn keyring() -> PodKeyring {
     PodKeyring::new(&Keyring::new(), &refs)
 }
 
+type Records = CachedPullRecords<FsPullRecords>;
+
+/// An offline containerd image service over `store`.
+fn service(store: &Arc<Store>) -> ContainerdImageService {
+    let mut cfg = RuntimeConfig::new(store.root());
+    cfg.offline = true;
+    ContainerdImageService::with_store(store.clone(), &cfg).expect("runtime")
+}
+
+/// The kubelet's records accessor: files under `kubelet_dir`, behind the cache.
+fn records(kubelet_dir: &std::path::Path) -> Records {
+    CachedPullRecords::new(FsPullRecords::new(kubelet_dir).expect("records"))
+}
+
 fn manager(
     store: &Arc<Store>,
+    kubelet_dir: &std::path::Path,
     policy: VerificationPolicy,
-) -> ImageManager<StoreImageService, StoreRecords> {
+) -> ImageManager<ContainerdImageService, Records> {
     let clock = Arc::new(FakeClock::default());
     let cfg = ManagerConfig {
         ensure_secret_pulled_images: true,
@@ -55,8 +76,8 @@ fn manager(
         },
     };
     ImageManager::new(
-        StoreImageService::new(store.clone(), None, true),
-        StoreRecords::new(store.clone()),
+        service(store),
+        records(kubelet_dir),
         cfg,
         Puller::new(&PullerConfig::default(), 5.0, 10, clock.clone()),
         clock,
@@ -81,7 +102,12 @@ fn ensure_present(c: &mut Criterion) {
 
     // Preloaded image, NeverVerifyPreloadedImages (the default): no verification.
     let (_d1, preloaded) = store_with(1_000, Origin::Preloaded);
-    let m = manager(&preloaded, VerificationPolicy::NeverVerifyPreloadedImages);
+    let kubelet1 = tempfile::tempdir().expect("kubelet dir");
+    let m = manager(
+        &preloaded,
+        kubelet1.path(),
+        VerificationPolicy::NeverVerifyPreloadedImages,
+    );
     let out = rt.block_on(m.ensure_image_exists(&req, &creds));
     assert!(out.image_ref.is_some(), "{out:?}");
     g.bench_function("preloaded_no_verification", |b| {
@@ -93,10 +119,14 @@ fn ensure_present(c: &mut Criterion) {
     });
 
     // Gate off: the plain presence check.
-    let mut off = manager(&preloaded, VerificationPolicy::NeverVerifyPreloadedImages);
+    let mut off = manager(
+        &preloaded,
+        kubelet1.path(),
+        VerificationPolicy::NeverVerifyPreloadedImages,
+    );
     off = ImageManager::new(
-        StoreImageService::new(preloaded.clone(), None, true),
-        StoreRecords::new(preloaded.clone()),
+        service(&preloaded),
+        records(kubelet1.path()),
         ManagerConfig {
             ensure_secret_pulled_images: false,
             ..ManagerConfig::default()
@@ -122,14 +152,16 @@ fn ensure_present(c: &mut Criterion) {
     let hash = creds.keyring().lookup_name(&format!("{HOST}/team500/app"))[0]
         .auth
         .credential_hash();
-    pulled
-        .put_pulled_record(&PulledRecord {
+    let kubelet2 = tempfile::tempdir().expect("kubelet dir");
+    FsPullRecords::new(kubelet2.path())
+        .expect("records")
+        .write_image_pulled_record(&ImagePulledRecord {
             image_ref: id,
-            last_updated_ms: 1,
+            last_updated_time: Some(1),
             credential_mapping: [(
                 format!("{HOST}/team500/app"),
-                PulledCredentials {
-                    kubernetes_secrets: vec![SecretCoordinates {
+                ImagePullCredentials {
+                    kubernetes_secrets: vec![ImagePullSecret {
                         uid: "secret-uid".into(),
                         namespace: "shop".into(),
                         name: "regcred".into(),
@@ -141,7 +173,11 @@ fn ensure_present(c: &mut Criterion) {
             .into(),
         })
         .expect("record");
-    let m = manager(&pulled, VerificationPolicy::NeverVerifyPreloadedImages);
+    let m = manager(
+        &pulled,
+        kubelet2.path(),
+        VerificationPolicy::NeverVerifyPreloadedImages,
+    );
     let out = rt.block_on(m.ensure_image_exists(&req, &creds));
     assert!(out.image_ref.is_some(), "{out:?}");
     g.bench_function("pulled_verified_by_secret", |b| {
@@ -184,7 +220,12 @@ fn ten_thousand_containers(c: &mut Criterion) {
     let mut g = c.benchmark_group("node/sync_pod_all_present");
     g.sample_size(10);
     let (_d, store) = store_with(10_000, Origin::Preloaded);
-    let m = manager(&store, VerificationPolicy::NeverVerifyPreloadedImages);
+    let kubelet = tempfile::tempdir().expect("kubelet dir");
+    let m = manager(
+        &store,
+        kubelet.path(),
+        VerificationPolicy::NeverVerifyPreloadedImages,
+    );
     let spec = pod_of(10_000);
     g.bench_function("10000_containers", |b| {
         b.iter_batched(

@@ -1,15 +1,15 @@
-//! `pod explain`: for each image of each pod, the image manager's decision path in words,
-//! without pulling and without writing anything.
+//! `pod explain`: for each image of each pod, the image manager's decision path in words — a
+//! dry run of the same engine: [`crate::decision::decide_image`] over the runtime's read-only
+//! calls and a [`DryRunRecords`] accessor (no network, no writes).
 
-use std::sync::Arc;
-
-use pullsim_policy::{PullPolicy, Verification, VerificationPolicy};
+use pullsim_policy::{Decision, PullPolicy, Reason, Verification, VerificationPolicy};
 use pullsim_reference::Reference;
-use pullsim_store::Store;
+use pullsim_runtime::{Image, ImageService, ImageSpec};
 
-use crate::image_manager::{ManagerConfig, apply_default_image_tag};
-use crate::records::PullManager;
-use crate::runtime::StoreRecords;
+use crate::decision::decide_image;
+use crate::image_manager::ManagerConfig;
+use crate::pull_manager::PullManager;
+use crate::records::{DryRunRecords, PullRecordsAccessor};
 use crate::sync::PodRun;
 
 /// The explanation of one image of one pod.
@@ -39,8 +39,15 @@ pub struct Explanation {
     pub not_matching: Vec<String>,
     /// Back-off state.
     pub backoff: String,
-    /// What EnsureImageExists would do.
+    /// What EnsureImageExists would do, in words.
     pub decision: String,
+    /// What EnsureImageExists would do: `pull`, `use-local` or `error`
+    /// (`pullsim_policy::Decision::as_str`; `error` also for a failure before the decision).
+    pub action: &'static str,
+    /// The waiting reason the decision gives by itself (`ErrImageNeverPull`,
+    /// `InvalidImageName`, `ImageInspectError`, `ErrImagePull`); `None` for `use-local`, and
+    /// for `pull`, whose reason depends on the registry.
+    pub reason: Option<Reason>,
 }
 
 fn policy_why(written: Option<PullPolicy>, image: &str) -> String {
@@ -75,35 +82,42 @@ fn host_platform() -> String {
     format!("{}/{arch}", std::env::consts::OS)
 }
 
-fn near_matches(store: &Store, r: &Reference) -> Vec<String> {
-    let Ok(all) = store.list() else {
-        return Vec::new();
-    };
+/// The repository of a CRI image name (`repo:tag` or `repo@digest`).
+fn repository_of(name: &str) -> &str {
+    if let Some((repo, _)) = name.split_once('@') {
+        return repo;
+    }
+    match name.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => name,
+    }
+}
+
+fn near_matches(images: &[Image], r: &Reference) -> Vec<String> {
     let last = r.path().rsplit('/').next().unwrap_or("").to_string();
     let mut out = Vec::new();
-    for rec in &all {
-        let shown = match (&rec.tag, &rec.digest) {
-            (_, Some(d)) => format!("{}@{d}", rec.name),
-            (Some(t), None) => format!("{}:{t}", rec.name),
-            (None, None) => rec.name.clone(),
-        };
-        if rec.name == r.name() {
-            out.push(format!(
-                "another tag of the same repository: {shown} (image {})",
-                rec.id()
-            ));
-        } else if rec.name.rsplit('/').next() == Some(last.as_str()) {
-            let hint = if r.domain() == "docker.io" && !r.to_string().contains(&rec.name) {
-                " — a name without a registry means docker.io/library/ (or docker.io/)"
-            } else {
-                ""
-            };
-            out.push(format!(
-                "the same name in another repository: {shown} (image {}){hint}",
-                rec.id()
-            ));
+    for img in images {
+        for shown in img.repo_tags.iter().chain(img.repo_digests.iter()) {
+            let repo = repository_of(shown);
+            if repo == r.name() {
+                out.push(format!(
+                    "another tag of the same repository: {shown} (image {})",
+                    img.id
+                ));
+            } else if repo.rsplit('/').next() == Some(last.as_str()) {
+                let hint = if r.domain() == "docker.io" && !r.to_string().contains(repo) {
+                    " — a name without a registry means docker.io/library/ (or docker.io/)"
+                } else {
+                    ""
+                };
+                out.push(format!(
+                    "the same name in another repository: {shown} (image {}){hint}",
+                    img.id
+                ));
+            }
         }
     }
+    out.dedup();
     out
 }
 
@@ -127,10 +141,17 @@ fn verification_words(v: &Verification, policy: VerificationPolicy, creds: &[Str
     }
 }
 
-/// Explain every image of every pod.
-pub fn explain(store: Arc<Store>, pods: &[PodRun], cfg: &ManagerConfig) -> Vec<Explanation> {
-    let pulls =
-        PullManager::new(StoreRecords::new(store.clone()), cfg.verification.clone()).read_only();
+/// Explain every image of every pod: the decision step of EnsureImageExists run over `service`
+/// (ImageStatus and ListImages only) and `records` (read through a [`DryRunRecords`]), so what
+/// it predicts is what `ensure_image_exists` then does. Back-off is in memory per run, so a
+/// fresh node has none.
+pub fn explain<S: ImageService, R: PullRecordsAccessor>(
+    service: &S,
+    records: &R,
+    pods: &[PodRun],
+    cfg: &ManagerConfig,
+) -> Vec<Explanation> {
+    let pulls = PullManager::new(DryRunRecords(records), cfg.verification.clone());
     let mut out = Vec::new();
     for pod in pods {
         for (i, img) in pod.spec.images.iter().enumerate() {
@@ -149,20 +170,34 @@ pub fn explain(store: Arc<Store>, pods: &[PodRun], cfg: &ManagerConfig) -> Vec<E
                 not_matching: Vec::new(),
                 backoff: "none: the kubelet keeps back-off in memory per <podUID>_<image>; after failed pulls it waits 10s, 20s, 40s, 80s, 160s, then 300s".to_string(),
                 decision: String::new(),
+                action: "error",
+                reason: None,
             };
-            let tagged = match apply_default_image_tag(&img.image) {
-                Ok(t) => t,
-                Err(err) => {
-                    e.presence = "not looked up".into();
-                    e.decision = format!(
-                        "InvalidImageName: {}",
-                        pullsim_policy::messages::failed_default_tag(&img.image, &err)
-                    );
+            let d = match decide_image(
+                service,
+                &pulls,
+                cfg.ensure_secret_pulled_images,
+                &img.image,
+                policy,
+                pod.credentials.as_ref(),
+                pullsim_policy::Time::ZERO,
+            ) {
+                Ok(d) => d,
+                Err(f) => {
+                    e.presence = match f.reason {
+                        Reason::ImageInspectError => format!("lookup failed: {}", f.message),
+                        _ => "not looked up".into(),
+                    };
+                    e.decision = format!("{}: {}", f.reason.as_str(), f.message);
+                    e.reason = Some(f.reason);
                     out.push(e);
                     continue;
                 }
             };
-            let creds = pod.credentials.lookup(&tagged).unwrap_or_default();
+            let creds = match d.decision {
+                Decision::Pull => d.credentials.clone(),
+                _ => pod.credentials.lookup(&d.image).unwrap_or_default(),
+            };
             e.credentials = creds
                 .iter()
                 .map(|c| format!("{} (key {}): {}", c.label(), c.key, c.why))
@@ -171,89 +206,79 @@ pub fn explain(store: Arc<Store>, pods: &[PodRun], cfg: &ManagerConfig) -> Vec<E
                 e.credentials
                     .push("none: the pull is anonymous".to_string());
             }
-            e.not_matching = pod.credentials.misses(&tagged);
-            let r = Reference::parse_normalized(&tagged).ok();
-            let rec = r.as_ref().map(|r| store.lookup(r));
-            let present = match rec {
-                Some(Ok(Some(rec))) => {
-                    e.presence = format!("present as image {}", rec.id());
-                    if let Some(p) = &rec.platform
-                        && *p != host_platform()
+            e.not_matching = pod.credentials.misses(&d.image);
+            // Presence in words. Always skips the lookup; explain still shows what is there.
+            let status = if d.looked_up {
+                None
+            } else {
+                service
+                    .image_status(&ImageSpec::new(d.image.as_ref()))
+                    .ok()
+                    .flatten()
+            };
+            let shown_ref = d
+                .image_ref
+                .clone()
+                .or_else(|| status.as_ref().map(|s| s.id.clone()));
+            match &shown_ref {
+                Some(id) => {
+                    e.presence = format!("present as image {id}");
+                    let found = status.or_else(|| {
+                        service
+                            .image_status(&ImageSpec::new(id.as_str()))
+                            .ok()
+                            .flatten()
+                    });
+                    if let Some(p) = found.and_then(|i| i.platform)
+                        && p != host_platform()
                     {
                         e.near_matches.push(format!(
                             "stored for platform {p}, this node is {}",
                             host_platform()
                         ));
                     }
-                    Some(rec.id())
-                }
-                Some(Ok(None)) => {
-                    e.presence = "absent".into();
-                    if let Some(r) = &r {
-                        e.near_matches = near_matches(&store, r);
-                    }
-                    None
-                }
-                Some(Err(err)) => {
-                    e.presence = format!("lookup failed: {err}");
-                    e.decision = "ImageInspectError".into();
-                    out.push(e);
-                    continue;
                 }
                 None => {
                     e.presence = "absent".into();
-                    None
+                    if let (Ok(r), Ok(all)) = (
+                        Reference::parse_normalized(&d.image),
+                        service.list_images(None),
+                    ) {
+                        e.near_matches = near_matches(&all, &r);
+                    }
                 }
-            };
-            if policy == PullPolicy::Always {
+            }
+            if !d.looked_up {
                 e.presence = format!(
                     "{} (not looked up: Always skips the local lookup)",
                     e.presence
                 );
             }
-            let must_pull = match (&present, policy) {
-                (_, PullPolicy::Always) => {
-                    e.verification = "not needed: the image is pulled anyway".into();
-                    true
+            e.verification = match (&d.verification, policy, &d.image_ref) {
+                (_, PullPolicy::Always, _) => "not needed: the image is pulled anyway".into(),
+                (_, _, None) => "not applicable: the image is absent".into(),
+                (None, _, Some(_)) => {
+                    "off (feature gate KubeletEnsureSecretPulledImages=false)".into()
                 }
-                (None, _) => {
-                    e.verification = "not applicable: the image is absent".into();
-                    true
-                }
-                (Some(_), _) if !cfg.ensure_secret_pulled_images => {
-                    e.verification =
-                        "off (feature gate KubeletEnsureSecretPulledImages=false)".into();
-                    false
-                }
-                (Some(id), _) => {
-                    match pulls.verify(
-                        &img.image,
-                        id,
-                        pod.credentials.as_ref(),
-                        pullsim_policy::Time::ZERO,
-                    ) {
-                        Ok(v) => {
-                            let labels: Vec<String> = creds
-                                .iter()
-                                .filter(|c| c.secret_coordinates().is_some())
-                                .map(|c| c.label())
-                                .collect();
-                            e.verification =
-                                verification_words(&v, cfg.verification.policy, &labels);
-                            v.must_pull()
-                        }
-                        Err(err) => {
-                            e.verification = format!("error: {err}");
-                            true
-                        }
-                    }
+                (Some(v), _, Some(_)) => {
+                    let labels: Vec<String> = pod
+                        .credentials
+                        .lookup(&d.image)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(|c| c.secret_coordinates().is_some())
+                        .map(|c| c.label())
+                        .collect();
+                    verification_words(v, cfg.verification.policy, &labels)
                 }
             };
-            e.decision = match (must_pull, policy, &present) {
-                (false, _, _) => "use the local image (Normal Pulled: already present on machine)".into(),
-                (true, PullPolicy::Never, None) => "ErrImageNeverPull: absent and the policy is Never".into(),
-                (true, PullPolicy::Never, Some(_)) => "ErrImageNeverPull: present, but this pod may not use it and the policy is Never".into(),
-                (true, _, _) => format!(
+            e.action = d.decision.as_str();
+            e.reason = d.decision.reason();
+            e.decision = match (d.decision, &d.image_ref) {
+                (Decision::UseLocal, _) => "use the local image (Normal Pulled: already present on machine)".into(),
+                (Decision::NeverPull, None) => "ErrImageNeverPull: absent and the policy is Never".into(),
+                (Decision::NeverPull, Some(_)) => "ErrImageNeverPull: present, but this pod may not use it and the policy is Never".into(),
+                (Decision::Pull, _) => format!(
                     "pull ({})",
                     if creds.is_empty() {
                         "anonymously".to_string()

@@ -7,13 +7,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use pullsim_policy::{Backoff, EventReason, EventType, PullPolicy, Reason, Time, messages};
-
-use crate::puller::Puller;
-use crate::records::{PullManager, VerificationConfig};
-use crate::services::{
-    Clock, ImageService, PodCredentials, PullFailure, PullRecords, PulledImage, TrackedCredential,
+use pullsim_policy::{
+    Backoff, Decision, EventReason, EventType, PullPolicy, Reason, Time, messages,
 };
+use pullsim_runtime::{ImageService, PodSandboxConfig};
+
+use crate::decision::{ImageDecision, decide_image};
+use crate::pull_manager::{PullManager, VerificationConfig};
+use crate::puller::{PullError, Puller};
+use crate::records::PullRecordsAccessor;
+use crate::services::{Clock, PodCredentials, TrackedCredential};
+use crate::shared::PullDone;
 
 /// One event as the kubelet records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,7 +98,7 @@ pub struct ImageManager<S, R> {
     events: Mutex<Vec<RecordedEvent>>,
 }
 
-impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
+impl<S: ImageService, R: PullRecordsAccessor> ImageManager<S, R> {
     /// A manager over an image service and a record store.
     pub fn new(
         service: S,
@@ -218,75 +222,49 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
         }
     }
 
+    /// The decision step alone (default tag, ImageStatus, KEP-2535 verification, decision,
+    /// credentials), exactly as [`ImageManager::ensure_image_exists`] takes it; records no
+    /// event.
+    pub fn decide<'a>(
+        &self,
+        image: &'a str,
+        policy: PullPolicy,
+        creds: &dyn PodCredentials,
+    ) -> Result<ImageDecision<'a>, crate::decision::DecisionFailure> {
+        decide_image(
+            &self.service,
+            &self.pulls,
+            self.cfg.ensure_secret_pulled_images,
+            image,
+            policy,
+            creds,
+            self.clock.now(),
+        )
+    }
+
     /// EnsureImageExists (pkg/kubelet/images/image_manager.go).
     pub async fn ensure_image_exists(
         &self,
         req: &EnsureRequest<'_>,
         creds: &dyn PodCredentials,
     ) -> EnsureOutcome {
-        let requested = req.image;
-        // applyDefaultImageTag: parse; no tag and no digest gives ":latest" appended to the
-        // string as written (not normalized).
-        let image = match apply_default_image_tag(requested) {
-            Ok(i) => i,
-            Err(err) => {
-                let msg = messages::failed_default_tag(requested, &err);
-                self.record(
-                    req,
-                    EventType::Warning,
-                    EventReason::InspectFailed.as_str(),
-                    msg.clone(),
-                );
-                return self.fail(msg, Reason::InvalidImageName);
-            }
-        };
-
-        // imagePullPrecheck: Always skips the local lookup.
-        let mut image_ref = None;
-        if req.policy != PullPolicy::Always {
-            match self.service.get_image_ref(&image) {
-                Ok(r) => image_ref = r,
-                Err(err) => {
-                    // Upstream quotes the (empty) imageRef here, not the image.
-                    let msg = format!("Failed to inspect image \"\": {err}");
-                    self.record(
-                        req,
-                        EventType::Warning,
-                        EventReason::InspectFailed.as_str(),
-                        msg.clone(),
-                    );
-                    return self.fail(msg, Reason::ImageInspectError);
+        let d = match self.decide(req.image, req.policy, creds) {
+            Ok(d) => d,
+            Err(f) => {
+                if let Some(ev) = f.event {
+                    self.record(req, ev.event_type, ev.reason.as_str(), ev.message);
                 }
+                return self.fail(f.message, f.reason);
             }
-            if image_ref.is_none() && req.policy == PullPolicy::Never {
-                return self.never_pull(req);
-            }
-        }
-
-        if let Some(iref) = &image_ref {
-            if !self.cfg.ensure_secret_pulled_images {
-                return self.already_present(req, requested, iref, false);
-            }
-            match self
-                .pulls
-                .must_attempt_image_pull(requested, iref, creds, self.clock.now())
-            {
-                Err(err) => return self.fail(err, Reason::ErrImagePull),
-                Ok(false) => return self.already_present(req, requested, iref, true),
-                Ok(true) => {}
-            }
-        }
-
-        if req.policy == PullPolicy::Never {
-            // Present but not accessible with these credentials: same answer as absent.
-            return self.never_pull(req);
-        }
-
-        let credentials = match creds.lookup(&image) {
-            Ok(c) => c,
-            Err(err) => return self.fail(err, Reason::ErrImagePull),
         };
-        self.pull_image(req, &image, credentials).await
+        match (d.decision, d.image_ref) {
+            (Decision::UseLocal, Some(iref)) => {
+                self.already_present(req, req.image, iref, self.cfg.ensure_secret_pulled_images)
+            }
+            (Decision::Pull, _) => self.pull_image(req, &d.image, d.credentials).await,
+            // NeverPull, or (unreachable) UseLocal without an image: the same answer as absent.
+            _ => self.never_pull(req),
+        }
     }
 
     /// The image is present and this pod may use it: Normal Pulled "already present on machine"
@@ -295,7 +273,7 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
         &self,
         req: &EnsureRequest<'_>,
         requested: &str,
-        image_ref: &str,
+        image_ref: String,
         verified: bool,
     ) -> EnsureOutcome {
         let msg = messages::already_present(requested, verified);
@@ -306,7 +284,7 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
             msg.clone(),
         );
         EnsureOutcome {
-            image_ref: Some(image_ref.to_string()),
+            image_ref: Some(image_ref),
             reason: None,
             message: msg,
             pulled: false,
@@ -339,27 +317,27 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
             return backed_off;
         }
         if gate && let Err(err) = self.pulls.record_pull_intent(image) {
-            let msg = format!(
-                "Failed to record image pull intent for container image {}: {err}",
-                messages::go_quote(image)
+            // RecordPullIntent wraps the accessor's error (image_pull_manager.go).
+            let msg = messages::failed_to_record_intent(
+                image,
+                &format!("failed to record image pull intent: {err}"),
             );
             return self.fail(msg, Reason::ErrImagePull);
         }
         let outcome = self.pull_image_inner(req, spec_image, &credentials).await;
         if gate {
             match &outcome {
-                Ok((pulled, used)) => self.pulls.record_image_pulled(
+                Ok(done) => self.pulls.record_image_pulled(
                     image,
-                    &pulled.image_ref,
-                    used.map(|i| &credentials[i]),
-                    self.clock.now(),
+                    &done.response.image_ref,
+                    done.credential.and_then(|i| credentials.get(i)),
                 ),
                 Err(_) => self.pulls.record_image_pull_failed(image),
             }
         }
         match outcome {
-            Ok((pulled, _)) => EnsureOutcome {
-                image_ref: Some(pulled.image_ref),
+            Ok(done) => EnsureOutcome {
+                image_ref: Some(done.response.image_ref),
                 reason: None,
                 message: String::new(),
                 pulled: true,
@@ -396,13 +374,12 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
         Some(self.fail(msg, Reason::ImagePullBackOff))
     }
 
-    #[allow(clippy::type_complexity)]
     async fn pull_image_inner(
         &self,
         req: &EnsureRequest<'_>,
         spec_image: &str,
         credentials: &[TrackedCredential],
-    ) -> Result<(PulledImage, Option<usize>), EnsureOutcome> {
+    ) -> Result<PullDone, EnsureOutcome> {
         let image = req.image;
         let key = pullsim_policy::backoff_key(req.pod_uid, image);
         if let Ok(mut prev) = self.prev_pull_err.lock() {
@@ -416,22 +393,29 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
             messages::pulling(image),
         );
         let start = Instant::now();
-        let result = self
+        let (namespace, name) = req.pod.split_once('/').unwrap_or(("", req.pod));
+        let sandbox = PodSandboxConfig {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            uid: req.pod_uid.to_string(),
+        };
+        let result: Result<PullDone, PullError> = self
             .puller
-            .pull(&self.service, spec_image, credentials, self.clock.now())
+            .pull(&self.service, spec_image, credentials, Some(&sandbox))
             .await;
         match result {
             Err(failure) => {
+                let text = failure.to_string();
                 self.record(
                     req,
                     EventType::Warning,
                     EventReason::Failed.as_str(),
-                    messages::failed_to_pull(image, &failure.message),
+                    messages::failed_to_pull(image, &text),
                 );
                 if let Ok(mut b) = self.backoff.lock() {
                     b.next(&key, self.clock.now());
                 }
-                let (reason, msg) = messages::eval_pull_error(image, &failure.message);
+                let (reason, msg) = messages::eval_pull_error(image, &text);
                 if let Ok(mut prev) = self.prev_pull_err.lock() {
                     prev.insert(key, format!("{}: {msg}", reason.as_str()));
                 }
@@ -439,67 +423,14 @@ impl<S: ImageService, R: PullRecords> ImageManager<S, R> {
             }
             Ok(done) => {
                 let total = start.elapsed();
-                let msg = messages::successfully_pulled(
-                    image,
-                    done.pull_duration,
-                    total,
-                    done.image.size,
-                );
+                let msg =
+                    messages::successfully_pulled(image, done.pull_duration, total, done.size);
                 self.record(req, EventType::Normal, EventReason::Pulled.as_str(), msg);
                 if let Ok(mut b) = self.backoff.lock() {
                     b.gc(self.clock.now());
                 }
-                Ok((done.image, done.credential))
+                Ok(done)
             }
         }
     }
-}
-
-/// applyDefaultImageTag (image_manager.go): parse with ParseImageName; when the result has a
-/// tag but no digest and the string does not already end with `:tag`, append `:tag`.
-///
-/// The error is the kubelet's text alone (pkg/util/parsers/parsers.go:
-/// `couldn't parse image name %q: %v` around distribution's error), without the extra detail
-/// the reference crate's Display adds, so events and waiting messages are byte-identical.
-pub fn apply_default_image_tag(image: &str) -> Result<String, String> {
-    let parsed = pullsim_reference::parse_image_name(image).map_err(|e| e.upstream())?;
-    if parsed.digest.is_empty()
-        && !parsed.tag.is_empty()
-        && !image.ends_with(&format!(":{}", parsed.tag))
-    {
-        return Ok(format!("{image}:{}", parsed.tag));
-    }
-    Ok(image.to_string())
-}
-
-/// utilerrors.NewAggregate(...).Error(): one error as is; several distinct messages joined by
-/// ", " inside brackets (duplicates dropped).
-pub fn aggregate_errors(errors: &[String]) -> String {
-    let mut seen: Vec<&str> = Vec::new();
-    for e in errors {
-        if !seen.contains(&e.as_str()) {
-            seen.push(e);
-        }
-    }
-    match seen.len() {
-        0 => String::new(),
-        1 => seen[0].to_string(),
-        _ => format!("[{}]", seen.join(", ")),
-    }
-}
-
-/// What the puller returns for a successful pull.
-#[derive(Clone, Debug)]
-pub struct PullDone {
-    /// The image.
-    pub image: PulledImage,
-    /// Time in the runtime (excluding the wait for a pull slot).
-    pub pull_duration: std::time::Duration,
-    /// Index of the credential that worked (`None`: anonymous).
-    pub credential: Option<usize>,
-}
-
-/// The failure the kubelet reports when a pull fails (for the puller).
-pub(crate) fn failure(message: String) -> PullFailure {
-    PullFailure { message }
 }

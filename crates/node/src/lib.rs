@@ -1,37 +1,52 @@
-//! pullsim-node: the node simulator.
+//! pullsim-node: the kubelet's image side.
 //!
-//! For the pods a cluster would run (read from manifests), it does what the kubelet's image
-//! manager does for each container image: defaults the pull policy, looks the image up in the
-//! store, checks KEP-2535 pull records, applies the image back-off, admits the pull through the
-//! serial or parallel puller with the QPS throttle, tries each credential of the pod's keyring,
-//! records what it pulled with which credentials, and emits the kubelet's events, in real or
-//! virtual time.
+//! For the pods a cluster would run (read from manifests), it does what the kubelet does for
+//! each container image: defaults the pull policy, asks the container runtime for the image
+//! (`ImageStatus`), checks KEP-2535 pull records, decides with `pullsim_policy::decide`, applies
+//! the image back-off, admits the pull through the serial or parallel puller with the QPS
+//! throttle, tries each credential of the pod's keyring (`PullImage`), records what it pulled
+//! with which credentials, emits the kubelet's events, and runs image GC — in real or virtual
+//! time.
 //!
-//! The image manager is written over small traits ([`services::ImageService`],
-//! [`services::PullRecords`], [`services::PodCredentials`], [`services::Clock`]) so that table
-//! tests can drive it with fakes; [`runtime`] has the real implementations over
-//! `pullsim-store`, `pullsim-registry` and `pullsim-credentials`.
+//! The container runtime is reached only through [`pullsim_runtime::ImageService`] (CRI); the
+//! KEP-2535 records through [`records::PullRecordsAccessor`] (files in the kubelet's format,
+//! or memory). Entry points: [`simulate::simulate`] (`pod run`, `pull`),
+//! [`explain::explain`] (`pod explain`, a dry run of the same decision step),
+//! [`creds_check::check_credentials`] (`creds check`), [`gc::collect`] (`images gc`, and GC
+//! after a run).
 
 #![deny(missing_docs)]
 
+pub mod creds_check;
+pub mod decision;
 pub mod describe;
+pub mod error;
 mod excerpt;
 pub mod explain;
+pub mod gc;
 pub mod image_manager;
+pub mod keyring;
 pub mod manifest;
 mod manifest_objects;
+mod manifest_types;
 pub mod pods;
+pub mod pull_manager;
 pub mod puller;
 pub mod records;
-pub mod runtime;
 pub mod services;
+pub mod shared;
 pub mod simulate;
 pub mod sync;
 
+pub use error::{NodeError, RecordsError};
 pub use image_manager::{EnsureOutcome, EnsureRequest, ImageManager, ManagerConfig, RecordedEvent};
 pub use manifest::{ImageSource, ManifestError, Manifests, Origin, PodImage, PodSpec};
 pub use manifest_objects::derived_uid;
+pub use pull_manager::{PullManager, Verification, VerificationConfig};
 pub use puller::Puller;
-pub use records::{PullManager, Verification, VerificationConfig};
+pub use records::{
+    CachedPullRecords, DryRunRecords, FsPullRecords, MemPullRecords, PullRecordsAccessor,
+    migrate_legacy,
+};
 pub use services::{Clock, FakeClock, RealClock};
 pub use sync::{ImageState, PodRun, SyncOptions, run_pods};

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::manifest::{
+use crate::manifest_types::{
     ImageSource, ManifestError, Origin, PodImage, PodSpec, ServiceAccount, json_kind,
 };
 use pullsim_policy::PullPolicy;

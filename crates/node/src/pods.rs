@@ -6,9 +6,12 @@
 use std::collections::HashSet;
 
 use pullsim_credentials::{Keyring, PullSecret};
+use pullsim_policy::PullPolicy;
 
-use crate::manifest::{ManifestError, Manifests, PodSpec};
-use crate::runtime::PodKeyring;
+use crate::error::NodeError;
+use crate::keyring::PodKeyring;
+use crate::manifest::{ImageSource, ManifestError, Manifests, Origin, PodImage, PodSpec};
+use crate::manifest_objects::derived_uid;
 use crate::sync::PodRun;
 
 /// Secrets known to the simulated node: pull secrets parsed by the credentials crate, and the
@@ -89,22 +92,78 @@ pub fn build_pods(m: &Manifests, secrets: &SecretSet, node: &Keyring) -> Vec<Pod
         .iter()
         .map(|pod| {
             let (names, _) = pull_secret_names(pod, m);
-            let mut found = Vec::new();
-            let mut missing = Vec::new();
-            for n in names.iter().filter(|n| !n.is_empty()) {
-                if let Some(s) = secrets.get(&pod.namespace, n) {
-                    found.push(s);
-                } else if !secrets
-                    .present
-                    .contains(&(pod.namespace.clone(), n.clone()))
-                {
-                    missing.push(n.clone());
-                }
-            }
-            let keyring = PodKeyring::new(node, &found);
-            let mut run = PodRun::new(pod.clone(), Box::new(keyring));
-            run.missing_secrets = missing;
-            run
+            build_pod(pod.clone(), &names, secrets, node)
         })
         .collect()
+}
+
+/// One pod ready to simulate: its pull secrets (`names`, in order) resolved in its namespace
+/// over the node keyring; names of absent secrets become the kubelet's
+/// `FailedToRetrieveImagePullSecret` warning on every sync.
+pub fn build_pod(pod: PodSpec, names: &[String], secrets: &SecretSet, node: &Keyring) -> PodRun {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for n in names.iter().filter(|n| !n.is_empty()) {
+        if let Some(s) = secrets.get(&pod.namespace, n) {
+            found.push(s);
+        } else if !secrets
+            .present
+            .contains(&(pod.namespace.clone(), n.clone()))
+        {
+            missing.push(n.clone());
+        }
+    }
+    let keyring = PodKeyring::new(node, &found);
+    let mut run = PodRun::new(pod, Box::new(keyring));
+    run.missing_secrets = missing;
+    run
+}
+
+/// The name of the pod and of its container in [`single_container_pod`].
+pub const SINGLE_POD_NAME: &str = "pull";
+
+/// `pullsim pull IMAGE`: a pod with one container `pull` running `image` under `policy`
+/// (`None`: the API server's defaulting), in `namespace`, listing `secret_names` as its
+/// imagePullSecrets. Give it to [`build_pod`] and the sync loop as any pod: the same image
+/// manager, events, records and exit decision as `pod run`.
+pub fn single_container_pod(
+    image: &str,
+    policy: Option<PullPolicy>,
+    namespace: &str,
+    secret_names: &[String],
+) -> PodSpec {
+    PodSpec {
+        namespace: namespace.to_string(),
+        name: SINGLE_POD_NAME.to_string(),
+        uid: derived_uid(&format!("{namespace}/{SINGLE_POD_NAME}")),
+        service_account: "default".to_string(),
+        image_pull_secrets: secret_names.to_vec(),
+        images: vec![PodImage {
+            source: ImageSource::Container,
+            name: SINGLE_POD_NAME.to_string(),
+            image: image.to_string(),
+            pull_policy: policy,
+        }],
+        origin: Origin {
+            file: "<command line>".into(),
+            document: 1,
+            object: format!("Pod {SINGLE_POD_NAME:?}"),
+        },
+    }
+}
+
+/// The namespace of a one-container pod using `secrets`: theirs (they must share it), or
+/// `default` when there are none.
+pub fn secrets_namespace(secrets: &[PullSecret]) -> Result<String, NodeError> {
+    let Some(first) = secrets.first() else {
+        return Ok("default".to_string());
+    };
+    if let Some(other) = secrets.iter().find(|s| s.namespace != first.namespace) {
+        return Err(NodeError::SecretNamespace {
+            name: other.name.clone(),
+            found: other.namespace.clone(),
+            expected: first.namespace.clone(),
+        });
+    }
+    Ok(first.namespace.clone())
 }

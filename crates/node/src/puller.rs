@@ -11,11 +11,36 @@ use std::time::Instant;
 use pullsim_policy::{PullerConfig, TokenBucket};
 use tokio::sync::Semaphore;
 
-use crate::image_manager::{PullDone, aggregate_errors, failure};
-use crate::services::{Clock, ImageService, PullFailure, TrackedCredential};
+use pullsim_runtime::{ImageService, ImageSpec, PodSandboxConfig, RuntimeError};
+
+use crate::services::{Clock, TrackedCredential};
+use crate::shared::{PullDone, go_aggregate, pull_error_text};
 
 /// The text of the throttled image service's error (helpers.go throttledImageService).
 pub const PULL_QPS_EXCEEDED: &str = "pull QPS exceeded";
+
+/// A pull that failed, as the image manager sees it. `Display` is the error text the kubelet
+/// puts in its events and waiting messages.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PullError {
+    /// The QPS throttle refused the pull (helpers.go throttledImageService).
+    #[error("{}", PULL_QPS_EXCEEDED)]
+    Throttled,
+    /// Every attempt failed in the runtime; one error per attempt, in order, shown as the
+    /// kubelet aggregates them (kuberuntime_image.go PullImage: `utilerrors.NewAggregate`).
+    #[error("{}", go_aggregate(.errors.iter().map(pull_error_text)))]
+    Runtime {
+        /// The runtime's errors.
+        errors: Vec<RuntimeError>,
+    },
+    /// The pull slot could not be acquired (the puller was shut down).
+    #[error("image puller closed: {message}")]
+    Closed {
+        /// Why.
+        message: String,
+    },
+}
 
 /// Serial or parallel puller with an optional QPS throttle.
 pub struct Puller {
@@ -77,11 +102,13 @@ impl Puller {
         service: &S,
         image: &str,
         credentials: &[TrackedCredential],
-        _requested_at: pullsim_policy::Time,
-    ) -> Result<PullDone, PullFailure> {
+        sandbox: Option<&PodSandboxConfig>,
+    ) -> Result<PullDone, PullError> {
         // Serial puller: a FIFO (tokio's semaphore is fair); parallel: bounded or not.
         let _permit = match &self.lanes {
-            Some(s) => Some(s.acquire().await.map_err(|e| failure(e.to_string()))?),
+            Some(s) => Some(s.acquire().await.map_err(|e| PullError::Closed {
+                message: e.to_string(),
+            })?),
             None => None,
         };
         let start = Instant::now();
@@ -92,16 +119,26 @@ impl Puller {
                 .unwrap_or(false);
             if !ok {
                 self.note(PullerLogEntry::Throttled(image.to_string()));
-                return Err(failure(PULL_QPS_EXCEEDED.to_string()));
+                return Err(PullError::Throttled);
             }
         }
         self.note(PullerLogEntry::Started(image.to_string()));
-        let result = pull_with_credentials(service, image, credentials).await;
+        let spec = ImageSpec::new(image);
+        let result = pull_with_credentials(service, &spec, credentials, sandbox).await;
         self.note(PullerLogEntry::Finished(image.to_string()));
-        let (pulled, credential) = result?;
+        let (response, credential) = result?;
+        let pull_duration = start.elapsed();
+        // puller.go: "Getting the image size with best effort, ignoring the error" —
+        // GetImageSize is ImageStatus(image).size (kuberuntime_image.go).
+        let size = service
+            .image_status(&spec)
+            .ok()
+            .flatten()
+            .map_or(0, |i| i.size);
         Ok(PullDone {
-            image: pulled,
-            pull_duration: start.elapsed(),
+            response,
+            size,
+            pull_duration,
             credential,
         })
     }
@@ -111,18 +148,22 @@ impl Puller {
 /// credential in order until one works; all errors aggregated.
 async fn pull_with_credentials<S: ImageService>(
     service: &S,
-    image: &str,
+    image: &ImageSpec,
     credentials: &[TrackedCredential],
-) -> Result<(crate::services::PulledImage, Option<usize>), PullFailure> {
+    sandbox: Option<&PodSandboxConfig>,
+) -> Result<(pullsim_runtime::PullImageResponse, Option<usize>), PullError> {
     if credentials.is_empty() {
-        return service.pull_image(image, None).await.map(|p| (p, None));
+        return match service.pull_image(image, None, sandbox).await {
+            Ok(p) => Ok((p, None)),
+            Err(e) => Err(PullError::Runtime { errors: vec![e] }),
+        };
     }
     let mut errors = Vec::new();
     for (i, c) in credentials.iter().enumerate() {
-        match service.pull_image(image, Some(&c.auth)).await {
+        match service.pull_image(image, Some(&c.auth), sandbox).await {
             Ok(p) => return Ok((p, Some(i))),
-            Err(e) => errors.push(e.message),
+            Err(e) => errors.push(e),
         }
     }
-    Err(failure(aggregate_errors(&errors)))
+    Err(PullError::Runtime { errors })
 }

@@ -1,91 +1,15 @@
-//! The seams of the image manager: the runtime's image service (store lookup + registry pull),
-//! the KEP-2535 pull records, the pod's credentials and the clock. Production implementations
-//! live in `runtime.rs`; tests substitute fakes that record every call.
+//! The kubelet-side seams of the image manager: the pod's credentials and the clock. The
+//! container runtime is reached through `pullsim_runtime::ImageService`, the pull records
+//! through [`crate::records::PullRecordsAccessor`].
 
-use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use pullsim_credentials::AuthConfig;
 use pullsim_policy::Time;
-use pullsim_store::{PulledRecord, SecretCoordinates};
 
-/// What a successful `PullImage` returns: the image ID and its size.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PulledImage {
-    /// The image ID (`sha256:<config digest>`), the kubelet's imageRef.
-    pub image_ref: String,
-    /// Image size in bytes (the kubelet's GetImageSize).
-    pub size: u64,
-}
-
-/// A failed `PullImage`: the runtime's error text (the kubelet derives the reason from its
-/// prefix, evalCRIPullErr).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PullFailure {
-    /// The error text, as the runtime would return it (credentials never included).
-    pub message: String,
-}
-
-/// The container runtime's image service as the kubelet's image manager sees it
-/// (kubecontainer.ImageService: GetImageRef and PullImage).
-pub trait ImageService {
-    /// GetImageRef: the image ID when the image (after default tagging) is present, `None`
-    /// when absent; `Err` when the lookup itself failed (ImageInspectError).
-    fn get_image_ref(&self, image: &str) -> Result<Option<String>, String>;
-
-    /// PullImage with one credential (or none: anonymous).
-    fn pull_image(
-        &self,
-        image: &str,
-        auth: Option<&AuthConfig>,
-    ) -> impl Future<Output = Result<PulledImage, PullFailure>>;
-}
-
-/// The pull-record store of KEP-2535 (pullmanager's PullRecordsAccessor).
-pub trait PullRecords {
-    /// The ImagePulledRecord for an image ID.
-    fn get_pulled_record(&self, image_ref: &str) -> Result<Option<PulledRecord>, String>;
-    /// Write (replace) an ImagePulledRecord.
-    fn write_pulled_record(&self, record: &PulledRecord) -> Result<(), String>;
-    /// Write an ImagePullIntent for the image as requested.
-    fn write_pull_intent(&self, image: &str) -> Result<(), String>;
-    /// Remove an ImagePullIntent.
-    fn delete_pull_intent(&self, image: &str) -> Result<(), String>;
-    /// Whether an ImagePullIntent exists for the image.
-    fn pull_intent_exists(&self, image: &str) -> Result<bool, String>;
-}
-
-impl<T: ImageService> ImageService for std::sync::Arc<T> {
-    fn get_image_ref(&self, image: &str) -> Result<Option<String>, String> {
-        self.as_ref().get_image_ref(image)
-    }
-    fn pull_image(
-        &self,
-        image: &str,
-        auth: Option<&AuthConfig>,
-    ) -> impl Future<Output = Result<PulledImage, PullFailure>> {
-        self.as_ref().pull_image(image, auth)
-    }
-}
-
-impl<T: PullRecords> PullRecords for std::sync::Arc<T> {
-    fn get_pulled_record(&self, image_ref: &str) -> Result<Option<PulledRecord>, String> {
-        self.as_ref().get_pulled_record(image_ref)
-    }
-    fn write_pulled_record(&self, record: &PulledRecord) -> Result<(), String> {
-        self.as_ref().write_pulled_record(record)
-    }
-    fn write_pull_intent(&self, image: &str) -> Result<(), String> {
-        self.as_ref().write_pull_intent(image)
-    }
-    fn delete_pull_intent(&self, image: &str) -> Result<(), String> {
-        self.as_ref().delete_pull_intent(image)
-    }
-    fn pull_intent_exists(&self, image: &str) -> Result<bool, String> {
-        self.as_ref().pull_intent_exists(image)
-    }
-}
+use crate::error::NodeError;
+use crate::records::ImagePullSecret;
 
 /// Where a credential came from, as the kubelet tracks it (credentialprovider.TrackedAuthConfig).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,13 +58,13 @@ impl TrackedCredential {
     }
 
     /// The kubelet's ImagePullSecret for this credential, when it is a pod secret.
-    pub fn secret_coordinates(&self) -> Option<SecretCoordinates> {
+    pub fn secret_coordinates(&self) -> Option<ImagePullSecret> {
         match &self.origin {
             CredentialOrigin::Secret {
                 uid,
                 namespace,
                 name,
-            } => Some(SecretCoordinates {
+            } => Some(ImagePullSecret {
                 uid: uid.clone(),
                 namespace: namespace.clone(),
                 name: name.clone(),
@@ -155,7 +79,7 @@ impl TrackedCredential {
 pub trait PodCredentials {
     /// Credentials for a repository (the kubelet looks up `repoToPull`, the normalized
     /// repository without tag or digest), in try order.
-    fn lookup(&self, image: &str) -> Result<Vec<TrackedCredential>, String>;
+    fn lookup(&self, image: &str) -> Result<Vec<TrackedCredential>, NodeError>;
 
     /// Keys that did not match the image, each with why (for `pod explain`).
     fn misses(&self, _image: &str) -> Vec<String> {

@@ -1,21 +1,24 @@
-//! One simulated node run: the image manager over the store and the registry, the sync loop in
+//! One simulated node run: the image manager over a runtime and a records accessor, the sync loop in
 //! real or virtual time, then image GC when a capacity is given.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pullsim_policy::{GcImage, GcPlan, GcPolicy, PullerConfig, Time};
-use pullsim_reference::Reference;
-use pullsim_store::Store;
+use pullsim_policy::{GcPolicy, PullerConfig, Time};
+use pullsim_runtime::{ImageService, ImageSpec};
 
+use crate::error::NodeError;
+use crate::gc::{GcReport, GcRequest, collect};
 use crate::image_manager::{ImageManager, ManagerConfig, RecordedEvent};
 use crate::puller::{Puller, PullerLogEntry};
-use crate::runtime::{StoreImageService, StoreRecords};
+use crate::records::PullRecordsAccessor;
 use crate::services::{Clock, FakeClock, RealClock};
+use crate::shared::wall_clock_ms;
 use crate::sync::{ImageState, PodRun, SyncOptions, run_pods};
 
-/// Images used within this interval keep their recorded last-used time.
+/// Images used within this interval keep their recorded last-used time (GC works in minutes;
+/// the kubelet refreshes its in-memory last-used times every 5 minutes).
 const TOUCH_INTERVAL_MS: u64 = 60_000;
 
 /// Everything that shapes a run (the kubelet's configuration and the simulation's own knobs).
@@ -54,23 +57,6 @@ impl Default for SimConfig {
     }
 }
 
-/// What image GC did after the run.
-#[derive(Clone, Debug)]
-pub struct GcReport {
-    /// Capacity and usage used for the plan.
-    pub capacity: u64,
-    /// Bytes used before GC (blobs in the store).
-    pub used: u64,
-    /// The plan (image IDs, bytes, warning).
-    pub plan: GcPlan,
-    /// Index keys removed.
-    pub removed: Vec<String>,
-    /// Bytes actually freed in the store.
-    pub bytes_freed: u64,
-    /// An error from the plan or the store.
-    pub error: Option<String>,
-}
-
 /// The result of a run.
 pub struct SimReport {
     /// The pods with their final image states.
@@ -81,10 +67,8 @@ pub struct SimReport {
     pub end: Time,
     /// Wall-clock Unix ms of the run's epoch (time zero).
     pub epoch_unix_ms: u64,
-    /// Offline runs: the images whose pull needed the network.
-    pub needed_network: Vec<String>,
-    /// Image GC, when a capacity was given.
-    pub gc: Option<GcReport>,
+    /// Image GC, when a capacity was given: its report, or why it could not run.
+    pub gc: Option<Result<GcReport, NodeError>>,
     /// The order in which pulls started and finished in the runtime.
     pub puller_log: Vec<PullerLogEntry>,
 }
@@ -96,10 +80,17 @@ impl SimReport {
     }
 }
 
-/// Run the pods on a node backed by `service` (store + registry client).
-pub async fn simulate(service: StoreImageService, pods: Vec<PodRun>, cfg: &SimConfig) -> SimReport {
-    let store = service.store().clone();
-    let epoch_unix_ms = pullsim_store::now_ms();
+/// Run the pods on a node whose runtime is `service` and whose KEP-2535 records are
+/// `records`: the sync loop (real or virtual time), then the images of ready containers are
+/// marked used (`ImageService::mark_used`), then image GC when a capacity is given, protecting
+/// those images.
+pub async fn simulate<S: ImageService, R: PullRecordsAccessor>(
+    service: S,
+    records: R,
+    pods: Vec<PodRun>,
+    cfg: &SimConfig,
+) -> SimReport {
+    let epoch_unix_ms = wall_clock_ms();
     let fake = cfg
         .virtual_time
         .then(|| Arc::new(FakeClock::at(Duration::ZERO)));
@@ -108,7 +99,6 @@ pub async fn simulate(service: StoreImageService, pods: Vec<PodRun>, cfg: &SimCo
         None => Arc::new(RealClock::new()),
     };
     let puller = Puller::new(&cfg.puller, cfg.qps, cfg.burst, clock.clone());
-    let records = StoreRecords::new(store.clone());
     let manager = ImageManager::new(service, records, cfg.manager.clone(), puller, clock.clone());
     let mut pods = pods;
     let opts = SyncOptions {
@@ -121,125 +111,62 @@ pub async fn simulate(service: StoreImageService, pods: Vec<PodRun>, cfg: &SimCo
         _ => clock.now(),
     };
     let events = manager.take_events();
-    let needed_network = manager.service().needed_network();
     let puller_log = manager.puller_log();
 
-    // Images used by the simulated pods count as used now (GC's lastUsed).
-    let now_ms = pullsim_store::now_ms();
-    let mut in_use = BTreeSet::new();
-    for pod in &pods {
-        for (img, st) in pod.spec.images.iter().zip(&pod.states) {
-            if let ImageState::Ready { image_id } = st {
-                in_use.insert(image_id.clone());
-                let tagged = crate::image_manager::apply_default_image_tag(&img.image)
-                    .unwrap_or_else(|_| img.image.clone());
-                // Last-used times are for GC, which works in minutes (the kubelet refreshes
-                // them every 5 minutes): skip the synchronous write when recent.
-                if let Ok(r) = Reference::parse_normalized(&tagged)
-                    && let Ok(Some(rec)) = store.lookup(&r)
-                    && now_ms.saturating_sub(rec.last_used_ms) > TOUCH_INTERVAL_MS
-                {
-                    let _ = store.touch(&r, now_ms);
-                }
-            }
-        }
-    }
-    let gc = cfg
-        .capacity
-        .map(|capacity| run_gc(&store, capacity, &cfg.gc_policy, &in_use, now_ms));
+    let now_ms = wall_clock_ms();
+    let in_use = mark_ready_images_used(manager.service(), &pods, now_ms).await;
+    let gc = match cfg.capacity {
+        Some(capacity) => Some(
+            collect(
+                manager.service(),
+                &GcRequest {
+                    policy: cfg.gc_policy,
+                    capacity,
+                    in_use: &in_use,
+                    now_unix_ms: now_ms,
+                    dry_run: false,
+                },
+            )
+            .await,
+        ),
+        None => None,
+    };
     SimReport {
         pods,
         events,
         end,
         epoch_unix_ms,
-        needed_network,
         gc,
         puller_log,
     }
 }
 
-/// One image GC pass over the store (image_gc_manager.go) with `in_use` image IDs protected.
-pub fn run_gc(
-    store: &Store,
-    capacity: u64,
-    policy: &GcPolicy,
-    in_use: &BTreeSet<String>,
+/// The image IDs of ready containers, each marked used at `now_ms` through the runtime (skipped
+/// when the runtime says it was used within the last minute: the write is for GC's order, which
+/// works in minutes).
+pub async fn mark_ready_images_used<S: ImageService>(
+    service: &S,
+    pods: &[PodRun],
     now_ms: u64,
-) -> GcReport {
-    let mut report = GcReport {
-        capacity,
-        used: 0,
-        plan: GcPlan::default(),
-        removed: Vec::new(),
-        bytes_freed: 0,
-        error: None,
-    };
-    let records = match store.list() {
-        Ok(r) => r,
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return report;
-        }
-    };
-    report.used = match store.disk_usage() {
-        Ok(u) => u.blob_bytes,
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return report;
-        }
-    };
-    let mut by_id: BTreeMap<String, (GcImage, Vec<String>)> = BTreeMap::new();
-    for r in &records {
-        let id = r.id();
-        let e = by_id.entry(id.clone()).or_insert_with(|| {
-            (
-                GcImage {
-                    id: id.clone(),
-                    size: r.size,
-                    first_detected: Duration::from_millis(r.first_seen_ms),
-                    last_used: Duration::from_millis(r.last_used_ms),
-                    pinned: false,
-                    in_use: in_use.contains(&id),
-                },
-                Vec::new(),
-            )
-        });
-        e.0.first_detected =
-            e.0.first_detected
-                .min(Duration::from_millis(r.first_seen_ms));
-        e.0.last_used = e.0.last_used.max(Duration::from_millis(r.last_used_ms));
-        e.0.pinned |= r.pinned;
-        e.1.push(r.key());
-    }
-    let images: Vec<GcImage> = by_id.values().map(|(g, _)| g.clone()).collect();
-    let plan = match pullsim_policy::plan_gc(
-        policy,
-        capacity,
-        report.used,
-        &images,
-        Duration::from_millis(now_ms),
-    ) {
-        Ok(p) => p,
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return report;
-        }
-    };
-    let keys: Vec<String> = plan
-        .to_delete
+) -> BTreeSet<String> {
+    let in_use: BTreeSet<String> = pods
         .iter()
-        .filter_map(|id| by_id.get(id))
-        .flat_map(|(_, k)| k.iter().cloned())
+        .flat_map(|p| p.states.iter())
+        .filter_map(|st| match st {
+            ImageState::Ready { image_id } => Some(image_id.clone()),
+            _ => None,
+        })
         .collect();
-    report.plan = plan;
-    if !keys.is_empty() {
-        match store.remove_images(&keys) {
-            Ok(out) => {
-                report.removed = out.removed;
-                report.bytes_freed = out.bytes_freed;
-            }
-            Err(e) => report.error = Some(e.to_string()),
+    for id in &in_use {
+        let recent = service
+            .image_status(&ImageSpec::new(id.as_str()))
+            .ok()
+            .flatten()
+            .is_some_and(|i| now_ms.saturating_sub(i.last_used_unix_ms) <= TOUCH_INTERVAL_MS);
+        if !recent {
+            // Best effort, as the kubelet's in-memory bookkeeping cannot fail.
+            let _ = service.mark_used(id, now_ms).await;
         }
     }
-    report
+    in_use
 }

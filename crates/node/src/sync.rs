@@ -18,7 +18,10 @@ use pullsim_policy::{EventType, PullPolicy, Reason, Time};
 
 use crate::image_manager::{EnsureOutcome, EnsureRequest, ImageManager};
 use crate::manifest::{ImageSource, PodSpec};
-use crate::services::{Clock, FakeClock, ImageService, PodCredentials, PullRecords};
+use pullsim_runtime::ImageService;
+
+use crate::records::PullRecordsAccessor;
+use crate::services::{Clock, FakeClock, PodCredentials};
 
 /// The pod worker's retry period after a failed sync (kubelet.go backOffPeriod).
 pub const POD_WORKER_BACKOFF: Duration = Duration::from_secs(10);
@@ -108,7 +111,7 @@ pub struct SyncOptions {
 
 /// Run the sync loop over all pods. Pods due at the same moment are synced concurrently
 /// (their pulls meet in the puller, as pod workers' pulls do).
-pub async fn run_pods<S: ImageService, R: PullRecords>(
+pub async fn run_pods<S: ImageService, R: PullRecordsAccessor>(
     manager: &ImageManager<S, R>,
     pods: &mut [PodRun],
     opts: &SyncOptions,
@@ -159,7 +162,7 @@ pub async fn run_pods<S: ImageService, R: PullRecords>(
 }
 
 /// One SyncPod, as far as images go.
-pub async fn sync_pod<S: ImageService, R: PullRecords>(
+pub async fn sync_pod<S: ImageService, R: PullRecordsAccessor>(
     manager: &ImageManager<S, R>,
     pod: &mut PodRun,
 ) {

@@ -14,15 +14,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::{FakeCreds, FakeRuntime, env, secret_cred};
+use common::{FakeCreds, env, record_by_secret, scripted, secret_cred};
+use pullsim_node::records::ImagePulledRecord;
 use pullsim_node::{EnsureRequest, ManagerConfig, VerificationConfig};
 use pullsim_policy::{Allowlist, EventType, PullPolicy, PullerConfig, Reason, VerificationPolicy};
-use pullsim_store::{PulledCredentials, PulledRecord, SecretCoordinates};
 
 const IMAGE: &str = "registry.test/team/private:1";
 const ID: &str = "sha256:private";
 
-const GET: &str = "GetImageRef";
+/// GetImageRef, and GetImageSize after a pull: both `ImageStatus(image)` (kuberuntime_image.go).
+const GET: &str = "ImageStatus(registry.test/team/private:1)";
 const PULL_AS_A: &str = "PullImage(registry.test/team/private:1 as a)";
 const PULL_AS_C: &str = "PullImage(registry.test/team/private:1 as c)";
 const PULL_ANON: &str = "PullImage(registry.test/team/private:1)";
@@ -43,10 +44,13 @@ const PRESENT_GATE_OFF: &str =
 const NEVER: &str =
     "Container image \"registry.test/team/private:1\" is not present with pull policy of Never";
 const BACKOFF: &str = "Back-off pulling image \"registry.test/team/private:1\"";
-const FAILED_ANON: &str =
-    "Failed to pull image \"registry.test/team/private:1\": 401 Unauthorized for anonymous";
-const FAILED_C: &str =
-    "Failed to pull image \"registry.test/team/private:1\": 401 Unauthorized for c";
+/// The scripted registry's refusals, as the kubelet receives them (code Unknown: the CRI
+/// client keeps the description, cri-client remote_image.go).
+const ERR_ANON: &str = "failed to pull and unpack image \"registry.test/team/private:1\": 401 Unauthorized for anonymous";
+const ERR_C: &str =
+    "failed to pull and unpack image \"registry.test/team/private:1\": 401 Unauthorized for c";
+const FAILED_ANON: &str = "Failed to pull image \"registry.test/team/private:1\": failed to pull and unpack image \"registry.test/team/private:1\": 401 Unauthorized for anonymous";
+const FAILED_C: &str = "Failed to pull image \"registry.test/team/private:1\": failed to pull and unpack image \"registry.test/team/private:1\": 401 Unauthorized for c";
 
 use EventType::{Normal, Warning};
 
@@ -124,7 +128,7 @@ fn cases() -> Vec<Case> {
                 step(
                     1,
                     IfNotPresent,
-                    &[GET, PULL_AS_A],
+                    &[GET, PULL_AS_A, GET],
                     &[INTENT_WRITE, REC_GET, REC_WRITE, INTENT_DELETE],
                     &[(Normal, "Pulling", PULLING), (Normal, "Pulled", PULLED_NEW)],
                     None,
@@ -159,7 +163,7 @@ fn cases() -> Vec<Case> {
                         (Warning, "Failed", FAILED_ANON),
                     ],
                     Some(ErrImagePull),
-                    "401 Unauthorized for anonymous",
+                    ERR_ANON,
                 ),
                 step(
                     1,
@@ -171,7 +175,7 @@ fn cases() -> Vec<Case> {
                         (Warning, "Failed", FAILED_ANON),
                     ],
                     Some(ErrImagePull),
-                    "401 Unauthorized for anonymous",
+                    ERR_ANON,
                 ),
                 step(
                     1,
@@ -180,7 +184,7 @@ fn cases() -> Vec<Case> {
                     &[],
                     &[(Normal, "BackOff", BACKOFF)],
                     Some(ImagePullBackOff),
-                    "Back-off pulling image \"registry.test/team/private:1\": ErrImagePull: 401 Unauthorized for anonymous",
+                    "Back-off pulling image \"registry.test/team/private:1\": ErrImagePull: failed to pull and unpack image \"registry.test/team/private:1\": 401 Unauthorized for anonymous",
                 ),
                 step(
                     1,
@@ -192,7 +196,7 @@ fn cases() -> Vec<Case> {
                         (Warning, "Failed", FAILED_ANON),
                     ],
                     Some(ErrImagePull),
-                    "401 Unauthorized for anonymous",
+                    ERR_ANON,
                 ),
             ],
         },
@@ -252,7 +256,7 @@ fn cases() -> Vec<Case> {
                         (Warning, "Failed", FAILED_ANON),
                     ],
                     Some(ErrImagePull),
-                    "401 Unauthorized for anonymous",
+                    ERR_ANON,
                 ),
                 step(
                     0,
@@ -261,7 +265,7 @@ fn cases() -> Vec<Case> {
                     &[REC_GET, INTENT_EXISTS],
                     &[(Normal, "BackOff", BACKOFF)],
                     Some(ImagePullBackOff),
-                    "Back-off pulling image \"registry.test/team/private:1\": ErrImagePull: 401 Unauthorized for anonymous",
+                    "Back-off pulling image \"registry.test/team/private:1\": ErrImagePull: failed to pull and unpack image \"registry.test/team/private:1\": 401 Unauthorized for anonymous",
                 ),
                 // Never: the same answer as for an absent image; presence is not revealed.
                 step(
@@ -290,7 +294,7 @@ fn cases() -> Vec<Case> {
                     &[REC_GET, INTENT_WRITE, INTENT_DELETE],
                     &[(Normal, "Pulling", PULLING), (Warning, "Failed", FAILED_C)],
                     Some(ErrImagePull),
-                    "401 Unauthorized for c",
+                    ERR_C,
                 ),
                 step(
                     0,
@@ -299,7 +303,7 @@ fn cases() -> Vec<Case> {
                     &[REC_GET],
                     &[(Normal, "BackOff", BACKOFF)],
                     Some(ImagePullBackOff),
-                    "Back-off pulling image \"registry.test/team/private:1\": ErrImagePull: 401 Unauthorized for c",
+                    "Back-off pulling image \"registry.test/team/private:1\": ErrImagePull: failed to pull and unpack image \"registry.test/team/private:1\": 401 Unauthorized for c",
                 ),
             ],
         },
@@ -325,7 +329,7 @@ fn cases() -> Vec<Case> {
                 step(
                     1,
                     Always,
-                    &[PULL_AS_A],
+                    &[PULL_AS_A, GET],
                     &[INTENT_WRITE, REC_GET, INTENT_DELETE],
                     &[(Normal, "Pulling", PULLING), (Normal, "Pulled", PULLED_NEW)],
                     None,
@@ -377,7 +381,7 @@ fn cases() -> Vec<Case> {
                         (Warning, "Failed", FAILED_ANON),
                     ],
                     Some(ErrImagePull),
-                    "401 Unauthorized for anonymous",
+                    ERR_ANON,
                 ),
                 // In back-off for Always, but back-off is consulted only on the pull path: the
                 // same image with IfNotPresent (another container of the pod) is used.
@@ -397,7 +401,7 @@ fn cases() -> Vec<Case> {
                     &[],
                     &[(Normal, "BackOff", BACKOFF)],
                     Some(ImagePullBackOff),
-                    "Back-off pulling image \"registry.test/team/private:1\": ErrImagePull: 401 Unauthorized for anonymous",
+                    "Back-off pulling image \"registry.test/team/private:1\": ErrImagePull: failed to pull and unpack image \"registry.test/team/private:1\": 401 Unauthorized for anonymous",
                 ),
             ],
         },
@@ -412,34 +416,21 @@ fn pod_creds(c: Creds) -> FakeCreds {
     })
 }
 
-fn pulled_record(r: Record) -> Option<PulledRecord> {
+fn pulled_record(r: Record) -> Option<ImagePulledRecord> {
     match r {
         Record::None => None,
-        Record::BySecretA => Some(PulledRecord {
-            image_ref: ID.into(),
-            last_updated_ms: 1,
-            credential_mapping: [(
-                "registry.test/team/private".to_string(),
-                PulledCredentials {
-                    kubernetes_secrets: vec![SecretCoordinates {
-                        uid: "uid-a-pull".into(),
-                        namespace: "a".into(),
-                        name: "pull".into(),
-                        credential_hash: secret_cred("a", "pull", "a").hash,
-                    }],
-                    ..Default::default()
-                },
-            )]
-            .into(),
-        }),
+        Record::BySecretA => Some(record_by_secret(
+            ID,
+            "registry.test/team/private",
+            &secret_cred("a", "pull", "a"),
+        )),
     }
 }
 
 async fn run_case(c: &Case, puller: PullerConfig) {
-    let mut runtime = FakeRuntime {
-        accepted_users: vec!["a".into()],
-        ..Default::default()
-    };
+    let mut runtime = scripted(|r| {
+        r.accepted_users = vec!["a".into()];
+    });
     if c.present {
         runtime = runtime.with_image(IMAGE, ID);
     }
@@ -452,13 +443,13 @@ async fn run_case(c: &Case, puller: PullerConfig) {
     };
     let e = env(runtime, cfg, puller, 0.0, 0);
     if let Some(r) = pulled_record(c.record) {
-        e.records.pulled.lock().unwrap().insert(ID.into(), r);
+        e.records.insert(r);
     }
     let creds = pod_creds(c.creds);
     for (i, s) in c.steps.iter().enumerate() {
         let what = format!("{}: step {i} ({puller:?})", c.name);
-        e.runtime.clear();
-        e.records.calls.lock().unwrap().clear();
+        e.runtime.clear_calls();
+        e.records.clear_calls();
         e.clock.advance(Duration::from_secs(s.advance));
         let req = EnsureRequest {
             pod: "b/pod",
@@ -494,7 +485,7 @@ async fn run_case(c: &Case, puller: PullerConfig) {
             }
         }
         // An intent never outlives the pull that wrote it.
-        assert!(e.records.intents.lock().unwrap().is_empty(), "{what}");
+        assert!(e.records.intents().is_empty(), "{what}");
     }
 }
 

@@ -4,16 +4,17 @@
 //! second (back-off 1 s → 60 s, as upstream) and checks the calls into the runtime, the
 //! returned reason, the events and the message.
 //!
-//! Differences to upstream, by design: our runtime returns the image size with the pull, so
-//! there is no separate `GetImageSize` call; the KEP-2535 gate is on (the 1.35 default), so an
-//! image found present also reads the pull records.
+//! The runtime's calls are CRI's: the kubelet's GetImageRef is `ImageStatus(image)` and its
+//! GetImageSize after a pull is `ImageStatus(image)` again (kuberuntime_image.go, puller.go).
+//! Difference to upstream, by design: the KEP-2535 gate is on (the 1.35 default), so an image
+//! found present also reads the pull records.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{FakeCreds, FakeRuntime, env};
-use pullsim_node::image_manager::apply_default_image_tag;
+use common::{FakeCreds, ScriptedImageService, env, scripted};
+use pullsim_node::shared::apply_default_image_tag;
 use pullsim_node::{EnsureRequest, ManagerConfig};
 use pullsim_policy::{EventType, PullPolicy, PullerConfig, Reason};
 
@@ -62,7 +63,7 @@ fn cases() -> Vec<Case> {
             qps: 0.0,
             burst: 0,
             steps: vec![step(
-                &["GetImageRef", "PullImage(missing_image:latest)"],
+                &["ImageStatus(missing_image:latest)", "PullImage(missing_image:latest)", "ImageStatus(missing_image:latest)"],
                 None,
                 &["Pulling", "Pulled"],
                 "",
@@ -79,7 +80,7 @@ fn cases() -> Vec<Case> {
             steps: (0..3)
                 .map(|_| {
                     step(
-                        &["GetImageRef"],
+                        &["ImageStatus(present_image:latest)"],
                         None,
                         &["Pulled"],
                         "already present on machine and can be accessed by the pod",
@@ -96,7 +97,7 @@ fn cases() -> Vec<Case> {
             qps: 0.0,
             burst: 0,
             steps: (0..3)
-                .map(|_| step(&["PullImage(present_image:latest)"], None, &["Pulling", "Pulled"], ""))
+                .map(|_| step(&["PullImage(present_image:latest)", "ImageStatus(present_image:latest)"], None, &["Pulling", "Pulled"], ""))
                 .collect(),
         },
         Case {
@@ -110,7 +111,7 @@ fn cases() -> Vec<Case> {
             steps: (0..3)
                 .map(|_| {
                     step(
-                        &["GetImageRef"],
+                        &["ImageStatus(missing_image:latest)"],
                         Some(ErrImageNeverPull),
                         &["ErrImageNeverPull"],
                         "Container image \"missing_image\" is not present with pull policy of Never",
@@ -129,10 +130,10 @@ fn cases() -> Vec<Case> {
             steps: (0..3)
                 .map(|_| {
                     step(
-                        &["GetImageRef"],
+                        &["ImageStatus(missing_image:latest)"],
                         Some(ImageInspectError),
                         &["InspectFailed"],
-                        "Failed to inspect image \"\": unknown inspectError",
+                        "Failed to inspect image \"\": rpc error: code = Unknown desc = unknown inspectError",
                     )
                 })
                 .collect(),
@@ -146,12 +147,12 @@ fn cases() -> Vec<Case> {
             qps: 0.0,
             burst: 0,
             steps: vec![
-                step(&["GetImageRef", "PullImage(typo_image:latest)"], Some(ErrImagePull), &["Pulling", "Failed"], "404"),
-                step(&["GetImageRef", "PullImage(typo_image:latest)"], Some(ErrImagePull), &["Pulling", "Failed"], "404"),
-                step(&["GetImageRef"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image \"typo_image\": ErrImagePull: 404"),
-                step(&["GetImageRef", "PullImage(typo_image:latest)"], Some(ErrImagePull), &["Pulling", "Failed"], "404"),
-                step(&["GetImageRef"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image"),
-                step(&["GetImageRef"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image"),
+                step(&["ImageStatus(typo_image:latest)", "PullImage(typo_image:latest)"], Some(ErrImagePull), &["Pulling", "Failed"], "404"),
+                step(&["ImageStatus(typo_image:latest)", "PullImage(typo_image:latest)"], Some(ErrImagePull), &["Pulling", "Failed"], "404"),
+                step(&["ImageStatus(typo_image:latest)"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image \"typo_image\": ErrImagePull: 404"),
+                step(&["ImageStatus(typo_image:latest)", "PullImage(typo_image:latest)"], Some(ErrImagePull), &["Pulling", "Failed"], "404"),
+                step(&["ImageStatus(typo_image:latest)"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image"),
+                step(&["ImageStatus(typo_image:latest)"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image"),
             ],
         },
         Case {
@@ -163,7 +164,7 @@ fn cases() -> Vec<Case> {
             qps: 400.0,
             burst: 600,
             steps: (0..3)
-                .map(|_| step(&["PullImage(present_image:latest)"], None, &["Pulling", "Pulled"], ""))
+                .map(|_| step(&["PullImage(present_image:latest)", "ImageStatus(present_image:latest)"], None, &["Pulling", "Pulled"], ""))
                 .collect(),
         },
         Case {
@@ -219,11 +220,11 @@ fn cases() -> Vec<Case> {
             qps: 0.0,
             burst: 0,
             steps: vec![
-                step(&["GetImageRef", "PullImage(typo_image:latest)"], Some(SignatureValidationFailed), &["Pulling", "Failed"], "image pull failed for typo_image because the signature validation failed"),
-                step(&["GetImageRef", "PullImage(typo_image:latest)"], Some(SignatureValidationFailed), &["Pulling", "Failed"], "image pull failed for typo_image because the signature validation failed"),
-                step(&["GetImageRef"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image \"typo_image\": SignatureValidationFailed: image pull failed for typo_image because the signature validation failed"),
-                step(&["GetImageRef", "PullImage(typo_image:latest)"], Some(SignatureValidationFailed), &["Pulling", "Failed"], "image pull failed for typo_image because the signature validation failed"),
-                step(&["GetImageRef"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image \"typo_image\": SignatureValidationFailed: image pull failed for typo_image because the signature validation failed"),
+                step(&["ImageStatus(typo_image:latest)", "PullImage(typo_image:latest)"], Some(SignatureValidationFailed), &["Pulling", "Failed"], "image pull failed for typo_image because the signature validation failed"),
+                step(&["ImageStatus(typo_image:latest)", "PullImage(typo_image:latest)"], Some(SignatureValidationFailed), &["Pulling", "Failed"], "image pull failed for typo_image because the signature validation failed"),
+                step(&["ImageStatus(typo_image:latest)"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image \"typo_image\": SignatureValidationFailed: image pull failed for typo_image because the signature validation failed"),
+                step(&["ImageStatus(typo_image:latest)", "PullImage(typo_image:latest)"], Some(SignatureValidationFailed), &["Pulling", "Failed"], "image pull failed for typo_image because the signature validation failed"),
+                step(&["ImageStatus(typo_image:latest)"], Some(ImagePullBackOff), &["BackOff"], "Back-off pulling image \"typo_image\": SignatureValidationFailed: image pull failed for typo_image because the signature validation failed"),
             ],
         },
         // Not upstream: RegistryUnavailable as evalCRIPullErr words it.
@@ -236,7 +237,7 @@ fn cases() -> Vec<Case> {
             qps: 0.0,
             burst: 0,
             steps: vec![step(
-                &["GetImageRef", "PullImage(typo_image:latest)"],
+                &["ImageStatus(typo_image:latest)", "PullImage(typo_image:latest)"],
                 Some(RegistryUnavailable),
                 &["Pulling", "Failed"],
                 "image pull failed for typo_image because the registry is unavailable: dial tcp 127.0.0.1:1: connection refused",
@@ -246,16 +247,15 @@ fn cases() -> Vec<Case> {
 }
 
 async fn run_case(c: &Case, puller: PullerConfig) {
-    let runtime = FakeRuntime {
-        inspect_err: c.inspect_err.map(str::to_string),
-        pull_err: c.pull_err.map(str::to_string),
-        ..Default::default()
-    }
+    let runtime = scripted(|r| {
+        r.status_error = c.inspect_err.map(str::to_string);
+        r.pull_error = c.pull_err.map(str::to_string);
+    })
     .with_image("present_image:latest", "sha256:present");
     let e = env(runtime, ManagerConfig::default(), puller, c.qps, c.burst);
     let creds = FakeCreds::default();
     for (i, s) in c.steps.iter().enumerate() {
-        e.runtime.clear();
+        e.runtime.clear_calls();
         e.clock.advance(Duration::from_secs(1));
         let req = EnsureRequest {
             pod: "test-ns/test_pod",
@@ -355,7 +355,7 @@ async fn invalid_image_name_event_is_the_kubelets_text() {
     ];
     for (image, want) in cases {
         let e = env(
-            FakeRuntime::default(),
+            ScriptedImageService::new(),
             ManagerConfig::default(),
             PullerConfig::default(),
             0.0,
@@ -383,7 +383,7 @@ async fn invalid_image_name_event_is_the_kubelets_text() {
         assert!(e.runtime.calls().is_empty(), "{image}");
         assert!(e.records.calls().is_empty(), "{image}");
         assert_eq!(
-            apply_default_image_tag(&image).unwrap_err(),
+            apply_default_image_tag(&image).unwrap_err().upstream(),
             want["Failed to apply default image tag \"\": ".len() + image.len()..],
             "{image}"
         );

@@ -12,11 +12,14 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{FakeCreds, FakeRuntime, env, node_cred, secret_cred};
+use common::{
+    FakeCreds, ScriptedImageService, env, node_cred, record_by_secret, refused, scripted,
+    secret_cred,
+};
 use pullsim_node::puller::PullerLogEntry;
+use pullsim_node::records::{ImagePullCredentials, ImagePulledRecord};
 use pullsim_node::{EnsureRequest, ManagerConfig, VerificationConfig};
 use pullsim_policy::{Allowlist, PullPolicy, PullerConfig, Reason, VerificationPolicy};
-use pullsim_store::{PulledCredentials, PulledRecord, SecretCoordinates};
 use tokio::sync::Notify;
 
 const IMAGE: &str = "registry.test/team/private:1";
@@ -53,29 +56,24 @@ fn creds(p: Pod) -> FakeCreds {
     })
 }
 
-fn record(r: Rec) -> Option<PulledRecord> {
-    let a = secret_cred("a", "pull", "a");
-    let creds = match r {
-        Rec::Preloaded => return None,
-        Rec::BySecretA => PulledCredentials {
-            kubernetes_secrets: vec![SecretCoordinates {
-                uid: "uid-a-pull".into(),
-                namespace: "a".into(),
-                name: "pull".into(),
-                credential_hash: a.hash,
-            }],
-            ..Default::default()
-        },
-        Rec::NodeAccessible => PulledCredentials {
-            node_pods_accessible: true,
-            ..Default::default()
-        },
-    };
-    Some(PulledRecord {
-        image_ref: ID.into(),
-        last_updated_ms: 1,
-        credential_mapping: [("registry.test/team/private".to_string(), creds)].into(),
-    })
+fn record(r: Rec) -> Option<ImagePulledRecord> {
+    let name = "registry.test/team/private";
+    match r {
+        Rec::Preloaded => None,
+        Rec::BySecretA => Some(record_by_secret(ID, name, &secret_cred("a", "pull", "a"))),
+        Rec::NodeAccessible => Some(ImagePulledRecord {
+            last_updated_time: Some(1),
+            image_ref: ID.into(),
+            credential_mapping: [(
+                name.to_string(),
+                ImagePullCredentials {
+                    node_pods_accessible: true,
+                    ..Default::default()
+                },
+            )]
+            .into(),
+        }),
+    }
 }
 
 /// Expected outcome: `true` = the pod uses the local image ("can be accessed by the pod").
@@ -122,10 +120,9 @@ async fn verification_matrix() {
             ] {
                 for pull_policy in [PullPolicy::IfNotPresent, PullPolicy::Never] {
                     let what = format!("{policy:?} {allow:?} {r:?} {p:?} {pull_policy:?}");
-                    let runtime = FakeRuntime {
-                        accepted_users: vec!["a".into()],
-                        ..Default::default()
-                    }
+                    let runtime = scripted(|r| {
+                        r.accepted_users = vec!["a".into()];
+                    })
                     .with_image(IMAGE, ID);
                     let cfg = ManagerConfig {
                         ensure_secret_pulled_images: true,
@@ -136,7 +133,7 @@ async fn verification_matrix() {
                     };
                     let e = env(runtime, cfg, PullerConfig::default(), 0.0, 0);
                     if let Some(rec) = record(r) {
-                        e.records.pulled.lock().unwrap().insert(ID.into(), rec);
+                        e.records.insert(rec);
                     }
                     let req = EnsureRequest {
                         pod: "b/pod",
@@ -195,7 +192,7 @@ async fn verification_matrix() {
                             assert_eq!(out.image_ref.is_some(), ok, "{what}");
                             assert_eq!(events[0], format!("Pulling image \"{IMAGE}\""), "{what}");
                             // The intent is gone after the pull either way.
-                            assert!(e.records.intents.lock().unwrap().is_empty(), "{what}");
+                            assert!(e.records.intents().is_empty(), "{what}");
                         }
                     }
                 }
@@ -206,7 +203,7 @@ async fn verification_matrix() {
 
 #[tokio::test]
 async fn same_credential_under_other_secret_is_added_to_the_record() {
-    let runtime = FakeRuntime::default().with_image(IMAGE, ID);
+    let runtime = ScriptedImageService::new().with_image(IMAGE, ID);
     let e = env(
         runtime,
         ManagerConfig::default(),
@@ -214,11 +211,7 @@ async fn same_credential_under_other_secret_is_added_to_the_record() {
         0.0,
         0,
     );
-    e.records
-        .pulled
-        .lock()
-        .unwrap()
-        .insert(ID.into(), record(Rec::BySecretA).unwrap());
+    e.records.insert(record(Rec::BySecretA).unwrap());
     let req = EnsureRequest {
         pod: "b/pod",
         pod_uid: "uid-b",
@@ -232,7 +225,7 @@ async fn same_credential_under_other_secret_is_added_to_the_record() {
         .ensure_image_exists(&req, &creds(Pod::SameCredentialOtherSecret))
         .await;
     assert_eq!(out.image_ref.as_deref(), Some(ID));
-    let rec = e.records.pulled.lock().unwrap().get(ID).cloned().unwrap();
+    let rec = e.records.record(ID).unwrap();
     let secrets = &rec.credential_mapping["registry.test/team/private"].kubernetes_secrets;
     let names: Vec<String> = secrets
         .iter()
@@ -243,10 +236,9 @@ async fn same_credential_under_other_secret_is_added_to_the_record() {
 
 #[tokio::test]
 async fn credentials_tried_in_order_record_names_the_one_that_worked() {
-    let runtime = FakeRuntime {
-        accepted_users: vec!["a".into()],
-        ..Default::default()
-    };
+    let runtime = scripted(|r| {
+        r.accepted_users = vec!["a".into()];
+    });
     let e = env(
         runtime,
         ManagerConfig::default(),
@@ -271,9 +263,10 @@ async fn credentials_tried_in_order_record_names_the_one_that_worked() {
     assert_eq!(
         e.runtime.calls(),
         [
-            "GetImageRef".to_string(),
+            format!("ImageStatus({IMAGE})"),
             format!("PullImage({IMAGE} as c)"),
             format!("PullImage({IMAGE} as a)"),
+            format!("ImageStatus({IMAGE})"),
         ]
     );
     assert_eq!(
@@ -285,15 +278,7 @@ async fn credentials_tried_in_order_record_names_the_one_that_worked() {
             "DeleteImagePullIntent"
         ]
     );
-    let rec = e
-        .records
-        .pulled
-        .lock()
-        .unwrap()
-        .values()
-        .next()
-        .cloned()
-        .unwrap();
+    let rec = e.records.records().into_iter().next().unwrap();
     let c = &rec.credential_mapping["registry.test/team/private"];
     assert!(!c.node_pods_accessible);
     assert_eq!(c.kubernetes_secrets.len(), 1);
@@ -306,10 +291,9 @@ async fn credentials_tried_in_order_record_names_the_one_that_worked() {
 
 #[tokio::test]
 async fn all_credentials_fail_no_anonymous_retry_errors_aggregated() {
-    let runtime = FakeRuntime {
-        accepted_users: vec!["a".into()],
-        ..Default::default()
-    };
+    let runtime = scripted(|r| {
+        r.accepted_users = vec!["a".into()];
+    });
     let e = env(
         runtime,
         ManagerConfig::default(),
@@ -333,7 +317,7 @@ async fn all_credentials_fail_no_anonymous_retry_errors_aggregated() {
     assert_eq!(out.reason, Some(Reason::ErrImagePull));
     assert_eq!(
         out.message,
-        "[401 Unauthorized for c, 401 Unauthorized for d]"
+        format!("[{}, {}]", refused(IMAGE, "c"), refused(IMAGE, "d"))
     );
     assert_eq!(
         e.runtime.calls(),
@@ -342,16 +326,15 @@ async fn all_credentials_fail_no_anonymous_retry_errors_aggregated() {
             format!("PullImage({IMAGE} as d)")
         ]
     );
-    assert!(e.records.pulled.lock().unwrap().is_empty());
-    assert!(e.records.intents.lock().unwrap().is_empty());
+    assert!(e.records.records().is_empty());
+    assert!(e.records.intents().is_empty());
 }
 
 #[tokio::test]
 async fn node_credentials_make_the_image_node_accessible() {
-    let runtime = FakeRuntime {
-        accepted_users: vec!["n".into()],
-        ..Default::default()
-    };
+    let runtime = scripted(|r| {
+        r.accepted_users = vec!["n".into()];
+    });
     let e = env(
         runtime,
         ManagerConfig::default(),
@@ -372,31 +355,19 @@ async fn node_credentials_make_the_image_node_accessible() {
         .ensure_image_exists(&req, &FakeCreds(vec![node_cred("n")]))
         .await;
     assert!(out.image_ref.is_some());
-    let rec = e
-        .records
-        .pulled
-        .lock()
-        .unwrap()
-        .values()
-        .next()
-        .cloned()
-        .unwrap();
+    let rec = e.records.records().into_iter().next().unwrap();
     assert!(rec.credential_mapping["registry.test/team/private"].node_pods_accessible);
 }
 
 #[tokio::test]
 async fn gate_off_present_image_is_used_without_records() {
-    let runtime = FakeRuntime::default().with_image(IMAGE, ID);
+    let runtime = ScriptedImageService::new().with_image(IMAGE, ID);
     let cfg = ManagerConfig {
         ensure_secret_pulled_images: false,
         ..Default::default()
     };
     let e = env(runtime, cfg, PullerConfig::default(), 0.0, 0);
-    e.records
-        .pulled
-        .lock()
-        .unwrap()
-        .insert(ID.into(), record(Rec::BySecretA).unwrap());
+    e.records.insert(record(Rec::BySecretA).unwrap());
     let req = EnsureRequest {
         pod: "b/pod",
         pod_uid: "uid-b",
@@ -426,10 +397,9 @@ async fn gate_off_present_image_is_used_without_records() {
 /// Returns the runtime's calls seen while "big" was still blocked, and the puller's log.
 async fn two_pods(puller: PullerConfig) -> (Vec<String>, Vec<PullerLogEntry>) {
     let notify = Arc::new(Notify::new());
-    let runtime = FakeRuntime {
-        block: Some(("reg.test/big:1".into(), notify.clone())),
-        ..Default::default()
-    };
+    let runtime = scripted(|r| {
+        r.block = Some(("reg.test/big:1".into(), notify.clone()));
+    });
     let e = env(runtime, ManagerConfig::default(), puller, 0.0, 0);
     let none = FakeCreds::default();
     let big = EnsureRequest {
@@ -506,7 +476,7 @@ async fn qps_burst_refusals_fail_the_pull_at_once_and_back_off() {
     // with "pull QPS exceeded" (helpers.go throttledImageService) and backs off like any
     // ErrImagePull.
     let e = env(
-        FakeRuntime::default(),
+        ScriptedImageService::new(),
         ManagerConfig::default(),
         PullerConfig::default(),
         1.0,

@@ -7,11 +7,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{FakeCreds, FakeRecords, FakeRuntime};
+use common::{FakeCreds, ScriptedImageService, scripted, slow_runtime, with_runtime};
 use pullsim_node::describe::{describe_pod, tabwrite};
 use pullsim_node::manifest::{ImageSource, Origin, PodImage, PodSpec};
 use pullsim_node::{
-    FakeClock, ImageManager, ImageState, ManagerConfig, PodRun, Puller, SyncOptions, run_pods,
+    FakeClock, ImageManager, ImageState, ManagerConfig, MemPullRecords, PodRun, Puller,
+    SyncOptions, run_pods,
 };
 use pullsim_policy::{PullPolicy, PullerConfig, Reason};
 
@@ -40,15 +41,15 @@ fn spec(images: Vec<(ImageSource, &str, &str, Option<PullPolicy>)>) -> PodSpec {
 }
 
 fn kubelet_manager(
-    runtime: FakeRuntime,
+    runtime: ScriptedImageService,
 ) -> (
-    ImageManager<Arc<FakeRuntime>, Arc<FakeRecords>>,
+    ImageManager<Arc<ScriptedImageService>, Arc<MemPullRecords>>,
     Arc<FakeClock>,
 ) {
     let clock = Arc::new(FakeClock::default());
     let m = ImageManager::new(
         Arc::new(runtime),
-        Arc::new(FakeRecords::default()),
+        Arc::new(MemPullRecords::new()),
         ManagerConfig::default(),
         Puller::new(&PullerConfig::default(), 0.0, 0, clock.clone()),
         clock.clone(),
@@ -65,12 +66,13 @@ fn kubelet_manager(
 async fn retry_is_counted_from_the_end_of_a_slow_failed_pull() {
     let clock = Arc::new(FakeClock::default());
     let m = ImageManager::new(
-        Arc::new(FakeRuntime {
-            pull_err: Some("401 Unauthorized".into()),
-            pull_takes: Some((clock.clone(), Duration::from_secs(3))),
-            ..Default::default()
-        }),
-        Arc::new(FakeRecords::default()),
+        Arc::new(with_runtime(
+            slow_runtime(clock.clone(), Duration::from_secs(3)),
+            |r| {
+                r.pull_error = Some("401 Unauthorized".into());
+            },
+        )),
+        Arc::new(MemPullRecords::new()),
         ManagerConfig::default(),
         Puller::new(&PullerConfig::default(), 0.0, 0, clock.clone()),
         clock.clone(),
@@ -103,10 +105,9 @@ async fn retry_is_counted_from_the_end_of_a_slow_failed_pull() {
 
 #[tokio::test]
 async fn back_off_grows_10_20_40_80_in_virtual_time() {
-    let (m, clock) = kubelet_manager(FakeRuntime {
-        pull_err: Some("401 Unauthorized".into()),
-        ..Default::default()
-    });
+    let (m, clock) = kubelet_manager(scripted(|r| {
+        r.pull_error = Some("401 Unauthorized".into());
+    }));
     let mut pods = vec![PodRun::new(
         spec(vec![(
             ImageSource::Container,
@@ -166,7 +167,7 @@ async fn back_off_grows_10_20_40_80_in_virtual_time() {
 #[tokio::test]
 async fn sync_pod_order_and_init_containers_gate_the_rest() {
     let (m, _clock) = kubelet_manager(
-        FakeRuntime::default()
+        ScriptedImageService::new()
             .with_image("reg.test/vol:1", "sha256:vol")
             .with_image("reg.test/dbg:1", "sha256:dbg"),
     );
@@ -220,7 +221,7 @@ fn tabwriter_pads_only_tab_terminated_cells() {
 async fn an_image_volume_that_fails_ends_the_sync_without_container_events() {
     // kuberuntime_manager.go SyncPod: getImageVolumes fails → no container is started.
     let (m, _clock) =
-        kubelet_manager(FakeRuntime::default().with_image("reg.test/app:1", "sha256:app"));
+        kubelet_manager(ScriptedImageService::new().with_image("reg.test/app:1", "sha256:app"));
     let mut pods = vec![PodRun::new(
         spec(vec![
             (ImageSource::Container, "app", "reg.test/app:1", None),

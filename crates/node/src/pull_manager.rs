@@ -1,19 +1,21 @@
 //! KEP-2535 "ensure secret pulled images": the kubelet's pull manager
-//! (pkg/kubelet/images/pullmanager/image_pull_manager.go and image_pull_policies.go) over
-//! pull records kept in the store.
+//! (pkg/kubelet/images/pullmanager/image_pull_manager.go and image_pull_policies.go) over a
+//! [`PullRecordsAccessor`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use pullsim_policy::verification::{
     self, PodCredentials as PolicyPodCredentials, PullRecords as PolicyRecords,
-    RecordedCredentials, SecretCoordinates as PolicySecret,
-    ServiceAccountCoordinates as PolicyServiceAccount,
 };
 use pullsim_policy::{Allowlist, Time, VerificationPolicy};
-use pullsim_store::{PulledCredentials, PulledRecord, SecretCoordinates};
 
-use crate::services::{PodCredentials, PullRecords, TrackedCredential};
+use crate::error::NodeError;
+use crate::records::{
+    ImagePullCredentials, ImagePullSecret, ImagePulledRecord, PullRecordsAccessor, RecordsError,
+};
+use crate::services::{PodCredentials, TrackedCredential};
+use crate::shared::{apply_default_image_tag, wall_clock_secs};
 
 /// imagePullCredentialsVerificationPolicy and preloadedImagesVerificationAllowlist.
 #[derive(Clone, Debug)]
@@ -45,40 +47,38 @@ pub use pullsim_policy::Verification;
 
 /// The pull manager: decides whether a present image must be pulled again for a pod, and
 /// keeps intents and records.
+#[derive(Debug)]
 pub struct PullManager<R> {
     records: R,
     cfg: VerificationConfig,
     intents: Mutex<HashMap<String, u32>>,
-    read_only: bool,
 }
 
 /// trimImageTagDigest: the normalized name without tag or digest.
-pub fn trim_image_tag_digest(image: &str) -> Result<String, String> {
+pub fn trim_image_tag_digest(image: &str) -> Result<String, NodeError> {
     pullsim_reference::Reference::parse_normalized(image)
         .map(|r| r.name())
-        .map_err(|e| e.to_string())
+        .map_err(|e| NodeError::invalid_image(image, &e))
 }
 
-impl<R: PullRecords> PullManager<R> {
-    /// A pull manager over a record store.
+impl<R: PullRecordsAccessor> PullManager<R> {
+    /// A pull manager over a record accessor.
     pub fn new(records: R, cfg: VerificationConfig) -> Self {
         PullManager {
             records,
             cfg,
             intents: Mutex::new(HashMap::new()),
-            read_only: false,
         }
     }
 
-    /// A pull manager that never writes (for `pod explain`).
-    pub fn read_only(mut self) -> Self {
-        self.read_only = true;
-        self
-    }
-
-    /// The record store.
+    /// The record accessor.
     pub fn records(&self) -> &R {
         &self.records
+    }
+
+    /// The verification settings.
+    pub fn config(&self) -> &VerificationConfig {
+        &self.cfg
     }
 
     /// MustAttemptImagePull: true when the pod may not use the present image without pulling.
@@ -88,71 +88,58 @@ impl<R: PullRecords> PullManager<R> {
         image_ref: &str,
         creds: &dyn PodCredentials,
         now: Time,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, NodeError> {
         self.verify(image, image_ref, creds, now)
             .map(|v| v.must_pull())
     }
 
     /// The verification with its reason (MustAttemptImagePull, step by step), using
-    /// `pullsim_policy::verification::verify` over the store's records. The pod's credentials
+    /// `pullsim_policy::verification::verify` over the accessor's record. The pod's credentials
     /// are looked up only when the verdict depends on them, as the kubelet does.
     pub fn verify(
         &self,
         image: &str,
         image_ref: &str,
         creds: &dyn PodCredentials,
-        now: Time,
-    ) -> Result<Verification, String> {
+        _now: Time,
+    ) -> Result<Verification, NodeError> {
         if image_ref.is_empty() {
             return Ok(Verification::NoRecord);
         }
-        let record = match self.records.get_pulled_record(image_ref) {
+        let record = match self.records.get_image_pulled_record(image_ref) {
             // Unable to access the records: the kubelet logs it and requires a pull.
             Err(_) => return Ok(Verification::NoRecord),
             Ok(r) => r,
         };
-        let mapping: Option<BTreeMap<String, RecordedCredentials>> = record.as_ref().map(|r| {
-            r.credential_mapping
-                .iter()
-                .map(|(k, v)| (k.clone(), to_policy(v)))
-                .collect()
-        });
-        let needs_intent = mapping.as_ref().is_none_or(|m| m.is_empty());
+        let mapping = record.as_ref().map(|r| &r.credential_mapping);
+        let needs_intent = mapping.is_none_or(|m| m.is_empty());
         let intent_exists = needs_intent
             && (self
                 .intents
                 .lock()
                 .map(|g| g.get(image).copied().unwrap_or(0) > 0)
                 .unwrap_or(false)
-                || self.records.pull_intent_exists(image).unwrap_or(true));
+                || self.records.image_pull_intent_exists(image).unwrap_or(true));
         let recs = PolicyRecords {
-            pulled: mapping.as_ref(),
+            pulled: mapping,
             intent_exists,
-        };
-        let no_creds = PolicyPodCredentials {
-            secrets: &[],
-            service_account: None,
         };
         let first = verification::verify(
             self.cfg.policy,
             &self.cfg.allowlist,
             image,
             &recs,
-            &no_creds,
+            &PolicyPodCredentials::default(),
         );
         if first != Verification::NotMatched {
             return Ok(first);
         }
-        let pod_secrets: Vec<PolicySecret> = creds
-            .lookup(&add_default_tag(image))?
+        let tagged =
+            apply_default_image_tag(image).map_err(|e| NodeError::invalid_image(image, &e))?;
+        let pod_secrets: Vec<ImagePullSecret> = creds
+            .lookup(&tagged)?
             .iter()
             .filter_map(TrackedCredential::secret_coordinates)
-            .map(|s| PolicySecret {
-                uid: s.uid,
-                namespace: s.namespace,
-                name: s.name,
-                credential_hash: s.credential_hash,
-            })
             .collect();
         let pod = PolicyPodCredentials {
             secrets: &pod_secrets,
@@ -166,30 +153,23 @@ impl<R: PullRecords> PullManager<R> {
         } = &v
             && let Some(s) = pod_secrets.get(*pod_secret)
         {
-            // Remember this secret as valid for the image (image_pull_manager.go).
+            // Remember this secret as valid for the image (image_pull_manager.go); a failure
+            // to write is logged by the kubelet and does not change the verdict.
             let _ = self.write_pulled_record_if_changed(
                 image,
                 image_ref,
-                Some(PulledCredentials {
-                    kubernetes_secrets: vec![SecretCoordinates {
-                        uid: s.uid.clone(),
-                        namespace: s.namespace.clone(),
-                        name: s.name.clone(),
-                        credential_hash: s.credential_hash.clone(),
-                    }],
+                ImagePullCredentials {
+                    kubernetes_secrets: vec![s.clone()],
                     ..Default::default()
-                }),
-                now,
+                },
             );
         }
         Ok(v)
     }
 
     /// RecordPullIntent.
-    pub fn record_pull_intent(&self, image: &str) -> Result<(), String> {
-        self.records
-            .write_pull_intent(image)
-            .map_err(|e| format!("failed to record image pull intent: {e}"))?;
+    pub fn record_pull_intent(&self, image: &str) -> Result<(), RecordsError> {
+        self.records.write_image_pull_intent(image)?;
         if let Ok(mut g) = self.intents.lock() {
             *g.entry(image.to_string()).or_insert(0) += 1;
         }
@@ -204,20 +184,19 @@ impl<R: PullRecords> PullManager<R> {
         image: &str,
         image_ref: &str,
         credential: Option<&TrackedCredential>,
-        now: Time,
     ) {
         let creds = match credential.and_then(TrackedCredential::secret_coordinates) {
-            Some(s) => PulledCredentials {
+            Some(s) => ImagePullCredentials {
                 kubernetes_secrets: vec![s],
                 ..Default::default()
             },
-            None => PulledCredentials {
+            None => ImagePullCredentials {
                 node_pods_accessible: true,
                 ..Default::default()
             },
         };
         if self
-            .write_pulled_record_if_changed(image, image_ref, Some(creds), now)
+            .write_pulled_record_if_changed(image, image_ref, creds)
             .is_err()
         {
             // The kubelet keeps the intent when the record could not be written.
@@ -237,7 +216,7 @@ impl<R: PullRecords> PullManager<R> {
         };
         let n = g.get(image).copied().unwrap_or(0);
         if n <= 1 {
-            if self.records.delete_pull_intent(image).is_ok() {
+            if self.records.delete_image_pull_intent(image).is_ok() {
                 g.remove(image);
             }
         } else {
@@ -249,71 +228,72 @@ impl<R: PullRecords> PullManager<R> {
         &self,
         image: &str,
         image_ref: &str,
-        creds: Option<PulledCredentials>,
-        now: Time,
-    ) -> Result<(), String> {
-        let name = trim_image_tag_digest(image)
-            .map_err(|e| format!("invalid image name {:?}: {e}", image))?;
-        let _ = now;
-        let now_ms = wall_clock_ms();
-        let existing = self.records.get_pulled_record(image_ref).unwrap_or(None);
-        let (record, changed) = match existing {
+        creds: ImagePullCredentials,
+    ) -> Result<(), NodeError> {
+        let name = trim_image_tag_digest(image)?;
+        let now = wall_clock_secs();
+        let existing = self
+            .records
+            .get_image_pulled_record(image_ref)
+            .unwrap_or(None);
+        let record = match existing {
             None => {
-                let mut r = PulledRecord {
+                let mut r = ImagePulledRecord {
+                    last_updated_time: Some(now),
                     image_ref: image_ref.to_string(),
-                    last_updated_ms: now_ms,
                     credential_mapping: Default::default(),
                 };
-                if let Some(c) = creds {
-                    r.credential_mapping.insert(name, c);
-                }
-                (r, true)
+                r.credential_mapping.insert(name, creds);
+                r
             }
-            Some(orig) => merge_new_creds(orig, &name, creds, now_ms),
+            Some(orig) => match merge_new_creds(&orig, &name, creds, now) {
+                Some(r) => r,
+                None => return Ok(()),
+            },
         };
-        if !changed || self.read_only {
-            return Ok(());
-        }
-        self.records.write_pulled_record(&record)
+        Ok(self.records.write_image_pulled_record(&record)?)
     }
 }
 
-/// The image with `:latest` when it has neither tag nor digest (what the keyring is asked).
-fn add_default_tag(image: &str) -> String {
-    crate::image_manager::apply_default_image_tag(image).unwrap_or_else(|_| image.to_string())
+fn secret_order(a: &ImagePullSecret, b: &ImagePullSecret) -> std::cmp::Ordering {
+    (&a.uid, &a.namespace, &a.name, &a.credential_hash).cmp(&(
+        &b.uid,
+        &b.namespace,
+        &b.name,
+        &b.credential_hash,
+    ))
 }
 
-/// pulledRecordMergeNewCreds: merge new credentials for `name` into a record.
+/// pulledRecordMergeNewCreds: the record with `new` merged in for `name`, or `None` when
+/// nothing changes.
 pub fn merge_new_creds(
-    mut orig: PulledRecord,
+    orig: &ImagePulledRecord,
     name: &str,
-    new: Option<PulledCredentials>,
-    now_ms: u64,
-) -> (PulledRecord, bool) {
-    let Some(new) = new else {
-        return (orig, false);
-    };
+    new: ImagePullCredentials,
+    now: i64,
+) -> Option<ImagePulledRecord> {
     if !new.node_pods_accessible
         && new.kubernetes_secrets.is_empty()
         && new.kubernetes_service_accounts.is_empty()
     {
-        return (orig, false);
+        return None;
     }
-    let Some(selected) = orig.credential_mapping.get_mut(name) else {
-        orig.credential_mapping.insert(name.to_string(), new);
-        orig.last_updated_ms = now_ms;
-        return (orig, true);
+    let mut rec = orig.clone();
+    let Some(selected) = rec.credential_mapping.get_mut(name) else {
+        rec.credential_mapping.insert(name.to_string(), new);
+        rec.last_updated_time = Some(now);
+        return Some(rec);
     };
     if selected.node_pods_accessible {
-        return (orig, false);
+        return None;
     }
     if new.node_pods_accessible {
-        *selected = PulledCredentials {
+        *selected = ImagePullCredentials {
             node_pods_accessible: true,
             ..Default::default()
         };
-        orig.last_updated_ms = now_ms;
-        return (orig, true);
+        rec.last_updated_time = Some(now);
+        return Some(rec);
     }
     let mut changed = false;
     for s in new.kubernetes_secrets {
@@ -339,44 +319,13 @@ pub fn merge_new_creds(
             changed = true;
         }
     }
-    if changed {
-        selected.kubernetes_secrets.sort();
-        selected.kubernetes_service_accounts.sort();
-        orig.last_updated_ms = now_ms;
+    if !changed {
+        return None;
     }
-    (orig, changed)
-}
-
-/// Wall-clock Unix milliseconds: records persist across runs, so they carry real time.
-fn wall_clock_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-fn to_policy(c: &PulledCredentials) -> RecordedCredentials {
-    RecordedCredentials {
-        preloaded: false,
-        node_pods_accessible: c.node_pods_accessible,
-        kubernetes_secrets: c
-            .kubernetes_secrets
-            .iter()
-            .map(|s| PolicySecret {
-                uid: s.uid.clone(),
-                namespace: s.namespace.clone(),
-                name: s.name.clone(),
-                credential_hash: s.credential_hash.clone(),
-            })
-            .collect(),
-        kubernetes_service_accounts: c
-            .kubernetes_service_accounts
-            .iter()
-            .map(|s| PolicyServiceAccount {
-                uid: s.uid.clone(),
-                namespace: s.namespace.clone(),
-                name: s.name.clone(),
-            })
-            .collect(),
-    }
+    selected.kubernetes_secrets.sort_by(secret_order);
+    selected
+        .kubernetes_service_accounts
+        .sort_by(|a, b| (&a.uid, &a.namespace, &a.name).cmp(&(&b.uid, &b.namespace, &b.name)));
+    rec.last_updated_time = Some(now);
+    Some(rec)
 }
