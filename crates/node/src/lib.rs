@@ -17,6 +17,7 @@
 pub mod describe;
 pub mod explain;
 pub mod image_manager;
+pub mod kubelet_config;
 pub mod manifest;
 mod manifest_objects;
 pub mod pods;
