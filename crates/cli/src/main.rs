@@ -11,14 +11,27 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cmd;
+mod flags;
 mod output;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Exit code for usage errors, the same as clap's.
-pub const EXIT_USAGE: u8 = 2;
+/// Exit code 1, "no": the answer is negative (not ready, not pullable, invalid, faults found).
+pub const EXIT_NO: u8 = 1;
+/// Exit code 2, trouble: a usage error (as clap's), unreadable or invalid input or
+/// configuration, a damaged store, no space; every error that reaches `main`.
+pub const EXIT_TROUBLE: u8 = 2;
+
+/// Exit 0 for a "yes" answer (ready, pullable, valid, clean), 1 for a "no".
+pub fn answer(yes: bool) -> ExitCode {
+    if yes {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_NO)
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -29,7 +42,10 @@ pub const EXIT_USAGE: u8 = 2;
 defaults the pull policy, looks the image up in its own content-addressed store, picks pull \
 credentials from dockerconfigjson secrets the way the kubelet's keyring does, talks to the \
 registry, verifies and stores what it pulls, and reports it with the kubelet's own events and \
-reasons.\n\nEvery command takes -o text|json; JSON output is one object per line.",
+reasons.\n\nEvery command takes -o text|json; JSON output is one object per line, each with a \
+`kind`.\n\nExit status: 0 yes (ready, pullable, valid, clean), 1 no (not ready, not pullable, \
+invalid, faults found), 2 trouble (usage error, unreadable or invalid input or configuration, \
+damaged store, no space).",
     propagate_version = true
 )]
 struct Cli {
@@ -70,9 +86,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // `pullsim images ls | head -1`: the reader has what it wanted.
+        Err(err) if err.is::<output::StdoutClosed>() => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            ExitCode::from(EXIT_TROUBLE)
         }
     }
 }
