@@ -64,7 +64,7 @@ enum Command {
     /// The node's image store: ls, inspect, rm, pin, unpin, gc, verify, du, load, save.
     Images(cmd::images::ImagesArgs),
     /// Do what the kubelet does for one image: policy, local lookup, credentials, pull, events.
-    Pull(cmd::pull::PullArgs),
+    Pull(Box<cmd::pull::PullArgs>),
     /// Simulate a node running pods: pod run (events, statuses) and pod explain.
     Pod(cmd::pod::PodArgs),
     /// Image pull secrets: create (as kubectl), lint, decode.
@@ -79,7 +79,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => cmd::policy::run(args),
         Command::Ref(args) => cmd::reference::run(args),
         Command::Images(args) => cmd::images::run(args, cli.root.as_deref()),
-        Command::Pull(args) => cmd::pull::run(args, cli.root.as_deref()),
+        Command::Pull(args) => cmd::pull::run(*args, cli.root.as_deref()),
         Command::Pod(args) => cmd::pod::run(args, cli.root.as_deref()),
         Command::Secret(args) => cmd::secret::run(args),
         Command::Creds(args) => cmd::creds::run(args),

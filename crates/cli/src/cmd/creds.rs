@@ -37,7 +37,7 @@ anonymously` when nothing matches.",
     Match(MatchArgs),
     /// Would the node be able to pull IMAGE with these credentials, and if not, exactly why?
     /// Tries each credential in the kubelet's order (auth flow + one manifest HEAD, no layers).
-    Check(crate::cmd::creds_check::CheckArgs),
+    Check(Box<crate::cmd::creds_check::CheckArgs>),
 }
 
 const MATCH_HELP: &str = "\
@@ -112,7 +112,7 @@ struct MissLine<'a> {
 pub fn run(args: CredsArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         CredsCommand::Match(m) => run_match(m),
-        CredsCommand::Check(c) => crate::cmd::creds_check::run(c),
+        CredsCommand::Check(c) => crate::cmd::creds_check::run(*c),
     }
 }
 

@@ -30,7 +30,7 @@ enum PodCommand {
     /// with the kubelet's events. Exit 0 when every image is ready, 1 otherwise.
     Run(Box<RunArgs>),
     /// Explain, per container, what the node would decide and why, without pulling.
-    Explain(ExplainArgs),
+    Explain(Box<ExplainArgs>),
 }
 
 /// `pullsim pod run`.
@@ -70,7 +70,7 @@ pub struct RunArgs {
 pub fn run(args: PodArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     match args.command {
         PodCommand::Run(a) => run_pods(*a, root),
-        PodCommand::Explain(a) => crate::cmd::pod_explain::run(a, root),
+        PodCommand::Explain(a) => crate::cmd::pod_explain::run(*a, root),
     }
 }
 
