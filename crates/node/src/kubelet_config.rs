@@ -362,10 +362,13 @@ pub fn resolve(
     let max_parallel = flags
         .max_parallel_image_pulls
         .or(f.max_parallel_image_pulls);
-    let file_serialize = f
+    // serializeImagePulls, when set neither in the file nor by a flag, is defaulted from the
+    // maxParallelImagePulls in effect (the kubelet has no flag for the latter: pullsim's
+    // --max-parallel-image-pulls counts as if it were written in the file).
+    let serialize = flags
         .serialize_image_pulls
-        .unwrap_or(!matches!(f.max_parallel_image_pulls, Some(n) if n >= 2));
-    let serialize = flags.serialize_image_pulls.unwrap_or(file_serialize);
+        .or(f.serialize_image_pulls)
+        .unwrap_or(!matches!(max_parallel, Some(n) if n >= 2));
     let qps = flags
         .registry_pull_qps
         .unwrap_or_else(|| f64::from(f.registry_pull_qps.unwrap_or(5)));
@@ -746,7 +749,13 @@ mod tests {
         assert_eq!(cfg.gc.high_threshold_percent, 70, "from the file");
         assert_eq!(cfg.gc.low_threshold_percent, 60, "from the flag");
         assert_eq!(cfg.gc.min_age, Duration::ZERO, "from the flag");
-        // A file's serializeImagePulls: true and a flag's parallel bound conflict as the kubelet says.
+        // An unset serializeImagePulls follows the bound in effect; a file's explicit true and a
+        // flag's bound conflict as the kubelet says.
+        let flags = FlagOverrides {
+            max_parallel_image_pulls: Some(3),
+            ..FlagOverrides::default()
+        };
+        assert!(!resolve(None, &flags).unwrap().puller.serialize);
         let f = file("serializeImagePulls: true\n");
         let flags = FlagOverrides {
             max_parallel_image_pulls: Some(3),

@@ -60,7 +60,7 @@ keyring) and within the node config, matching keys are tried in reverse lexicogr
 same key from several secrets: in --secret order); only when none matches does a Docker Hub
 image use the index.docker.io key. Pod secrets come before the node config, then plugins.
 
-JSON lines, one per credential in try order: kind (credential), key, source
+JSON fields, one line per credential in try order: kind (credential), key, source
 (secret:<namespace>/<name>, node:<path> or plugin:<name>), username, why. With --explain, the
 keys that did not match follow as kind (credential_miss), key, source, username, match (false),
 why_not. Passwords are never printed.
