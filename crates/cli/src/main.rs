@@ -11,27 +11,13 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cmd;
+mod exit;
 mod flags;
 mod output;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-/// Exit code 1, "no": the answer is negative (not ready, not pullable, invalid, faults found).
-pub const EXIT_NO: u8 = 1;
-/// Exit code 2, trouble: a usage error (as clap's), unreadable or invalid input or
-/// configuration, a damaged store, no space; every error that reaches `main`.
-pub const EXIT_TROUBLE: u8 = 2;
-
-/// Exit 0 for a "yes" answer (ready, pullable, valid, clean), 1 for a "no".
-pub fn answer(yes: bool) -> ExitCode {
-    if yes {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_NO)
-    }
-}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -90,7 +76,7 @@ fn main() -> ExitCode {
         Err(err) if err.is::<output::StdoutClosed>() => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(EXIT_TROUBLE)
+            exit::trouble()
         }
     }
 }

@@ -457,7 +457,7 @@ fn help_texts_teach_with_examples() {
         "blobs/sha256/<hex>",
         "docker.io/library/nginx:latest are one image",
         "Examples:",
-        "Exit status: 0 on success; 1 on an error",
+        "Exit status: 0 on success; 1 when verify finds problems; 2 on",
     ] {
         assert!(group.contains(needle), "{needle}: {group}");
     }

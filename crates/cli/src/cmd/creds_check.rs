@@ -79,7 +79,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 message: messages::failed_default_tag(&args.image, &e.upstream()),
             };
             print(&report, args.output)?;
-            return Ok(crate::answer(false));
+            return Ok(crate::exit::answer(false));
         }
     };
     let reference = Reference::parse_normalized(&image)
@@ -168,7 +168,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         message,
     };
     print(&report, args.output)?;
-    Ok(crate::answer(report.pullable))
+    Ok(crate::exit::answer(report.pullable))
 }
 
 fn print(r: &Report, format: Format) -> anyhow::Result<()> {

@@ -69,7 +69,8 @@ Examples:
   pullsim images gc --capacity 10G --dry-run       What the kubelet's image GC would delete
   pullsim images verify                            Re-hash every blob; --repair fixes the index
 
-Exit status: 0 on success; 1 on an error (and when verify finds problems); 2 on a usage error.";
+Exit status: 0 on success; 1 when verify finds problems; 2 on a usage error, an image that is
+not there, unreadable input or a damaged store.";
 
 const LS_HELP: &str = "\
 Columns: IMAGE is the normalized name, WRITTEN AS the name as it was loaded or pulled, IMAGE ID

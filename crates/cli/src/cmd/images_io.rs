@@ -69,7 +69,7 @@ pub(crate) fn verify(store: &Store, repair: bool, format: Format) -> anyhow::Res
             );
         }
     }
-    Ok(crate::answer(report.is_clean()))
+    Ok(crate::exit::answer(report.is_clean()))
 }
 
 pub(crate) fn du(store: &Store, format: Format) -> anyhow::Result<ExitCode> {

@@ -96,5 +96,5 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         Format::Text => print_text(&report, a.registry.offline)?,
         Format::Json => print_json(&report, a.registry.offline)?,
     }
-    Ok(crate::answer(report.all_ready()))
+    Ok(crate::exit::answer(report.all_ready()))
 }

@@ -165,7 +165,7 @@ fn decide_cmd(a: DecideArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "error: --verified no needs --ensure-secret-pulled-images true: with the gate off the kubelet does not verify credentials"
         );
-        return Ok(ExitCode::from(crate::EXIT_TROUBLE));
+        return Ok(crate::exit::trouble());
     }
     let image = a.image.as_str();
 

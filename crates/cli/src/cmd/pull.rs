@@ -155,7 +155,7 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         Ok(i) => i.into_owned(),
         Err(e) => {
             out.emit(&invalid_image_event(&args.image, &e))?;
-            return Ok(crate::answer(false));
+            return Ok(crate::exit::answer(false));
         }
     };
     let reference = Reference::parse_normalized(&image)
@@ -188,7 +188,7 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
             store.touch(&reference, pullsim_store::now_ms())?;
             return Ok(ExitCode::SUCCESS);
         }
-        Decision::NeverPull => return Ok(crate::answer(false)),
+        Decision::NeverPull => return Ok(crate::exit::answer(false)),
         Decision::Pull => {}
     }
     let matches: Vec<Match> = keyring.lookup(&reference);
@@ -248,7 +248,7 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
                 EventReason::Failed,
                 format!("Error: {reason}"),
             ))?;
-            Ok(crate::answer(false))
+            Ok(crate::exit::answer(false))
         }
     }
 }

@@ -194,7 +194,7 @@ pub fn run(args: RefArgs) -> anyhow::Result<ExitCode> {
             Format::Text => output::text(&format!("\n{}", render_text(&rec, err.as_ref())))?,
         }
     }
-    Ok(crate::answer(all_valid))
+    Ok(crate::exit::answer(all_valid))
 }
 
 #[cfg(test)]

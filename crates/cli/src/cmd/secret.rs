@@ -149,7 +149,7 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{errors} error(s), {warnings} warning(s)");
     }
     Ok(if unreadable {
-        ExitCode::from(crate::EXIT_TROUBLE)
+        crate::exit::trouble()
     } else if errors > 0 || warnings > 0 {
         // The contract: 0 clean, 1 faults found (warnings are faults too: the secret
         // does not work as written), 2 unreadable input.

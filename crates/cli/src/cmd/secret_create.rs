@@ -2,8 +2,9 @@
 //!
 //! Arguments are parsed the way kubectl's cobra/pflag parser does (`--flag=v`, `--flag v`,
 //! `-n v`, `-nv`, `-o=json`, bool flags with `=false`, `--` ends flags and the NAME count stops
-//! there), so errors and exit codes match kubectl's: flag errors print
-//! `Error: ...` + `See '... --help' for usage.`, everything else `error: ...`, all exit 1.
+//! there), so errors match kubectl's: flag errors print `Error: ...` + `See '... --help' for
+//! usage.`, everything else `error: ...`. kubectl then exits 1; pullsim exits 2, its exit code
+//! for trouble.
 //! pullsim never talks to a cluster: `--dry-run` may be omitted or `client`; `none`/`server`
 //! are refused.
 
@@ -486,7 +487,7 @@ fn execute(args: &[String]) -> Result<String, Failure> {
 /// are kubectl's; the exit status is pullsim's: 2 where kubectl exits 1 (a usage error or
 /// invalid input).
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
-    let trouble = ExitCode::from(crate::EXIT_TROUBLE);
+    let trouble = crate::exit::trouble();
     let (kind, rest) = match args.split_first() {
         Some((k, rest)) => (k.as_str(), rest),
         None => ("", args),
