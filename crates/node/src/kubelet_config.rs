@@ -390,100 +390,114 @@ pub fn resolve(
 
     // ValidateKubeletConfiguration, in its order.
     let mut errors = Vec::new();
-    let mut push = |r: Result<(), PolicyError>| {
-        if let Err(PolicyError::InvalidConfiguration { errors: e }) = r {
-            errors.extend(e);
-        }
-    };
-    let thresholds = match (u8::try_from(high), u8::try_from(low)) {
-        (Ok(high_threshold_percent), Ok(low_threshold_percent)) => {
-            let only_thresholds = GcPolicy {
-                high_threshold_percent,
-                low_threshold_percent,
+    let gc = gc_policy(
+        (high, low),
+        (min_age, max_age),
+        gate_on(GATE_IMAGE_MAXIMUM_GC_AGE),
+        &mut errors,
+    );
+    collect(&mut errors, validate_registry_limits(qps, i64::from(burst)));
+    let puller = puller_config(serialize, max_parallel, &mut errors);
+    let verification = verification_config(kep2535, &policy_name, &allowlist, &mut errors);
+    if !errors.is_empty() {
+        return Err(KubeletConfigError::Invalid { errors });
+    }
+    Ok(KubeletConfig {
+        feature_gates: gates,
+        manager: ManagerConfig {
+            ensure_secret_pulled_images: kep2535,
+            verification,
+        },
+        puller,
+        qps,
+        burst: u32::try_from(burst).unwrap_or(0),
+        gc,
+    })
+}
+
+/// Add the kubelet messages of a policy-crate validation to `errors`.
+fn collect(errors: &mut Vec<String>, r: Result<(), PolicyError>) {
+    if let Err(PolicyError::InvalidConfiguration { errors: e }) = r {
+        errors.extend(e);
+    }
+}
+
+/// The image GC settings and their rules (thresholds, then the ages), through
+/// [`GcPolicy::validate`] where a GcPolicy can hold the values.
+fn gc_policy(
+    (high, low): (i32, i32),
+    (min_age, max_age): (i128, i128),
+    max_age_gate: bool,
+    errors: &mut Vec<String>,
+) -> GcPolicy {
+    let mut gc = GcPolicy::default();
+    match (u8::try_from(high), u8::try_from(low)) {
+        (Ok(h), Ok(l)) => {
+            gc.high_threshold_percent = h;
+            gc.low_threshold_percent = l;
+            let thresholds_only = GcPolicy {
                 min_age: Duration::ZERO,
-                max_age: Duration::ZERO,
+                ..gc
             };
-            push(only_thresholds.validate());
-            Some((high_threshold_percent, low_threshold_percent))
+            collect(errors, thresholds_only.validate());
         }
         // GcPolicy holds percentages as u8: what it cannot hold is out of range here.
-        _ => {
-            push(Err(threshold_range_errors(high, low)));
-            None
+        _ => collect(errors, Err(threshold_range_errors(high, low))),
+    }
+    if max_age != 0 && !max_age_gate {
+        errors.push("invalid configuration: ImageMaximumGCAge feature gate is required for Kubelet configuration option imageMaximumGCAge".to_string());
+    }
+    for (name, age) in [
+        ("imageMinimumGCAge", min_age),
+        ("imageMaximumGCAge", max_age),
+    ] {
+        if age < 0 {
+            errors.push(format!(
+                "invalid configuration: {name} {} must not be negative",
+                format_go_duration(age)
+            ));
         }
-    };
-    let mut own = Vec::new();
-    if max_age != 0 && !gate_on(GATE_IMAGE_MAXIMUM_GC_AGE) {
-        own.push("invalid configuration: ImageMaximumGCAge feature gate is required for Kubelet configuration option imageMaximumGCAge".to_string());
     }
-    if min_age < 0 {
-        own.push(format!(
-            "invalid configuration: imageMinimumGCAge {} must not be negative",
-            format_go_duration(min_age)
-        ));
-    }
-    if max_age < 0 {
-        own.push(format!(
-            "invalid configuration: imageMaximumGCAge {} must not be negative",
-            format_go_duration(max_age)
-        ));
-    }
-    push(Err(PolicyError::InvalidConfiguration { errors: own }));
-    let (min_d, max_d) = (nanos(min_age), nanos(max_age));
-    let ages = GcPolicy {
-        min_age: min_d,
-        max_age: max_d,
-        ..GcPolicy::default()
-    };
+    gc.min_age = nanos(min_age);
+    gc.max_age = nanos(max_age);
     if min_age >= 0 && max_age >= 0 {
-        push(ages.validate());
+        let ages_only = GcPolicy {
+            min_age: gc.min_age,
+            max_age: gc.max_age,
+            ..GcPolicy::default()
+        };
+        collect(errors, ages_only.validate());
     }
-    push(validate_registry_limits(qps, i64::from(burst)));
-    let puller = match max_parallel.map(u32::try_from).transpose() {
-        Ok(max) => {
+    gc
+}
+
+/// serializeImagePulls / maxParallelImagePulls and their rules ([`PullerConfig::validate`]).
+fn puller_config(
+    serialize: bool,
+    max_parallel: Option<i32>,
+    errors: &mut Vec<String>,
+) -> PullerConfig {
+    match max_parallel.map(u32::try_from).transpose() {
+        Ok(max_parallel) => {
             let p = PullerConfig {
                 serialize,
-                max_parallel: max,
+                max_parallel,
             };
-            push(p.validate());
+            collect(errors, p.validate());
             p
         }
         // PullerConfig holds the bound as u32: a negative one is not a positive number.
         Err(_) => {
-            push(Err(PolicyError::InvalidConfiguration {
-                errors: vec![format!(
-                    "invalid configuration: maxParallelImagePulls {} must be a positive number",
-                    max_parallel.unwrap_or_default()
-                )],
-            }));
+            errors.push(format!(
+                "invalid configuration: maxParallelImagePulls {} must be a positive number",
+                max_parallel.unwrap_or_default()
+            ));
             PullerConfig {
                 serialize,
                 max_parallel: None,
             }
         }
-    };
-    let verification = verification_config(kep2535, &policy_name, &allowlist, &mut errors);
-    if !errors.is_empty() {
-        return Err(KubeletConfigError::Invalid { errors });
     }
-    let (high_threshold_percent, low_threshold_percent) = thresholds.unwrap_or((85, 80));
-    let manager = ManagerConfig {
-        ensure_secret_pulled_images: kep2535,
-        verification,
-    };
-    Ok(KubeletConfig {
-        feature_gates: gates,
-        manager,
-        puller,
-        qps,
-        burst: u32::try_from(burst).unwrap_or(0),
-        gc: GcPolicy {
-            high_threshold_percent,
-            low_threshold_percent,
-            min_age: min_d,
-            max_age: max_d,
-        },
-    })
 }
 
 /// Non-negative nanoseconds as a Duration (negative ones were reported by validation).
@@ -584,12 +598,6 @@ mod tests {
             Err(KubeletConfigError::Invalid { errors }) => errors,
             other => panic!("expected validation errors, got {other:?}"),
         }
-    }
-
-    fn one_error(body: &str) -> String {
-        let e = errors(Some(&file(body)), &FlagOverrides::default());
-        assert_eq!(e.len(), 1, "{e:?}");
-        e[0].clone()
     }
 
     #[test]
@@ -804,100 +812,93 @@ mod tests {
         );
     }
 
-    #[test]
-    fn gc_messages() {
-        assert_eq!(
-            one_error("imageGCHighThresholdPercent: 101\n"),
-            "invalid configuration: imageGCHighThresholdPercent (--image-gc-high-threshold) 101 must be between 0 and 100, inclusive"
-        );
-        assert_eq!(
-            errors(
-                Some(&file("imageGCHighThresholdPercent: -1\n")),
-                &FlagOverrides::default()
-            ),
-            vec![
-                "invalid configuration: imageGCHighThresholdPercent (--image-gc-high-threshold) -1 must be between 0 and 100, inclusive",
-                "invalid configuration: imageGCLowThresholdPercent (--image-gc-low-threshold) 80 must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) -1",
-            ]
-        );
-        assert_eq!(
-            one_error("imageGCLowThresholdPercent: 85\n"),
-            "invalid configuration: imageGCLowThresholdPercent (--image-gc-low-threshold) 85 must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) 85"
-        );
-        assert_eq!(
-            one_error("imageMinimumGCAge: -1m\n"),
-            "invalid configuration: imageMinimumGCAge -1m0s must not be negative"
-        );
-        assert_eq!(
-            one_error("imageMaximumGCAge: -1h\n"),
-            "invalid configuration: imageMaximumGCAge -1h0m0s must not be negative"
-        );
-        assert_eq!(
-            one_error("imageMaximumGCAge: 1m\n"),
-            "invalid configuration: imageMaximumGCAge 1m0s must be greater than imageMinimumGCAge 2m0s"
-        );
-        assert_eq!(
-            one_error("featureGates: {ImageMaximumGCAge: false}\nimageMaximumGCAge: 1h\n"),
-            "invalid configuration: ImageMaximumGCAge feature gate is required for Kubelet configuration option imageMaximumGCAge"
-        );
-    }
+    /// Each rule of ValidateKubeletConfiguration on the image path, with its exact text (after
+    /// `invalid configuration: `), in the kubelet's order when several fail. Blocks: the file's
+    /// fields, then `=> ` and each message.
+    const VALIDATION_CASES: &str = r#"
+imageGCHighThresholdPercent: 101
+=> imageGCHighThresholdPercent (--image-gc-high-threshold) 101 must be between 0 and 100, inclusive
+
+imageGCHighThresholdPercent: -1
+=> imageGCHighThresholdPercent (--image-gc-high-threshold) -1 must be between 0 and 100, inclusive
+=> imageGCLowThresholdPercent (--image-gc-low-threshold) 80 must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) -1
+
+imageGCLowThresholdPercent: 85
+=> imageGCLowThresholdPercent (--image-gc-low-threshold) 85 must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) 85
+
+imageMinimumGCAge: -1m
+=> imageMinimumGCAge -1m0s must not be negative
+
+imageMaximumGCAge: -1h
+=> imageMaximumGCAge -1h0m0s must not be negative
+
+imageMaximumGCAge: 1m
+=> imageMaximumGCAge 1m0s must be greater than imageMinimumGCAge 2m0s
+
+featureGates: {ImageMaximumGCAge: false}
+imageMaximumGCAge: 1h
+=> ImageMaximumGCAge feature gate is required for Kubelet configuration option imageMaximumGCAge
+
+registryPullQPS: -1
+registryBurst: -2
+=> registryBurst (--registry-burst) -2 must not be a negative number
+=> registryPullQPS (--registry-qps) -1 must not be a negative number
+
+maxParallelImagePulls: 0
+=> maxParallelImagePulls 0 must be a positive number
+
+maxParallelImagePulls: -3
+=> maxParallelImagePulls -3 must be a positive number
+
+serializeImagePulls: true
+maxParallelImagePulls: 2
+=> maxParallelImagePulls cannot be larger than 1 unless SerializeImagePulls (--serialize-image-pulls) is set to false
+
+imagePullCredentialsVerificationPolicy: Sometimes
+=> option "Sometimes" specified for imagePullCredentialsVerificationPolicy. Valid options are "NeverVerify", "NeverVerifyPreloadedImages", "NeverVerifyAllowlistedImages" or "AlwaysVerify"
+
+preloadedImagesVerificationAllowlist: [docker.io/library/nginx]
+=> can't set `preloadedImagesVerificationAllowlist` if `imagePullCredentialsVertificationPolicy` is not "NeverVerifyAllowlistedImages"
+
+imagePullCredentialsVerificationPolicy: NeverVerifyAllowlistedImages
+preloadedImagesVerificationAllowlist: ["a/*b"]
+=> invalid image pattern in `preloadedImagesVerificationAllowlist`: not a valid wildcard pattern, only patterns ending with '/*' are allowed: a/*b
+
+featureGates: {KubeletEnsureSecretPulledImages: false}
+imagePullCredentialsVerificationPolicy: AlwaysVerify
+preloadedImagesVerificationAllowlist: [x]
+=> `imagePullCredentialsVerificationPolicy` must not be set if KubeletEnsureSecretPulledImages feature gate is not enabled
+=> `preloadedImagesVerificationAllowlist` must not be set if KubeletEnsureSecretPulledImages feature gate is not enabled
+"#;
 
     #[test]
-    fn registry_and_puller_messages() {
+    fn each_validation_message() {
+        let ic = "invalid configuration: ";
+        let mut n = 0;
+        for block in VALIDATION_CASES.trim().split("\n\n") {
+            let (body, want): (Vec<&str>, Vec<&str>) =
+                block.lines().partition(|l| !l.starts_with("=> "));
+            let body = body.join("\n") + "\n";
+            let want: Vec<String> = want.iter().map(|w| format!("{ic}{}", &w[3..])).collect();
+            assert!(!want.is_empty(), "{body}");
+            assert_eq!(
+                errors(Some(&file(&body)), &FlagOverrides::default()),
+                want,
+                "{body}"
+            );
+            n += 1;
+        }
+        assert_eq!(n, 15);
+        // The same rules on flag values.
         let flags = FlagOverrides {
             registry_pull_qps: Some(-1.0),
-            registry_burst: Some(-2),
             ..FlagOverrides::default()
         };
         assert_eq!(
             errors(None, &flags),
-            vec![
-                "invalid configuration: registryBurst (--registry-burst) -2 must not be a negative number",
-                "invalid configuration: registryPullQPS (--registry-qps) -1 must not be a negative number",
-            ]
-        );
-        assert_eq!(
-            one_error("maxParallelImagePulls: 0\n"),
-            "invalid configuration: maxParallelImagePulls 0 must be a positive number"
-        );
-        assert_eq!(
-            one_error("maxParallelImagePulls: -3\n"),
-            "invalid configuration: maxParallelImagePulls -3 must be a positive number"
-        );
-        assert_eq!(
-            one_error("serializeImagePulls: true\nmaxParallelImagePulls: 2\n"),
-            "invalid configuration: maxParallelImagePulls cannot be larger than 1 unless SerializeImagePulls (--serialize-image-pulls) is set to false"
-        );
-    }
-
-    #[test]
-    fn verification_messages() {
-        assert_eq!(
-            one_error("imagePullCredentialsVerificationPolicy: Sometimes\n"),
-            "invalid configuration: option \"Sometimes\" specified for imagePullCredentialsVerificationPolicy. Valid options are \"NeverVerify\", \"NeverVerifyPreloadedImages\", \"NeverVerifyAllowlistedImages\" or \"AlwaysVerify\""
-        );
-        assert_eq!(
-            one_error("preloadedImagesVerificationAllowlist: [docker.io/library/nginx]\n"),
-            "invalid configuration: can't set `preloadedImagesVerificationAllowlist` if `imagePullCredentialsVertificationPolicy` is not \"NeverVerifyAllowlistedImages\""
-        );
-        let e = one_error(
-            "imagePullCredentialsVerificationPolicy: NeverVerifyAllowlistedImages\npreloadedImagesVerificationAllowlist: [\"a/*b\"]\n",
-        );
-        assert!(
-            e.starts_with("invalid configuration: invalid image pattern in `preloadedImagesVerificationAllowlist`: "),
-            "{e}"
-        );
-        assert_eq!(
-            errors(
-                Some(&file(
-                    "featureGates: {KubeletEnsureSecretPulledImages: false}\nimagePullCredentialsVerificationPolicy: AlwaysVerify\npreloadedImagesVerificationAllowlist: [x]\n"
-                )),
-                &FlagOverrides::default()
-            ),
-            vec![
-                "invalid configuration: `imagePullCredentialsVerificationPolicy` must not be set if KubeletEnsureSecretPulledImages feature gate is not enabled",
-                "invalid configuration: `preloadedImagesVerificationAllowlist` must not be set if KubeletEnsureSecretPulledImages feature gate is not enabled",
-            ]
+            vec![format!(
+                "{ic}registryPullQPS (--registry-qps) -1 must not be a negative number"
+            )]
         );
         // With the gate off and nothing set, the policy is not defaulted and nothing fails.
         let f = file("featureGates: {KubeletEnsureSecretPulledImages: false}\n");
