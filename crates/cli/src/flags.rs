@@ -1,12 +1,13 @@
-//! Every flag group more than one command takes, and the one place that turns them into what
-//! the libraries need: the registry client, the keyring, the store, and the node (kubelet)
+//! Every flag group more than one command takes — output format, registry, credentials, the
+//! node and its kubelet configuration — and the one place that turns them into what the
+//! libraries need: the registry client, the keyring, the store, and the node (kubelet)
 //! configuration, built once from `--config FILE` and the kubelet flags.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use pullsim_credentials::Keyring;
 use pullsim_credentials::plugin::duration::parse_go_duration;
 use pullsim_node::Manifests;
@@ -16,6 +17,24 @@ use pullsim_node::kubelet_config::{
 use pullsim_node::pods::SecretSet;
 use pullsim_registry::{Client, ClientOptions, Platform};
 use pullsim_store::{Store, StoreOptions};
+
+/// `-o text|json`: human text (the default) or JSON, one object per line.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// JSON, one object per line.
+    Json,
+}
+
+/// The `-o text|json` flag.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct OutputArgs {
+    /// Output format: text, or JSON lines (one object per line, each with a `kind`).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
+}
 
 /// Registry connection flags (`pull`, `creds check`, `pod run`).
 #[derive(Args, Debug, Clone, Default)]

@@ -73,7 +73,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         // `pullsim images ls | head -1`: the reader has what it wanted.
-        Err(err) if err.is::<output::StdoutClosed>() => ExitCode::SUCCESS,
+        Err(err) if err.chain().any(|e| e.is::<output::StdoutClosed>()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             exit::trouble()

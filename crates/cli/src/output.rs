@@ -9,26 +9,6 @@
 
 use std::io::Write as _;
 
-use clap::{Args, ValueEnum};
-
-/// `-o text|json`: human text (the default) or JSON, one object per line.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Human-readable text.
-    #[default]
-    Text,
-    /// JSON, one object per line.
-    Json,
-}
-
-/// The `-o text|json` flag.
-#[derive(Args, Debug, Clone, Copy)]
-pub struct OutputArgs {
-    /// Output format: text, or JSON lines (one object per line, each with a `kind`).
-    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-    pub output: Format,
-}
-
 /// The type of a JSON line: the value of its `kind` key. Stable: later versions add kinds,
 /// never change these.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use pullsim_credentials::nodeconfig::{Checked, SearchDirs, search_node_config};
 use pullsim_reference::Reference;
 use serde::Serialize;
 
-use crate::flags::CredentialFlags;
-use crate::output::{self, Format, Kind, outln};
+use crate::flags::{CredentialFlags, Format};
+use crate::output::{self, Kind, outln};
 
 /// `pullsim creds …`
 #[derive(Args, Debug)]

@@ -13,8 +13,8 @@ use pullsim_reference::Reference;
 use serde::Serialize;
 
 use super::pull::aggregate;
-use crate::flags::{CredentialFlags, KubeletFlags, RegistryFlags, runtime};
-use crate::output::{self, Format, Kind, outln};
+use crate::flags::{CredentialFlags, Format, KubeletFlags, RegistryFlags, runtime};
+use crate::output::{self, Kind, outln};
 
 /// `pullsim creds check`.
 #[derive(Args, Debug)]

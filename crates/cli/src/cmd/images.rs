@@ -8,8 +8,7 @@ use clap::{Args, Subcommand};
 use pullsim_store::{LoadOptions, Store};
 
 use super::images_list::{LsArgs, RefsArgs};
-use crate::flags::open_store;
-use crate::output::{Format, OutputArgs};
+use crate::flags::{Format, OutputArgs, open_store};
 
 /// `pullsim images`.
 #[derive(Args, Debug)]

@@ -14,7 +14,8 @@ use serde_json::json;
 
 use super::images_fmt::{human_size, parse_bytes, parse_duration, short_id};
 use super::images_list::resolve;
-use crate::output::{self, Format, Kind, OutputArgs, outln};
+use crate::flags::{Format, OutputArgs};
+use crate::output::{self, Kind, outln};
 
 /// `pullsim images gc`.
 #[derive(Args, Debug)]

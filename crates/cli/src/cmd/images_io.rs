@@ -8,7 +8,8 @@ use pullsim_store::{ImageRecord, LoadOptions, Store};
 use serde_json::json;
 
 use super::images_fmt::{human_size, short_id};
-use crate::output::{self, Format, Kind, outln};
+use crate::flags::Format;
+use crate::output::{self, Kind, outln};
 
 fn familiar(key: &str) -> String {
     Reference::parse_normalized(key)

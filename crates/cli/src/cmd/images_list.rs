@@ -10,7 +10,8 @@ use pullsim_store::{ImageRecord, Store};
 use serde_json::json;
 
 use super::images_fmt::{human_duration, human_size, short_id};
-use crate::output::{self, Format, Kind, OutputArgs, outln};
+use crate::flags::{Format, OutputArgs};
+use crate::output::{self, Kind, outln};
 
 #[derive(Args, Debug)]
 pub(crate) struct LsArgs {

@@ -14,8 +14,7 @@ use pullsim_registry::Platform;
 use crate::cmd::images_fmt::{parse_bytes, parse_duration};
 use crate::cmd::pod_explain::ExplainArgs;
 use crate::cmd::pod_render::{print_json, print_text};
-use crate::flags::{NodeFlags, RegistryFlags, open_store, runtime};
-use crate::output::Format;
+use crate::flags::{Format, NodeFlags, RegistryFlags, open_store, runtime};
 
 /// `pullsim pod`: simulate a node running pods.
 #[derive(Args, Debug)]

@@ -10,8 +10,8 @@ use pullsim_node::pods::build_pods;
 use serde_json::json;
 
 use crate::cmd::pod_render::container_type_of_word;
-use crate::flags::{NodeFlags, open_store};
-use crate::output::{self, Format, Kind, outln};
+use crate::flags::{Format, NodeFlags, open_store};
+use crate::output::{self, Kind, outln};
 
 /// `pullsim pod explain`.
 #[derive(Args, Debug)]

@@ -14,7 +14,8 @@ use pullsim_policy::{
 use pullsim_reference::parse_image_name;
 use serde::Serialize;
 
-use crate::output::{self, Format, Kind, outln};
+use crate::flags::Format;
+use crate::output::{self, Kind, outln};
 
 /// `pullsim policy …`
 #[derive(Args, Debug)]

@@ -19,8 +19,8 @@ use pullsim_reference::{Digest, Reference};
 use pullsim_registry::{Platform, Progress, RegistryError};
 use serde_json::json;
 
-use crate::flags::{CredentialFlags, KubeletFlags, RegistryFlags, open_store, runtime};
-use crate::output::{self, Format, Kind, outln};
+use crate::flags::{CredentialFlags, Format, KubeletFlags, RegistryFlags, open_store, runtime};
+use crate::output::{self, Kind, outln};
 
 /// Go's `utilerrors.NewAggregate(errs).Error()`: one message as is; several, deduplicated,
 /// joined with `, ` inside brackets (k8s.io/apimachinery/pkg/util/errors/errors.go).

@@ -9,7 +9,8 @@ use pullsim_policy::default_pull_policy;
 use pullsim_reference::{ParseError, Reference, go_quote};
 use serde::Serialize;
 
-use crate::output::{self, Format, Kind};
+use crate::flags::Format;
+use crate::output::{self, Kind};
 
 const AFTER_HELP: &str = "\
 Examples:

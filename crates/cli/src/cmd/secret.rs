@@ -9,7 +9,8 @@ use pullsim_credentials::urlmatch::normalize_key;
 use pullsim_credentials::{PullSecret, SecretFormat, load_pull_secrets};
 use serde::Serialize;
 
-use crate::output::{self, Format, Kind, outln};
+use crate::flags::Format;
+use crate::output::{self, Kind, outln};
 
 /// `pullsim secret …`
 #[derive(Args, Debug)]
