@@ -213,12 +213,16 @@ impl KubeletFlags {
             .as_deref()
             .map(KubeletConfigFile::load)
             .transpose()?;
-        let feature_gates = self
-            .feature_gates
-            .as_deref()
-            .map(parse_feature_gates)
-            .transpose()?
-            .unwrap_or_default();
+        // pflag's wording for a flag value its Set rejects.
+        let feature_gates = match self.feature_gates.as_deref() {
+            None => Default::default(),
+            Some(v) => parse_feature_gates(v).map_err(|e| {
+                anyhow::anyhow!(
+                    "invalid argument {} for \"--feature-gates\" flag: {e}",
+                    pullsim_policy::messages::go_quote(v)
+                )
+            })?,
+        };
         let flags = FlagOverrides {
             feature_gates,
             image_pull_credentials_verification_policy: self.verification_policy.clone(),

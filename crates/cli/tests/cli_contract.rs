@@ -593,6 +593,18 @@ fn kubelet_config_file_defaults_overrides_and_validation() {
         assert_eq!(text(&out.stderr).trim(), format!("error: {want}"), "{body}");
         assert!(out.stdout.is_empty(), "{body}");
     }
+    let out = env.run(&[
+        "pod",
+        "run",
+        &pod,
+        "--feature-gates",
+        "KubeletEnsureSecretPulledImages",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: invalid argument \"KubeletEnsureSecretPulledImages\" for \"--feature-gates\" flag: missing bool value for KubeletEnsureSecretPulledImages"
+    );
     // Wrong kind or apiVersion: named, with what is expected.
     let wrong = env.write(
         "wrong.yaml",
