@@ -11,14 +11,13 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cmd;
+mod exit;
+mod flags;
 mod output;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-/// Exit code for usage errors, the same as clap's.
-pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -29,7 +28,10 @@ pub const EXIT_USAGE: u8 = 2;
 defaults the pull policy, looks the image up in its own content-addressed store, picks pull \
 credentials from dockerconfigjson secrets the way the kubelet's keyring does, talks to the \
 registry, verifies and stores what it pulls, and reports it with the kubelet's own events and \
-reasons.\n\nEvery command takes -o text|json; JSON output is one object per line.",
+reasons.\n\nEvery command takes -o text|json; JSON output is one object per line, each with a \
+`kind`.\n\nExit status: 0 yes (ready, pullable, valid, clean), 1 no (not ready, not pullable, \
+invalid, faults found), 2 trouble (usage error, unreadable or invalid input or configuration, \
+damaged store, no space).",
     propagate_version = true
 )]
 struct Cli {
@@ -48,7 +50,7 @@ enum Command {
     /// The node's image store: ls, inspect, rm, pin, unpin, gc, verify, du, load, save.
     Images(cmd::images::ImagesArgs),
     /// Do what the kubelet does for one image: policy, local lookup, credentials, pull, events.
-    Pull(cmd::pull::PullArgs),
+    Pull(Box<cmd::pull::PullArgs>),
     /// Simulate a node running pods: pod run (events, statuses) and pod explain.
     Pod(cmd::pod::PodArgs),
     /// Image pull secrets: create (as kubectl), lint, decode.
@@ -63,16 +65,18 @@ fn main() -> ExitCode {
         Command::Policy(args) => cmd::policy::run(args),
         Command::Ref(args) => cmd::reference::run(args),
         Command::Images(args) => cmd::images::run(args, cli.root.as_deref()),
-        Command::Pull(args) => cmd::pull::run(args, cli.root.as_deref()),
+        Command::Pull(args) => cmd::pull::run(*args, cli.root.as_deref()),
         Command::Pod(args) => cmd::pod::run(args, cli.root.as_deref()),
         Command::Secret(args) => cmd::secret::run(args),
         Command::Creds(args) => cmd::creds::run(args),
     };
     match result {
         Ok(code) => code,
+        // `pullsim images ls | head -1`: the reader has what it wanted.
+        Err(err) if err.chain().any(|e| e.is::<output::StdoutClosed>()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            exit::trouble()
         }
     }
 }

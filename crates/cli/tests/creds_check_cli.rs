@@ -14,7 +14,8 @@ fn push(reg: &RegistryHandle, repo_tag: &str, seed: u64) -> String {
     registry_common::push(reg, repo_tag, seed, 1, 2000)
 }
 
-/// Run `creds check -o json` (plus `extra`), return (exit code, the one JSON object, all output).
+/// Run `creds check -o json` (plus `extra`), return (exit code, the `result` line with the
+/// `attempt` lines before it gathered under "attempts", all output).
 fn check(image: &str, secrets: &[&PathBuf], extra: &[&str]) -> (i32, Value, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pullsim"));
     cmd.args(["creds", "check", image, "-o", "json"]);
@@ -25,12 +26,26 @@ fn check(image: &str, secrets: &[&PathBuf], extra: &[&str]) -> (i32, Value, Stri
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (result, attempts) = lines.split_last().expect("a result line");
     assert_eq!(
-        stdout.lines().count(),
-        1,
-        "exactly one JSON object: {stdout}{stderr}"
+        result["kind"], "result",
+        "the last line is the result: {stdout}{stderr}"
     );
-    let v: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(
+        attempts.iter().all(|a| a["kind"] == "attempt"),
+        "one attempt line per credential, then the result: {stdout}{stderr}"
+    );
+    for a in attempts {
+        for key in ["scheme", "token", "error"] {
+            assert!(a.get(key).is_some(), "attempt without {key}: {a}");
+        }
+    }
+    let mut v = result.clone();
+    v["attempts"] = Value::Array(attempts.to_vec());
     (
         out.status.code().unwrap_or(-1),
         v,

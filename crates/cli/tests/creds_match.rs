@@ -309,7 +309,7 @@ fn malformed_secret_fails_with_file_and_field() {
     )
     .unwrap();
     let (_, err, code) = pullsim(&["creds", "match", "nginx", "--secret", p.to_str().unwrap()]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(
         err.contains("bad.yaml")
             && err.contains("data[\".dockerconfigjson\"]")
@@ -323,7 +323,7 @@ fn malformed_secret_fails_with_file_and_field() {
         "--secret",
         p.to_str().unwrap(),
     ]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
 }
 
 // pkg/credentialprovider/config.go ReadDockerConfigFile: config.json in the kubelet root dir,

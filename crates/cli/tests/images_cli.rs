@@ -82,7 +82,7 @@ fn load_ls_inspect_pin_rm() {
     assert_eq!(only[0]["name"], "docker.io/library/nginx:v2");
     let none = ok(&pullsim(&root, &["images", "ls", "-o", "json", "other"]));
     assert!(none.is_empty(), "{none}");
-    assert_eq!(ls[0]["writtenAs"], "nginx:v1");
+    assert_eq!(ls[0]["written_as"], "nginx:v1");
     assert_eq!(ls[0]["origin"], "preloaded");
     let id = ls[0]["id"].as_str().unwrap().to_string();
 
@@ -107,13 +107,13 @@ fn load_ls_inspect_pin_rm() {
     assert_eq!(ls.len(), 1);
 
     let missing = pullsim(&root, &["images", "rm", "nginx:nope"]);
-    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(missing.status.code(), Some(2));
     let err = String::from_utf8_lossy(&missing.stderr);
     assert!(err.contains("no such image \"nginx:nope\""), "{err}");
 
     let du = json_lines(&ok(&pullsim(&root, &["images", "du", "-o", "json"])));
     assert_eq!(du[0]["images"], 1);
-    assert_eq!(du[0]["unreferencedBlobs"], 0);
+    assert_eq!(du[0]["unreferenced_blobs"], 0);
 }
 
 #[test]
@@ -207,7 +207,7 @@ fn a_failed_load_exits_1_names_blob_and_file_and_records_nothing() {
         &root,
         &["images", "load", "--name", "app", lay.to_str().unwrap()],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("error: digest mismatch"), "{err}");
     assert!(
@@ -265,7 +265,7 @@ fn gc_prints_the_kubelet_warning_when_it_cannot_free_enough() {
     )));
     assert_eq!(v[0]["deleted"][0], "docker.io/library/app:v1");
     let zero = pullsim(&root, &["images", "gc", "--capacity", "0"]);
-    assert_eq!(zero.status.code(), Some(1));
+    assert_eq!(zero.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&zero.stderr).contains("invalid capacity 0 on image filesystem")
     );
@@ -301,7 +301,7 @@ fn save_then_load_into_another_root_keeps_digests() {
             .map(|x| {
                 (
                     x["name"].as_str().unwrap().into(),
-                    x["manifestDigest"].as_str().unwrap().into(),
+                    x["manifest_digest"].as_str().unwrap().into(),
                     x["id"].as_str().unwrap().into(),
                 )
             })
@@ -402,7 +402,7 @@ fn short_and_full_names_are_one_image_and_misses_say_what_is_there() {
     assert_eq!(cols[1], "nginx:latest", "{text}");
 
     let miss = pullsim(&root, &["images", "inspect", "nginx:1.27"]);
-    assert_eq!(miss.status.code(), Some(1));
+    assert_eq!(miss.status.code(), Some(2));
     let err = String::from_utf8_lossy(&miss.stderr);
     assert!(
         err.contains("no such image \"nginx:1.27\" (docker.io/library/nginx:1.27) in ",),
@@ -457,7 +457,7 @@ fn help_texts_teach_with_examples() {
         "blobs/sha256/<hex>",
         "docker.io/library/nginx:latest are one image",
         "Examples:",
-        "Exit status: 0 on success; 1 on an error",
+        "Exit status: 0 on success; 1 when verify finds problems; 2 on",
     ] {
         assert!(group.contains(needle), "{needle}: {group}");
     }

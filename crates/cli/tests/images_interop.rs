@@ -68,7 +68,7 @@ fn docker_archive_written_by_skopeo_loads() {
     // The config (image ID) is carried over unchanged.
     assert_eq!(ls[0]["id"], img.manifests[0].config_digest.as_str());
     assert_eq!(
-        ls[0]["mediaType"],
+        ls[0]["media_type"],
         "application/vnd.docker.distribution.manifest.v2+json"
     );
     run(pullsim(&root).args(["images", "verify"]));
@@ -89,7 +89,7 @@ fn docker_archive_written_by_skopeo_loads() {
     let manifest = std::fs::read(copy.join("manifest.json")).unwrap();
     assert_eq!(
         pullsim_testsupport::image::sha256_digest(&manifest),
-        ls[0]["manifestDigest"].as_str().unwrap()
+        ls[0]["manifest_digest"].as_str().unwrap()
     );
 }
 
@@ -140,5 +140,5 @@ fn save_is_read_by_skopeo_with_digests_unchanged() {
         .args(["images", "load", "--name", "again"])
         .arg(&dir2));
     let ls = ls_json(&root2);
-    assert_eq!(ls[0]["manifestDigest"], single.top_digest());
+    assert_eq!(ls[0]["manifest_digest"], single.top_digest());
 }

@@ -151,10 +151,12 @@ fn allowlisted_images_are_not_verified_others_are() {
         "pod",
         "run",
         "x.yaml",
+        "--image-pull-credentials-verification-policy",
+        "NeverVerifyAllowlistedImages",
         "--preloaded-images-verification-allowlist",
         "a*b",
     ]);
-    assert_eq!(bad.code, 1);
+    assert_eq!(bad.code, 2);
     assert!(
         bad.stderr
             .contains("only patterns ending with '/*' are allowed"),

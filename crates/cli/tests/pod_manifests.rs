@@ -77,7 +77,7 @@ spec:
         .map(|s| {
             (
                 s["pod"].as_str().unwrap().to_string(),
-                s["kind"].as_str().unwrap().to_string(),
+                s["container_type"].as_str().unwrap().to_string(),
                 s["state"].as_str().unwrap().to_string(),
             )
         })
@@ -171,7 +171,7 @@ fn bad_manifests_fail_clearly_and_lose_nothing() {
         "kind: Pod\nmetadata: {name: ok}\nspec: {containers: [{name: a, image: x}]}\n---\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: a, image: nginx}\n      - {name: b, image: \"\"}\n",
     );
     let out = node.pullsim(&["pod", "run", bad.to_str().unwrap()]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr.trim(),
         format!(
@@ -191,7 +191,7 @@ fn bad_manifests_fail_clearly_and_lose_nothing() {
         good.to_str().unwrap(),
         bad_secret.to_str().unwrap(),
     ]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2);
     // File, document and field, each once.
     assert_eq!(
         out.stderr.trim(),
@@ -207,7 +207,7 @@ fn bad_manifests_fail_clearly_and_lose_nothing() {
         "--secret",
         bad_secret.to_str().unwrap(),
     ]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr.trim(),
         format!(
@@ -217,7 +217,7 @@ fn bad_manifests_fail_clearly_and_lose_nothing() {
     );
     let missing = node.dir.path().join("missing.yaml");
     let out = node.pullsim(&["pod", "run", missing.to_str().unwrap()]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr.trim(),
         format!(
@@ -235,7 +235,7 @@ fn bad_manifests_fail_clearly_and_lose_nothing() {
         "--max-parallel-image-pulls",
         "3",
     ]);
-    assert_eq!(conflicting.code, 1);
+    assert_eq!(conflicting.code, 2);
     assert!(conflicting.stderr.contains("invalid configuration: maxParallelImagePulls cannot be larger than 1 unless SerializeImagePulls (--serialize-image-pulls) is set to false"), "{}", conflicting.stderr);
 
     let after = node.pullsim(&["images", "ls", "-o", "json"]).stdout;

@@ -145,7 +145,7 @@ fn qps_refusal_fails_at_once_then_backs_off() {
         "--registry-burst",
         "-1",
     ]);
-    assert_eq!(bad.code, 1);
+    assert_eq!(bad.code, 2);
     assert!(
         bad.stderr
             .contains("registryBurst (--registry-burst) -1 must not be a negative number"),

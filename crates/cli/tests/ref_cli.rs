@@ -69,6 +69,7 @@ fn json_agrees_with_go_on_every_upstream_case() {
         assert_eq!(
             keys,
             [
+                "kind",
                 "input",
                 "valid",
                 "error",

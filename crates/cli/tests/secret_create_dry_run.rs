@@ -36,7 +36,7 @@ fn dry_run_modes() {
     assert_eq!(create(&[]).0, "secret/s1 created (dry run)\n");
     for mode in ["none", "server", "false"] {
         let (out, err, code) = create(&[&format!("--dry-run={mode}")]);
-        assert_eq!((out.as_str(), code), ("", 1), "{mode}");
+        assert_eq!((out.as_str(), code), ("", 2), "{mode}");
         assert!(
             err.starts_with("error: pullsim never contacts a cluster"),
             "{err}"
@@ -71,13 +71,13 @@ fn help_and_other_kinds() {
         .args(["secret", "create", "generic", "x"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("docker-registry secrets only"));
     let out = Command::new(env!("CARGO_BIN_EXE_pullsim"))
         .args(["secret", "create"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("missing the secret kind"),
         "{}",
@@ -96,7 +96,7 @@ fn help_and_other_kinds() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("pullsim supports -o json, yaml and name only")

@@ -93,5 +93,5 @@ fn show_secrets_and_bare_dockercfg() {
 #[test]
 fn unreadable_file_fails() {
     let (_, code) = decode("missing.yaml", &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
 }

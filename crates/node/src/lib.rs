@@ -26,6 +26,7 @@ pub mod explain;
 pub mod gc;
 pub mod image_manager;
 pub mod keyring;
+pub mod kubelet_config;
 pub mod manifest;
 mod manifest_objects;
 mod manifest_types;

@@ -10,8 +10,8 @@ use pullsim_credentials::nodeconfig::{Checked, SearchDirs, search_node_config};
 use pullsim_reference::Reference;
 use serde::Serialize;
 
-use super::pull::CredentialFlags;
-use crate::output::{Format, json_line};
+use crate::flags::{CredentialFlags, Format};
+use crate::output::{self, Kind, outln};
 
 /// `pullsim creds …`
 #[derive(Args, Debug)]
@@ -37,7 +37,7 @@ anonymously` when nothing matches.",
     Match(MatchArgs),
     /// Would the node be able to pull IMAGE with these credentials, and if not, exactly why?
     /// Tries each credential in the kubelet's order (auth flow + one manifest HEAD, no layers).
-    Check(crate::cmd::creds_check::CheckArgs),
+    Check(Box<crate::cmd::creds_check::CheckArgs>),
 }
 
 const MATCH_HELP: &str = "\
@@ -60,12 +60,13 @@ keyring) and within the node config, matching keys are tried in reverse lexicogr
 same key from several secrets: in --secret order); only when none matches does a Docker Hub
 image use the index.docker.io key. Pod secrets come before the node config, then plugins.
 
-JSON fields, one object per credential in try order: key, source (secret:<namespace>/<name>,
-node:<path> or plugin:<name>), username, why. With --explain, the keys that did not match follow
-as key, source, username, match (false), why_not. Passwords are never printed.
+JSON fields, one line per credential in try order: kind (credential), key, source
+(secret:<namespace>/<name>, node:<path> or plugin:<name>), username, why. With --explain, the
+keys that did not match follow as kind (credential_miss), key, source, username, match (false),
+why_not. Passwords are never printed.
 
-Exit status: 0 (also when no credential matches), 1 for an invalid image or unreadable input,
-2 for usage errors.";
+Exit status: 0 (also when no credential matches), 2 for an invalid image, unreadable input or a
+usage error.";
 
 /// `creds match`.
 #[derive(Args, Debug)]
@@ -111,7 +112,7 @@ struct MissLine<'a> {
 pub fn run(args: CredsArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         CredsCommand::Match(m) => run_match(m),
-        CredsCommand::Check(c) => crate::cmd::creds_check::run(c),
+        CredsCommand::Check(c) => crate::cmd::creds_check::run(*c),
     }
 }
 
@@ -144,22 +145,28 @@ fn run_match(args: MatchArgs) -> anyhow::Result<ExitCode> {
     match args.output {
         Format::Json => {
             for m in &lookup.matches {
-                json_line(&MatchLine {
-                    key: &m.key,
-                    source: m.source.to_string(),
-                    username: &m.auth.username,
-                    why: &m.why,
-                })?;
+                output::json(
+                    Kind::Credential,
+                    &MatchLine {
+                        key: &m.key,
+                        source: m.source.to_string(),
+                        username: &m.auth.username,
+                        why: &m.why,
+                    },
+                )?;
             }
             if args.explain {
                 for m in &lookup.misses {
-                    json_line(&MissLine {
-                        key: &m.key,
-                        source: m.source.to_string(),
-                        username: &m.username,
-                        matched: false,
-                        why_not: &m.why_not,
-                    })?;
+                    output::json(
+                        Kind::CredentialMiss,
+                        &MissLine {
+                            key: &m.key,
+                            source: m.source.to_string(),
+                            username: &m.username,
+                            matched: false,
+                            why_not: &m.why_not,
+                        },
+                    )?;
                 }
             }
             if lookup.matches.is_empty() {
@@ -167,12 +174,12 @@ fn run_match(args: MatchArgs) -> anyhow::Result<ExitCode> {
             }
         }
         Format::Text => {
-            println!("image {} -> repository {repository}", args.image);
+            outln!("image {} -> repository {repository}", args.image);
             if lookup.matches.is_empty() {
-                println!("no credentials: the kubelet pulls anonymously");
+                outln!("no credentials: the kubelet pulls anonymously");
             }
             for (i, m) in lookup.matches.iter().enumerate() {
-                println!(
+                outln!(
                     "{}. key {}  source {}  username {:?}\n   why: {}",
                     i + 1,
                     m.key,
@@ -183,9 +190,12 @@ fn run_match(args: MatchArgs) -> anyhow::Result<ExitCode> {
             }
             if args.explain {
                 for m in &lookup.misses {
-                    println!(
+                    outln!(
                         "-  key {}  source {}  username {:?}\n   not matched: {}",
-                        m.key, m.source, m.username, m.why_not
+                        m.key,
+                        m.source,
+                        m.username,
+                        m.why_not
                     );
                 }
             }

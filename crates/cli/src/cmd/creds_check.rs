@@ -12,8 +12,9 @@ use pullsim_policy::{apply_default_image_tag, messages};
 use pullsim_reference::Reference;
 use serde::Serialize;
 
-use super::pull::{CredentialFlags, RegistryFlags, aggregate, make_client, runtime};
-use crate::output::Format;
+use super::pull::aggregate;
+use crate::flags::{CredentialFlags, Format, KubeletFlags, RegistryFlags, runtime};
+use crate::output::{self, Kind, outln};
 
 /// `pullsim creds check`.
 #[derive(Args, Debug)]
@@ -24,12 +25,14 @@ pub struct CheckArgs {
     pub creds: CredentialFlags,
     #[command(flatten)]
     pub registry: RegistryFlags,
-    /// Output: text, or one JSON object.
+    #[command(flatten)]
+    pub kubelet: KubeletFlags,
+    /// Output: text, or JSON lines (one `attempt` per credential tried, then one `result`).
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
 }
 
-/// One attempt, as printed in JSON.
+/// One attempt: one `attempt` JSON line.
 #[derive(Debug, Serialize)]
 struct Attempt {
     key: Option<String>,
@@ -39,18 +42,19 @@ struct Attempt {
     status: Option<u16>,
     registry_error: Option<String>,
     digest: Option<String>,
-    #[serde(skip)]
+    /// The auth scheme the registry asked for (`basic`, `bearer`), if any.
     scheme: Option<String>,
-    #[serde(skip)]
-    token_obtained: bool,
-    #[serde(skip)]
+    /// Whether a bearer token was obtained (never the token itself).
+    token: bool,
     error: Option<String>,
 }
 
+/// The verdict: the `result` JSON line (after the attempts).
 #[derive(Debug, Serialize)]
 struct Report {
     image: String,
-    reference: String,
+    reference: Option<String>,
+    #[serde(skip)]
     attempts: Vec<Attempt>,
     pullable: bool,
     reason: Option<String>,
@@ -59,20 +63,30 @@ struct Report {
 
 /// Run `pullsim creds check`.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let image = apply_default_image_tag(&args.image)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{}",
-                messages::failed_default_tag(&args.image, &e.upstream())
-            )
-        })?
-        .into_owned();
+    // Bad input (configuration, secrets) is trouble before any answer.
+    let _node = args.kubelet.node_config()?;
+    let keyring = args.creds.keyring()?;
+    let image = match apply_default_image_tag(&args.image) {
+        Ok(i) => i.into_owned(),
+        // The kubelet's answer for such a name: InvalidImageName, not pullable.
+        Err(e) => {
+            let report = Report {
+                image: args.image.clone(),
+                reference: None,
+                attempts: Vec::new(),
+                pullable: false,
+                reason: Some(pullsim_policy::Reason::InvalidImageName.to_string()),
+                message: messages::failed_default_tag(&args.image, &e.upstream()),
+            };
+            print(&report, args.output)?;
+            return Ok(crate::exit::answer(false));
+        }
+    };
     let reference = Reference::parse_normalized(&image)
         .with_context(|| format!("parsing image {image:?}"))?
         .with_default_tag();
-    let keyring = args.creds.keyring()?;
     let matches = keyring.lookup(&reference);
-    let client = make_client(&args.registry, None)?;
+    let client = args.registry.client(None, |_| {})?;
     let rt = runtime()?;
     let cri_ref = reference.to_string();
     let mut attempts = Vec::new();
@@ -117,7 +131,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 registry_error,
                 digest,
                 scheme: rep.trace.scheme.clone(),
-                token_obtained: rep.trace.token_obtained,
+                token: rep.trace.token_obtained,
                 error,
             });
             if ok {
@@ -147,29 +161,34 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let report = Report {
         image: image.clone(),
-        reference: cri_ref,
+        reference: Some(cri_ref),
         attempts,
         pullable,
         reason,
         message,
     };
-    match args.output {
-        Format::Json => println!("{}", serde_json::to_string(&report)?),
-        Format::Text => print_text(&report),
-    }
-    Ok(if report.pullable {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    print(&report, args.output)?;
+    Ok(crate::exit::answer(report.pullable))
 }
 
-fn print_text(r: &Report) {
-    println!("image:     {}", r.image);
-    println!("reference: {}", r.reference);
+fn print(r: &Report, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Json => {
+            for a in &r.attempts {
+                output::json(Kind::Attempt, a)?;
+            }
+            output::json(Kind::Result, r)
+        }
+        Format::Text => print_text(r),
+    }
+}
+
+fn print_text(r: &Report) -> anyhow::Result<()> {
+    outln!("image:     {}", r.image);
+    outln!("reference: {}", r.reference.as_deref().unwrap_or("-"));
     let n = r.attempts.len();
     for (i, a) in r.attempts.iter().enumerate() {
-        println!(
+        outln!(
             "attempt {}/{n}: source {} key {} username {}",
             i + 1,
             a.source,
@@ -179,14 +198,10 @@ fn print_text(r: &Report) {
                 .filter(|u| !u.is_empty())
                 .unwrap_or("-"),
         );
-        println!(
+        outln!(
             "  auth scheme: {}; token: {}; HTTP status: {}; registry error: {}; digest: {}",
             a.scheme.as_deref().unwrap_or("none"),
-            if a.token_obtained {
-                "obtained"
-            } else {
-                "not obtained"
-            },
+            if a.token { "obtained" } else { "not obtained" },
             a.status
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "-".into()),
@@ -194,17 +209,18 @@ fn print_text(r: &Report) {
             a.digest.as_deref().unwrap_or("-"),
         );
         match &a.error {
-            None => println!("  outcome: ok"),
-            Some(e) => println!("  outcome: {}: {e}", a.outcome),
+            None => outln!("  outcome: ok"),
+            Some(e) => outln!("  outcome: {}: {e}", a.outcome),
         }
     }
     if r.pullable {
-        println!("verdict: pullable — {}", r.message);
+        outln!("verdict: pullable — {}", r.message);
     } else {
-        println!(
+        outln!(
             "verdict: not pullable ({}) — {}",
             r.reason.as_deref().unwrap_or("ErrImagePull"),
             r.message
         );
     }
+    Ok(())
 }

@@ -1,19 +1,14 @@
 //! `pullsim images ...`: the node's image store (list, inspect, remove, pin, GC, verify, disk
 //! usage, load and save).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use pullsim_reference::Reference;
-use pullsim_store::{ImageRecord, LoadOptions, Store, StoreOptions};
-use serde_json::json;
+use pullsim_store::{LoadOptions, Store};
 
-use super::images_fmt::{StdoutClosed, emit_json, human_duration, human_size, outln, short_id};
-use crate::output::Format;
+use super::images_list::{LsArgs, RefsArgs};
+use crate::flags::{Format, OutputArgs, open_store};
 
 /// `pullsim images`.
 #[derive(Args, Debug)]
@@ -48,7 +43,7 @@ enum ImagesCmd {
     Verify(VerifyArgs),
     /// Disk usage of the store.
     #[command(after_long_help = DU_HELP)]
-    Du(FormatArgs),
+    Du(OutputArgs),
     /// Import an OCI image layout (directory or tar) or a docker-archive tar as preloaded images.
     #[command(after_long_help = LOAD_HELP)]
     Load(LoadArgs),
@@ -73,7 +68,8 @@ Examples:
   pullsim images gc --capacity 10G --dry-run       What the kubelet's image GC would delete
   pullsim images verify                            Re-hash every blob; --repair fixes the index
 
-Exit status: 0 on success; 1 on an error (and when verify finds problems); 2 on a usage error.";
+Exit status: 0 on success; 1 when verify finds problems; 2 on a usage error, an image that is
+not there, unreadable input or a damaged store.";
 
 const LS_HELP: &str = "\
 Columns: IMAGE is the normalized name, WRITTEN AS the name as it was loaded or pulled, IMAGE ID
@@ -157,36 +153,6 @@ Examples:
   pullsim images save nginx:1.27 -o nginx.tar
   pullsim images save nginx:1.27 registry.k8s.io/pause:3.10 -o node-preload.tar";
 
-/// `-o text|json`.
-#[derive(Args, Debug)]
-pub(crate) struct FormatArgs {
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-    pub(crate) output: Format,
-}
-
-#[derive(Args, Debug)]
-struct LsArgs {
-    /// Only this repository (normalized: `nginx` = `docker.io/library/nginx`), and this tag or
-    /// digest when given, as `crictl images REPOSITORY[:TAG]`.
-    #[arg(value_name = "IMAGE")]
-    filter: Option<String>,
-    /// Print image IDs only.
-    #[arg(short, long)]
-    quiet: bool,
-    #[command(flatten)]
-    format: FormatArgs,
-}
-
-#[derive(Args, Debug)]
-struct RefsArgs {
-    /// Image references (tag or digest, normalized) or image IDs (full or a unique prefix).
-    #[arg(required = true, value_name = "IMAGE")]
-    images: Vec<String>,
-    #[command(flatten)]
-    format: FormatArgs,
-}
-
 #[derive(Args, Debug)]
 struct VerifyArgs {
     /// Drop index entries whose blobs are missing, delete corrupt blobs and stale ingests,
@@ -194,7 +160,7 @@ struct VerifyArgs {
     #[arg(long)]
     repair: bool,
     #[command(flatten)]
-    format: FormatArgs,
+    format: OutputArgs,
 }
 
 #[derive(Args, Debug)]
@@ -206,7 +172,7 @@ struct LoadArgs {
     #[arg(long, value_name = "REPOSITORY")]
     name: Option<String>,
     #[command(flatten)]
-    format: FormatArgs,
+    format: OutputArgs,
 }
 
 #[derive(Args, Debug)]
@@ -222,143 +188,19 @@ struct SaveArgs {
     format: Format,
 }
 
-/// Open the store at `--root` (or the default root), reporting lock waits on stderr.
-pub(crate) fn open_store(root: Option<&Path>) -> anyhow::Result<Store> {
-    let root = root
-        .map(Path::to_path_buf)
-        .unwrap_or_else(Store::default_root);
-    let opts = StoreOptions {
-        on_wait: Some(Arc::new(|p: &Path| {
-            eprintln!(
-                "waiting for the store lock held by another pullsim process ({})",
-                p.display()
-            )
-        })),
-        ..StoreOptions::default()
-    };
-    Store::open_with(&root, opts)
-        .with_context(|| format!("opening the store at {}", root.display()))
-}
-
-/// Every record named by `arg`: a reference (one record) or an image ID (all its names).
-pub(crate) fn resolve(store: &Store, arg: &str) -> anyhow::Result<Vec<ImageRecord>> {
-    if let Ok(r) = Reference::parse_normalized(arg)
-        && let Some(rec) = store.lookup(&r)?
-    {
-        return Ok(vec![rec]);
-    }
-    let recs = store.records_by_id(arg)?;
-    if recs.is_empty() {
-        bail!("{}", not_found(store, arg)?);
-    }
-    Ok(recs)
-}
-
-/// "no such image" naming what `arg` normalizes to and, when the repository is present under
-/// other tags or digests, those (`nginx` means `nginx:latest`; the store may hold `nginx:1.27`).
-fn not_found(store: &Store, arg: &str) -> anyhow::Result<String> {
-    let root = store.root().display();
-    let Ok(r) = Reference::parse_normalized(arg) else {
-        return Ok(format!(
-            "no such image {arg:?} in {root} (neither a known image ID nor a valid reference)"
-        ));
-    };
-    let r = r.with_default_tag();
-    let mut msg = format!("no such image {arg:?} ({r}) in {root}");
-    let name = r.name();
-    let others: Vec<String> = store
-        .list()?
-        .into_iter()
-        .filter(|rec| rec.name == name)
-        .map(|rec| match (&rec.tag, &rec.digest) {
-            (Some(t), _) => format!(":{t}"),
-            (None, Some(d)) => format!("@{d}"),
-            (None, None) => String::new(),
-        })
-        .collect();
-    if !others.is_empty() {
-        msg.push_str(&format!("; {name} is there as {}", others.join(", ")));
-    }
-    Ok(msg)
-}
-
-fn resolve_all(store: &Store, args: &[String]) -> anyhow::Result<Vec<ImageRecord>> {
-    let mut out: BTreeMap<String, ImageRecord> = BTreeMap::new();
-    for a in args {
-        for r in resolve(store, a)? {
-            out.insert(r.key(), r);
-        }
-    }
-    Ok(out.into_values().collect())
-}
-
-/// Rows as kubectl prints them (text/tabwriter: min width 10, padding 3).
-pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {
-    let cols = header.len();
-    let mut widths = vec![0usize; cols];
-    for row in
-        std::iter::once(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>()).chain(rows)
-    {
-        for (i, c) in row.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    let line = |row: &[String]| -> anyhow::Result<()> {
-        let mut s = String::new();
-        for (i, c) in row.iter().enumerate() {
-            if i + 1 == cols {
-                s.push_str(c);
-            } else {
-                let w = (widths[i] + 3).max(10);
-                s.push_str(&format!("{c:<w$}"));
-            }
-        }
-        outln!("{}", s.trim_end());
-        Ok(())
-    };
-    line(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
-    for r in rows {
-        line(r)?;
-    }
-    Ok(())
-}
-
-pub(crate) fn record_json(r: &ImageRecord) -> serde_json::Value {
-    json!({
-        "name": r.key(),
-        "repository": r.name,
-        "tag": r.tag,
-        "digest": r.digest.as_ref().map(|d| d.to_string()),
-        "writtenAs": r.written_as,
-        "id": r.id(),
-        "manifestDigest": r.manifest_digest.to_string(),
-        "mediaType": r.media_type,
-        "platform": r.platform,
-        "size": r.size,
-        "firstSeenMs": r.first_seen_ms,
-        "lastUsedMs": r.last_used_ms,
-        "pinned": r.pinned,
-        "origin": r.origin.as_str(),
-        "labels": r.labels,
-    })
-}
-
 /// Run `pullsim images ...` against the store at `root` (`--root`, env PULLSIM_ROOT).
 pub fn run(args: ImagesArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let store = open_store(root)?;
-    match dispatch(&store, args) {
-        Err(e) if e.is::<StdoutClosed>() => Ok(ExitCode::SUCCESS),
-        r => r,
-    }
+    dispatch(&store, args)
 }
 
 fn dispatch(store: &Store, args: ImagesArgs) -> anyhow::Result<ExitCode> {
     match args.cmd {
-        ImagesCmd::Ls(a) => ls(store, a),
-        ImagesCmd::Inspect(a) => inspect(store, a),
-        ImagesCmd::Rm(a) => rm(store, a),
-        ImagesCmd::Pin(a) => pin(store, a, true),
-        ImagesCmd::Unpin(a) => pin(store, a, false),
+        ImagesCmd::Ls(a) => super::images_list::ls(store, a),
+        ImagesCmd::Inspect(a) => super::images_list::inspect(store, a),
+        ImagesCmd::Rm(a) => super::images_list::rm(store, a),
+        ImagesCmd::Pin(a) => super::images_list::pin(store, a, true),
+        ImagesCmd::Unpin(a) => super::images_list::pin(store, a, false),
         ImagesCmd::Gc(a) => super::images_gc::run(store, a),
         ImagesCmd::Verify(a) => super::images_io::verify(store, a.repair, a.format.output),
         ImagesCmd::Du(a) => super::images_io::du(store, a.output),
@@ -372,121 +214,8 @@ fn dispatch(store: &Store, args: ImagesArgs) -> anyhow::Result<ExitCode> {
             a.format.output,
         ),
         ImagesCmd::Save(a) => {
-            let recs = resolve_all(store, &a.images)?;
+            let recs = super::images_list::resolve_all(store, &a.images)?;
             super::images_io::save(store, &recs, &a.output, a.format)
         }
     }
-}
-
-fn ls(store: &Store, a: LsArgs) -> anyhow::Result<ExitCode> {
-    let mut recs = store.list()?;
-    if let Some(f) = &a.filter {
-        let r = Reference::parse_normalized(f).with_context(|| format!("image filter {f:?}"))?;
-        let name = r.name();
-        recs.retain(|rec| {
-            rec.name == name
-                && r.tag().is_none_or(|t| rec.tag.as_deref() == Some(t))
-                && r.digest()
-                    .is_none_or(|d| rec.digest.as_ref() == Some(d) || rec.manifest_digest == *d)
-        });
-    }
-    let now = pullsim_store::now_ms() as i64;
-    if a.quiet {
-        let mut seen = std::collections::BTreeSet::new();
-        for r in &recs {
-            if seen.insert(r.id()) {
-                outln!("{}", r.id());
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    match a.format.output {
-        Format::Json => {
-            for r in &recs {
-                emit_json(&record_json(r))?;
-            }
-        }
-        Format::Text => {
-            let rows: Vec<Vec<String>> = recs
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.key(),
-                        r.written_as.clone(),
-                        short_id(&r.id()),
-                        human_size(r.size),
-                        human_duration(now - r.first_seen_ms as i64),
-                        r.origin.to_string(),
-                        if r.pinned { "true" } else { "false" }.to_string(),
-                    ]
-                })
-                .collect();
-            print_table(
-                &[
-                    "IMAGE",
-                    "WRITTEN AS",
-                    "IMAGE ID",
-                    "SIZE",
-                    "AGE",
-                    "ORIGIN",
-                    "PINNED",
-                ],
-                &rows,
-            )?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn inspect(store: &Store, a: RefsArgs) -> anyhow::Result<ExitCode> {
-    for rec in resolve_all(store, &a.images)? {
-        let mut v = record_json(&rec);
-        v["blobs"] = json!(rec.blobs.iter().map(|d| d.to_string()).collect::<Vec<_>>());
-        v["pulledRecord"] = match store.pulled_record(&rec.id())? {
-            Some(p) => serde_json::to_value(p)?,
-            None => serde_json::Value::Null,
-        };
-        match a.format.output {
-            Format::Json => emit_json(&v)?,
-            Format::Text => outln!("{}", serde_json::to_string_pretty(&v)?),
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn rm(store: &Store, a: RefsArgs) -> anyhow::Result<ExitCode> {
-    let recs = resolve_all(store, &a.images)?;
-    let keys: Vec<String> = recs.iter().map(ImageRecord::key).collect();
-    let out = store.remove_images(&keys)?;
-    match a.format.output {
-        Format::Json => emit_json(&json!({
-            "deleted": out.removed,
-            "blobsDeleted": out.blobs_deleted.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
-            "bytesFreed": out.bytes_freed,
-        }))?,
-        Format::Text => {
-            for k in &out.removed {
-                outln!("Deleted: {k}");
-            }
-            outln!(
-                "Deleted {} blobs, freed {}",
-                out.blobs_deleted.len(),
-                human_size(out.bytes_freed)
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn pin(store: &Store, a: RefsArgs, pinned: bool) -> anyhow::Result<ExitCode> {
-    let recs = resolve_all(store, &a.images)?;
-    for r in &recs {
-        let key = r.key();
-        store.set_pinned(&key, pinned)?;
-        match a.format.output {
-            Format::Json => emit_json(&json!({"name": key, "pinned": pinned}))?,
-            Format::Text => outln!("{}: {key}", if pinned { "Pinned" } else { "Unpinned" }),
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

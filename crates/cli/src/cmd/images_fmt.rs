@@ -132,41 +132,13 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok((n * mult).round() as u64)
 }
 
-/// Parse a Go duration (`2m`, `1h30m`, `90s`, `500ms`, `0`).
+/// Parse a Go duration (`2m`, `1h30m`, `90s`, `500ms`, `0`) as Go's `time.ParseDuration` does
+/// (the kubelet's flags); negative durations are refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    if t == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let bad = || format!("invalid duration {s:?}: expected e.g. 2m, 1h30m, 90s, 0");
-    let mut total = 0f64;
-    let mut rest = t;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let split = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let (num, tail) = rest.split_at(split);
-        let n: f64 = num.parse().map_err(|_| bad())?;
-        let ulen = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(ulen);
-        let secs = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += n * secs;
-        rest = tail;
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| format!("invalid duration {s:?}: out of range"))
+    let n = pullsim_credentials::plugin::duration::parse_go_duration(s.trim())?;
+    let n =
+        u64::try_from(n).map_err(|_| format!("invalid duration {s:?}: must not be negative"))?;
+    Ok(Duration::from_nanos(n))
 }
 
 /// First 12 hex digits of an image ID (`sha256:` dropped), as crictl and docker show it.
@@ -248,46 +220,6 @@ mod tests {
         assert!(parse_duration("2 minutes").is_err());
         assert!(parse_duration("99999999999999999999999h").is_err());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration("-1m").is_err());
     }
 }
-
-/// Stdout was closed by its reader (`pullsim images ls | head -1`): output ends quietly and
-/// the command still succeeds (every store change is committed before anything is printed).
-#[derive(Debug)]
-pub(crate) struct StdoutClosed;
-
-impl std::fmt::Display for StdoutClosed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("stdout closed")
-    }
-}
-
-impl std::error::Error for StdoutClosed {}
-
-/// Print one line on stdout; a closed pipe becomes [`StdoutClosed`] instead of a panic.
-pub(crate) fn emit(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out
-        .write_fmt(args)
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush())
-    {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
-        Err(e) => Err(anyhow::anyhow!("writing to stdout: {e}")),
-    }
-}
-
-/// Print one value as a single JSON line (as `output::json_line`, closed-pipe safe).
-pub(crate) fn emit_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    emit(format_args!("{}", serde_json::to_string(value)?))
-}
-
-/// `println!` for `pullsim images`: returns early with [`StdoutClosed`] on a closed pipe.
-macro_rules! outln {
-    ($($arg:tt)*) => {
-        $crate::cmd::images_fmt::emit(format_args!($($arg)*))?
-    };
-}
-pub(crate) use outln;

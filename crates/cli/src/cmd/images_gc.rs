@@ -12,9 +12,10 @@ use pullsim_reference::Digest;
 use pullsim_store::{GcOutcome, ImageRecord, RemoveOutcome, Store};
 use serde_json::json;
 
-use super::images::FormatArgs;
-use super::images_fmt::{emit_json, human_size, outln, parse_bytes, parse_duration, short_id};
-use crate::output::Format;
+use super::images_fmt::{human_size, parse_bytes, parse_duration, short_id};
+use super::images_list::resolve;
+use crate::flags::{Format, OutputArgs};
+use crate::output::{self, Kind, outln};
 
 /// `pullsim images gc`.
 #[derive(Args, Debug)]
@@ -44,7 +45,7 @@ pub struct GcArgs {
     #[arg(long)]
     dry_run: bool,
     #[command(flatten)]
-    format: FormatArgs,
+    format: OutputArgs,
 }
 
 /// What one GC run planned and did.
@@ -145,7 +146,7 @@ pub(crate) fn run(store: &Store, a: GcArgs) -> anyhow::Result<ExitCode> {
     policy.validate()?;
     let mut in_use = BTreeSet::new();
     for i in &a.in_use {
-        for r in super::images::resolve(store, i).with_context(|| format!("--in-use {i}"))? {
+        for r in resolve(store, i).with_context(|| format!("--in-use {i}"))? {
             in_use.insert(r.id());
         }
     }
@@ -159,20 +160,23 @@ pub(crate) fn run(store: &Store, a: GcArgs) -> anyhow::Result<ExitCode> {
         a.dry_run,
     )?;
     match a.format.output {
-        Format::Json => emit_json(&json!({
-            "capacity": a.capacity,
-            "used": run.used,
-            "usagePercent": run.plan.usage_percent,
-            "amountToFree": run.plan.amount_to_free,
-            "deletedImageIds": run.plan.to_delete,
-            "causes": run.plan.causes,
-            "deleted": run.deleted.iter().map(|(_, k)| k).collect::<Vec<_>>(),
-            "bytesFreed": run.plan.bytes_freed,
-            "blobsDeleted": run.removed.blobs_deleted.len() + run.orphans.blobs_deleted.len(),
-            "unreferencedBlobsDeleted": run.orphans.blobs_deleted.len(),
-            "dryRun": a.dry_run,
-            "warning": run.plan.warning,
-        }))?,
+        Format::Json => output::json(
+            Kind::Gc,
+            &json!({
+                "capacity": a.capacity,
+                "used": run.used,
+                "usage_percent": run.plan.usage_percent,
+                "amount_to_free": run.plan.amount_to_free,
+                "deleted_image_ids": run.plan.to_delete,
+                "causes": run.plan.causes,
+                "deleted": run.deleted.iter().map(|(_, k)| k).collect::<Vec<_>>(),
+                "bytes_freed": run.plan.bytes_freed,
+                "blobs_deleted": run.removed.blobs_deleted.len() + run.orphans.blobs_deleted.len(),
+                "unreferenced_blobs_deleted": run.orphans.blobs_deleted.len(),
+                "dry_run": a.dry_run,
+                "warning": run.plan.warning,
+            }),
+        )?,
         Format::Text => {
             if run.orphans.bytes_freed > 0 {
                 outln!(

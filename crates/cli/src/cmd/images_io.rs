@@ -7,8 +7,9 @@ use pullsim_reference::Reference;
 use pullsim_store::{ImageRecord, LoadOptions, Store};
 use serde_json::json;
 
-use super::images_fmt::{emit_json, human_size, outln, short_id};
-use crate::output::Format;
+use super::images_fmt::{human_size, short_id};
+use crate::flags::Format;
+use crate::output::{self, Kind, outln};
 
 fn familiar(key: &str) -> String {
     Reference::parse_normalized(key)
@@ -28,17 +29,20 @@ fn plural(n: u64, what: &str) -> String {
 pub(crate) fn verify(store: &Store, repair: bool, format: Format) -> anyhow::Result<ExitCode> {
     let report = store.verify(repair)?;
     match format {
-        Format::Json => emit_json(&json!({
-            "blobsChecked": report.blobs_checked,
-            "bytesChecked": report.bytes_checked,
-            "imagesChecked": report.images_checked,
-            "unreferencedBlobs": report.unreferenced_blobs,
-            "staleIngests": report.stale_ingests.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-            "indexJsonStale": report.index_json_stale,
-            "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-            "repaired": report.repaired,
-            "clean": report.is_clean(),
-        }))?,
+        Format::Json => output::json(
+            Kind::Verify,
+            &json!({
+                "blobs_checked": report.blobs_checked,
+                "bytes_checked": report.bytes_checked,
+                "images_checked": report.images_checked,
+                "unreferenced_blobs": report.unreferenced_blobs,
+                "stale_ingests": report.stale_ingests.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                "index_json_stale": report.index_json_stale,
+                "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                "repaired": report.repaired,
+                "clean": report.is_clean(),
+            }),
+        )?,
         Format::Text => {
             for r in &report.repaired {
                 outln!("repaired: {r}");
@@ -66,27 +70,26 @@ pub(crate) fn verify(store: &Store, repair: bool, format: Format) -> anyhow::Res
             );
         }
     }
-    Ok(if report.is_clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(crate::exit::answer(report.is_clean()))
 }
 
 pub(crate) fn du(store: &Store, format: Format) -> anyhow::Result<ExitCode> {
     let du = store.disk_usage()?;
     match format {
-        Format::Json => emit_json(&json!({
-            "root": store.root().display().to_string(),
-            "images": du.images,
-            "blobs": du.blobs,
-            "blobBytes": du.blob_bytes,
-            "referencedBlobs": du.referenced,
-            "referencedBytes": du.referenced_bytes,
-            "unreferencedBlobs": du.blobs - du.referenced,
-            "unreferencedBytes": du.blob_bytes - du.referenced_bytes,
-            "ingestBytes": du.ingest_bytes,
-        }))?,
+        Format::Json => output::json(
+            Kind::DiskUsage,
+            &json!({
+                "root": store.root().display().to_string(),
+                "images": du.images,
+                "blobs": du.blobs,
+                "blob_bytes": du.blob_bytes,
+                "referenced_blobs": du.referenced,
+                "referenced_bytes": du.referenced_bytes,
+                "unreferenced_blobs": du.blobs - du.referenced,
+                "unreferenced_bytes": du.blob_bytes - du.referenced_bytes,
+                "ingest_bytes": du.ingest_bytes,
+            }),
+        )?,
         Format::Text => {
             outln!("root:          {}", store.root().display());
             outln!("images:        {}", du.images);
@@ -120,12 +123,15 @@ pub(crate) fn load(
     let loaded = store.load(input, opts)?;
     for l in &loaded {
         match format {
-            Format::Json => emit_json(&json!({
-                "loaded": l.key,
-                "id": l.config_digest.to_string(),
-                "manifestDigest": l.manifest_digest.to_string(),
-                "size": l.size,
-            }))?,
+            Format::Json => output::json(
+                Kind::Loaded,
+                &json!({
+                    "loaded": l.key,
+                    "id": l.config_digest.to_string(),
+                    "manifest_digest": l.manifest_digest.to_string(),
+                    "size": l.size,
+                }),
+            )?,
             Format::Text => outln!(
                 "Loaded image: {} (ID {}, {})",
                 familiar(&l.key),
@@ -145,11 +151,14 @@ pub(crate) fn save(
 ) -> anyhow::Result<ExitCode> {
     let bytes = store.save(recs, out)?;
     match format {
-        Format::Json => emit_json(&json!({
-            "saved": recs.iter().map(ImageRecord::key).collect::<Vec<_>>(),
-            "file": out.display().to_string(),
-            "blobBytes": bytes,
-        }))?,
+        Format::Json => output::json(
+            Kind::Saved,
+            &json!({
+                "saved": recs.iter().map(ImageRecord::key).collect::<Vec<_>>(),
+                "file": out.display().to_string(),
+                "blob_bytes": bytes,
+            }),
+        )?,
         Format::Text => outln!(
             "Saved {} images ({}) to {}",
             recs.len(),

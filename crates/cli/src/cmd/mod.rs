@@ -5,6 +5,7 @@ pub mod images;
 pub mod images_fmt;
 pub mod images_gc;
 pub mod images_io;
+pub mod images_list;
 pub mod pod;
 pub mod pod_explain;
 pub mod pod_render;

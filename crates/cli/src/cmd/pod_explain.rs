@@ -1,20 +1,36 @@
 //! `pullsim pod explain`: the decision path of every image in words.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Args;
 use pullsim_node::explain::explain;
 use pullsim_node::pods::build_pods;
+use serde_json::json;
 
-use crate::cmd::pod::ExplainArgs;
-use crate::output::{Format, json_line};
+use crate::cmd::pod_render::container_type_of_word;
+use crate::flags::{Format, NodeFlags, open_store};
+use crate::output::{self, Kind, outln};
+
+/// `pullsim pod explain`.
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// Manifest files or directories.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub node: NodeFlags,
+    /// Output: text or JSON lines (one `explain` line per image).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
+}
 
 /// Run `pullsim pod explain`.
 pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let cfg = a.node.manager_config()?;
+    let cfg = a.node.kubelet.node_config()?.manager;
     let (manifests, secrets, node) = a.node.load(&a.files)?;
-    let store = Arc::new(crate::cmd::images::open_store(root)?);
+    let store = Arc::new(open_store(root)?);
     let pods = build_pods(&manifests, &secrets, &node);
     for p in &pods {
         if !p.missing_secrets.is_empty() {
@@ -29,7 +45,24 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     match a.output {
         Format::Json => {
             for e in &all {
-                json_line(e)?;
+                output::json(
+                    Kind::Explain,
+                    &json!({
+                        "pod": e.pod,
+                        "container": e.container,
+                        "container_type": container_type_of_word(e.kind),
+                        "image": e.image,
+                        "policy": e.policy,
+                        "policy_why": e.policy_why,
+                        "presence": e.presence,
+                        "near_matches": e.near_matches,
+                        "verification": e.verification,
+                        "credentials": e.credentials,
+                        "not_matching": e.not_matching,
+                        "backoff": e.backoff,
+                        "decision": e.decision,
+                    }),
+                )?;
             }
         }
         Format::Text => {
@@ -37,30 +70,30 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
             for e in &all {
                 if e.pod != last_pod {
                     if !last_pod.is_empty() {
-                        println!();
+                        outln!();
                     }
-                    println!("Pod {}:", e.pod);
+                    outln!("Pod {}:", e.pod);
                     last_pod = e.pod.clone();
                 }
-                println!("  {} {} ({}):", e.kind, e.container, e.image);
-                println!("    policy:        {} — {}", e.policy, e.policy_why);
-                println!("    present:       {}", e.presence);
+                outln!("  {} {} ({}):", e.kind, e.container, e.image);
+                outln!("    policy:        {} — {}", e.policy, e.policy_why);
+                outln!("    present:       {}", e.presence);
                 for n in &e.near_matches {
-                    println!("      near match: {n}");
+                    outln!("      near match: {n}");
                 }
-                println!("    verification:  {}", e.verification);
-                println!(
+                outln!("    verification:  {}", e.verification);
+                outln!(
                     "    credentials:   {}",
                     e.credentials.first().map(String::as_str).unwrap_or("")
                 );
                 for c in e.credentials.iter().skip(1) {
-                    println!("                   {c}");
+                    outln!("                   {c}");
                 }
                 for m in &e.not_matching {
-                    println!("      not matching: {m}");
+                    outln!("      not matching: {m}");
                 }
-                println!("    back-off:      {}", e.backoff);
-                println!("    decision:      {}", e.decision);
+                outln!("    back-off:      {}", e.backoff);
+                outln!("    decision:      {}", e.decision);
             }
         }
     }

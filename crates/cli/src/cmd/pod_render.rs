@@ -1,5 +1,5 @@
-//! Output of `pullsim pod run`: `kubectl describe pod`-style text, or JSON lines (one per
-//! event, then one per container status).
+//! Output of `pullsim pod run`: `kubectl describe pod`-style text, or JSON lines (one `event`
+//! per event, then one `container` per container status, then one `gc` when image GC ran).
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use pullsim_node::simulate::SimReport;
 use pullsim_node::{ImageSource, ImageState};
 use serde_json::json;
 
-use crate::output::json_line;
+use crate::output::{self, Kind, outln};
 
 /// RFC 3339 UTC with milliseconds for a Unix time in ms (`2026-11-28T17:00:00.123Z`).
 pub fn rfc3339_ms(unix_ms: u64) -> String {
@@ -44,7 +44,7 @@ pub fn print_text(report: &SimReport, offline: bool) -> anyhow::Result<()> {
     let mut first = true;
     for pod in &report.pods {
         if !first {
-            println!();
+            outln!();
         }
         first = false;
         let key = pod.key();
@@ -54,22 +54,22 @@ pub fn print_text(report: &SimReport, offline: bool) -> anyhow::Result<()> {
             .filter(|e| e.pod == key)
             .cloned()
             .collect();
-        print!("{}", describe_pod(pod, &events, report.end));
+        output::text(&describe_pod(pod, &events, report.end))?;
     }
     if offline {
-        println!();
+        outln!();
         if report.needed_network.is_empty() {
-            println!("Offline: no image needed the network.");
+            outln!("Offline: no image needed the network.");
         } else {
-            println!("Offline: these images needed the network:");
+            outln!("Offline: these images needed the network:");
             for i in &report.needed_network {
-                println!("  {i}");
+                outln!("  {i}");
             }
         }
     }
     if let Some(gc) = &report.gc {
-        println!();
-        println!(
+        outln!();
+        outln!(
             "Image GC: capacity {} bytes, {} bytes used, {} images deleted, {} bytes freed",
             gc.capacity,
             gc.used,
@@ -77,18 +77,18 @@ pub fn print_text(report: &SimReport, offline: bool) -> anyhow::Result<()> {
             gc.bytes_freed
         );
         for id in &gc.plan.to_delete {
-            println!("  deleted {id}");
+            outln!("  deleted {id}");
         }
         if let Some(w) = &gc.plan.warning {
-            println!("  Warning  FreeDiskSpaceFailed  {w}");
+            outln!("  Warning  FreeDiskSpaceFailed  {w}");
         }
         if let Some(e) = &gc.error {
-            println!("  error: {e}");
+            outln!("  error: {e}");
         }
     }
     if report.end > Duration::ZERO && report.pods.iter().any(|p| p.syncs > 1) {
-        println!();
-        println!("Simulated {}.", human_duration(report.end));
+        outln!();
+        outln!("Simulated {}.", human_duration(report.end));
     }
     Ok(())
 }
@@ -96,14 +96,17 @@ pub fn print_text(report: &SimReport, offline: bool) -> anyhow::Result<()> {
 /// JSON lines: events, then container statuses.
 pub fn print_json(report: &SimReport, offline: bool) -> anyhow::Result<()> {
     for e in &report.events {
-        json_line(&json!({
-            "time": event_time(report, e.time),
-            "pod": e.pod,
-            "container": e.container,
-            "type": e.event_type.as_str(),
-            "reason": e.reason,
-            "message": e.message,
-        }))?;
+        output::json(
+            Kind::Event,
+            &json!({
+                "time": event_time(report, e.time),
+                "pod": e.pod,
+                "container": e.container,
+                "type": e.event_type.as_str(),
+                "reason": e.reason,
+                "message": e.message,
+            }),
+        )?;
     }
     for pod in &report.pods {
         for (i, img) in pod.spec.images.iter().enumerate() {
@@ -117,18 +120,38 @@ pub fn print_json(report: &SimReport, offline: bool) -> anyhow::Result<()> {
                 ),
                 ImageState::Pending => ("waiting", Some("PodInitializing".to_string()), None, None),
             };
-            json_line(&json!({
-                "pod": pod.key(),
-                "container": img.name,
-                "kind": kind(img.source),
-                "image": img.image,
-                "policy": pod.policies[i].to_string(),
-                "state": state,
-                "reason": reason,
-                "message": message,
-                "image_id": id,
-            }))?;
+            output::json(
+                Kind::Container,
+                &json!({
+                    "pod": pod.key(),
+                    "container": img.name,
+                    "container_type": container_type(img.source),
+                    "image": img.image,
+                    "policy": pod.policies[i].to_string(),
+                    "state": state,
+                    "reason": reason,
+                    "message": message,
+                    "image_id": id,
+                }),
+            )?;
         }
+    }
+    if let Some(gc) = &report.gc {
+        output::json(
+            Kind::Gc,
+            &json!({
+                "capacity": gc.capacity,
+                "used": gc.used,
+                "usage_percent": gc.plan.usage_percent,
+                "amount_to_free": gc.plan.amount_to_free,
+                "deleted_image_ids": gc.plan.to_delete,
+                "causes": gc.plan.causes,
+                "deleted": gc.removed,
+                "bytes_freed": gc.bytes_freed,
+                "warning": gc.plan.warning,
+                "error": gc.error,
+            }),
+        )?;
     }
     if offline && !report.needed_network.is_empty() {
         eprintln!(
@@ -139,13 +162,27 @@ pub fn print_json(report: &SimReport, offline: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn kind(s: ImageSource) -> &'static str {
+/// The `container_type` of JSON lines: `init`, `container`, `ephemeral` or `volume`.
+pub fn container_type(s: ImageSource) -> &'static str {
     match s {
         ImageSource::InitContainer => "init",
         ImageSource::Container => "container",
         ImageSource::EphemeralContainer => "ephemeral",
         ImageSource::ImageVolume => "volume",
     }
+}
+
+/// [`container_type`] of the source whose [`ImageSource::word`] is `word` (`init container`).
+pub fn container_type_of_word(word: &str) -> &'static str {
+    [
+        ImageSource::InitContainer,
+        ImageSource::Container,
+        ImageSource::EphemeralContainer,
+        ImageSource::ImageVolume,
+    ]
+    .into_iter()
+    .find(|s| s.word() == word)
+    .map_or("container", container_type)
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use pullsim_policy::{
 use pullsim_reference::parse_image_name;
 use serde::Serialize;
 
-use crate::output::{Format, json_line};
+use crate::flags::Format;
+use crate::output::{self, Kind, outln};
 
 /// `pullsim policy …`
 #[derive(Args, Debug)]
@@ -165,7 +166,7 @@ fn decide_cmd(a: DecideArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "error: --verified no needs --ensure-secret-pulled-images true: with the gate off the kubelet does not verify credentials"
         );
-        return Ok(ExitCode::from(crate::EXIT_USAGE));
+        return Ok(crate::exit::trouble());
     }
     let image = a.image.as_str();
 
@@ -181,14 +182,16 @@ fn decide_cmd(a: DecideArgs) -> anyhow::Result<ExitCode> {
             message: &event.message,
         };
         match a.output {
-            Format::Json => json_line(&out)?,
+            Format::Json => output::json(Kind::Decision, &out)?,
             Format::Text => {
-                println!("Image:     {image}");
-                println!("Decision:  error");
-                println!("Reason:    {}", Reason::InvalidImageName);
-                println!(
+                outln!("Image:     {image}");
+                outln!("Decision:  error");
+                outln!("Reason:    {}", Reason::InvalidImageName);
+                outln!(
                     "Event:     {}  {}  {}",
-                    out.event_type, out.event_reason, out.message
+                    out.event_type,
+                    out.event_reason,
+                    out.message
                 );
             }
         }
@@ -220,7 +223,7 @@ fn decide_cmd(a: DecideArgs) -> anyhow::Result<ExitCode> {
         message: &event.message,
     };
     match a.output {
-        Format::Json => json_line(&out)?,
+        Format::Json => output::json(Kind::Decision, &out)?,
         Format::Text => {
             let policy_line = if defaulted {
                 format!("{policy} (defaulted: {})", default_why(image))
@@ -259,18 +262,20 @@ fn decide_cmd(a: DecideArgs) -> anyhow::Result<ExitCode> {
                 }
                 _ => "",
             };
-            println!("Image:     {image}");
-            println!("Policy:    {policy_line}");
-            println!("On node:   {presence_line}");
-            println!("Decision:  {}", decision.as_str());
-            println!("Why:       {why}");
-            println!(
+            outln!("Image:     {image}");
+            outln!("Policy:    {policy_line}");
+            outln!("On node:   {presence_line}");
+            outln!("Decision:  {}", decision.as_str());
+            outln!("Why:       {why}");
+            outln!(
                 "Reason:    {}",
                 reason.map(Reason::as_str).unwrap_or("<none>")
             );
-            println!(
+            outln!(
                 "Event:     {}  {}  {}",
-                out.event_type, out.event_reason, out.message
+                out.event_type,
+                out.event_reason,
+                out.message
             );
         }
     }
@@ -293,11 +298,14 @@ fn default_cmd(a: DefaultArgs) -> anyhow::Result<ExitCode> {
     match a.output {
         Format::Json => {
             for (image, policy, why) in &rows {
-                json_line(&DefaultJson {
-                    image,
-                    default_pull_policy: policy.as_str(),
-                    why,
-                })?;
+                output::json(
+                    Kind::DefaultPolicy,
+                    &DefaultJson {
+                        image,
+                        default_pull_policy: policy.as_str(),
+                        why,
+                    },
+                )?;
             }
         }
         Format::Text => {
@@ -307,9 +315,9 @@ fn default_cmd(a: DefaultArgs) -> anyhow::Result<ExitCode> {
                 .max()
                 .unwrap_or(5)
                 .max(5);
-            println!("{:<w$}   {:<12}   WHY", "IMAGE", "POLICY");
+            outln!("{:<w$}   {:<12}   WHY", "IMAGE", "POLICY");
             for (image, policy, why) in &rows {
-                println!("{image:<w$}   {:<12}   {why}", policy.as_str());
+                outln!("{image:<w$}   {:<12}   {why}", policy.as_str());
             }
         }
     }
@@ -346,18 +354,19 @@ fn backoff_cmd(a: BackoffArgs) -> anyhow::Result<ExitCode> {
     match a.output {
         Format::Json => {
             for r in &rows {
-                json_line(r)?;
+                output::json(Kind::Backoff, r)?;
             }
         }
         Format::Text => {
-            println!(
+            outln!(
                 "{:<8}  {:<9}  NEXT PULL (after the first failure)",
-                "FAILURE", "BACK-OFF"
+                "FAILURE",
+                "BACK-OFF"
             );
             for r in &rows {
-                println!("{:<8}  {:<9}  +{}", r.failure, r.backoff, r.next_pull_after);
+                outln!("{:<8}  {:<9}  +{}", r.failure, r.backoff, r.next_pull_after);
             }
-            println!(
+            outln!(
                 "\nKeyed by <podUID>_<image>. An entry idle for more than {} starts over at {}.",
                 go_duration(IMAGE_BACKOFF_MAX * 2),
                 go_duration(IMAGE_BACKOFF_INITIAL)

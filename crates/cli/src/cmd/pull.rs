@@ -3,123 +3,24 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Args;
-use pullsim_credentials::{Keyring, Match};
+use pullsim_credentials::Match;
 use pullsim_policy::{
     Decision, Event, EventReason, Presence, PullPolicy, apply_default_image_tag, decide,
     decision_event, default_pull_policy, invalid_image_event, messages,
 };
 use pullsim_reference::{Digest, Reference};
-use pullsim_registry::{Client, ClientOptions, Platform, Progress, RegistryError};
+use pullsim_registry::{Platform, Progress, RegistryError};
+use serde_json::json;
 
-use crate::output::Format;
-
-/// Registry connection flags shared by `pull` and `creds check`.
-#[derive(Args, Debug, Clone, Default)]
-pub struct RegistryFlags {
-    /// Reach this registry (HOST or HOST:PORT) over plain HTTP, or HTTPS without certificate
-    /// verification (docker's insecure-registries). Loopback registries never need it.
-    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
-    pub insecure_registry: Vec<String>,
-    /// Trust the CA certificates in this PEM file (in addition to the system roots).
-    #[arg(long = "ca-file", value_name = "FILE")]
-    pub ca_file: Vec<PathBuf>,
-    /// Never open a network connection (an air-gapped node): every registry attempt fails as
-    /// unavailable, after the credentials have been selected.
-    #[arg(long)]
-    pub offline: bool,
-}
-
-/// Credential source flags shared by `pull` and `creds check`.
-#[derive(Args, Debug, Clone, Default)]
-pub struct CredentialFlags {
-    /// A pull secret (Secret YAML/JSON, possibly several documents, or a bare config.json /
-    /// .dockercfg); repeat in the pod's imagePullSecrets order.
-    #[arg(long = "secret", value_name = "FILE")]
-    pub secret: Vec<PathBuf>,
-    /// A node docker config (the kubelet's config.json / .dockercfg search result).
-    #[arg(long = "node-config", value_name = "FILE")]
-    pub node_config: Option<PathBuf>,
-    /// Kubelet CredentialProviderConfig file (exec credential plugins).
-    #[arg(
-        long = "provider-config",
-        value_name = "FILE",
-        requires = "provider_bin_dir"
-    )]
-    pub provider_config: Option<PathBuf>,
-    /// Directory holding the credential plugin binaries.
-    #[arg(
-        long = "provider-bin-dir",
-        value_name = "DIR",
-        requires = "provider_config"
-    )]
-    pub provider_bin_dir: Option<PathBuf>,
-}
-
-impl CredentialFlags {
-    /// The keyring: pod secrets, then the node config, then plugins (the kubelet's union order).
-    pub(crate) fn keyring(&self) -> anyhow::Result<Keyring> {
-        let mut k = Keyring::new();
-        for path in &self.secret {
-            let secrets = pullsim_credentials::load_pull_secrets(path)
-                .with_context(|| format!("reading --secret {}", path.display()))?;
-            for s in &secrets {
-                k.add_secret(s);
-            }
-        }
-        if let Some(p) = &self.node_config {
-            k.add_node_config(p)
-                .with_context(|| format!("reading --node-config {}", p.display()))?;
-        }
-        if let (Some(cfg), Some(bin)) = (&self.provider_config, &self.provider_bin_dir) {
-            for p in pullsim_credentials::plugin::load_plugins(cfg, bin)
-                .with_context(|| format!("reading --provider-config {}", cfg.display()))?
-            {
-                k.add_plugin(p);
-            }
-        }
-        Ok(k)
-    }
-}
-
-/// A registry client from the flags.
-pub(crate) fn make_client(
-    flags: &RegistryFlags,
-    platform: Option<Platform>,
-) -> anyhow::Result<Client> {
-    client_with(flags, platform, |_| {})
-}
-
-/// A registry client from the flags, with extra option changes.
-pub(crate) fn client_with(
-    flags: &RegistryFlags,
-    platform: Option<Platform>,
-    tune: impl FnOnce(&mut ClientOptions),
-) -> anyhow::Result<Client> {
-    let mut o = ClientOptions::default();
-    o.insecure_registries = flags.insecure_registry.clone();
-    o.ca_files = flags.ca_file.clone();
-    o.platform = platform;
-    o.offline = flags.offline;
-    tune(&mut o);
-    Ok(Client::new(o)?)
-}
-
-/// A tokio runtime for one command: one thread for the network (parsing HTTP is light), while
-/// the blob writers hash and write on blocking threads. It also skips the cgroup probing a
-/// multi-thread runtime does at start, which is most of a cache-hit command's time.
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
+use crate::flags::{CredentialFlags, Format, KubeletFlags, RegistryFlags, open_store, runtime};
+use crate::output::{self, Kind, outln};
 
 /// Go's `utilerrors.NewAggregate(errs).Error()`: one message as is; several, deduplicated,
 /// joined with `, ` inside brackets (k8s.io/apimachinery/pkg/util/errors/errors.go).
@@ -159,6 +60,8 @@ pub struct PullArgs {
     pub progress_timeout: u64,
     #[command(flatten)]
     pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub kubelet: KubeletFlags,
     /// Output: text events (with progress bars on a terminal) or JSON lines.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
@@ -169,23 +72,24 @@ struct Emitter {
 }
 
 impl Emitter {
-    fn emit(&self, e: &Event) {
+    fn emit(&self, e: &Event) -> anyhow::Result<()> {
         match self.format {
-            Format::Json => println!(
-                "{}",
-                serde_json::json!({
+            Format::Json => output::json(
+                Kind::Event,
+                &json!({
                     "type": e.event_type.as_str(),
                     "reason": e.reason.as_str(),
                     "message": e.message,
-                })
-            ),
-            Format::Text => println!(
+                }),
+            )?,
+            Format::Text => outln!(
                 "{:<8} {:<18} {}",
                 e.event_type.as_str(),
                 e.reason.as_str(),
                 e.message
             ),
         }
+        Ok(())
     }
 }
 
@@ -250,8 +154,8 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let image = match apply_default_image_tag(&args.image) {
         Ok(i) => i.into_owned(),
         Err(e) => {
-            out.emit(&invalid_image_event(&args.image, &e));
-            return Ok(ExitCode::from(1));
+            out.emit(&invalid_image_event(&args.image, &e))?;
+            return Ok(crate::exit::answer(false));
         }
     };
     let reference = Reference::parse_normalized(&image)
@@ -260,12 +164,15 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let policy = args
         .policy
         .unwrap_or_else(|| default_pull_policy(&args.image));
-    // Bad input (an unreadable or invalid secret) is an error before any event.
+    // Bad input (an unreadable or invalid secret or configuration) is an error before any
+    // event. The node configuration is validated here; the image manager that will run this
+    // pull takes it.
+    let _node = args.kubelet.node_config()?;
     let keyring = args.creds.keyring()?;
     if args.max_concurrent_downloads == 0 {
         anyhow::bail!("--max-concurrent-downloads must be at least 1");
     }
-    let store = crate::cmd::images::open_store(root)?;
+    let store = open_store(root)?;
     let presence = if policy == PullPolicy::Always {
         Presence::Absent
     } else {
@@ -275,17 +182,17 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
     };
     let decision = decide(policy, presence);
-    out.emit(&decision_event(decision, &image, false));
+    out.emit(&decision_event(decision, &image, false))?;
     match decision {
         Decision::UseLocal => {
             store.touch(&reference, pullsim_store::now_ms())?;
             return Ok(ExitCode::SUCCESS);
         }
-        Decision::NeverPull => return Ok(ExitCode::from(1)),
+        Decision::NeverPull => return Ok(crate::exit::answer(false)),
         Decision::Pull => {}
     }
     let matches: Vec<Match> = keyring.lookup(&reference);
-    let client = client_with(&args.registry, args.platform.clone(), |o| {
+    let client = args.registry.client(args.platform.clone(), |o| {
         o.max_concurrent_layers = args.max_concurrent_downloads;
         o.progress_timeout = std::time::Duration::from_secs(args.progress_timeout.max(1));
     })?;
@@ -326,7 +233,7 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
             out.emit(&Event::normal(
                 EventReason::Pulled,
                 messages::successfully_pulled(&image, pull_time, started.elapsed(), p.size),
-            ));
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(errs) => {
@@ -334,14 +241,14 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
             out.emit(&Event::warning(
                 EventReason::Failed,
                 messages::failed_to_pull(&image, &msg),
-            ));
+            ))?;
             let (reason, _) = messages::eval_pull_error(&image, &msg);
             // kuberuntime_container.go startContainer: Warning Failed "Error: <reason>".
             out.emit(&Event::warning(
                 EventReason::Failed,
                 format!("Error: {reason}"),
-            ));
-            Ok(ExitCode::from(1))
+            ))?;
+            Ok(crate::exit::answer(false))
         }
     }
 }

@@ -2,7 +2,6 @@
 //! (distribution/reference `ParseNormalizedNamed`), and show the pull policy the API server
 //! would default for each.
 
-use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -10,7 +9,8 @@ use pullsim_policy::default_pull_policy;
 use pullsim_reference::{ParseError, Reference, go_quote};
 use serde::Serialize;
 
-use crate::output::Format;
+use crate::flags::Format;
+use crate::output::{self, Kind};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -33,8 +33,8 @@ Rules (distribution/reference normalize.go, as the kubelet uses them):
   - a 64-character hex string alone is an image ID, not a name, and is rejected
   - default pull policy: Always for the tag 'latest' or no tag and no digest, else IfNotPresent
 
-JSON fields, in order: input, valid, error, name, domain, path, tag, digest, familiar,
-default_pull_policy (null where it does not apply).
+JSON fields, in order: kind (ref), input, valid, error, name, domain, path, tag, digest,
+familiar, default_pull_policy (null where it does not apply).
 
 Exit status: 0 when every IMAGE is valid, 1 when any is invalid, 2 for usage errors.";
 
@@ -183,39 +183,19 @@ pub fn render_text(rec: &RefRecord, err: Option<&ParseError>) -> String {
     out
 }
 
-/// Write everything; a closed pipe (e.g. `| head`) ends output quietly.
-fn emit(text: &str) -> anyhow::Result<bool> {
-    let mut stdout = io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
-        Err(e) => Err(anyhow::anyhow!("writing to stdout: {e}")),
-    }
-}
-
 /// Run `pullsim ref`.
 pub fn run(args: RefArgs) -> anyhow::Result<ExitCode> {
     let mut all_valid = true;
     for (i, image) in args.images.iter().enumerate() {
         let (rec, err) = record(image);
         all_valid &= rec.valid;
-        let text = match args.output {
-            Format::Json => format!("{}\n", serde_json::to_string(&rec)?),
-            Format::Text if i == 0 => render_text(&rec, err.as_ref()),
-            Format::Text => format!("\n{}", render_text(&rec, err.as_ref())),
-        };
-        if !emit(&text)? {
-            break;
+        match args.output {
+            Format::Json => output::json(Kind::Ref, &rec)?,
+            Format::Text if i == 0 => output::text(&render_text(&rec, err.as_ref()))?,
+            Format::Text => output::text(&format!("\n{}", render_text(&rec, err.as_ref())))?,
         }
     }
-    Ok(if all_valid {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(crate::exit::answer(all_valid))
 }
 
 #[cfg(test)]

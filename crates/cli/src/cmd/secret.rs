@@ -9,7 +9,8 @@ use pullsim_credentials::urlmatch::normalize_key;
 use pullsim_credentials::{PullSecret, SecretFormat, load_pull_secrets};
 use serde::Serialize;
 
-use crate::output::{Format, json_line};
+use crate::flags::Format;
+use crate::output::{self, Kind, outln};
 
 /// `pullsim secret …`
 #[derive(Args, Debug)]
@@ -54,7 +55,8 @@ an empty secret.
 Each is an error (the kubelet fails or ignores the secret) or a warning (it works, but not as
 written). Findings name the file, document, secret, data key and registry.
 
-JSON fields: severity, code, file, document (multi-document files), secret, key, registry, message.
+JSON fields: kind (finding), severity, code, file, document (multi-document files), secret, key,
+registry, message.
 
 Exit status: 0 when every file is clean, 1 when any fault (error or warning) is found, 2 when a
 file cannot be read or parsed.";
@@ -69,10 +71,10 @@ uses for it, the username, and whether the credentials come from `auth` (which o
 username/password) or from username/password. Passwords are shown as <redacted> unless
 --show-secrets.
 
-JSON fields: file, document (multi-document files), secret, format, registry, key, username,
-password, email (when set), credentials_from.
+JSON fields: kind (secret_entry), file, document (multi-document files), secret, format,
+registry, key, username, password, email (when set), credentials_from.
 
-Exit status: 0 on success, 1 when the file cannot be read or is not a valid pull secret, 2 for
+Exit status: 0 on success, 2 when the file cannot be read or is not a valid pull secret, and for
 usage errors.";
 
 /// `secret create`: kubectl's arguments, parsed as kubectl parses them.
@@ -112,7 +114,7 @@ struct DecodeArgs {
 /// Run `pullsim secret`.
 pub fn run(args: SecretArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-        SecretCommand::Create(c) => Ok(super::secret_create::run(&c.args)),
+        SecretCommand::Create(c) => super::secret_create::run(&c.args),
         SecretCommand::Lint(l) => run_lint(l),
         SecretCommand::Decode(d) => run_decode(d),
     }
@@ -134,12 +136,12 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
                         Severity::Warning => warnings += 1,
                     }
                     match args.output {
-                        Format::Json => json_line(f)?,
-                        Format::Text => println!("{f}"),
+                        Format::Json => output::json(Kind::Finding, f)?,
+                        Format::Text => outln!("{f}"),
                     }
                 }
                 if findings.is_empty() && args.output == Format::Text {
-                    println!("{}: ok", file.display());
+                    outln!("{}: ok", file.display());
                 }
             }
         }
@@ -148,7 +150,7 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{errors} error(s), {warnings} warning(s)");
     }
     Ok(if unreadable {
-        ExitCode::from(2)
+        crate::exit::trouble()
     } else if errors > 0 || warnings > 0 {
         // The issue's contract: 0 clean, 1 faults found (warnings are faults too: the secret
         // does not work as written), 2 unreadable input.
@@ -226,7 +228,7 @@ fn run_decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
         match args.output {
             Format::Json => {
                 for e in &entries {
-                    json_line(e)?;
+                    output::json(Kind::SecretEntry, e)?;
                 }
             }
             Format::Text => {
@@ -234,7 +236,7 @@ fn run_decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
                     .document
                     .map(|d| format!(" document {d}"))
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "{}{doc}: secret {}/{} ({})",
                     s.source_file.display(),
                     s.namespace,
@@ -242,7 +244,7 @@ fn run_decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
                     format_name(s.format)
                 );
                 if entries.is_empty() {
-                    println!("  (no registry entries: the kubelet uses nothing from it)");
+                    outln!("  (no registry entries: the kubelet uses nothing from it)");
                 }
                 for e in &entries {
                     let email = if e.email.is_empty() {
@@ -250,9 +252,13 @@ fn run_decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
                     } else {
                         format!(" email {:?}", e.email)
                     };
-                    println!(
+                    outln!(
                         "  {:?} -> key {}: username {:?} password {}{email} (from {})",
-                        e.registry, e.key, e.username, e.password, e.credentials_from
+                        e.registry,
+                        e.key,
+                        e.username,
+                        e.password,
+                        e.credentials_from
                     );
                 }
             }

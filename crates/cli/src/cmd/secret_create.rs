@@ -2,17 +2,19 @@
 //!
 //! Arguments are parsed the way kubectl's cobra/pflag parser does (`--flag=v`, `--flag v`,
 //! `-n v`, `-nv`, `-o=json`, bool flags with `=false`, `--` ends flags and the NAME count stops
-//! there), so errors and exit codes match kubectl's: flag errors print
-//! `Error: ...` + `See '... --help' for usage.`, everything else `error: ...`, all exit 1.
+//! there), so errors match kubectl's: flag errors print `Error: ...` + `See '... --help' for
+//! usage.`, everything else `error: ...`. kubectl then exits 1; pullsim exits 2, its exit code
+//! for trouble.
 //! pullsim never talks to a cluster: `--dry-run` may be omitted or `client`; `none`/`server`
 //! are refused.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use pullsim_credentials::Secret;
 use pullsim_credentials::gourl::go_quote;
 use pullsim_credentials::kubectl::{self, DEFAULT_SERVER, DockerRegistryOptions, Output};
+
+use crate::output;
 
 /// The command path printed in usage hints (kubectl prints its own).
 const COMMAND: &str = "pullsim secret create docker-registry";
@@ -481,8 +483,11 @@ fn execute(args: &[String]) -> Result<String, Failure> {
     secret.render(output).map_err(|e| Failure::Plain(e.0))
 }
 
-/// Run `pullsim secret create ARGS...` (ARGS starts with the secret kind).
-pub fn run(args: &[String]) -> ExitCode {
+/// Run `pullsim secret create ARGS...` (ARGS starts with the secret kind). Output and messages
+/// are kubectl's; the exit status is pullsim's: 2 where kubectl exits 1 (a usage error or
+/// invalid input).
+pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
+    let trouble = crate::exit::trouble();
     let (kind, rest) = match args.split_first() {
         Some((k, rest)) => (k.as_str(), rest),
         None => ("", args),
@@ -491,41 +496,34 @@ pub fn run(args: &[String]) -> ExitCode {
         eprintln!(
             "error: missing the secret kind: pullsim creates docker-registry secrets (usage: {COMMAND} NAME ...; see {COMMAND} --help)"
         );
-        return ExitCode::from(1);
+        return Ok(trouble);
     }
     if kind == "-h" || kind == "--help" {
-        print!("{HELP}");
-        return ExitCode::SUCCESS;
+        output::text(HELP)?;
+        return Ok(ExitCode::SUCCESS);
     }
     if kind != "docker-registry" {
         eprintln!(
             "error: pullsim creates docker-registry secrets only (usage: {COMMAND} NAME ...), got {kind:?}"
         );
-        return ExitCode::from(1);
+        return Ok(trouble);
     }
     match execute(rest) {
         Ok(out) => {
-            let mut stdout = std::io::stdout().lock();
-            if stdout
-                .write_all(out.as_bytes())
-                .and_then(|()| stdout.flush())
-                .is_err()
-            {
-                return ExitCode::from(1);
-            }
-            ExitCode::SUCCESS
+            output::text(&out)?;
+            Ok(ExitCode::SUCCESS)
         }
         Err(Failure::Flag(msg)) => {
             eprintln!("Error: {msg}\nSee '{COMMAND} --help' for usage.");
-            ExitCode::from(1)
+            Ok(trouble)
         }
         Err(Failure::Usage(msg)) => {
             eprintln!("error: {msg}\nSee '{COMMAND} -h' for help and examples");
-            ExitCode::from(1)
+            Ok(trouble)
         }
         Err(Failure::Plain(msg)) => {
             eprintln!("error: {msg}");
-            ExitCode::from(1)
+            Ok(trouble)
         }
     }
 }

@@ -27,20 +27,34 @@ impl Out {
             .collect()
     }
 
-    /// Events (lines with a "time").
+    /// Events (`kind` event, each with a "time").
     pub fn events(&self) -> Vec<Value> {
-        self.json()
+        let events: Vec<Value> = self
+            .json()
             .into_iter()
-            .filter(|v| v.get("time").is_some())
-            .collect()
+            .filter(|v| v["kind"] == "event")
+            .collect();
+        assert!(
+            events.iter().all(|e| e.get("time").is_some()),
+            "{}",
+            self.stdout
+        );
+        events
     }
 
-    /// Container statuses (lines with a "state").
+    /// Container statuses (`kind` container, each with a "state").
     pub fn statuses(&self) -> Vec<Value> {
-        self.json()
+        let st: Vec<Value> = self
+            .json()
             .into_iter()
-            .filter(|v| v.get("state").is_some())
-            .collect()
+            .filter(|v| v["kind"] == "container")
+            .collect();
+        assert!(
+            st.iter().all(|s| s.get("state").is_some()),
+            "{}",
+            self.stdout
+        );
+        st
     }
 
     /// `reason` of each event, optionally only for one pod.

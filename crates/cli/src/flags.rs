@@ -1,0 +1,313 @@
+//! Every flag group more than one command takes — output format, registry, credentials, the
+//! node and its kubelet configuration — and the one place that turns them into what the
+//! libraries need: the registry client, the keyring, the store, and the node (kubelet)
+//! configuration, built once from `--config FILE` and the kubelet flags.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use pullsim_credentials::Keyring;
+use pullsim_credentials::plugin::duration::parse_go_duration;
+use pullsim_node::Manifests;
+use pullsim_node::kubelet_config::{
+    FlagOverrides, KubeletConfig, KubeletConfigFile, parse_feature_gates, resolve,
+};
+use pullsim_node::pods::SecretSet;
+use pullsim_registry::{Client, ClientOptions, Platform};
+use pullsim_store::{Store, StoreOptions};
+
+/// `-o text|json`: human text (the default) or JSON, one object per line.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// JSON, one object per line.
+    Json,
+}
+
+/// The `-o text|json` flag.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct OutputArgs {
+    /// Output format: text, or JSON lines (one object per line, each with a `kind`).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
+}
+
+/// Registry connection flags (`pull`, `creds check`, `pod run`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RegistryFlags {
+    /// Reach this registry (HOST or HOST:PORT) over plain HTTP, or HTTPS without certificate
+    /// verification (docker's insecure-registries). Loopback registries never need it.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registry: Vec<String>,
+    /// Trust the CA certificates in this PEM file (in addition to the system roots).
+    #[arg(long = "ca-file", value_name = "FILE")]
+    pub ca_file: Vec<PathBuf>,
+    /// Never open a network connection (an air-gapped node): every registry attempt fails as
+    /// unavailable, after the credentials have been selected.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+impl RegistryFlags {
+    /// A registry client from the flags, with extra option changes.
+    pub fn client(
+        &self,
+        platform: Option<Platform>,
+        tune: impl FnOnce(&mut ClientOptions),
+    ) -> anyhow::Result<Client> {
+        let mut o = ClientOptions::default();
+        o.insecure_registries = self.insecure_registry.clone();
+        o.ca_files = self.ca_file.clone();
+        o.platform = platform;
+        o.offline = self.offline;
+        tune(&mut o);
+        Client::new(o).context("creating the registry client")
+    }
+}
+
+/// Credential source flags (`pull`, `creds check`, `creds match`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct CredentialFlags {
+    /// A pull secret (Secret YAML/JSON, possibly several documents, or a bare config.json /
+    /// .dockercfg); repeat in the pod's imagePullSecrets order.
+    #[arg(long = "secret", value_name = "FILE")]
+    pub secret: Vec<PathBuf>,
+    /// A node docker config (the kubelet's config.json / .dockercfg search result).
+    #[arg(long = "node-config", value_name = "FILE")]
+    pub node_config: Option<PathBuf>,
+    /// Kubelet CredentialProviderConfig file (exec credential plugins).
+    #[arg(
+        long = "provider-config",
+        value_name = "FILE",
+        requires = "provider_bin_dir"
+    )]
+    pub provider_config: Option<PathBuf>,
+    /// Directory holding the credential plugin binaries.
+    #[arg(
+        long = "provider-bin-dir",
+        value_name = "DIR",
+        requires = "provider_config"
+    )]
+    pub provider_bin_dir: Option<PathBuf>,
+}
+
+impl CredentialFlags {
+    /// The keyring: pod secrets, then the node config, then plugins (the kubelet's union order).
+    pub fn keyring(&self) -> anyhow::Result<Keyring> {
+        let mut k = Keyring::new();
+        for path in &self.secret {
+            let secrets = pullsim_credentials::load_pull_secrets(path)
+                .with_context(|| format!("reading --secret {}", path.display()))?;
+            for s in &secrets {
+                k.add_secret(s);
+            }
+        }
+        if let Some(p) = &self.node_config {
+            k.add_node_config(p)
+                .with_context(|| format!("reading --node-config {}", p.display()))?;
+        }
+        if let (Some(cfg), Some(bin)) = (&self.provider_config, &self.provider_bin_dir) {
+            for p in pullsim_credentials::plugin::load_plugins(cfg, bin)
+                .with_context(|| format!("reading --provider-config {}", cfg.display()))?
+            {
+                k.add_plugin(p);
+            }
+        }
+        Ok(k)
+    }
+}
+
+/// A Go duration flag (`2m`, `1h30m`, `-1m`), as the kubelet's flags parse them; signed ns.
+fn go_duration(s: &str) -> Result<i128, String> {
+    parse_go_duration(s)
+}
+
+/// The kubelet's configuration: `--config FILE` and the flags that override it
+/// (`pod run`, `pod explain`, `pull`, `creds check`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct KubeletFlags {
+    /// The kubelet's configuration file (KubeletConfiguration, kubelet.config.k8s.io/v1beta1,
+    /// YAML or JSON): featureGates, imagePullCredentialsVerificationPolicy,
+    /// preloadedImagesVerificationAllowlist, serializeImagePulls, maxParallelImagePulls,
+    /// registryPullQPS, registryBurst, imageGC*ThresholdPercent, imageM*GCAge. The flags below
+    /// override its fields one by one; --feature-gates is merged into its featureGates.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Kubelet feature gates, `Name=true|false,...`; known: KubeletEnsureSecretPulledImages
+    /// (default true), ImageMaximumGCAge (default true).
+    #[arg(long = "feature-gates", value_name = "GATES")]
+    pub feature_gates: Option<String>,
+    /// imagePullCredentialsVerificationPolicy: NeverVerify, NeverVerifyPreloadedImages
+    /// (default), NeverVerifyAllowlistedImages, AlwaysVerify.
+    #[arg(
+        long = "image-pull-credentials-verification-policy",
+        value_name = "POLICY"
+    )]
+    pub verification_policy: Option<String>,
+    /// preloadedImagesVerificationAllowlist entries (normalized names, or a prefix ending in
+    /// `/*`), comma-separated or repeated; needs NeverVerifyAllowlistedImages.
+    #[arg(
+        long = "preloaded-images-verification-allowlist",
+        value_name = "IMAGES",
+        value_delimiter = ','
+    )]
+    pub allowlist: Vec<String>,
+    /// serializeImagePulls: one pull at a time (default true; false when
+    /// --max-parallel-image-pulls is 2 or more).
+    #[arg(long = "serialize-image-pulls", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub serialize_image_pulls: Option<bool>,
+    /// maxParallelImagePulls: bound on parallel pulls (needs --serialize-image-pulls=false).
+    #[arg(
+        long = "max-parallel-image-pulls",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub max_parallel_image_pulls: Option<i32>,
+    /// registryPullQPS: pulls per second (default 5; 0 = no limit).
+    #[arg(
+        long = "registry-pull-qps",
+        visible_alias = "registry-qps",
+        value_name = "QPS",
+        allow_negative_numbers = true
+    )]
+    pub registry_pull_qps: Option<f64>,
+    /// registryBurst: pulls allowed at once above the QPS (default 10).
+    #[arg(
+        long = "registry-burst",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub registry_burst: Option<i32>,
+    /// imageGCHighThresholdPercent (default 85).
+    #[arg(
+        long = "image-gc-high-threshold",
+        value_name = "PERCENT",
+        allow_negative_numbers = true
+    )]
+    pub gc_high: Option<i32>,
+    /// imageGCLowThresholdPercent (default 80).
+    #[arg(
+        long = "image-gc-low-threshold",
+        value_name = "PERCENT",
+        allow_negative_numbers = true
+    )]
+    pub gc_low: Option<i32>,
+    /// imageMinimumGCAge: images first detected less than this long ago are kept (default 2m).
+    #[arg(long = "image-minimum-gc-age", visible_alias = "minimum-image-ttl-duration", value_name = "DURATION", value_parser = go_duration, allow_hyphen_values = true)]
+    pub gc_min_age: Option<i128>,
+    /// imageMaximumGCAge: unused images older than this are deleted (default 0: off).
+    #[arg(long = "image-maximum-gc-age", value_name = "DURATION", value_parser = go_duration, allow_hyphen_values = true)]
+    pub gc_max_age: Option<i128>,
+}
+
+impl KubeletFlags {
+    /// The node configuration: the file (v1beta1 defaults), the flags over it, validated with
+    /// the kubelet's messages. Built once per command.
+    pub fn node_config(&self) -> anyhow::Result<KubeletConfig> {
+        let file = self
+            .config
+            .as_deref()
+            .map(KubeletConfigFile::load)
+            .transpose()?;
+        // pflag's wording for a flag value its Set rejects.
+        let feature_gates = match self.feature_gates.as_deref() {
+            None => Default::default(),
+            Some(v) => parse_feature_gates(v).map_err(|e| {
+                anyhow::anyhow!(
+                    "invalid argument {} for \"--feature-gates\" flag: {e}",
+                    pullsim_policy::messages::go_quote(v)
+                )
+            })?,
+        };
+        let flags = FlagOverrides {
+            feature_gates,
+            image_pull_credentials_verification_policy: self.verification_policy.clone(),
+            preloaded_images_verification_allowlist: (!self.allowlist.is_empty())
+                .then(|| self.allowlist.clone()),
+            serialize_image_pulls: self.serialize_image_pulls,
+            max_parallel_image_pulls: self.max_parallel_image_pulls,
+            registry_pull_qps: self.registry_pull_qps,
+            registry_burst: self.registry_burst,
+            image_gc_high_threshold_percent: self.gc_high,
+            image_gc_low_threshold_percent: self.gc_low,
+            image_minimum_gc_age: self.gc_min_age,
+            image_maximum_gc_age: self.gc_max_age,
+        };
+        Ok(resolve(file.as_ref(), &flags)?)
+    }
+}
+
+/// What a simulated node knows (`pod run`, `pod explain`): cluster secrets, the node's docker
+/// config, the kubelet's configuration.
+#[derive(Args, Debug, Clone)]
+pub struct NodeFlags {
+    /// Secrets available in the cluster (Secret YAML/JSON, several documents or a List);
+    /// pods refer to them by name in imagePullSecrets. Secrets in the manifests count too.
+    #[arg(long = "secret", value_name = "FILE")]
+    pub secret: Vec<PathBuf>,
+    /// The node's docker config (config.json or .dockercfg): node credentials, tried after the
+    /// pod's secrets.
+    #[arg(long = "node-config", value_name = "FILE")]
+    pub node_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub kubelet: KubeletFlags,
+}
+
+impl NodeFlags {
+    /// Manifests, secrets and the node keyring.
+    pub fn load(&self, files: &[PathBuf]) -> anyhow::Result<(Manifests, SecretSet, Keyring)> {
+        let manifests = Manifests::load(files)?;
+        let mut secrets = SecretSet::from_manifests(&manifests)?;
+        for path in &self.secret {
+            let s = pullsim_credentials::load_pull_secrets(path).context("--secret")?;
+            secrets.add(s);
+        }
+        let mut node = Keyring::new();
+        if let Some(p) = &self.node_config {
+            node.add_node_config(p).context("--node-config")?;
+        }
+        if manifests.pods.is_empty() {
+            return Err(pullsim_node::ManifestError::NoPods {
+                what: files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+            .into());
+        }
+        Ok((manifests, secrets, node))
+    }
+}
+
+/// Open the store at `--root` (or the default root), reporting lock waits on stderr.
+pub fn open_store(root: Option<&Path>) -> anyhow::Result<Store> {
+    let root = root
+        .map(Path::to_path_buf)
+        .unwrap_or_else(Store::default_root);
+    let opts = StoreOptions {
+        on_wait: Some(Arc::new(|p: &Path| {
+            eprintln!(
+                "waiting for the store lock held by another pullsim process ({})",
+                p.display()
+            )
+        })),
+        ..StoreOptions::default()
+    };
+    Store::open_with(&root, opts)
+        .with_context(|| format!("opening the store at {}", root.display()))
+}
+
+/// A tokio runtime for one command: one thread for the network (parsing HTTP is light), while
+/// the blob writers hash and write on blocking threads. It also skips the cgroup probing a
+/// multi-thread runtime does at start, which is most of a cache-hit command's time.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
