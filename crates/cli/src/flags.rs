@@ -14,7 +14,10 @@ use pullsim_node::Manifests;
 use pullsim_node::kubelet_config::{
     FlagOverrides, KubeletConfig, KubeletConfigFile, parse_feature_gates, resolve,
 };
-use pullsim_node::pods::SecretSet;
+use pullsim_credentials::PullSecret;
+use pullsim_node::pods::{self, SecretSet};
+use pullsim_node::sync::PodRun;
+use pullsim_policy::PullPolicy;
 use pullsim_registry::{Client, ClientOptions, Platform};
 use pullsim_store::{Store, StoreOptions};
 
@@ -96,16 +99,21 @@ pub struct CredentialFlags {
 }
 
 impl CredentialFlags {
-    /// The keyring: pod secrets, then the node config, then plugins (the kubelet's union order).
-    pub fn keyring(&self) -> anyhow::Result<Keyring> {
-        let mut k = Keyring::new();
+    /// The pull secrets of `--secret`, in order (each file may hold several).
+    pub fn secrets(&self) -> anyhow::Result<Vec<PullSecret>> {
+        let mut out = Vec::new();
         for path in &self.secret {
-            let secrets = pullsim_credentials::load_pull_secrets(path)
-                .with_context(|| format!("reading --secret {}", path.display()))?;
-            for s in &secrets {
-                k.add_secret(s);
-            }
+            out.extend(
+                pullsim_credentials::load_pull_secrets(path)
+                    .with_context(|| format!("reading --secret {}", path.display()))?,
+            );
         }
+        Ok(out)
+    }
+
+    /// The node's own credentials: `--node-config`, then the exec plugins.
+    pub fn node_keyring(&self) -> anyhow::Result<Keyring> {
+        let mut k = Keyring::new();
         if let Some(p) = &self.node_config {
             k.add_node_config(p)
                 .with_context(|| format!("reading --node-config {}", p.display()))?;
@@ -118,6 +126,33 @@ impl CredentialFlags {
             }
         }
         Ok(k)
+    }
+
+    /// The keyring: pod secrets, then the node config, then plugins (the kubelet's union order).
+    pub fn keyring(&self) -> anyhow::Result<Keyring> {
+        let mut k = self.node_keyring()?;
+        for s in &self.secrets()? {
+            k.add_secret(s);
+        }
+        Ok(k)
+    }
+
+    /// A one-container pod for `image` (`pull`, `creds check`): every `--secret` is one of its
+    /// imagePullSecrets, in order, in the secrets' namespace (`default` when none), over the
+    /// node's credentials — so the image goes through exactly the path a pod's would.
+    pub fn single_pod(&self, image: &str, policy: Option<PullPolicy>) -> anyhow::Result<PodRun> {
+        let secrets = self.secrets()?;
+        let namespace = pods::secrets_namespace(&secrets)?;
+        let mut names: Vec<String> = Vec::new();
+        for s in &secrets {
+            if !names.contains(&s.name) {
+                names.push(s.name.clone());
+            }
+        }
+        let spec = pods::single_container_pod(image, policy, &namespace, &names);
+        let mut set = SecretSet::default();
+        set.add(secrets);
+        Ok(pods::build_pod(spec, &names, &set, &self.node_keyring()?))
     }
 }
 

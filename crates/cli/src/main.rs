@@ -13,6 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod cmd;
 mod exit;
 mod flags;
+mod node;
 mod output;
 
 use std::process::ExitCode;
@@ -68,7 +69,7 @@ fn main() -> ExitCode {
         Command::Pull(args) => cmd::pull::run(*args, cli.root.as_deref()),
         Command::Pod(args) => cmd::pod::run(args, cli.root.as_deref()),
         Command::Secret(args) => cmd::secret::run(args),
-        Command::Creds(args) => cmd::creds::run(args),
+        Command::Creds(args) => cmd::creds::run(args, cli.root.as_deref()),
     };
     match result {
         Ok(code) => code,

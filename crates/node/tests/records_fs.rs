@@ -430,3 +430,27 @@ fn legacy_store_records_migrate_to_kubelet_files() {
     );
     assert!(fs.list_image_pulled_records().items.is_empty());
 }
+
+/// The migration never overwrites what the kubelet keeps: a record for the same image ID (or
+/// an intent for the same image) already on disk stays as it is, and a second migration
+/// writes nothing.
+#[test]
+fn legacy_migration_keeps_the_kubelets_own_records() {
+    let root = tempfile::tempdir().unwrap();
+    let fs = FsPullRecords::new(root.path()).unwrap();
+    let kubelets = ImagePulledRecord {
+        last_updated_time: Some(7),
+        image_ref: "sha256:aaa".into(),
+        credential_mapping: Default::default(),
+    };
+    fs.write_image_pulled_record(&kubelets).unwrap();
+    let pulled = vec![
+        br#"{"imageRef":"sha256:aaa","lastUpdatedTime":1729513600123,"credentialMapping":{"registry.test/team/app":{"nodePodsAccessible":true}}}"#.to_vec(),
+        br#"{"imageRef":"sha256:bbb","lastUpdatedTime":0,"credentialMapping":{"docker.io/library/nginx":{"nodePodsAccessible":true}}}"#.to_vec(),
+    ];
+    assert_eq!(migrate_legacy(&pulled, &[], &fs).unwrap(), 1);
+    let a = fs.get_image_pulled_record("sha256:aaa").unwrap().unwrap();
+    assert_eq!(a.last_updated_time, Some(7));
+    assert!(a.credential_mapping.is_empty());
+    assert_eq!(migrate_legacy(&pulled, &[], &fs).unwrap(), 0);
+}

@@ -109,10 +109,10 @@ struct MissLine<'a> {
 }
 
 /// Run `pullsim creds`.
-pub fn run(args: CredsArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: CredsArgs, root: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     match args.command {
         CredsCommand::Match(m) => run_match(m),
-        CredsCommand::Check(c) => crate::cmd::creds_check::run(*c),
+        CredsCommand::Check(c) => crate::cmd::creds_check::run(*c, root),
     }
 }
 

@@ -4,16 +4,16 @@
 //! fail, as kuberuntime_image.go PullImage), through the auth flow and one manifest HEAD only.
 //! Never downloads layers.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Args;
-use pullsim_policy::{apply_default_image_tag, messages};
-use pullsim_reference::Reference;
+use pullsim_node::NodeError;
+use pullsim_node::creds_check::{CredentialAttempt, check_credentials};
 use serde::Serialize;
 
-use super::pull::aggregate;
 use crate::flags::{CredentialFlags, Format, KubeletFlags, RegistryFlags, runtime};
+use crate::node::{open_runtime, root_dir, runtime_config};
 use crate::output::{self, Kind, outln};
 
 /// `pullsim creds check`.
@@ -32,150 +32,91 @@ pub struct CheckArgs {
     pub output: Format,
 }
 
-/// One attempt: one `attempt` JSON line.
-#[derive(Debug, Serialize)]
-struct Attempt {
-    key: Option<String>,
-    source: String,
-    username: Option<String>,
-    outcome: String,
-    status: Option<u16>,
-    registry_error: Option<String>,
-    digest: Option<String>,
-    /// The auth scheme the registry asked for (`basic`, `bearer`), if any.
-    scheme: Option<String>,
-    /// Whether a bearer token was obtained (never the token itself).
-    token: bool,
-    error: Option<String>,
-}
-
 /// The verdict: the `result` JSON line (after the attempts).
 #[derive(Debug, Serialize)]
 struct Report {
     image: String,
     reference: Option<String>,
     #[serde(skip)]
-    attempts: Vec<Attempt>,
+    attempts: Vec<CredentialAttempt>,
     pullable: bool,
     reason: Option<String>,
     message: String,
 }
 
-/// Run `pullsim creds check`.
-pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+/// Run `pullsim creds check`: the image as a one-container pod with every `--secret`, the
+/// pod's keyring in the kubelet's order, and for each credential the runtime's resolve stage of
+/// a pull (`ImageService::resolve_image`) — the path `pod run` takes, stopped after the
+/// manifest.
+pub fn run(args: CheckArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     // Bad input (configuration, secrets) is trouble before any answer.
-    let _node = args.kubelet.node_config()?;
-    let keyring = args.creds.keyring()?;
-    let image = match apply_default_image_tag(&args.image) {
-        Ok(i) => i.into_owned(),
+    let _kubelet = args.kubelet.node_config()?;
+    let pod = args.creds.single_pod(&args.image, None)?;
+    let root = root_dir(root);
+    let service = open_runtime(runtime_config(&root, &args.registry, |_| {}))?;
+    let checked = runtime()?.block_on(check_credentials(
+        service.as_ref(),
+        &args.image,
+        pod.credentials.as_ref(),
+    ));
+    let report = match checked {
+        Ok(c) => Report {
+            image: c.image,
+            reference: Some(c.reference),
+            attempts: c.attempts,
+            pullable: c.pullable,
+            reason: c.reason.map(|r| r.to_string()),
+            message: c.message,
+        },
         // The kubelet's answer for such a name: InvalidImageName, not pullable.
-        Err(e) => {
-            let report = Report {
-                image: args.image.clone(),
-                reference: None,
-                attempts: Vec::new(),
-                pullable: false,
-                reason: Some(pullsim_policy::Reason::InvalidImageName.to_string()),
-                message: messages::failed_default_tag(&args.image, &e.upstream()),
-            };
-            print(&report, args.output)?;
-            return Ok(crate::exit::answer(false));
-        }
-    };
-    let reference = Reference::parse_normalized(&image)
-        .with_context(|| format!("parsing image {image:?}"))?
-        .with_default_tag();
-    let matches = keyring.lookup(&reference);
-    let client = args.registry.client(None, |_| {})?;
-    let rt = runtime()?;
-    let cri_ref = reference.to_string();
-    let mut attempts = Vec::new();
-    let mut errors = Vec::new();
-    let mut pullable = false;
-    rt.block_on(async {
-        let tries: Vec<Option<&pullsim_credentials::Match>> = if matches.is_empty() {
-            vec![None]
-        } else {
-            matches.iter().map(Some).collect()
-        };
-        for m in tries {
-            let rep = client.resolve_traced(&reference, m.map(|m| &m.auth)).await;
-            let (outcome, status, registry_error, digest, error) = match &rep.result {
-                Ok(r) => (
-                    "ok".to_string(),
-                    rep.trace.status,
-                    None,
-                    Some(r.digest.to_string()),
-                    None,
-                ),
-                Err(e) => {
-                    errors.push(e.cri_message(&cri_ref));
-                    (
-                        e.outcome().to_string(),
-                        e.status().or(rep.trace.status),
-                        e.registry_code().map(str::to_string),
-                        None,
-                        Some(e.to_string()),
-                    )
-                }
-            };
-            let ok = rep.result.is_ok();
-            attempts.push(Attempt {
-                key: m.map(|m| m.key.clone()),
-                source: m
-                    .map(|m| m.source.to_string())
-                    .unwrap_or_else(|| "anonymous".to_string()),
-                username: m.map(|m| m.auth.username.clone()),
-                outcome,
-                status,
-                registry_error,
-                digest,
-                scheme: rep.trace.scheme.clone(),
-                token: rep.trace.token_obtained,
-                error,
-            });
-            if ok {
-                pullable = true;
-                break;
-            }
-        }
-    });
-    let (reason, message) = if pullable {
-        let last = attempts.last();
-        (
-            None,
-            format!(
-                "{} resolves to {} with {}",
-                cri_ref,
-                last.and_then(|a| a.digest.clone()).unwrap_or_default(),
-                last.map(|a| a.source.clone()).unwrap_or_default()
-            ),
-        )
-    } else {
-        let msg = aggregate(&errors);
-        let (reason, _) = messages::eval_pull_error(&image, &msg);
-        (
-            Some(reason.to_string()),
-            messages::failed_to_pull(&image, &msg),
-        )
-    };
-    let report = Report {
-        image: image.clone(),
-        reference: Some(cri_ref),
-        attempts,
-        pullable,
-        reason,
-        message,
+        Err(NodeError::InvalidImage { image, message }) => Report {
+            image,
+            reference: None,
+            attempts: Vec::new(),
+            pullable: false,
+            reason: Some(pullsim_policy::Reason::InvalidImageName.to_string()),
+            message,
+        },
+        Err(e) => return Err(e.into()),
     };
     print(&report, args.output)?;
     Ok(crate::exit::answer(report.pullable))
+}
+
+/// One `attempt` JSON line: the attempt's fields, with `token` (obtained or not).
+#[derive(Serialize)]
+struct AttemptLine<'a> {
+    key: Option<&'a str>,
+    source: &'a str,
+    username: Option<&'a str>,
+    outcome: &'a str,
+    status: Option<u16>,
+    registry_error: Option<&'a str>,
+    digest: Option<&'a str>,
+    scheme: Option<&'a str>,
+    token: bool,
+    error: Option<&'a str>,
 }
 
 fn print(r: &Report, format: Format) -> anyhow::Result<()> {
     match format {
         Format::Json => {
             for a in &r.attempts {
-                output::json(Kind::Attempt, a)?;
+                output::json(
+                    Kind::Attempt,
+                    &AttemptLine {
+                        key: a.key.as_deref(),
+                        source: &a.source,
+                        username: a.username.as_deref(),
+                        outcome: &a.outcome,
+                        status: a.status,
+                        registry_error: a.registry_error.as_deref(),
+                        digest: a.digest.as_deref(),
+                        scheme: a.scheme.as_deref(),
+                        token: a.token_obtained,
+                        error: a.error.as_deref(),
+                    },
+                )?;
             }
             output::json(Kind::Result, r)
         }
@@ -201,7 +142,11 @@ fn print_text(r: &Report) -> anyhow::Result<()> {
         outln!(
             "  auth scheme: {}; token: {}; HTTP status: {}; registry error: {}; digest: {}",
             a.scheme.as_deref().unwrap_or("none"),
-            if a.token { "obtained" } else { "not obtained" },
+            if a.token_obtained {
+                "obtained"
+            } else {
+                "not obtained"
+            },
             a.status
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "-".into()),

@@ -1,6 +1,7 @@
 //! `pullsim images ...`: the node's image store (list, inspect, remove, pin, GC, verify, disk
 //! usage, load and save).
 
+use std::sync::Arc;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -190,18 +191,18 @@ struct SaveArgs {
 
 /// Run `pullsim images ...` against the store at `root` (`--root`, env PULLSIM_ROOT).
 pub fn run(args: ImagesArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let store = open_store(root)?;
+    let store = Arc::new(open_store(root)?);
     dispatch(&store, args)
 }
 
-fn dispatch(store: &Store, args: ImagesArgs) -> anyhow::Result<ExitCode> {
+fn dispatch(store: &Arc<Store>, args: ImagesArgs) -> anyhow::Result<ExitCode> {
     match args.cmd {
         ImagesCmd::Ls(a) => super::images_list::ls(store, a),
         ImagesCmd::Inspect(a) => super::images_list::inspect(store, a),
         ImagesCmd::Rm(a) => super::images_list::rm(store, a),
         ImagesCmd::Pin(a) => super::images_list::pin(store, a, true),
         ImagesCmd::Unpin(a) => super::images_list::pin(store, a, false),
-        ImagesCmd::Gc(a) => super::images_gc::run(store, a),
+        ImagesCmd::Gc(a) => super::images_gc::run(store.clone(), a),
         ImagesCmd::Verify(a) => super::images_io::verify(store, a.repair, a.format.output),
         ImagesCmd::Du(a) => super::images_io::du(store, a.output),
         ImagesCmd::Load(a) => super::images_io::load(

@@ -1,20 +1,24 @@
-//! `pullsim images gc`: the kubelet's image GC (selection by `pullsim_policy::plan_gc`,
-//! deletion by the store) on a simulated image filesystem of `--capacity` bytes.
+//! `pullsim images gc`: the kubelet's image GC manager (`pullsim_node::gc`, the routine `pod run
+//! --capacity` runs) over the runtime's images, on a simulated image filesystem of `--capacity`
+//! bytes, after the runtime's content GC.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use pullsim_policy::{GcImage, GcPlan, GcPolicy, plan_gc};
-use pullsim_reference::Digest;
-use pullsim_store::{GcOutcome, ImageRecord, RemoveOutcome, Store};
+use pullsim_node::gc::{GcReport, GcRequest, collect};
+use pullsim_policy::GcPolicy;
+use pullsim_runtime::{ContainerdImageService, Image, PruneOutcome};
+use pullsim_store::Store;
 use serde_json::json;
 
 use super::images_fmt::{human_size, parse_bytes, parse_duration, short_id};
 use super::images_list::resolve;
-use crate::flags::{Format, OutputArgs};
+use crate::flags::{Format, OutputArgs, RegistryFlags};
+use crate::node::runtime_config;
 use crate::output::{self, Kind, outln};
 
 /// `pullsim images gc`.
@@ -48,95 +52,10 @@ pub struct GcArgs {
     format: OutputArgs,
 }
 
-/// What one GC run planned and did.
-#[derive(Debug, Default)]
-pub struct GcRun {
-    /// Unreferenced blobs deleted before planning.
-    pub orphans: GcOutcome,
-    /// Bytes of blobs in use when planning.
-    pub used: u64,
-    /// The policy's plan.
-    pub plan: GcPlan,
-    /// (image ID, index key) of every name of the planned images, in plan order.
-    pub deleted: Vec<(String, String)>,
-    /// What the removal deleted.
-    pub removed: RemoveOutcome,
-}
-
-/// One [`GcImage`] per image ID: sizes of the union of its blobs, first seen = earliest,
-/// last used = latest, pinned when any name is pinned, in use when any name is in `in_use`.
-pub fn gc_images(
-    store: &Store,
-    records: &[ImageRecord],
-    in_use: &BTreeSet<String>,
-) -> anyhow::Result<Vec<GcImage>> {
-    let mut by_id: BTreeMap<String, Vec<&ImageRecord>> = BTreeMap::new();
-    for r in records {
-        by_id.entry(r.id()).or_default().push(r);
-    }
-    let mut out = Vec::new();
-    for (id, recs) in by_id {
-        let blobs: BTreeSet<&Digest> = recs.iter().flat_map(|r| r.blobs.iter()).collect();
-        let mut size = 0;
-        for b in blobs {
-            size += store.blob_size(b).unwrap_or(0);
-        }
-        out.push(GcImage {
-            in_use: in_use.contains(&id),
-            pinned: recs.iter().any(|r| r.pinned),
-            first_detected: Duration::from_millis(
-                recs.iter().map(|r| r.first_seen_ms).min().unwrap_or(0),
-            ),
-            last_used: Duration::from_millis(
-                recs.iter().map(|r| r.last_used_ms).max().unwrap_or(0),
-            ),
-            size,
-            id,
-        });
-    }
-    Ok(out)
-}
-
-/// Run image GC on `store` at `now_ms`: delete unreferenced blobs older than `orphan_grace`,
-/// plan with the policy on `capacity` bytes, then remove the planned images (every name of
-/// each image ID) and the blobs nothing else uses.
-pub fn collect(
-    store: &Store,
-    policy: &GcPolicy,
-    capacity: u64,
-    in_use: &BTreeSet<String>,
-    orphan_grace: Duration,
-    now_ms: u64,
-    dry_run: bool,
-) -> anyhow::Result<GcRun> {
-    let mut run = GcRun::default();
-    if !dry_run {
-        run.orphans = store.delete_unreferenced_blobs(orphan_grace)?;
-    }
-    run.used = store.disk_usage()?.blob_bytes;
-    let records = store.list()?;
-    let images = gc_images(store, &records, in_use)?;
-    run.plan = plan_gc(
-        policy,
-        capacity,
-        run.used,
-        &images,
-        Duration::from_millis(now_ms),
-    )?;
-    let mut keys = Vec::new();
-    for id in &run.plan.to_delete {
-        for r in records.iter().filter(|r| &r.id() == id) {
-            keys.push(r.key());
-            run.deleted.push((id.clone(), r.key()));
-        }
-    }
-    if !dry_run && !keys.is_empty() {
-        run.removed = store.remove_images(&keys)?;
-    }
-    Ok(run)
-}
-
-pub(crate) fn run(store: &Store, a: GcArgs) -> anyhow::Result<ExitCode> {
+/// Run `pullsim images gc`: the runtime's content GC first (blobs no image uses, older than
+/// `--orphan-grace`), then the kubelet's image GC manager — the same routine as `pod run
+/// --capacity` ([`pullsim_node::gc::collect`]) — over the runtime's images.
+pub(crate) fn run(store: Arc<Store>, a: GcArgs) -> anyhow::Result<ExitCode> {
     let policy = GcPolicy {
         high_threshold_percent: a.high,
         low_threshold_percent: a.low,
@@ -146,35 +65,33 @@ pub(crate) fn run(store: &Store, a: GcArgs) -> anyhow::Result<ExitCode> {
     policy.validate()?;
     let mut in_use = BTreeSet::new();
     for i in &a.in_use {
-        for r in resolve(store, i).with_context(|| format!("--in-use {i}"))? {
+        for r in resolve(&store, i).with_context(|| format!("--in-use {i}"))? {
             in_use.insert(r.id());
         }
     }
-    let run = collect(
-        store,
-        &policy,
-        a.capacity,
-        &in_use,
-        a.orphan_grace,
-        pullsim_store::now_ms(),
-        a.dry_run,
-    )?;
+    let root = store.root().to_path_buf();
+    let cfg = runtime_config(&root, &RegistryFlags::default(), |c| c.offline = true);
+    let runtime = ContainerdImageService::with_store(store, &cfg)?;
+    let run = collect_with_content(&runtime, &policy, a.capacity, &in_use, a.orphan_grace, a.dry_run)?;
+    let report = &run.report;
+    let deleted: Vec<String> = report.planned.iter().flat_map(image_names).collect();
     match a.format.output {
         Format::Json => output::json(
             Kind::Gc,
             &json!({
                 "capacity": a.capacity,
-                "used": run.used,
-                "usage_percent": run.plan.usage_percent,
-                "amount_to_free": run.plan.amount_to_free,
-                "deleted_image_ids": run.plan.to_delete,
-                "causes": run.plan.causes,
-                "deleted": run.deleted.iter().map(|(_, k)| k).collect::<Vec<_>>(),
-                "bytes_freed": run.plan.bytes_freed,
-                "blobs_deleted": run.removed.blobs_deleted.len() + run.orphans.blobs_deleted.len(),
+                "used": report.used,
+                "usage_percent": report.plan.usage_percent,
+                "amount_to_free": report.plan.amount_to_free,
+                "deleted_image_ids": report.plan.to_delete,
+                "causes": report.plan.causes,
+                "deleted": deleted,
+                "bytes_freed": report.plan.bytes_freed,
                 "unreferenced_blobs_deleted": run.orphans.blobs_deleted.len(),
+                "unreferenced_bytes_freed": run.orphans.bytes_freed,
                 "dry_run": a.dry_run,
-                "warning": run.plan.warning,
+                "warning": report.plan.warning,
+                "error": report.deletion_error(),
             }),
         )?,
         Format::Text => {
@@ -187,33 +104,84 @@ pub(crate) fn run(store: &Store, a: GcArgs) -> anyhow::Result<ExitCode> {
             }
             outln!(
                 "image filesystem: {} of {} used ({}%), high threshold {}%, low {}%",
-                human_size(run.used),
+                human_size(report.used),
                 human_size(a.capacity),
-                run.plan.usage_percent,
+                report.plan.usage_percent,
                 a.high,
                 a.low
             );
             let verb = if a.dry_run { "Would delete" } else { "Deleted" };
-            for (id, cause) in run.plan.to_delete.iter().zip(&run.plan.causes) {
-                let names: Vec<&str> = run
-                    .deleted
-                    .iter()
-                    .filter(|(i, _)| i == id)
-                    .map(|(_, k)| k.as_str())
-                    .collect();
-                outln!("{verb}: {} ({cause:?}) {}", short_id(id), names.join(", "));
+            for (img, cause) in report.planned.iter().zip(&report.plan.causes) {
+                outln!(
+                    "{verb}: {} ({cause:?}) {}",
+                    short_id(&img.id),
+                    image_names(img).join(", ")
+                );
             }
             outln!(
                 "{} images, {} eligible to free",
-                run.plan.to_delete.len(),
-                human_size(run.plan.bytes_freed)
+                report.plan.to_delete.len(),
+                human_size(report.plan.bytes_freed)
             );
         }
     }
-    if let Some(w) = &run.plan.warning {
+    if let Some(w) = &report.plan.warning {
         eprintln!("Warning  FreeDiskSpaceFailed  {w}");
     }
+    if let Some(e) = report.deletion_error() {
+        anyhow::bail!("{e}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every name of an image (tags, then digests).
+fn image_names(i: &Image) -> Vec<String> {
+    i.repo_tags.iter().chain(&i.repo_digests).cloned().collect()
+}
+
+/// What `images gc` did: the content GC, then the kubelet's image GC.
+pub struct GcRun {
+    /// Unreferenced blobs deleted before planning (none on a dry run).
+    pub orphans: PruneOutcome,
+    /// The image GC manager's report.
+    pub report: GcReport,
+}
+
+/// Content GC (unless `dry_run`), then [`pullsim_node::gc::collect`] at the current time.
+pub fn collect_with_content(
+    runtime: &ContainerdImageService,
+    policy: &GcPolicy,
+    capacity: u64,
+    in_use: &BTreeSet<String>,
+    orphan_grace: Duration,
+    dry_run: bool,
+) -> anyhow::Result<GcRun> {
+    collect_at(runtime, policy, capacity, in_use, orphan_grace, pullsim_store::now_ms(), dry_run)
+}
+
+fn collect_at(
+    runtime: &ContainerdImageService,
+    policy: &GcPolicy,
+    capacity: u64,
+    in_use: &BTreeSet<String>,
+    orphan_grace: Duration,
+    now_ms: u64,
+    dry_run: bool,
+) -> anyhow::Result<GcRun> {
+    let orphans = if dry_run {
+        PruneOutcome::default()
+    } else {
+        runtime.prune_content(orphan_grace)?
+    };
+    let req = GcRequest {
+        policy: *policy,
+        capacity,
+        in_use,
+        now_unix_ms: now_ms,
+        dry_run,
+    };
+    let report = crate::flags::runtime()?.block_on(collect(runtime, &req))?;
+    Ok(GcRun { orphans, report })
 }
 
 #[cfg(test)]
@@ -224,7 +192,9 @@ mod tests {
     //! detected, the not-enough-freed warning, and deletion of unreferenced blobs only.
 
     use super::*;
-    use pullsim_store::Origin;
+    use std::collections::BTreeMap;
+
+    use pullsim_store::{ImageRecord, Origin};
 
     const NOW: u64 = 10_000_000;
     const LAYER: usize = 10_000;
@@ -247,9 +217,16 @@ mod tests {
 
     /// Store the images (one distinct layer each, plus one layer shared by all) and return
     /// the store, its records by name, and the bytes used.
-    fn setup(images: &[Img]) -> (tempfile::TempDir, Store, BTreeMap<String, ImageRecord>) {
+    fn setup(
+        images: &[Img],
+    ) -> (
+        tempfile::TempDir,
+        Arc<Store>,
+        ContainerdImageService,
+        BTreeMap<String, ImageRecord>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
         let shared = store.put_bytes(&[0xAA; 1000]).unwrap();
         let mut recs = BTreeMap::new();
         for (i, im) in images.iter().enumerate() {
@@ -280,10 +257,15 @@ mod tests {
                 labels: BTreeMap::new(),
                 origin: Origin::Pulled,
             };
+            let mut rec = rec;
+            // The image's size as a pull or a load records it: each of its blobs once.
+            rec.size = rec.blobs.iter().map(|b| store.blob_size(b).unwrap()).sum();
             store.record_image(&rec).unwrap();
             recs.insert(im.name.to_string(), rec);
         }
-        (dir, store, recs)
+        let cfg = runtime_config(dir.path(), &RegistryFlags::default(), |c| c.offline = true);
+        let runtime = ContainerdImageService::with_store(store.clone(), &cfg).unwrap();
+        (dir, store, runtime, recs)
     }
 
     fn used(store: &Store) -> u64 {
@@ -296,7 +278,8 @@ mod tests {
     }
 
     fn names(run: &GcRun, recs: &BTreeMap<String, ImageRecord>) -> Vec<String> {
-        run.plan
+        run.report
+            .plan
             .to_delete
             .iter()
             .map(|id| {
@@ -308,10 +291,15 @@ mod tests {
             .collect()
     }
 
-    fn gc(store: &Store, policy: GcPolicy, capacity: u64, in_use: &[&ImageRecord]) -> GcRun {
+    fn gc(
+        runtime: &ContainerdImageService,
+        policy: GcPolicy,
+        capacity: u64,
+        in_use: &[&ImageRecord],
+    ) -> GcRun {
         let in_use: BTreeSet<String> = in_use.iter().map(|r| r.id()).collect();
-        collect(
-            store,
+        collect_at(
+            runtime,
             &policy,
             capacity,
             &in_use,
@@ -340,23 +328,23 @@ mod tests {
 
     #[test]
     fn below_the_high_threshold_nothing_is_deleted() {
-        let (_d, store, _recs) = setup(&four());
+        let (_d, store, rt, _recs) = setup(&four());
         let cap = capacity_for(used(&store), 80);
-        let run = gc(&store, GcPolicy::default(), cap, &[]);
-        assert!(run.plan.to_delete.is_empty());
+        let run = gc(&rt, GcPolicy::default(), cap, &[]);
+        assert!(run.report.plan.to_delete.is_empty());
         assert_eq!(store.list().unwrap().len(), 4);
     }
 
     #[test]
     fn frees_down_to_the_low_threshold_least_recently_used_first() {
-        let (_d, store, recs) = setup(&four());
+        let (_d, store, rt, recs) = setup(&four());
         let before = used(&store);
         // 95 % used, low threshold 60 %: the kubelet frees (100-60) % of capacity minus what
         // is available, a bit more than one image here: b (oldest use), then d (same last use
         // as c but detected earlier).
-        let run = gc(&store, low60(), capacity_for(before, 95), &[]);
+        let run = gc(&rt, low60(), capacity_for(before, 95), &[]);
         assert_eq!(names(&run, &recs), vec!["b", "d"]);
-        assert!(run.plan.warning.is_none());
+        assert!(run.report.plan.warning.is_none());
         let left: Vec<String> = store
             .list()
             .unwrap()
@@ -377,9 +365,9 @@ mod tests {
     fn pinned_and_in_use_images_are_never_collected() {
         let mut imgs = four();
         imgs[1].pinned = true; // b
-        let (_d, store, recs) = setup(&imgs);
+        let (_d, store, rt, recs) = setup(&imgs);
         let run = gc(
-            &store,
+            &rt,
             low60(),
             capacity_for(used(&store), 95),
             &[&recs["d"]],
@@ -398,22 +386,22 @@ mod tests {
     fn images_younger_than_the_minimum_age_are_kept() {
         let mut imgs = four();
         imgs[1].first_seen = NOW - 60_000; // b: detected 1 minute ago
-        let (_d, store, recs) = setup(&imgs);
-        let run = gc(&store, low60(), capacity_for(used(&store), 95), &[]);
+        let (_d, store, rt, recs) = setup(&imgs);
+        let run = gc(&rt, low60(), capacity_for(used(&store), 95), &[]);
         assert_eq!(names(&run, &recs), vec!["d", "c"]);
     }
 
     #[test]
     fn maximum_age_deletes_unused_images_below_the_threshold() {
         let imgs = vec![img("old", 1000, 1000), img("fresh", 1000, NOW - 1000)];
-        let (_d, store, recs) = setup(&imgs);
+        let (_d, store, rt, recs) = setup(&imgs);
         let policy = GcPolicy {
             max_age: Duration::from_secs(3600),
             ..GcPolicy::default()
         };
-        let run = gc(&store, policy, capacity_for(used(&store), 10), &[]);
+        let run = gc(&rt, policy, capacity_for(used(&store), 10), &[]);
         assert_eq!(names(&run, &recs), vec!["old"]);
-        assert_eq!(run.plan.causes, vec![pullsim_policy::GcCause::Age]);
+        assert_eq!(run.report.plan.causes, vec![pullsim_policy::GcCause::Age]);
     }
 
     #[test]
@@ -423,11 +411,11 @@ mod tests {
             i.pinned = true;
         }
         imgs[0].pinned = false; // only a is eligible
-        let (_d, store, recs) = setup(&imgs);
+        let (_d, store, rt, recs) = setup(&imgs);
         let cap = capacity_for(used(&store), 99);
-        let run = gc(&store, low60(), cap, &[]);
+        let run = gc(&rt, low60(), cap, &[]);
         assert_eq!(names(&run, &recs), vec!["a"]);
-        let w = run.plan.warning.clone().unwrap();
+        let w = run.report.plan.warning.clone().unwrap();
         assert!(
             w.starts_with(
                 "Failed to garbage collect required amount of images. Attempted to free "
@@ -439,9 +427,9 @@ mod tests {
 
     #[test]
     fn zero_capacity_is_the_kubelet_error() {
-        let (_d, store, _recs) = setup(&four());
-        let err = collect(
-            &store,
+        let (_d, store, rt, _recs) = setup(&four());
+        let err = collect_at(
+            &rt,
             &GcPolicy::default(),
             0,
             &BTreeSet::new(),
@@ -456,10 +444,10 @@ mod tests {
 
     #[test]
     fn unreferenced_blobs_are_deleted_and_referenced_ones_kept() {
-        let (_d, store, recs) = setup(&four());
+        let (_d, store, rt, recs) = setup(&four());
         let orphan = store.put_bytes(b"left by a failed pull").unwrap();
         let run = gc(
-            &store,
+            &rt,
             GcPolicy::default(),
             capacity_for(used(&store), 10),
             &[],
@@ -475,10 +463,10 @@ mod tests {
 
     #[test]
     fn dry_run_changes_nothing() {
-        let (_d, store, recs) = setup(&four());
+        let (_d, store, rt, recs) = setup(&four());
         let in_use = BTreeSet::new();
         let cap = capacity_for(used(&store), 95);
-        let run = collect(&store, &low60(), cap, &in_use, Duration::ZERO, NOW, true).unwrap();
+        let run = collect_at(&rt, &low60(), cap, &in_use, Duration::ZERO, NOW, true).unwrap();
         assert_eq!(names(&run, &recs), vec!["b", "d"]);
         assert_eq!(store.list().unwrap().len(), 4);
     }

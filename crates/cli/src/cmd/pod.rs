@@ -2,19 +2,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use pullsim_node::pods::build_pods;
-use pullsim_node::runtime::StoreImageService;
 use pullsim_node::simulate::{SimConfig, simulate};
-use pullsim_registry::Platform;
+use pullsim_runtime::Platform;
 
 use crate::cmd::images_fmt::{parse_bytes, parse_duration};
 use crate::cmd::pod_explain::ExplainArgs;
 use crate::cmd::pod_render::{print_json, print_text};
-use crate::flags::{Format, NodeFlags, RegistryFlags, open_store, runtime};
+use crate::flags::{Format, NodeFlags, RegistryFlags, runtime};
+use crate::node::{open_runtime, records, root_dir, runtime_config};
 
 /// `pullsim pod`: simulate a node running pods.
 #[derive(Args, Debug)]
@@ -76,9 +75,11 @@ pub fn run(args: PodArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
 fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let kubelet = a.node.kubelet.node_config()?;
     let (manifests, secrets, node) = a.node.load(&a.files)?;
-    let store = Arc::new(open_store(root)?);
-    let client = a.registry.client(a.platform.clone(), |_| {})?;
-    let service = StoreImageService::new(store, Some(client), a.registry.offline);
+    let root = root_dir(root);
+    let service = open_runtime(runtime_config(&root, &a.registry, |c| {
+        c.platform = a.platform.clone();
+    }))?;
+    let records = records(&service, &root)?;
     let pods = build_pods(&manifests, &secrets, &node);
     let cfg = SimConfig {
         manager: kubelet.manager,
@@ -90,10 +91,11 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         capacity: a.capacity,
         gc_policy: kubelet.gc,
     };
-    let report = runtime()?.block_on(simulate(service, pods, &cfg));
+    let report = runtime()?.block_on(simulate(service.clone(), records, pods, &cfg));
+    let offline = a.registry.offline.then(|| service.needed_network());
     match a.output {
-        Format::Text => print_text(&report, a.registry.offline)?,
-        Format::Json => print_json(&report, a.registry.offline)?,
+        Format::Text => print_text(&report, offline.as_deref())?,
+        Format::Json => print_json(&report, offline.as_deref())?,
     }
     Ok(crate::exit::answer(report.all_ready()))
 }

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Args;
 use pullsim_node::explain::explain;
@@ -10,7 +9,8 @@ use pullsim_node::pods::build_pods;
 use serde_json::json;
 
 use crate::cmd::pod_render::container_type_of_word;
-use crate::flags::{Format, NodeFlags, open_store};
+use crate::flags::{Format, NodeFlags, RegistryFlags};
+use crate::node::{dry_run_records, open_runtime, root_dir, runtime_config};
 use crate::output::{self, Kind, outln};
 
 /// `pullsim pod explain`.
@@ -26,11 +26,22 @@ pub struct ExplainArgs {
     pub output: Format,
 }
 
+/// A user-controlled string for the terminal (control characters escaped as `%q` does).
+fn safe(s: &str) -> std::borrow::Cow<'_, str> {
+    pullsim_reference::terminal_safe(s)
+}
+
 /// Run `pullsim pod explain`.
 pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let cfg = a.node.kubelet.node_config()?.manager;
     let (manifests, secrets, node) = a.node.load(&a.files)?;
-    let store = Arc::new(open_store(root)?);
+    // A dry run of the node: the runtime is never asked to pull (and is offline besides), and
+    // the kubelet's records are read as a run would read them, written never.
+    let root = root_dir(root);
+    let service = open_runtime(runtime_config(&root, &RegistryFlags::default(), |c| {
+        c.offline = true;
+    }))?;
+    let records = dry_run_records(&service, &root)?;
     let pods = build_pods(&manifests, &secrets, &node);
     for p in &pods {
         if !p.missing_secrets.is_empty() {
@@ -41,7 +52,7 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let all = explain(store, &pods, &cfg);
+    let all = explain(service.as_ref(), &records, &pods, &cfg);
     match a.output {
         Format::Json => {
             for e in &all {
@@ -61,6 +72,8 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
                         "not_matching": e.not_matching,
                         "backoff": e.backoff,
                         "decision": e.decision,
+                        "action": e.action,
+                        "reason": e.reason.map(|r| r.as_str()),
                     }),
                 )?;
             }
@@ -72,10 +85,10 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
                     if !last_pod.is_empty() {
                         outln!();
                     }
-                    outln!("Pod {}:", e.pod);
+                    outln!("Pod {}:", safe(&e.pod));
                     last_pod = e.pod.clone();
                 }
-                outln!("  {} {} ({}):", e.kind, e.container, e.image);
+                outln!("  {} {} ({}):", e.kind, safe(&e.container), safe(&e.image));
                 outln!("    policy:        {} — {}", e.policy, e.policy_why);
                 outln!("    present:       {}", e.presence);
                 for n in &e.near_matches {

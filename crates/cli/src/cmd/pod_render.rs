@@ -39,8 +39,9 @@ fn event_time(report: &SimReport, t: Duration) -> String {
     rfc3339_ms(report.epoch_unix_ms + u64::try_from(t.as_millis()).unwrap_or(0))
 }
 
-/// Text: one describe block per pod, then the offline and GC summaries.
-pub fn print_text(report: &SimReport, offline: bool) -> anyhow::Result<()> {
+/// Text: one describe block per pod, then the offline and GC summaries. `needed_network` is
+/// `Some` on an offline node: the images whose pull needed the network.
+pub fn print_text(report: &SimReport, needed_network: Option<&[String]>) -> anyhow::Result<()> {
     let mut first = true;
     for pod in &report.pods {
         if !first {
@@ -56,34 +57,49 @@ pub fn print_text(report: &SimReport, offline: bool) -> anyhow::Result<()> {
             .collect();
         output::text(&describe_pod(pod, &events, report.end))?;
     }
-    if offline {
+    if let Some(needed) = needed_network {
         outln!();
-        if report.needed_network.is_empty() {
+        if needed.is_empty() {
             outln!("Offline: no image needed the network.");
         } else {
             outln!("Offline: these images needed the network:");
-            for i in &report.needed_network {
-                outln!("  {i}");
+            for i in needed {
+                outln!("  {}", pullsim_reference::terminal_safe(i));
             }
         }
     }
-    if let Some(gc) = &report.gc {
-        outln!();
-        outln!(
-            "Image GC: capacity {} bytes, {} bytes used, {} images deleted, {} bytes freed",
-            gc.capacity,
-            gc.used,
-            gc.plan.to_delete.len(),
-            gc.bytes_freed
-        );
-        for id in &gc.plan.to_delete {
-            outln!("  deleted {id}");
+    match &report.gc {
+        None => {}
+        Some(Ok(gc)) => {
+            outln!();
+            outln!(
+                "Image GC: capacity {} bytes, {} bytes used, {} images deleted, {} bytes freed",
+                gc.capacity,
+                gc.used,
+                gc.removed.len(),
+                gc.bytes_freed
+            );
+            for id in &gc.removed {
+                outln!("  deleted {id}");
+            }
+            for e in &gc.events {
+                outln!("  {}  {}  {}", e.event_type.as_str(), e.reason.as_str(), e.message);
+            }
+            if let Some(e) = gc.deletion_error() {
+                outln!("  error: {e}");
+            }
         }
-        if let Some(w) = &gc.plan.warning {
-            outln!("  Warning  FreeDiskSpaceFailed  {w}");
-        }
-        if let Some(e) = &gc.error {
-            outln!("  error: {e}");
+        Some(Err(e)) => {
+            outln!();
+            match pullsim_node::gc::error_event(e) {
+                Some(ev) => outln!(
+                    "Image GC: {}  {}  {}",
+                    ev.event_type.as_str(),
+                    ev.reason.as_str(),
+                    ev.message
+                ),
+                None => outln!("Image GC: error: {e}"),
+            }
         }
     }
     if report.end > Duration::ZERO && report.pods.iter().any(|p| p.syncs > 1) {
@@ -93,8 +109,9 @@ pub fn print_text(report: &SimReport, offline: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// JSON lines: events, then container statuses.
-pub fn print_json(report: &SimReport, offline: bool) -> anyhow::Result<()> {
+/// JSON lines: events, then container statuses, then the GC run (see [`print_text`] for
+/// `needed_network`).
+pub fn print_json(report: &SimReport, needed_network: Option<&[String]>) -> anyhow::Result<()> {
     for e in &report.events {
         output::json(
             Kind::Event,
@@ -136,8 +153,9 @@ pub fn print_json(report: &SimReport, offline: bool) -> anyhow::Result<()> {
             )?;
         }
     }
-    if let Some(gc) = &report.gc {
-        output::json(
+    match &report.gc {
+        None => {}
+        Some(Ok(gc)) => output::json(
             Kind::Gc,
             &json!({
                 "capacity": gc.capacity,
@@ -146,17 +164,31 @@ pub fn print_json(report: &SimReport, offline: bool) -> anyhow::Result<()> {
                 "amount_to_free": gc.plan.amount_to_free,
                 "deleted_image_ids": gc.plan.to_delete,
                 "causes": gc.plan.causes,
-                "deleted": gc.removed,
+                "deleted": gc.planned.iter().flat_map(|i| i.repo_tags.iter().chain(&i.repo_digests)).collect::<Vec<_>>(),
                 "bytes_freed": gc.bytes_freed,
                 "warning": gc.plan.warning,
-                "error": gc.error,
+                "error": gc.deletion_error(),
             }),
-        )?;
+        )?,
+        Some(Err(e)) => output::json(
+            Kind::Gc,
+            &json!({
+                "capacity": null,
+                "error": e.to_string(),
+                "event": pullsim_node::gc::error_event(e).map(|ev| json!({
+                    "type": ev.event_type.as_str(),
+                    "reason": ev.reason.as_str(),
+                    "message": ev.message,
+                })),
+            }),
+        )?,
     }
-    if offline && !report.needed_network.is_empty() {
+    if let Some(needed) = needed_network
+        && !needed.is_empty()
+    {
         eprintln!(
             "offline: these images needed the network: {}",
-            report.needed_network.join(", ")
+            needed.join(", ")
         );
     }
     Ok(())

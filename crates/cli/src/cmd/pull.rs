@@ -6,37 +6,17 @@ use std::io::IsTerminal as _;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
-use anyhow::Context as _;
 use clap::Args;
-use pullsim_credentials::Match;
-use pullsim_policy::{
-    Decision, Event, EventReason, Presence, PullPolicy, apply_default_image_tag, decide,
-    decision_event, default_pull_policy, invalid_image_event, messages,
-};
-use pullsim_reference::{Digest, Reference};
-use pullsim_registry::{Platform, Progress, RegistryError};
-use serde_json::json;
+use pullsim_node::simulate::{SimConfig, simulate};
+use pullsim_policy::PullPolicy;
+use pullsim_reference::Digest;
+use pullsim_runtime::{ContainerdImageService, Platform, PullProgress};
 
-use crate::flags::{CredentialFlags, Format, KubeletFlags, RegistryFlags, open_store, runtime};
-use crate::output::{self, Kind, outln};
-
-/// Go's `utilerrors.NewAggregate(errs).Error()`: one message as is; several, deduplicated,
-/// joined with `, ` inside brackets (k8s.io/apimachinery/pkg/util/errors/errors.go).
-pub(crate) fn aggregate(msgs: &[String]) -> String {
-    let mut seen: Vec<&str> = Vec::new();
-    for m in msgs {
-        if !seen.contains(&m.as_str()) {
-            seen.push(m);
-        }
-    }
-    match seen.len() {
-        0 => String::new(),
-        1 => seen[0].to_string(),
-        _ => format!("[{}]", seen.join(", ")),
-    }
-}
+use crate::cmd::pod_render::print_json;
+use crate::flags::{CredentialFlags, Format, KubeletFlags, RegistryFlags, runtime};
+use crate::node::{records, root_dir, runtime_config};
+use crate::output::outln;
 
 /// `pullsim pull`.
 #[derive(Args, Debug)]
@@ -67,32 +47,6 @@ pub struct PullArgs {
     pub output: Format,
 }
 
-struct Emitter {
-    format: Format,
-}
-
-impl Emitter {
-    fn emit(&self, e: &Event) -> anyhow::Result<()> {
-        match self.format {
-            Format::Json => output::json(
-                Kind::Event,
-                &json!({
-                    "type": e.event_type.as_str(),
-                    "reason": e.reason.as_str(),
-                    "message": e.message,
-                }),
-            )?,
-            Format::Text => outln!(
-                "{:<8} {:<18} {}",
-                e.event_type.as_str(),
-                e.reason.as_str(),
-                e.message
-            ),
-        }
-        Ok(())
-    }
-}
-
 /// Progress bars per blob (only on a terminal).
 struct Bars {
     multi: indicatif::MultiProgress,
@@ -110,7 +64,7 @@ impl Bars {
     }
 }
 
-impl Progress for Bars {
+impl PullProgress for Bars {
     fn layer_started(&self, d: &Digest, size: u64) {
         let pb = self.multi.add(indicatif::ProgressBar::new(size));
         if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -139,131 +93,55 @@ impl Progress for Bars {
     }
 }
 
-/// One credential attempt's error, as the kubelet receives it from containerd.
-pub(crate) fn cri_error(err: &RegistryError, reference: &str) -> String {
-    err.cri_message(reference)
-}
-
-/// Run `pullsim pull`.
+/// Run `pullsim pull`: a one-container pod with the image, the given policy and every
+/// `--secret` as its pull secrets, run once through the node — the same image manager, events,
+/// records and exit code as `pod run` on that pod.
 pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
-    let out = Emitter {
-        format: args.output,
-    };
-    // applyDefaultImageTag: an unparsable image is InvalidImageName.
-    let image = match apply_default_image_tag(&args.image) {
-        Ok(i) => i.into_owned(),
-        Err(e) => {
-            out.emit(&invalid_image_event(&args.image, &e))?;
-            return Ok(crate::exit::answer(false));
-        }
-    };
-    let reference = Reference::parse_normalized(&image)
-        .with_context(|| format!("parsing image {image:?}"))?
-        .with_default_tag();
-    let policy = args
-        .policy
-        .unwrap_or_else(|| default_pull_policy(&args.image));
-    // Bad input (an unreadable or invalid secret or configuration) is an error before any
-    // event. The node configuration is validated here; the image manager that will run this
-    // pull takes it.
-    let _node = args.kubelet.node_config()?;
-    let keyring = args.creds.keyring()?;
+    // Bad input (configuration, secrets) is trouble before any event.
+    let kubelet = args.kubelet.node_config()?;
     if args.max_concurrent_downloads == 0 {
         anyhow::bail!("--max-concurrent-downloads must be at least 1");
     }
-    let store = open_store(root)?;
-    let presence = if policy == PullPolicy::Always {
-        Presence::Absent
-    } else {
-        match store.lookup(&reference)? {
-            Some(_) => Presence::Present { accessible: true },
-            None => Presence::Absent,
-        }
-    };
-    let decision = decide(policy, presence);
-    out.emit(&decision_event(decision, &image, false))?;
-    match decision {
-        Decision::UseLocal => {
-            store.touch(&reference, pullsim_store::now_ms())?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        Decision::NeverPull => return Ok(crate::exit::answer(false)),
-        Decision::Pull => {}
+    let pod = args.creds.single_pod(&args.image, args.policy)?;
+    let root = root_dir(root);
+    let cfg = runtime_config(&root, &args.registry, |c| {
+        c.platform = args.platform.clone();
+        c.max_concurrent_downloads = args.max_concurrent_downloads;
+        c.progress_timeout = std::time::Duration::from_secs(args.progress_timeout.max(1));
+    });
+    let mut service = ContainerdImageService::new(cfg)?;
+    if args.output == Format::Text && std::io::stderr().is_terminal() {
+        service = service.with_progress(Arc::new(Bars::new()));
     }
-    let matches: Vec<Match> = keyring.lookup(&reference);
-    let client = args.registry.client(args.platform.clone(), |o| {
-        o.max_concurrent_layers = args.max_concurrent_downloads;
-        o.progress_timeout = std::time::Duration::from_secs(args.progress_timeout.max(1));
-    })?;
-    let bars: Option<Arc<Bars>> = (args.output == Format::Text && std::io::stderr().is_terminal())
-        .then(|| Arc::new(Bars::new()));
-    let progress: &dyn Progress = match &bars {
-        Some(b) => b.as_ref(),
-        None => &pullsim_registry::NoProgress,
+    let service = Arc::new(service);
+    let records = records(&service, &root)?;
+    let sim = SimConfig {
+        manager: kubelet.manager,
+        puller: kubelet.puller,
+        qps: kubelet.qps,
+        burst: kubelet.burst,
+        gc_policy: kubelet.gc,
+        ..SimConfig::default()
     };
-    let written_as = image.clone();
-    let cri_ref = reference.to_string();
-    let rt = runtime()?;
-    let pull_started = Instant::now();
-    let result = rt.block_on(async {
-        if matches.is_empty() {
-            return client
-                .pull_as(&reference, &written_as, None, &store, progress)
-                .await
-                .map_err(|e| vec![cri_error(&e, &cri_ref)]);
-        }
-        // kuberuntime_image.go PullImage: each credential in order, first success wins,
-        // no anonymous retry after credentials fail.
-        let mut errs = Vec::new();
-        for m in &matches {
-            match client
-                .pull_as(&reference, &written_as, Some(&m.auth), &store, progress)
-                .await
+    let report = runtime()?.block_on(simulate(service.clone(), records, vec![pod], &sim));
+    let offline = args.registry.offline.then(|| service.needed_network());
+    match args.output {
+        Format::Json => print_json(&report, offline.as_deref())?,
+        Format::Text => {
+            for e in &report.events {
+                outln!(
+                    "{:<8} {:<18} {}",
+                    e.event_type.as_str(),
+                    e.reason,
+                    pullsim_reference::terminal_safe(&e.message)
+                );
+            }
+            if let Some(needed) = &offline
+                && !needed.is_empty()
             {
-                Ok(p) => return Ok(p),
-                Err(e) => errs.push(cri_error(&e, &cri_ref)),
+                eprintln!("offline: these images needed the network: {}", needed.join(", "));
             }
         }
-        Err(errs)
-    });
-    let pull_time = pull_started.elapsed();
-    match result {
-        Ok(p) => {
-            out.emit(&Event::normal(
-                EventReason::Pulled,
-                messages::successfully_pulled(&image, pull_time, started.elapsed(), p.size),
-            ))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(errs) => {
-            let msg = aggregate(&errs);
-            out.emit(&Event::warning(
-                EventReason::Failed,
-                messages::failed_to_pull(&image, &msg),
-            ))?;
-            let (reason, _) = messages::eval_pull_error(&image, &msg);
-            // kuberuntime_container.go startContainer: Warning Failed "Error: <reason>".
-            out.emit(&Event::warning(
-                EventReason::Failed,
-                format!("Error: {reason}"),
-            ))?;
-            Ok(crate::exit::answer(false))
-        }
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::aggregate;
-
-    #[test]
-    fn aggregate_like_go() {
-        // k8s.io/apimachinery/pkg/util/errors/errors.go aggregate.Error
-        assert_eq!(aggregate(&[]), "");
-        assert_eq!(aggregate(&["a".into()]), "a");
-        assert_eq!(aggregate(&["a".into(), "a".into()]), "a");
-        assert_eq!(aggregate(&["a".into(), "b".into()]), "[a, b]");
-        assert_eq!(aggregate(&["a".into(), "b".into(), "a".into()]), "[a, b]");
-    }
+    Ok(crate::exit::answer(report.all_ready()))
 }

@@ -99,7 +99,8 @@ fn legacy_record(l: LegacyPulled) -> ImagePulledRecord {
 
 /// Write the records an older store kept (`pulled`: one JSON `PulledRecord` each; `intents`:
 /// one JSON `PullIntent` each) into `to` as the kubelet's records, and return how many were
-/// written. Everything is parsed before anything is written, so a bad entry writes nothing.
+/// written. Everything is parsed before anything is written, so a bad entry writes nothing; a
+/// record or intent the kubelet already has (same image ID, same image) is left as it is.
 pub fn migrate_legacy(
     pulled: &[Vec<u8>],
     intents: &[Vec<u8>],
@@ -131,11 +132,19 @@ pub fn migrate_legacy(
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // What the kubelet already keeps for an image wins over an old store's copy.
+    let mut written = 0;
     for r in &records {
-        to.write_image_pulled_record(r)?;
+        if to.get_image_pulled_record(&r.image_ref)?.is_none() {
+            to.write_image_pulled_record(r)?;
+            written += 1;
+        }
     }
     for i in &images {
-        to.write_image_pull_intent(i)?;
+        if !to.image_pull_intent_exists(i)? {
+            to.write_image_pull_intent(i)?;
+            written += 1;
+        }
     }
-    Ok(records.len() + images.len())
+    Ok(written)
 }

@@ -1,0 +1,109 @@
+//! The node a command runs on, built once: the container runtime (containerd's image service
+//! over the content store at `--root`) and the kubelet's KEP-2535 records, kept as the kubelet
+//! keeps them under `ROOT/kubelet/image_manager/`. Every command that asks the kubelet a
+//! question (`pull`, `pod run`, `pod explain`, `creds check`, `images gc`) goes through this.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use pullsim_node::records::{
+    CachedPullRecords, DryRunRecords, FsPullRecords, MemPullRecords, PullRecordsAccessor,
+    migrate_legacy,
+};
+use pullsim_runtime::{ContainerdImageService, RuntimeConfig};
+use pullsim_store::Store;
+
+use crate::flags::RegistryFlags;
+
+/// The kubelet's root directory inside a pullsim root: where the kubelet's own files live
+/// (`image_manager/pulling`, `image_manager/pulled`), beside the runtime's content store.
+pub fn kubelet_dir(root: &Path) -> PathBuf {
+    root.join("kubelet")
+}
+
+/// The root the command uses: `--root`, else the default.
+pub fn root_dir(root: Option<&Path>) -> PathBuf {
+    root.map(Path::to_path_buf)
+        .unwrap_or_else(Store::default_root)
+}
+
+/// The runtime's configuration from the registry flags (`tune` sets the rest).
+pub fn runtime_config(
+    root: &Path,
+    registry: &RegistryFlags,
+    tune: impl FnOnce(&mut RuntimeConfig),
+) -> RuntimeConfig {
+    let mut cfg = RuntimeConfig::new(root);
+    cfg.insecure_registries = registry.insecure_registry.clone();
+    cfg.ca_files = registry.ca_file.clone();
+    cfg.offline = registry.offline;
+    cfg.on_store_wait = Some(Arc::new(|p: &Path| {
+        eprintln!(
+            "waiting for the store lock held by another pullsim process ({})",
+            p.display()
+        )
+    }));
+    tune(&mut cfg);
+    cfg
+}
+
+/// The runtime (opens the store).
+pub fn open_runtime(cfg: RuntimeConfig) -> anyhow::Result<Arc<ContainerdImageService>> {
+    Ok(Arc::new(ContainerdImageService::new(cfg)?))
+}
+
+/// The kubelet's records for a command that runs the node: the files under `ROOT/kubelet`
+/// behind the kubelet's write-through cache. Records an older pullsim kept in the store's index
+/// are moved into those files once (what the kubelet already has for an image wins), then
+/// dropped from the index.
+pub fn records(
+    runtime: &ContainerdImageService,
+    root: &Path,
+) -> anyhow::Result<CachedPullRecords<FsPullRecords>> {
+    let dir = kubelet_dir(root);
+    let fs = FsPullRecords::new(&dir)
+        .with_context(|| format!("opening the kubelet's records in {}", dir.display()))?;
+    let store = runtime.store();
+    let legacy = store.legacy_node_records()?;
+    if !legacy.is_empty() {
+        migrate_legacy(&legacy.pulled, &legacy.intents, &fs)
+            .context("moving the store's old KEP-2535 records into the kubelet's files")?;
+        store.drop_legacy_node_records()?;
+    }
+    Ok(CachedPullRecords::new(fs))
+}
+
+/// The records a dry run (`pod explain`) reads: exactly what a run would read — the kubelet's
+/// files and, when the store still holds records of an older pullsim, those as the migration
+/// would add them — with every write discarded. Creates and changes nothing.
+pub fn dry_run_records(
+    runtime: &ContainerdImageService,
+    root: &Path,
+) -> anyhow::Result<DryRunRecords<Box<dyn PullRecordsAccessor>>> {
+    let dir = kubelet_dir(root);
+    let legacy = runtime.store().legacy_node_records()?;
+    let files = dir
+        .is_dir()
+        .then(|| FsPullRecords::new(&dir))
+        .transpose()
+        .with_context(|| format!("opening the kubelet's records in {}", dir.display()))?;
+    let inner: Box<dyn PullRecordsAccessor> = match files {
+        Some(fs) if legacy.is_empty() => Box::new(CachedPullRecords::new(fs)),
+        files => {
+            let mem = MemPullRecords::new();
+            if let Some(fs) = files {
+                for r in fs.list_image_pulled_records().items {
+                    mem.write_image_pulled_record(&r)?;
+                }
+                for i in fs.list_image_pull_intents().items {
+                    mem.write_image_pull_intent(&i.image)?;
+                }
+            }
+            migrate_legacy(&legacy.pulled, &legacy.intents, &mem)
+                .context("reading the store's old KEP-2535 records")?;
+            Box::new(mem)
+        }
+    };
+    Ok(DryRunRecords(inner))
+}
