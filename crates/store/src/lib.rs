@@ -7,7 +7,7 @@
 //! ROOT/index.json            every recorded image, annotated with org.opencontainers.image.ref.name
 //! ROOT/blobs/sha256/<hex>    verified content only
 //! ROOT/ingest/<sha256(ref)>/ data + ingest.json + lock: writes in progress (resumable)
-//! ROOT/pullsim.redb          the index: images, blob references, KEP-2535 pull records
+//! ROOT/pullsim.redb          the index: images, blob references
 //! ```
 //!
 //! Contracts:
@@ -27,25 +27,27 @@ mod gc;
 mod import;
 mod index;
 mod ingest;
-mod kep2535;
 mod layout;
+mod lease;
+mod legacy;
+mod lock;
 mod media;
 mod pipe;
 mod record;
+mod recover;
 mod serde_digest;
 mod store;
 mod verify;
+mod walk;
 
 pub use error::StoreError;
 pub use gc::{DiskUsage, GcOutcome, RemoveOutcome};
 pub use import::{LoadOptions, LoadedImage};
-pub use index::WaitReporter;
 pub use ingest::{BlobWriter, CommitOutcome};
+pub use legacy::LegacyNodeRecords;
+pub use lock::WaitReporter;
 pub use media::*;
-pub use record::{
-    ImageRecord, Origin, PullIntent, PulledCredentials, PulledRecord, SecretCoordinates,
-    ServiceAccountCoordinates,
-};
+pub use record::{ImageRecord, Origin};
 pub use store::{Store, StoreOptions};
 pub use verify::{VerifyProblem, VerifyReport};
 
