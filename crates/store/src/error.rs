@@ -168,6 +168,18 @@ impl StoreError {
                 path: path.into(),
                 reason: e.to_string(),
             },
+            // Not a redb file (bad magic number) or cut short.
+            redb::Error::Io(ref io)
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                StoreError::IndexUnusable {
+                    path: path.into(),
+                    reason: e.to_string(),
+                }
+            }
             other => StoreError::Index {
                 path: path.into(),
                 message: other.to_string(),

@@ -31,6 +31,8 @@ pub(crate) struct Index {
     /// The store root (its `index.json` tells a new store from a lost index).
     pub(crate) root: PathBuf,
     pub(crate) lock: Arc<StoreLock>,
+    /// The file version whose header last passed [`crate::redb_header::check`].
+    pub(crate) header_ok: std::sync::Mutex<Option<Stamp>>,
 }
 
 fn cache_size() -> usize {
@@ -68,7 +70,10 @@ pub(crate) fn layout_lists_images(root: &Path) -> bool {
 impl Index {
     fn file_state(&self) -> Result<FileState, StoreError> {
         let why = match std::fs::metadata(&self.path) {
-            Ok(m) if m.len() > 0 => return Ok(FileState::Present),
+            Ok(m) if m.len() > 0 => {
+                self.check_header(stamp_of(&m))?;
+                return Ok(FileState::Present);
+            }
             Ok(_) => "it is empty (0 bytes)",
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => "it is missing",
             Err(e) => return Err(StoreError::io("stat", &self.path, e)),
@@ -78,6 +83,32 @@ impl Index {
         } else {
             FileState::Creatable
         })
+    }
+
+    /// Refuse a header redb would misread (see [`crate::redb_header`]); skipped for a file
+    /// version already checked.
+    fn check_header(&self, st: Stamp) -> Result<(), StoreError> {
+        let mut ok = self.header_ok.lock().unwrap_or_else(|p| p.into_inner());
+        if *ok == Some(st) && !st.is_recent() {
+            return Ok(());
+        }
+        match crate::redb_header::check(&self.path) {
+            Ok(Ok(())) => {
+                *ok = Some(st);
+                Ok(())
+            }
+            Ok(Err(reason)) => Err(StoreError::IndexUnusable {
+                path: self.path.clone(),
+                reason,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(StoreError::IndexUnusable {
+                    path: self.path.clone(),
+                    reason: "it is shorter than its header".into(),
+                })
+            }
+            Err(e) => Err(StoreError::io("read", &self.path, e)),
+        }
     }
 
     /// Create the database file with its tables if it does not exist (a new store).
@@ -373,9 +404,13 @@ impl Stamp {
 }
 
 pub(crate) fn stamp(path: &Path) -> Stamp {
-    let Ok(m) = std::fs::metadata(path) else {
-        return Stamp::default();
-    };
+    match std::fs::metadata(path) {
+        Ok(m) => stamp_of(&m),
+        Err(_) => Stamp::default(),
+    }
+}
+
+fn stamp_of(m: &std::fs::Metadata) -> Stamp {
     let mtime_ns = m
         .modified()
         .ok()

@@ -35,6 +35,7 @@ mod media;
 mod pipe;
 mod record;
 mod recover;
+mod redb_header;
 mod serde_digest;
 mod store;
 mod verify;

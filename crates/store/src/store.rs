@@ -108,6 +108,7 @@ impl Store {
                 path: db_path,
                 root: root.to_path_buf(),
                 lock: lock.clone(),
+                header_ok: Mutex::new(None),
             },
             lock,
             own_lease: Mutex::new(None),
