@@ -188,3 +188,43 @@ fn payload_text(p: &(dyn std::any::Any + Send)) -> String {
         "panic".to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_the_index_code_becomes_index_unusable() {
+        let path = Path::new("/store/pullsim.redb");
+        let r: Result<(), StoreError> = catch(path, || panic!("assertion failed: page_number"));
+        match r {
+            Err(StoreError::IndexUnusable { path: p, reason }) => {
+                assert_eq!(p, path);
+                assert!(reason.contains("assertion failed: page_number"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Results and errors pass through unchanged; panics elsewhere still panic.
+        assert_eq!(catch(path, || Ok(7)).ok(), Some(7));
+        assert!(std::panic::catch_unwind(|| panic!("outside")).is_err());
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_between_descriptors_and_shared_for_readers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("pullsim.lock");
+        let a = StoreLock::new(p.clone(), Duration::from_millis(100), None);
+        let b = StoreLock::new(p, Duration::from_millis(100), None);
+        {
+            let _r1 = a.acquire(false).expect("shared");
+            let _r2 = b.acquire(false).expect("shared too");
+        }
+        let w = a.acquire(true).expect("exclusive");
+        assert!(matches!(
+            b.acquire(false),
+            Err(StoreError::LockTimeout { .. })
+        ));
+        drop(w);
+        b.acquire(true).expect("released");
+    }
+}

@@ -12,7 +12,6 @@ use sha2::{Digest as _, Sha256};
 
 use super::source::Source;
 use super::{Capped, Ingested, gzip_bomb, gzip_limit, named, parse_ref};
-use crate::lease::Lease;
 use crate::walk::SMALL_LIMIT;
 use crate::{ImageRecord, LoadOptions, Origin, Store, StoreError, media};
 
@@ -106,7 +105,6 @@ pub(super) fn load(
     src: &Source,
     opts: &LoadOptions,
     now: u64,
-    lease: &std::sync::Arc<Lease>,
     ingested: &mut Ingested,
 ) -> Result<Vec<ImageRecord>, StoreError> {
     let mf = src.describe("manifest.json");
@@ -136,7 +134,7 @@ pub(super) fn load(
                 detail: format!("it has {declared} bytes"),
             });
         }
-        let (config, config_size) = store.ingest_unknown_from(src, &ent.config, lease, ingested)?;
+        let (config, config_size) = store.ingest_unknown_from(src, &ent.config, ingested)?;
         if let Some(claimed) = claimed_digest(&ent.config)
             && claimed != config.to_string()
         {
@@ -171,7 +169,7 @@ pub(super) fn load(
                 });
             }
             let gz = is_gzip(src, rel)?;
-            let (d, size) = store.ingest_unknown_from(src, rel, lease, ingested)?;
+            let (d, size) = store.ingest_unknown_from(src, rel, ingested)?;
             if let Some(claimed) = claimed_digest(rel)
                 && claimed != d.to_string()
             {
@@ -217,7 +215,7 @@ pub(super) fn load(
         let manifest_digest =
             Digest::from_sha256_hex(&hex::encode(Sha256::digest(&manifest_bytes)))
                 .map_err(|e| invalid("generated manifest", at.clone(), e))?;
-        let outcome = store.put_blob_in(lease, &manifest_digest, &manifest_bytes)?;
+        let outcome = store.put_blob_in(&ingested.lease, &manifest_digest, &manifest_bytes)?;
         ingested.note(&manifest_digest, outcome);
 
         let mut blobs = vec![manifest_digest.clone(), config.clone()];

@@ -91,10 +91,10 @@ pub struct LoadedImage {
     pub size: u64,
 }
 
-/// Blobs a load wrote, to undo them when it fails.
-#[derive(Default)]
+/// Blobs a load wrote, to undo them when it fails, and the lease that holds what it uses.
 pub(crate) struct Ingested {
     pub(crate) stored: BTreeSet<Digest>,
+    pub(crate) lease: Arc<Lease>,
 }
 
 impl Ingested {
@@ -226,11 +226,14 @@ impl Store {
         } else {
             opts.now_ms
         };
-        let mut ingested = Ingested::default();
+        let mut ingested = Ingested {
+            stored: BTreeSet::new(),
+            lease: lease.clone(),
+        };
         let result = if src.exists("oci-layout")? || src.exists("index.json")? {
-            oci::load(self, src, opts, now, lease, &mut ingested)
+            oci::load(self, src, opts, now, &mut ingested)
         } else if src.exists("manifest.json")? {
-            docker::load(self, src, opts, now, lease, &mut ingested)
+            docker::load(self, src, opts, now, &mut ingested)
         } else {
             Err(StoreError::Invalid {
                 what: "image archive".into(),
@@ -308,11 +311,10 @@ impl Store {
         expected: &Digest,
         size: u64,
         referenced_by: &str,
-        lease: &Lease,
         ingested: &mut Ingested,
     ) -> Result<(), StoreError> {
         // Leased first: a removal or GC running now cannot delete it once it is found.
-        lease.add(expected)?;
+        ingested.lease.add(expected)?;
         if self.has_blob(expected) {
             let have = self.blob_size(expected)?;
             if have != size {
@@ -376,12 +378,11 @@ impl Store {
         &self,
         src: &Source,
         rel: &str,
-        lease: &Arc<Lease>,
         ingested: &mut Ingested,
     ) -> Result<(Digest, u64), StoreError> {
         let what = src.describe(rel);
         let (mut reader, _) = src.reader(rel)?;
-        let mut w = self.writer_unknown(&what, lease.clone())?;
+        let mut w = self.writer_unknown(&what, ingested.lease.clone())?;
         if let Err(e) = copy(&mut reader, &mut w, &what) {
             w.abort();
             return Err(e);

@@ -7,7 +7,6 @@ use pullsim_reference::Digest;
 use super::source::Source;
 use super::{Ingested, named, parse_ref};
 use crate::layout::{ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
-use crate::lease::Lease;
 use crate::walk::{Descriptor, IndexDoc, SMALL_LIMIT, Walker, invalid, parse_digest};
 use crate::{ImageRecord, LoadOptions, Origin, Store, StoreError};
 
@@ -62,7 +61,6 @@ pub(super) fn load(
     src: &Source,
     opts: &LoadOptions,
     now: u64,
-    lease: &Lease,
     ingested: &mut Ingested,
 ) -> Result<Vec<ImageRecord>, StoreError> {
     if src.exists("oci-layout")? {
@@ -92,7 +90,7 @@ pub(super) fn load(
         names.push(entry_name(desc, i, src, opts)?);
     }
     let mut fetch = |d: &Digest, size: u64, declared_in: &str| {
-        store.ingest_from(src, &blob_rel(d), d, size, declared_in, lease, ingested)
+        store.ingest_from(src, &blob_rel(d), d, size, declared_in, ingested)
     };
     let describe = |d: &Digest| src.describe(&blob_rel(d));
     let mut walker = Walker::new(store, &mut fetch, &describe);
