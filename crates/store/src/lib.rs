@@ -7,7 +7,9 @@
 //! ROOT/index.json            every recorded image, annotated with org.opencontainers.image.ref.name
 //! ROOT/blobs/sha256/<hex>    verified content only
 //! ROOT/ingest/<sha256(ref)>/ data + ingest.json + lock: writes in progress (resumable)
-//! ROOT/pullsim.redb          the index: images, blob references
+//! ROOT/leases/<id>/          blobs a load or pull holds until it records them
+//! ROOT/pullsim.lock          the store lock (flock: dies with its holder)
+//! ROOT/pullsim.redb          the index: images, blob references (rebuildable from the layout)
 //! ```
 //!
 //! Contracts:
@@ -18,8 +20,11 @@
 //! - Lookups ([`Store::lookup`], [`Store::lookup_id`]) read an in-memory snapshot of the index
 //!   (loaded on first use, reloaded when the index file changes); they never read blobs or walk
 //!   directories.
-//! - Several processes may use one root: the index is opened per operation, and a process that
-//!   finds it locked waits (bounded, reported once) instead of failing.
+//! - Several processes may use one root: the index is opened per operation under an OS lock,
+//!   and a process that finds it locked waits (bounded, reported once) instead of failing.
+//! - The index is never the only copy: `index.json` carries every record's fields, and a
+//!   damaged, empty or missing index is reported ([`StoreError::IndexUnusable`]), read around
+//!   (lookups and listings from the layout) and rebuilt by [`Store::verify`] with `repair`.
 #![deny(missing_docs)]
 
 mod error;

@@ -215,6 +215,11 @@ impl Store {
             fs::remove_dir_all(dir).map_err(|e| StoreError::io("remove", dir, e))?;
             repaired.push(format!("deleted stale ingest {}", dir.display()));
         }
+        {
+            // Leases of processes that are gone.
+            let _g = self.lock.acquire(true)?;
+            crate::lease::leased(self.leases_dir(), None)?;
+        }
         let mut second = self.check()?;
         second.repaired = repaired;
         Ok(second)
