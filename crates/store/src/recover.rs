@@ -230,6 +230,15 @@ impl Store {
         let entries = match self.layout_entries() {
             Ok(e) => e,
             Err(e) => {
+                // Kept for whoever can read more of it than we can.
+                let from = self.root().join("index.json");
+                let to = self.root().join("index.json.damaged");
+                if std::fs::copy(&from, &to).is_ok() {
+                    notes.push(format!(
+                        "kept the unreadable index.json as {}",
+                        to.display()
+                    ));
+                }
                 notes.push(format!("no image names to recover: {e}"));
                 Vec::new()
             }
@@ -292,9 +301,7 @@ impl Store {
             records.len()
         ));
         self.invalidate();
-        if let Ok(mut s) = self.layout_snapshot.write() {
-            *s = None;
-        }
+        self.forget_layout_snapshot();
         Ok(notes)
     }
 }

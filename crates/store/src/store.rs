@@ -63,6 +63,8 @@ pub struct Store {
     opened: Instant,
     last_check_ms: AtomicU64,
     cold_lookups: AtomicU64,
+    /// When the layout snapshot was last (re)validated (ms since `opened`; 0: never).
+    layout_checked_ms: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -117,6 +119,7 @@ impl Store {
             opened: Instant::now(),
             last_check_ms: AtomicU64::new(0),
             cold_lookups: AtomicU64::new(0),
+            layout_checked_ms: AtomicU64::new(0),
         };
         if !store.index.path.exists() {
             for d in [&store.blobs_dir, &store.ingest_dir] {
@@ -349,6 +352,14 @@ impl Store {
 
     // ---------------------------------------------------------------- snapshot and lookups
 
+    /// Drop the layout snapshot (the index is usable again).
+    pub(crate) fn forget_layout_snapshot(&self) {
+        if let Ok(mut s) = self.layout_snapshot.write() {
+            *s = None;
+        }
+        self.layout_checked_ms.store(0, Ordering::Relaxed);
+    }
+
     pub(crate) fn invalidate(&self) {
         if let Ok(mut s) = self.snapshot.write() {
             *s = None;
@@ -357,8 +368,19 @@ impl Store {
 
     /// The index snapshot, or while the index is unusable the records of `index.json`.
     fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
+        // While the index is unusable, the layout's records are trusted for RECHECK_MS too.
+        let now = self.opened.elapsed().as_millis() as u64 + 1;
+        if now.saturating_sub(self.layout_checked_ms.load(Ordering::Relaxed)) < RECHECK_MS
+            && let Some(s) = self.layout_snapshot.read().ok().and_then(|s| s.clone())
+        {
+            return Ok(s);
+        }
         match self.index_snapshot() {
-            Err(e) if e.is_index_unusable() => self.layout_snapshot_or(e),
+            Err(e) if e.is_index_unusable() => {
+                let s = self.layout_snapshot_or(e)?;
+                self.layout_checked_ms.store(now, Ordering::Relaxed);
+                Ok(s)
+            }
             other => other,
         }
     }
