@@ -27,6 +27,39 @@ pub enum StoreError {
         /// What redb reported.
         message: String,
     },
+    /// The index file is damaged, empty or missing while the layout lists images. Read-only
+    /// operations still work from the layout (`index.json` and the blobs); writes refuse until
+    /// `pullsim images verify --repair` has rebuilt the index from the layout.
+    #[error(
+        "the store index {path} is unusable: {reason}; the images are still listed in the store's \
+         index.json: run `pullsim images verify --repair` to rebuild the index from it"
+    )]
+    IndexUnusable {
+        /// The index file.
+        path: PathBuf,
+        /// What is wrong with it (as found: redb's message, "empty (0 bytes)", "missing").
+        reason: String,
+    },
+    /// Input larger than a fixed limit (a manifest, an index, a config, decompressed data).
+    #[error("{what} {path} is larger than the limit of {limit} bytes: {detail}")]
+    TooLarge {
+        /// What was being read ("manifest", "gzip archive", ...).
+        what: String,
+        /// The file or archive entry.
+        path: String,
+        /// The limit in bytes.
+        limit: u64,
+        /// The actual or declared size, or how the limit was derived.
+        detail: String,
+    },
+    /// A directory load met a symbolic link or a path that leaves the directory.
+    #[error("{path}: {reason}; directory loads read only regular files inside the directory")]
+    UnsafePath {
+        /// The entry as named in the layout or archive (e.g. `../file`).
+        path: String,
+        /// "is a symbolic link", "leaves the directory", ...
+        reason: String,
+    },
     /// Another process held the index lock for longer than the bounded wait.
     #[error(
         "the store lock on {path} is held by another pullsim process; gave up after {waited_ms} ms"
@@ -122,10 +155,40 @@ impl StoreError {
         }
     }
 
-    pub(crate) fn index(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
-        StoreError::Index {
-            path: path.into(),
-            message: e.to_string(),
+    /// A redb error: damage (corruption, an unknown format) makes the index unusable; anything
+    /// else (I/O errors such as a full disk) is reported as it is.
+    pub(crate) fn index(path: impl Into<PathBuf>, e: impl Into<redb::Error>) -> Self {
+        let e: redb::Error = e.into();
+        match e {
+            redb::Error::Corrupted(_)
+            | redb::Error::UpgradeRequired(_)
+            | redb::Error::TableTypeMismatch { .. }
+            | redb::Error::TypeDefinitionChanged { .. }
+            | redb::Error::TableIsMultimap(_) => StoreError::IndexUnusable {
+                path: path.into(),
+                reason: e.to_string(),
+            },
+            // Not a redb file (bad magic number) or cut short.
+            redb::Error::Io(ref io)
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                StoreError::IndexUnusable {
+                    path: path.into(),
+                    reason: e.to_string(),
+                }
+            }
+            other => StoreError::Index {
+                path: path.into(),
+                message: other.to_string(),
+            },
         }
+    }
+
+    /// Whether this is [`StoreError::IndexUnusable`].
+    pub fn is_index_unusable(&self) -> bool {
+        matches!(self, StoreError::IndexUnusable { .. })
     }
 }

@@ -89,7 +89,8 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 impl Store {
     /// Remove image records by index key, then delete the blobs no remaining image uses (while
-    /// the index is still locked, so no other process can start using them meanwhile).
+    /// the index is still locked, so no other process can start using them meanwhile), except
+    /// blobs a load or pull in progress holds (leases): GC deletes those later.
     /// Unknown keys are ignored.
     pub fn remove_images(&self, keys: &[String]) -> Result<RemoveOutcome, StoreError> {
         let path = self.index.path.clone();
@@ -107,7 +108,7 @@ impl Store {
                     let old = images
                         .remove(key.as_str())
                         .map_err(|e| StoreError::index(&path, e))?
-                        .map(|v| decode_record(key, v.value()))
+                        .map(|v| decode_record(&path, key, v.value()))
                         .transpose()?;
                     let Some(old) = old else { continue };
                     out.removed.push(key.clone());
@@ -120,9 +121,19 @@ impl Store {
             |db, (_, zeroed)| {
                 let mut deleted = Vec::new();
                 let mut freed = 0;
+                let held = if zeroed.is_empty() {
+                    Default::default()
+                } else {
+                    crate::lease::leased(self.leases_dir(), None)?
+                };
                 for d in zeroed.keys() {
+                    if held.contains(&d.to_string()) {
+                        continue;
+                    }
                     let p = self.blob_path(d);
-                    if let Ok(m) = fs::metadata(&p) {
+                    if let Ok(m) = fs::metadata(&p)
+                        && m.is_file()
+                    {
                         fs::remove_file(&p).map_err(|e| StoreError::io("remove", &p, e))?;
                         freed += m.len();
                         deleted.push(d.clone());
@@ -140,8 +151,8 @@ impl Store {
     }
 
     /// Delete every blob no image record uses, except those modified less than `grace` ago
-    /// (a pull in progress commits its blobs before it records the image). Runs with the index
-    /// locked.
+    /// and those held by a load or pull in progress (leases). Runs with the index locked.
+    /// Anything that is not a regular file is left to `verify --repair`.
     pub fn delete_unreferenced_blobs(&self, grace: Duration) -> Result<GcOutcome, StoreError> {
         let path = self.index.path.clone();
         let now = SystemTime::now();
@@ -159,9 +170,10 @@ impl Store {
             },
             |_, set| {
                 let mut out = GcOutcome::default();
+                let held = crate::lease::leased(self.leases_dir(), None)?;
                 for (name, md) in blob_files(self.blobs_dir())? {
                     let key = format!("sha256:{name}");
-                    if set.contains(&key) {
+                    if set.contains(&key) || held.contains(&key) || !md.is_file() {
                         continue;
                     }
                     let age = md
@@ -188,14 +200,24 @@ impl Store {
 
     /// Sizes of blobs (all, referenced) and of `ingest/`. Walks `blobs/` (not a lookup path).
     pub fn disk_usage(&self) -> Result<DiskUsage, StoreError> {
-        let refs = self.blob_refs()?;
-        let images = self.list()?.len() as u64;
+        let records = self.list()?;
+        let referenced: BTreeSet<String> = match self.blob_refs() {
+            Ok(refs) => refs.into_iter().map(|(k, _, _)| k).collect(),
+            // Unusable index: the blobs of the images listed in index.json.
+            Err(e) if e.is_index_unusable() => records
+                .iter()
+                .flat_map(|r| r.blobs.iter().map(|d| d.to_string()))
+                .collect(),
+            Err(e) => return Err(e),
+        };
         let mut du = DiskUsage {
-            images,
+            images: records.len() as u64,
             ..Default::default()
         };
-        let referenced: BTreeSet<String> = refs.into_iter().map(|(k, _, _)| k).collect();
         for (name, md) in blob_files(self.blobs_dir())? {
+            if !md.is_file() {
+                continue;
+            }
             du.blobs += 1;
             du.blob_bytes += md.len();
             if referenced.contains(&format!("sha256:{name}")) {

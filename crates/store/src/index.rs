@@ -1,54 +1,117 @@
-//! The redb index: tables, opening with a bounded wait for the lock, and the in-memory read
-//! snapshot that makes lookups cheap.
+//! The redb index: tables, opening under the store lock, the checks that keep a damaged,
+//! empty or missing index from passing for an empty one, and the in-memory read snapshot that
+//! makes lookups cheap.
 //!
 //! redb locks the whole database file while it is open, so several pullsim processes cannot
-//! keep it open together. The store therefore opens it for each operation only, and when
-//! another process holds it, retries with a bounded wait (reported once).
+//! keep it open together. The store therefore opens it for each operation only, under the
+//! store lock ([`crate::lock::StoreLock`]): shared for reads, exclusive for writes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use redb::{
     Database, DatabaseError, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable,
     TableDefinition, WriteTransaction,
 };
 
+use crate::lock::{StoreLock, catch, wait_loop};
 use crate::{ImageRecord, StoreError};
 
 /// Images: `name:tag` or `name@digest` → JSON [`ImageRecord`].
 pub(crate) const IMAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("images");
 /// Blob references: `sha256:<hex>` → (number of image records using it, size in bytes).
 pub(crate) const BLOB_REFS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("blob_refs");
-/// KEP-2535 pulled records: image ID → JSON `PulledRecord`.
-pub(crate) const PULLED: TableDefinition<&str, &[u8]> = TableDefinition::new("pulled_records");
-/// KEP-2535 pull intents: image → JSON `PullIntent`.
-pub(crate) const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("pull_intents");
 
 /// Metadata: `generation` → incremented by every write transaction.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
-/// Called once per operation when it has to wait for another process's lock.
-pub type WaitReporter = Arc<dyn Fn(&Path) + Send + Sync>;
-
 pub(crate) struct Index {
     pub(crate) path: PathBuf,
-    pub(crate) timeout: Duration,
-    pub(crate) reporter: Option<WaitReporter>,
-    // Serializes this process's own operations (threads sharing one Store).
-    pub(crate) local: Mutex<()>,
+    /// The store root (its `index.json` tells a new store from a lost index).
+    pub(crate) root: PathBuf,
+    pub(crate) lock: Arc<StoreLock>,
+    /// The file version whose header last passed [`crate::redb_header::check`].
+    pub(crate) header_ok: std::sync::Mutex<Option<Stamp>>,
 }
-
-/// Opening retries for this long before the wait is reported.
-const REPORT_AFTER: Duration = Duration::from_millis(200);
 
 fn cache_size() -> usize {
     4 << 20
 }
 
+/// What the index file looks like before redb opens it.
+enum FileState {
+    /// Present and not empty: redb decides.
+    Present,
+    /// Missing, or empty (0 bytes), in a store whose `index.json` lists no image: a new store
+    /// (or one whose creation was interrupted); creating the index loses nothing.
+    Creatable,
+    /// Missing or empty while `index.json` lists images.
+    Lost(String),
+}
+
+/// Whether `ROOT/index.json` lists at least one image (an unreadable one counts as listing:
+/// we cannot tell, so nothing is created over it).
+pub(crate) fn layout_lists_images(root: &Path) -> bool {
+    let path = root.join("index.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| {
+                v.get("manifests")
+                    .and_then(|m| m.as_array())
+                    .map(|m| !m.is_empty())
+            })
+            .unwrap_or(true),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
 impl Index {
-    /// Create the database file with its tables if it does not exist.
+    fn file_state(&self) -> Result<FileState, StoreError> {
+        let why = match std::fs::metadata(&self.path) {
+            Ok(m) if m.len() > 0 => {
+                self.check_header(stamp_of(&m))?;
+                return Ok(FileState::Present);
+            }
+            Ok(_) => "it is empty (0 bytes)",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "it is missing",
+            Err(e) => return Err(StoreError::io("stat", &self.path, e)),
+        };
+        Ok(if layout_lists_images(&self.root) {
+            FileState::Lost(why.to_string())
+        } else {
+            FileState::Creatable
+        })
+    }
+
+    /// Refuse a header redb would misread (see [`crate::redb_header`]); skipped for a file
+    /// version already checked.
+    fn check_header(&self, st: Stamp) -> Result<(), StoreError> {
+        let mut ok = self.header_ok.lock().unwrap_or_else(|p| p.into_inner());
+        if *ok == Some(st) && !st.is_recent() {
+            return Ok(());
+        }
+        match crate::redb_header::check(&self.path) {
+            Ok(Ok(())) => {
+                *ok = Some(st);
+                Ok(())
+            }
+            Ok(Err(reason)) => Err(StoreError::IndexUnusable {
+                path: self.path.clone(),
+                reason,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(StoreError::IndexUnusable {
+                    path: self.path.clone(),
+                    reason: "it is shorter than its header".into(),
+                })
+            }
+            Err(e) => Err(StoreError::io("read", &self.path, e)),
+        }
+    }
+
+    /// Create the database file with its tables if it does not exist (a new store).
     pub(crate) fn create_if_missing(&self) -> Result<(), StoreError> {
         if self.path.exists() {
             return Ok(());
@@ -56,107 +119,107 @@ impl Index {
         self.write(|_| Ok(()))
     }
 
-    fn wait_loop<T>(
-        &self,
-        mut attempt: impl FnMut() -> Result<Option<T>, StoreError>,
-    ) -> Result<T, StoreError> {
-        let start = Instant::now();
-        let mut delay = Duration::from_millis(1);
-        let mut reported = false;
-        loop {
-            if let Some(v) = attempt()? {
-                return Ok(v);
-            }
-            let waited = start.elapsed();
-            if waited >= self.timeout {
-                return Err(StoreError::LockTimeout {
-                    path: self.path.clone(),
-                    waited_ms: waited.as_millis() as u64,
-                });
-            }
-            if !reported && waited >= REPORT_AFTER {
-                reported = true;
-                tracing::info!(path = %self.path.display(), "waiting for the store lock held by another pullsim process");
-                if let Some(r) = &self.reporter {
-                    r(&self.path);
-                }
-            }
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_millis(20));
-        }
-    }
-
     fn open_rw(&self) -> Result<Database, StoreError> {
-        self.wait_loop(|| {
-            match Database::builder()
+        wait_loop(
+            &self.path,
+            self.lock.timeout,
+            self.lock.reporter.as_ref(),
+            || match Database::builder()
                 .set_cache_size(cache_size())
                 .create(&self.path)
             {
                 Ok(db) => Ok(Some(db)),
+                // Held by a process that does not take the store lock (an older pullsim).
                 Err(DatabaseError::DatabaseAlreadyOpen) => Ok(None),
                 Err(e) => Err(StoreError::index(&self.path, e)),
-            }
-        })
+            },
+        )
     }
 
-    fn open_ro(&self) -> Result<ReadOnlyDatabase, StoreError> {
-        self.wait_loop(|| {
-            match Database::builder()
+    /// `Ok(None)`: the file was not shut down cleanly and needs a read-write open to repair.
+    fn open_ro(&self) -> Result<Option<ReadOnlyDatabase>, StoreError> {
+        wait_loop(
+            &self.path,
+            self.lock.timeout,
+            self.lock.reporter.as_ref(),
+            || match Database::builder()
                 .set_cache_size(cache_size())
                 .open_read_only(&self.path)
             {
-                Ok(db) => Ok(Some(db)),
+                Ok(db) => Ok(Some(Some(db))),
                 Err(DatabaseError::DatabaseAlreadyOpen) => Ok(None),
-                Err(DatabaseError::RepairAborted) => {
-                    // Not shut down cleanly (a writer was killed): a read-write open repairs it.
-                    drop(self.open_rw()?);
-                    Ok(None)
-                }
+                Err(DatabaseError::RepairAborted) => Ok(Some(None)),
                 Err(e) => Err(StoreError::index(&self.path, e)),
-            }
-        })
+            },
+        )
     }
 
-    /// Run `f` in one write transaction, then `after` with the database still open (so still
-    /// locked against other processes), then close.
+    /// Run `f` in one write transaction, then `after` with the database still open and the
+    /// store lock still held, then close.
     pub(crate) fn write_then<T, U>(
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
         after: impl FnOnce(&Database, &T) -> Result<U, StoreError>,
     ) -> Result<(T, U), StoreError> {
-        let _g = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        let db = self.open_rw()?;
-        let txn = db
-            .begin_write()
-            .map_err(|e| StoreError::index(&self.path, e))?;
-        {
-            // Make sure every table exists.
-            txn.open_table(IMAGES)
+        self.write_inner(false, f, after)
+    }
+
+    /// [`Index::write_then`]; with `replace_lost`, a missing or empty index is created even
+    /// though `index.json` lists images (the rebuild from the layout).
+    pub(crate) fn write_inner<T, U>(
+        &self,
+        replace_lost: bool,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
+        after: impl FnOnce(&Database, &T) -> Result<U, StoreError>,
+    ) -> Result<(T, U), StoreError> {
+        let _g = self.lock.acquire(true)?;
+        catch(&self.path, || {
+            match self.file_state()? {
+                FileState::Present => {}
+                FileState::Lost(reason) if !replace_lost => {
+                    return Err(StoreError::IndexUnusable {
+                        path: self.path.clone(),
+                        reason,
+                    });
+                }
+                FileState::Creatable | FileState::Lost(_) => {
+                    // redb would not initialize a 0-byte file as a new database.
+                    match std::fs::remove_file(&self.path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(StoreError::io("remove", &self.path, e)),
+                    }
+                }
+            }
+            let db = self.open_rw()?;
+            let txn = db
+                .begin_write()
                 .map_err(|e| StoreError::index(&self.path, e))?;
-            txn.open_table(BLOB_REFS)
-                .map_err(|e| StoreError::index(&self.path, e))?;
-            txn.open_table(PULLED)
-                .map_err(|e| StoreError::index(&self.path, e))?;
-            txn.open_table(INTENTS)
-                .map_err(|e| StoreError::index(&self.path, e))?;
-        }
-        let t = f(&txn)?;
-        {
-            let mut meta = txn
-                .open_table(META)
-                .map_err(|e| StoreError::index(&self.path, e))?;
-            let g = meta
-                .get("generation")
-                .map_err(|e| StoreError::index(&self.path, e))?
-                .map(|v| v.value())
-                .unwrap_or(0);
-            meta.insert("generation", g + 1)
-                .map_err(|e| StoreError::index(&self.path, e))?;
-        }
-        txn.commit().map_err(|e| StoreError::index(&self.path, e))?;
-        let u = after(&db, &t)?;
-        drop(db);
-        Ok((t, u))
+            {
+                // Make sure every table exists.
+                txn.open_table(IMAGES)
+                    .map_err(|e| StoreError::index(&self.path, e))?;
+                txn.open_table(BLOB_REFS)
+                    .map_err(|e| StoreError::index(&self.path, e))?;
+            }
+            let t = f(&txn)?;
+            {
+                let mut meta = txn
+                    .open_table(META)
+                    .map_err(|e| StoreError::index(&self.path, e))?;
+                let g = meta
+                    .get("generation")
+                    .map_err(|e| StoreError::index(&self.path, e))?
+                    .map(|v| v.value())
+                    .unwrap_or(0);
+                meta.insert("generation", g + 1)
+                    .map_err(|e| StoreError::index(&self.path, e))?;
+            }
+            txn.commit().map_err(|e| StoreError::index(&self.path, e))?;
+            let u = after(&db, &t)?;
+            drop(db);
+            Ok((t, u))
+        })
     }
 
     pub(crate) fn write<T>(
@@ -170,20 +233,70 @@ impl Index {
         &self,
         f: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let _g = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        let db = self.open_ro()?;
-        let txn = db
-            .begin_read()
-            .map_err(|e| StoreError::index(&self.path, e))?;
-        f(&txn)
+        let mut f = Some(f);
+        let mut repaired = false;
+        loop {
+            let g = self.lock.acquire(false)?;
+            match self.file_state()? {
+                FileState::Present => {}
+                FileState::Creatable => {
+                    drop(g);
+                    self.write(|_| Ok(()))?;
+                    continue;
+                }
+                FileState::Lost(reason) => {
+                    return Err(StoreError::IndexUnusable {
+                        path: self.path.clone(),
+                        reason,
+                    });
+                }
+            }
+            let done = catch(&self.path, || {
+                let Some(db) = self.open_ro()? else {
+                    return Ok(None);
+                };
+                let txn = db
+                    .begin_read()
+                    .map_err(|e| StoreError::index(&self.path, e))?;
+                match f.take() {
+                    Some(f) => f(&txn).map(Some),
+                    None => Err(StoreError::index(
+                        &self.path,
+                        redb::Error::Io(std::io::Error::other("read retried after use")),
+                    )),
+                }
+            })?;
+            if let Some(v) = done {
+                return Ok(v);
+            }
+            // Not shut down cleanly (a writer was killed): a read-write open repairs it.
+            drop(g);
+            if repaired {
+                return Err(StoreError::IndexUnusable {
+                    path: self.path.clone(),
+                    reason: "it still needs a repair after redb repaired it".into(),
+                });
+            }
+            repaired = true;
+            let _w = self.lock.acquire(true)?;
+            catch(&self.path, || {
+                drop(self.open_rw()?);
+                Ok(())
+            })?;
+        }
     }
 }
 
-pub(crate) fn decode_record(key: &str, bytes: &[u8]) -> Result<ImageRecord, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Invalid {
-        what: "image record".into(),
-        path: format!("index key {key}"),
-        message: e.to_string(),
+/// Decode one record of the images table. A value that is not a record means the index is
+/// damaged (only the store writes it).
+pub(crate) fn decode_record(
+    path: &Path,
+    key: &str,
+    bytes: &[u8],
+) -> Result<ImageRecord, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::IndexUnusable {
+        path: path.to_path_buf(),
+        reason: format!("the record at key {key:?} is not a valid image record ({e})"),
     })
 }
 
@@ -235,7 +348,7 @@ pub(crate) fn all_records(
     let mut out = Vec::new();
     for item in table.iter().map_err(|e| StoreError::index(path, e))? {
         let (k, v) = item.map_err(|e| StoreError::index(path, e))?;
-        out.push(decode_record(k.value(), v.value())?);
+        out.push(decode_record(path, k.value(), v.value())?);
     }
     Ok(out)
 }
@@ -291,9 +404,13 @@ impl Stamp {
 }
 
 pub(crate) fn stamp(path: &Path) -> Stamp {
-    let Ok(m) = std::fs::metadata(path) else {
-        return Stamp::default();
-    };
+    match std::fs::metadata(path) {
+        Ok(m) => stamp_of(&m),
+        Err(_) => Stamp::default(),
+    }
+}
+
+fn stamp_of(m: &std::fs::Metadata) -> Stamp {
     let mtime_ns = m
         .modified()
         .ok()

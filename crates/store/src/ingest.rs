@@ -61,6 +61,19 @@ pub struct BlobWriter {
     // Held (locked) for the writer's whole life; released on drop.
     lock: Option<File>,
     already: bool,
+    /// A write to the ingest file failed (e.g. ENOSPC): its data is deleted on drop.
+    failed: bool,
+    /// Holds the blob from its commit until it is recorded (unknown-digest writers add it at
+    /// commit; others were added before they opened).
+    lease: Option<std::sync::Arc<crate::lease::Lease>>,
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if self.failed {
+            self.cleanup();
+        }
+    }
 }
 
 impl std::fmt::Debug for BlobWriter {
@@ -146,6 +159,7 @@ impl BlobWriter {
         what: String,
         expected: Option<Digest>,
         expected_size: Option<u64>,
+        lease: Option<std::sync::Arc<crate::lease::Lease>>,
     ) -> Result<BlobWriter, StoreError> {
         let lock = acquire_lock(&dir)?;
         let mut w = BlobWriter {
@@ -159,6 +173,8 @@ impl BlobWriter {
             offset: 0,
             lock: Some(lock),
             already: false,
+            failed: false,
+            lease,
         };
         if let Some(d) = &w.expected
             && w.blobs_dir.join(d.encoded()).exists()
@@ -169,7 +185,10 @@ impl BlobWriter {
             w.cleanup();
             return Ok(w);
         }
-        w.open_data()?;
+        if let Err(e) = w.open_data() {
+            w.cleanup();
+            return Err(e);
+        }
         Ok(w)
     }
 
@@ -297,6 +316,15 @@ impl BlobWriter {
     /// Verify size and digest, fsync, and move the blob into `blobs/` atomically. On a
     /// mismatch the ingest is discarded and nothing appears in `blobs/`.
     pub fn commit(mut self) -> Result<CommitOutcome, StoreError> {
+        let r = self.commit_inner();
+        if r.is_err() {
+            // A failed commit (mismatch, fsync or rename error) leaves nothing under ingest/.
+            self.cleanup();
+        }
+        r
+    }
+
+    fn commit_inner(&mut self) -> Result<CommitOutcome, StoreError> {
         if self.already {
             return Ok(CommitOutcome::AlreadyExists);
         }
@@ -361,6 +389,12 @@ impl BlobWriter {
         })?;
         let size = self.offset;
         self.expected = Some(digest.clone());
+        if let Some(lease) = &self.lease
+            && let Err(e) = lease.add(&digest)
+        {
+            self.cleanup();
+            return Err(e);
+        }
         let outcome = self.commit()?;
         Ok((digest, size, outcome))
     }
@@ -373,6 +407,10 @@ impl BlobWriter {
 
     /// Remove the ingest directory's files (data, info, then lock file while still holding it).
     fn cleanup(&mut self) {
+        if self.lock.is_none() {
+            // Done already: the directory may belong to the next writer of this ref by now.
+            return;
+        }
         self.out = None;
         let _ = fs::remove_file(self.data_path());
         let _ = fs::remove_file(self.info_path());
@@ -395,7 +433,10 @@ impl Write for BlobWriter {
         // Hash first: the hash streams the bytes in from memory at its own pace, the copy into
         // the pipe's buffer then reads them from cache (the other order measured ~10 % slower).
         self.hasher.update(buf);
-        out.write_all(buf)?;
+        if let Err(e) = out.write_all(buf) {
+            self.failed = true;
+            return Err(e);
+        }
         self.offset += buf.len() as u64;
         Ok(buf.len())
     }

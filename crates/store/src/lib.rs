@@ -7,7 +7,9 @@
 //! ROOT/index.json            every recorded image, annotated with org.opencontainers.image.ref.name
 //! ROOT/blobs/sha256/<hex>    verified content only
 //! ROOT/ingest/<sha256(ref)>/ data + ingest.json + lock: writes in progress (resumable)
-//! ROOT/pullsim.redb          the index: images, blob references, KEP-2535 pull records
+//! ROOT/leases/<id>/          blobs a load or pull holds until it records them
+//! ROOT/pullsim.lock          the store lock (flock: dies with its holder)
+//! ROOT/pullsim.redb          the index: images, blob references (rebuildable from the layout)
 //! ```
 //!
 //! Contracts:
@@ -18,8 +20,11 @@
 //! - Lookups ([`Store::lookup`], [`Store::lookup_id`]) read an in-memory snapshot of the index
 //!   (loaded on first use, reloaded when the index file changes); they never read blobs or walk
 //!   directories.
-//! - Several processes may use one root: the index is opened per operation, and a process that
-//!   finds it locked waits (bounded, reported once) instead of failing.
+//! - Several processes may use one root: the index is opened per operation under an OS lock,
+//!   and a process that finds it locked waits (bounded, reported once) instead of failing.
+//! - The index is never the only copy: `index.json` carries every record's fields, and a
+//!   damaged, empty or missing index is reported ([`StoreError::IndexUnusable`]), read around
+//!   (lookups and listings from the layout) and rebuilt by [`Store::verify`] with `repair`.
 #![deny(missing_docs)]
 
 mod error;
@@ -27,25 +32,28 @@ mod gc;
 mod import;
 mod index;
 mod ingest;
-mod kep2535;
 mod layout;
+mod lease;
+mod legacy;
+mod lock;
 mod media;
 mod pipe;
 mod record;
+mod recover;
+mod redb_header;
 mod serde_digest;
 mod store;
 mod verify;
+mod walk;
 
 pub use error::StoreError;
 pub use gc::{DiskUsage, GcOutcome, RemoveOutcome};
 pub use import::{LoadOptions, LoadedImage};
-pub use index::WaitReporter;
 pub use ingest::{BlobWriter, CommitOutcome};
+pub use legacy::LegacyNodeRecords;
+pub use lock::WaitReporter;
 pub use media::*;
-pub use record::{
-    ImageRecord, Origin, PullIntent, PulledCredentials, PulledRecord, SecretCoordinates,
-    ServiceAccountCoordinates,
-};
+pub use record::{ImageRecord, Origin};
 pub use store::{Store, StoreOptions};
 pub use verify::{VerifyProblem, VerifyReport};
 

@@ -1,4 +1,4 @@
-//! Records kept in the index: images, and the kubelet's KEP-2535 pull records.
+//! Records kept in the index: images.
 
 use std::collections::BTreeMap;
 
@@ -86,69 +86,4 @@ impl ImageRecord {
     pub fn id(&self) -> String {
         self.config_digest.to_string()
     }
-}
-
-/// The kubelet's `ImagePulledRecord` (KEP-2535, pkg/kubelet/apis/config/types.go): which
-/// credentials were used to pull an image, by image name.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PulledRecord {
-    /// The image ID (`imageRef`).
-    pub image_ref: String,
-    /// When the record was last updated (Unix ms; the kubelet's `lastUpdatedTime`).
-    #[serde(rename = "lastUpdatedTime")]
-    pub last_updated_ms: u64,
-    /// Normalized image name (no tag or digest) → credentials that pulled it.
-    pub credential_mapping: BTreeMap<String, PulledCredentials>,
-}
-
-/// The kubelet's `ImagePullCredentials`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PulledCredentials {
-    /// Pulled without credentials (or with node credentials): every pod may use the image.
-    #[serde(default)]
-    pub node_pods_accessible: bool,
-    /// Secrets whose credentials pulled the image.
-    #[serde(default)]
-    pub kubernetes_secrets: Vec<SecretCoordinates>,
-    /// Service accounts whose tokens pulled the image (credential-provider plugins).
-    #[serde(default)]
-    pub kubernetes_service_accounts: Vec<ServiceAccountCoordinates>,
-}
-
-/// The kubelet's `ImagePullSecret`: a secret's coordinates and the hash of the credential used.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SecretCoordinates {
-    /// Secret UID.
-    pub uid: String,
-    /// Secret namespace.
-    pub namespace: String,
-    /// Secret name.
-    pub name: String,
-    /// Hash of the credential (never the credential itself).
-    pub credential_hash: String,
-}
-
-/// The kubelet's `ImagePullServiceAccount`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceAccountCoordinates {
-    /// Service account UID.
-    pub uid: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-}
-
-/// The kubelet's `ImagePullIntent`: an image whose pull started and has not finished.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PullIntent {
-    /// The image as requested.
-    pub image: String,
-    /// When the intent was written (Unix ms).
-    pub created_ms: u64,
 }

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use pullsim_reference::{Algorithm, Digest, Reference};
 use redb::{ReadableTable, TableError};
 
-use crate::index::{
-    self, BLOB_REFS, IMAGES, Index, META, Snapshot, WaitReporter, decode_record, encode,
-};
+use crate::index::{self, BLOB_REFS, IMAGES, Index, META, Snapshot, decode_record, encode};
 use crate::ingest::{BlobWriter, CommitOutcome, ref_dir_name, tmp_ref_name};
+use crate::lease::Lease;
+use crate::lock::{StoreLock, WaitReporter};
 use crate::{ImageRecord, StoreError};
 
 /// How long a snapshot is trusted before the index file is checked for changes.
@@ -52,11 +52,19 @@ pub struct Store {
     root: PathBuf,
     blobs_dir: PathBuf,
     ingest_dir: PathBuf,
+    leases_dir: PathBuf,
+    pub(crate) lock: Arc<StoreLock>,
     pub(crate) index: Index,
+    /// The lease of blobs written or held through the public API, until they are recorded.
+    own_lease: Mutex<Option<Arc<Lease>>>,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
+    /// Records read from `index.json` while the index is unusable, with that file's stamp.
+    pub(crate) layout_snapshot: RwLock<Option<Arc<Snapshot>>>,
     opened: Instant,
     last_check_ms: AtomicU64,
     cold_lookups: AtomicU64,
+    /// When the layout snapshot was last (re)validated (ms since `opened`; 0: never).
+    layout_checked_ms: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -88,29 +96,75 @@ impl Store {
         let blobs_dir = root.join("blobs").join("sha256");
         let ingest_dir = root.join("ingest");
         let db_path = root.join("pullsim.redb");
+        let lock = Arc::new(StoreLock::new(
+            root.join("pullsim.lock"),
+            opts.lock_timeout,
+            opts.on_wait,
+        ));
         let store = Store {
             root: root.to_path_buf(),
             blobs_dir,
             ingest_dir,
+            leases_dir: root.join("leases"),
             index: Index {
                 path: db_path,
-                timeout: opts.lock_timeout,
-                reporter: opts.on_wait,
-                local: Mutex::new(()),
+                root: root.to_path_buf(),
+                lock: lock.clone(),
+                header_ok: Mutex::new(None),
             },
+            lock,
+            own_lease: Mutex::new(None),
             snapshot: RwLock::new(None),
+            layout_snapshot: RwLock::new(None),
             opened: Instant::now(),
             last_check_ms: AtomicU64::new(0),
             cold_lookups: AtomicU64::new(0),
+            layout_checked_ms: AtomicU64::new(0),
         };
         if !store.index.path.exists() {
             for d in [&store.blobs_dir, &store.ingest_dir] {
                 fs::create_dir_all(d).map_err(|e| StoreError::io("create", d, e))?;
             }
             crate::layout::ensure_layout_files(&store.root)?;
-            store.index.create_if_missing()?;
+            // A store whose index.json lists images but whose index is gone is not new: the
+            // index is left missing (reads work from the layout, writes ask for a repair).
+            if !index::layout_lists_images(&store.root) {
+                store.index.create_if_missing()?;
+            }
         }
         Ok(store)
+    }
+
+    /// Open the index and read it once: `Ok` when it is usable, else the typed error
+    /// ([`StoreError::IndexUnusable`] for a damaged, empty or lost index) without panicking.
+    pub fn check_index(&self) -> Result<(), StoreError> {
+        self.generation().map(|_| ())
+    }
+
+    /// `ROOT/leases`.
+    pub(crate) fn leases_dir(&self) -> &Path {
+        &self.leases_dir
+    }
+
+    /// This store's own lease (created on first use).
+    fn own_lease(&self) -> Result<Arc<Lease>, StoreError> {
+        let mut g = self.own_lease.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = g.as_ref() {
+            return Ok(l.clone());
+        }
+        let l = Arc::new(Lease::new(&self.leases_dir, self.lock.clone())?);
+        *g = Some(l.clone());
+        Ok(l)
+    }
+
+    /// Whether the blob is present, holding it (a lease, as containerd's) until an image
+    /// that lists it is recorded through this `Store`, or the `Store` is dropped: a
+    /// concurrent `remove_images` or GC does not delete it meanwhile. Use this instead of
+    /// [`Store::has_blob`] before relying on a present blob (e.g. a pull skipping it).
+    pub fn hold_blob(&self, d: &Digest) -> Result<bool, StoreError> {
+        Self::check_sha256(d)?;
+        self.own_lease()?.add(d)?;
+        Ok(self.has_blob(d))
     }
 
     /// `$PULLSIM_ROOT`, else `$XDG_DATA_HOME/pullsim`, else `~/.local/share/pullsim`.
@@ -162,7 +216,12 @@ impl Store {
     pub fn blob_size(&self, d: &Digest) -> Result<u64, StoreError> {
         let p = self.blob_path(d);
         match fs::metadata(&p) {
-            Ok(m) => Ok(m.len()),
+            Ok(m) if m.is_file() => Ok(m.len()),
+            // Not a blob (e.g. a directory in its place): verify --repair deletes it.
+            Ok(_) => Err(StoreError::BlobNotFound {
+                digest: d.to_string(),
+                context: format!(" ({} is not a regular file)", p.display()),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::BlobNotFound {
                 digest: d.to_string(),
                 context: String::new(),
@@ -198,6 +257,10 @@ impl Store {
     /// resuming an interrupted ingest of the same content. Waits while another writer holds
     /// the same ref; if that writer committed the blob, the returned writer reports
     /// [`BlobWriter::already_exists`] and its commit is [`CommitOutcome::AlreadyExists`].
+    ///
+    /// The blob is held (see [`Store::hold_blob`]) from now until an image listing it is
+    /// recorded through this `Store`. A write that fails (e.g. a full disk) deletes the
+    /// ingest's data when the writer is dropped.
     pub fn writer(
         &self,
         ingest_ref: &str,
@@ -205,33 +268,70 @@ impl Store {
         expected_size: Option<u64>,
     ) -> Result<BlobWriter, StoreError> {
         Self::check_sha256(expected)?;
+        let lease = self.own_lease()?;
+        self.writer_in(Some(&lease), ingest_ref, expected, expected_size)
+    }
+
+    /// [`Store::writer`] under `lease` (`None`: the caller has already leased `expected`).
+    pub(crate) fn writer_in(
+        &self,
+        lease: Option<&Lease>,
+        ingest_ref: &str,
+        expected: &Digest,
+        expected_size: Option<u64>,
+    ) -> Result<BlobWriter, StoreError> {
+        Self::check_sha256(expected)?;
+        if let Some(l) = lease {
+            l.add(expected)?;
+        }
         BlobWriter::open(
             self.blobs_dir.clone(),
             self.ingest_dir.join(ref_dir_name(ingest_ref)),
             ingest_ref.to_string(),
             Some(expected.clone()),
             expected_size,
+            None,
         )
     }
 
-    /// A writer for content whose digest is learnt at the end (see `commit_unknown`).
-    pub(crate) fn writer_unknown(&self, what: &str) -> Result<BlobWriter, StoreError> {
+    /// A writer for content whose digest is learnt at the end (see `commit_unknown`), which
+    /// `lease` holds from its commit.
+    pub(crate) fn writer_unknown(
+        &self,
+        what: &str,
+        lease: Arc<Lease>,
+    ) -> Result<BlobWriter, StoreError> {
         BlobWriter::open(
             self.blobs_dir.clone(),
             self.ingest_dir.join(tmp_ref_name()),
             what.to_string(),
             None,
             None,
+            Some(lease),
         )
     }
 
-    /// Store `bytes` as a blob that must have digest `expected` (manifests, configs).
+    /// Store `bytes` as a blob that must have digest `expected` (manifests, configs). Holds
+    /// the blob as [`Store::writer`] does.
     pub fn put_blob(&self, expected: &Digest, bytes: &[u8]) -> Result<CommitOutcome, StoreError> {
         Self::check_sha256(expected)?;
+        let lease = self.own_lease()?;
+        self.put_blob_in(&lease, expected, bytes)
+    }
+
+    /// [`Store::put_blob`] under `lease`.
+    pub(crate) fn put_blob_in(
+        &self,
+        lease: &Lease,
+        expected: &Digest,
+        bytes: &[u8],
+    ) -> Result<CommitOutcome, StoreError> {
+        Self::check_sha256(expected)?;
+        lease.add(expected)?;
         if self.has_blob(expected) {
             return Ok(CommitOutcome::AlreadyExists);
         }
-        let mut w = self.writer(expected.as_str(), expected, Some(bytes.len() as u64))?;
+        let mut w = self.writer_in(None, expected.as_str(), expected, Some(bytes.len() as u64))?;
         if w.already_exists() {
             return w.commit();
         }
@@ -243,7 +343,7 @@ impl Store {
 
     /// Store `bytes` under the sha256 of their content and return that digest.
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<Digest, StoreError> {
-        let mut w = self.writer_unknown("put_bytes")?;
+        let mut w = self.writer_unknown("put_bytes", self.own_lease()?)?;
         w.write_all(bytes)
             .map_err(|e| StoreError::io("write", self.ingest_dir.clone(), e))?;
         let (d, _, _) = w.commit_unknown()?;
@@ -252,13 +352,40 @@ impl Store {
 
     // ---------------------------------------------------------------- snapshot and lookups
 
+    /// Drop the layout snapshot (the index is usable again).
+    pub(crate) fn forget_layout_snapshot(&self) {
+        if let Ok(mut s) = self.layout_snapshot.write() {
+            *s = None;
+        }
+        self.layout_checked_ms.store(0, Ordering::Relaxed);
+    }
+
     pub(crate) fn invalidate(&self) {
         if let Ok(mut s) = self.snapshot.write() {
             *s = None;
         }
     }
 
+    /// The index snapshot, or while the index is unusable the records of `index.json`.
     fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
+        // While the index is unusable, the layout's records are trusted for RECHECK_MS too.
+        let now = self.opened.elapsed().as_millis() as u64 + 1;
+        if now.saturating_sub(self.layout_checked_ms.load(Ordering::Relaxed)) < RECHECK_MS
+            && let Some(s) = self.layout_snapshot.read().ok().and_then(|s| s.clone())
+        {
+            return Ok(s);
+        }
+        match self.index_snapshot() {
+            Err(e) if e.is_index_unusable() => {
+                let s = self.layout_snapshot_or(e)?;
+                self.layout_checked_ms.store(now, Ordering::Relaxed);
+                Ok(s)
+            }
+            other => other,
+        }
+    }
+
+    fn index_snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
         let now = self.opened.elapsed().as_millis() as u64 + 1;
         let current = self.snapshot.read().ok().and_then(|s| s.clone());
         if let Some(s) = current {
@@ -339,7 +466,10 @@ impl Store {
         let key = Self::key_for(r);
         let have_snapshot = self.snapshot.read().map(|s| s.is_some()).unwrap_or(false);
         if !have_snapshot && self.cold_lookups.fetch_add(1, Ordering::Relaxed) == 0 {
-            return self.lookup_direct(r, &key);
+            match self.lookup_direct(r, &key) {
+                Err(e) if e.is_index_unusable() => {}
+                other => return other,
+            }
         }
         let snap = self.snapshot()?;
         Ok(snap.by_key.get(&key).map(|&i| snap.records[i].clone()))
@@ -356,7 +486,7 @@ impl Store {
                 return Ok(None);
             };
             if let Some(v) = t.get(key).map_err(|e| StoreError::index(&path, e))? {
-                return Ok(Some(decode_record(key, v.value())?));
+                return Ok(Some(decode_record(&path, key, v.value())?));
             }
             let Some(d) = digest else {
                 return Ok(None);
@@ -373,7 +503,7 @@ impl Store {
                 if !(rest.starts_with(':') || rest.starts_with('@')) {
                     continue;
                 }
-                let rec = decode_record(k, v.value())?;
+                let rec = decode_record(&path, k, v.value())?;
                 if rec.manifest_digest == d {
                     return Ok(Some(rec));
                 }
@@ -410,8 +540,17 @@ impl Store {
         Ok(matches.into_iter().cloned().collect())
     }
 
-    /// Every image record, in key order. Reads the index (not the snapshot).
+    /// Every image record, in key order. Reads the index (not the snapshot); while the index
+    /// is unusable, the records listed in `index.json`.
     pub fn list(&self) -> Result<Vec<ImageRecord>, StoreError> {
+        match self.list_index() {
+            Err(e) if e.is_index_unusable() => Ok(self.layout_snapshot_or(e)?.records.clone()),
+            other => other,
+        }
+    }
+
+    /// Every record of the index itself (no fallback).
+    pub(crate) fn list_index(&self) -> Result<Vec<ImageRecord>, StoreError> {
         let path = self.index.path.clone();
         self.index
             .read(|txn| match table_or_empty(txn.open_table(IMAGES), &path)? {
@@ -484,7 +623,7 @@ impl Store {
                     let old = images
                         .get(key.as_str())
                         .map_err(|e| StoreError::index(&path, e))?
-                        .map(|v| decode_record(&key, v.value()))
+                        .map(|v| decode_record(&path, &key, v.value()))
                         .transpose()?;
                     if let Some(old) = old {
                         if old.config_digest == rec.config_digest {
@@ -514,7 +653,17 @@ impl Store {
             |db, _| crate::layout::write_index_json(&self.root, db, &path),
         );
         self.invalidate();
-        result.map(|_| ())
+        result?;
+        // Recorded: the reference counts protect these blobs now.
+        if let Some(lease) = self
+            .own_lease
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            lease.release(recs.iter().flat_map(|r| r.blobs.iter()));
+        }
+        Ok(())
     }
 
     /// Apply `f` to the record with index key `key` (if any) and write it back.
@@ -524,25 +673,34 @@ impl Store {
         f: impl FnOnce(&mut ImageRecord),
     ) -> Result<bool, StoreError> {
         let path = self.index.path.clone();
-        let found = self.index.write(|txn| {
-            let mut images = txn
-                .open_table(IMAGES)
-                .map_err(|e| StoreError::index(&path, e))?;
-            let old = images
-                .get(key)
-                .map_err(|e| StoreError::index(&path, e))?
-                .map(|v| decode_record(key, v.value()))
-                .transpose()?;
-            let Some(mut rec) = old else {
-                return Ok(false);
-            };
-            f(&mut rec);
-            let bytes = encode("image record", &rec)?;
-            images
-                .insert(key, bytes.as_slice())
-                .map_err(|e| StoreError::index(&path, e))?;
-            Ok(true)
-        })?;
+        let (found, _) = self.index.write_then(
+            |txn| {
+                let mut images = txn
+                    .open_table(IMAGES)
+                    .map_err(|e| StoreError::index(&path, e))?;
+                let old = images
+                    .get(key)
+                    .map_err(|e| StoreError::index(&path, e))?
+                    .map(|v| decode_record(&path, key, v.value()))
+                    .transpose()?;
+                let Some(mut rec) = old else {
+                    return Ok(false);
+                };
+                f(&mut rec);
+                let bytes = encode("image record", &rec)?;
+                images
+                    .insert(key, bytes.as_slice())
+                    .map_err(|e| StoreError::index(&path, e))?;
+                Ok(true)
+            },
+            // index.json carries pins, labels and times too.
+            |db, found| {
+                if *found {
+                    crate::layout::write_index_json(&self.root, db, &path)?;
+                }
+                Ok(())
+            },
+        )?;
         self.invalidate();
         Ok(found)
     }

@@ -36,6 +36,13 @@ pub enum VerifyProblem {
         /// The missing blob.
         digest: String,
     },
+    /// The index is damaged, empty or missing (the message says which, and what to do).
+    IndexUnusable {
+        /// The index file.
+        path: PathBuf,
+        /// The error reading it gave.
+        message: String,
+    },
     /// The blob reference counts disagree with the image records.
     RefCount {
         /// The blob.
@@ -65,6 +72,7 @@ impl std::fmt::Display for VerifyProblem {
             VerifyProblem::MissingBlob { image, digest } => {
                 write!(f, "image {image} lists blob {digest}, which is missing")
             }
+            VerifyProblem::IndexUnusable { message, .. } => f.write_str(message),
             VerifyProblem::RefCount {
                 digest,
                 recorded,
@@ -130,20 +138,45 @@ impl Store {
     /// and `index.json`; list stale ingests. With `repair`: delete corrupt blobs, drop image
     /// records whose blobs are missing, rebuild the reference counts and `index.json`, delete
     /// stale ingests; then check again and report what remains.
+    ///
+    /// A damaged, empty or missing index is a problem ([`VerifyProblem::IndexUnusable`]);
+    /// `repair` rebuilds it from `index.json` and the blobs first (see the README), keeping
+    /// every name whose blobs are intact.
     pub fn verify(&self, repair: bool) -> Result<VerifyReport, StoreError> {
+        let mut repaired = Vec::new();
+        if repair {
+            match self.check_index() {
+                Ok(()) => {}
+                Err(StoreError::IndexUnusable { reason, .. }) => {
+                    repaired.extend(self.rebuild_index(&reason)?);
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let first = self.check()?;
         if !repair {
             return Ok(first);
         }
-        let mut repaired = Vec::new();
         let mut drop_keys = BTreeSet::new();
         let mut rebuild = false;
         for p in &first.problems {
             match p {
                 VerifyProblem::CorruptBlob { path, .. } | VerifyProblem::StrayFile { path } => {
-                    fs::remove_file(path).map_err(|e| StoreError::io("remove", path, e))?;
+                    let is_dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+                    let r = if is_dir {
+                        fs::remove_dir_all(path)
+                    } else {
+                        fs::remove_file(path)
+                    };
+                    match r {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(StoreError::io("remove", path, e)),
+                    }
                     repaired.push(format!("deleted {}", path.display()));
                 }
+                // Rebuilt above; still unusable means it could not be (reported again).
+                VerifyProblem::IndexUnusable { .. } => {}
                 VerifyProblem::MissingBlob { image, .. } => {
                     drop_keys.insert(image.clone());
                 }
@@ -154,7 +187,7 @@ impl Store {
             rebuild = true;
         }
         // Records that used a blob just deleted as corrupt are now missing blobs too.
-        let mid = self.check_index()?;
+        let mid = self.check_records()?;
         for p in &mid.0 {
             if let VerifyProblem::MissingBlob { image, .. } = p {
                 drop_keys.insert(image.clone());
@@ -181,6 +214,11 @@ impl Store {
             }
             fs::remove_dir_all(dir).map_err(|e| StoreError::io("remove", dir, e))?;
             repaired.push(format!("deleted stale ingest {}", dir.display()));
+        }
+        {
+            // Leases of processes that are gone.
+            let _g = self.lock.acquire(true)?;
+            crate::lease::leased(self.leases_dir(), None)?;
         }
         let mut second = self.check()?;
         second.repaired = repaired;
@@ -218,7 +256,7 @@ impl Store {
                 present.insert(format!("sha256:{name}"));
             }
         }
-        let (problems, images, referenced, stale) = self.check_index()?;
+        let (problems, images, referenced, stale) = self.check_records()?;
         report.images_checked = images;
         report.index_json_stale = stale;
         report.problems.extend(problems);
@@ -239,12 +277,33 @@ impl Store {
     /// Problems of the index (missing blobs, reference counts), the number of records, the set
     /// of referenced blobs, and how index.json differs from the records.
     #[allow(clippy::type_complexity)]
-    fn check_index(
+    fn check_records(
         &self,
     ) -> Result<(Vec<VerifyProblem>, u64, BTreeSet<String>, Option<String>), StoreError> {
-        let records = self.list()?;
-        let refs = self.blob_refs()?;
         let mut problems = Vec::new();
+        let (records, refs) = match self.list_index().and_then(|r| Ok((r, self.blob_refs()?))) {
+            Ok(v) => v,
+            Err(e) if e.is_index_unusable() => {
+                let path = self.index.path.clone();
+                problems.push(VerifyProblem::IndexUnusable {
+                    path,
+                    message: e.to_string(),
+                });
+                // What the layout lists: its blobs still count as referenced.
+                let records: Vec<_> = self
+                    .layout_entries()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|e| e.record)
+                    .collect();
+                let referenced = records
+                    .iter()
+                    .flat_map(|r| r.blobs.iter().map(|d| d.to_string()))
+                    .collect();
+                return Ok((problems, records.len() as u64, referenced, None));
+            }
+            Err(e) => return Err(e),
+        };
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         for r in &records {
             let blobs: BTreeSet<&Digest> = r.blobs.iter().collect();

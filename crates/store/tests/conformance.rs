@@ -8,10 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 
 use pullsim_reference::{Digest, Reference};
-use pullsim_store::{
-    CommitOutcome, ImageRecord, Origin, PulledCredentials, PulledRecord, SecretCoordinates, Store,
-    StoreError,
-};
+use pullsim_store::{CommitOutcome, ImageRecord, Origin, Store, StoreError};
 use sha2::{Digest as _, Sha256};
 
 fn digest_of(bytes: &[u8]) -> Digest {
@@ -428,7 +425,15 @@ fn unreferenced_blobs_are_collected_after_grace() {
     let store = Store::open(dir.path()).unwrap();
     let a = put_image(&store, "keep:1", 7);
     let orphan = b"orphan".to_vec();
-    store.put_blob(&digest_of(&orphan), &orphan).unwrap();
+    // Written by another user of the store (a pull that never recorded its image)...
+    let writer = Store::open(dir.path()).unwrap();
+    writer.put_blob(&digest_of(&orphan), &orphan).unwrap();
+    // ...which holds it (a lease) while it lives, whatever the grace period.
+    let held = store
+        .delete_unreferenced_blobs(std::time::Duration::ZERO)
+        .unwrap();
+    assert!(held.blobs_deleted.is_empty(), "{held:?}");
+    drop(writer);
     let young = store
         .delete_unreferenced_blobs(std::time::Duration::from_secs(3600))
         .unwrap();
@@ -443,48 +448,39 @@ fn unreferenced_blobs_are_collected_after_grace() {
 }
 
 #[test]
-fn pulled_records_and_intents_round_trip() {
+fn legacy_node_records_are_read_once_and_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let mut mapping = BTreeMap::new();
-    mapping.insert(
-        "docker.io/library/nginx".to_string(),
-        PulledCredentials {
-            node_pods_accessible: false,
-            kubernetes_secrets: vec![SecretCoordinates {
-                uid: "uid-1".into(),
-                namespace: "default".into(),
-                name: "regcred".into(),
-                credential_hash: "abc123".into(),
-            }],
-            kubernetes_service_accounts: vec![],
-        },
-    );
-    let rec = PulledRecord {
-        image_ref: "sha256:1234".into(),
-        last_updated_ms: 42,
-        credential_mapping: mapping,
-    };
-    store.put_pulled_record(&rec).unwrap();
-    assert_eq!(
-        store.pulled_record("sha256:1234").unwrap(),
-        Some(rec.clone())
-    );
-    assert_eq!(store.pulled_records().unwrap(), vec![rec.clone()]);
-    // The kubelet's ImagePulledRecord JSON shape.
-    let v = serde_json::to_value(&rec).unwrap();
-    assert_eq!(v["imageRef"], "sha256:1234");
-    assert_eq!(
-        v["credentialMapping"]["docker.io/library/nginx"]["kubernetesSecrets"][0]["credentialHash"],
-        "abc123"
-    );
-    assert!(store.remove_pulled_record("sha256:1234").unwrap());
-    assert_eq!(store.pulled_record("sha256:1234").unwrap(), None);
-
-    store.put_pull_intent("nginx:latest", 7).unwrap();
-    assert_eq!(store.pull_intents().unwrap().len(), 1);
-    assert!(store.remove_pull_intent("nginx:latest").unwrap());
-    assert!(store.pull_intents().unwrap().is_empty());
+    put_image(&store, "keep:1", 3);
+    // A fresh store has none.
+    assert!(store.legacy_node_records().unwrap().is_empty());
+    // What an older pullsim wrote: the same table names and JSON values under string keys.
+    let pulled = br#"{"imageRef":"sha256:1234","lastUpdatedTime":42,"credentialMapping":{}}"#;
+    let intent = br#"{"image":"nginx:latest","createdMs":7}"#;
+    {
+        let db = redb::Database::create(store.index_path()).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let def: redb::TableDefinition<&str, &[u8]> =
+                redb::TableDefinition::new("pulled_records");
+            let mut t = txn.open_table(def).unwrap();
+            t.insert("sha256:1234", &pulled[..]).unwrap();
+            let def: redb::TableDefinition<&str, &[u8]> =
+                redb::TableDefinition::new("pull_intents");
+            let mut t = txn.open_table(def).unwrap();
+            t.insert("nginx:latest", &intent[..]).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let legacy = store.legacy_node_records().unwrap();
+    assert_eq!(legacy.pulled, vec![pulled.to_vec()]);
+    assert_eq!(legacy.intents, vec![intent.to_vec()]);
+    store.drop_legacy_node_records().unwrap();
+    assert!(store.legacy_node_records().unwrap().is_empty());
+    // Dropping again is harmless, and the images are untouched.
+    store.drop_legacy_node_records().unwrap();
+    assert_eq!(store.list().unwrap().len(), 1);
+    assert!(store.verify(false).unwrap().is_clean());
 }
 
 #[test]

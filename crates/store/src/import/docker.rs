@@ -11,7 +11,8 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use super::source::Source;
-use super::{Ingested, named, parse_ref};
+use super::{Capped, Ingested, gzip_bomb, gzip_limit, named, parse_ref};
+use crate::walk::SMALL_LIMIT;
 use crate::{ImageRecord, LoadOptions, Origin, Store, StoreError, media};
 
 #[derive(Deserialize)]
@@ -64,14 +65,22 @@ fn claimed_digest(rel: &str) -> Option<String> {
 
 /// sha256 of the decompressed bytes of a gzip layer (its diff ID).
 fn gunzip_digest(src: &Source, rel: &str) -> Result<String, StoreError> {
-    let (r, _) = src.reader(rel)?;
-    let mut gz = flate2::read::GzDecoder::new(r);
+    let (r, compressed) = src.reader(rel)?;
+    let mut gz = Capped {
+        inner: flate2::read::GzDecoder::new(r),
+        limit: gzip_limit(compressed),
+        seen: 0,
+    };
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = gz
-            .read(&mut buf)
-            .map_err(|e| invalid("gzip layer", src.describe(rel), e))?;
+        let n = gz.read(&mut buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::FileTooLarge {
+                gzip_bomb("gzip layer", src.describe(rel), compressed)
+            } else {
+                invalid("gzip layer", src.describe(rel), e)
+            }
+        })?;
         if n == 0 {
             break;
         }
@@ -99,7 +108,7 @@ pub(super) fn load(
     ingested: &mut Ingested,
 ) -> Result<Vec<ImageRecord>, StoreError> {
     let mf = src.describe("manifest.json");
-    let bytes = src.read_small("manifest.json", 8 << 20)?;
+    let bytes = src.read_small("manifest.json", SMALL_LIMIT)?;
     let entries: Vec<Entry> =
         serde_json::from_slice(&bytes).map_err(|e| invalid("manifest.json", mf.clone(), e))?;
     if entries.is_empty() {
@@ -110,10 +119,19 @@ pub(super) fn load(
         let at = format!("{mf}[{i}]");
         // Config: stored under the digest of its content, which must match its file name.
         let cfg_file = src.describe(&ent.config);
-        if !src.exists(&ent.config) {
+        if !src.exists(&ent.config)? {
             return Err(StoreError::BlobNotFound {
                 digest: claimed_digest(&ent.config).unwrap_or_else(|| ent.config.clone()),
                 context: format!(" (config of {at}; expected at {cfg_file})"),
+            });
+        }
+        let declared = src.size(&ent.config)?;
+        if declared > SMALL_LIMIT {
+            return Err(StoreError::TooLarge {
+                what: "image config".into(),
+                path: cfg_file,
+                limit: SMALL_LIMIT,
+                detail: format!("it has {declared} bytes"),
             });
         }
         let (config, config_size) = store.ingest_unknown_from(src, &ent.config, ingested)?;
@@ -144,7 +162,7 @@ pub(super) fn load(
         for (li, rel) in ent.layers.iter().enumerate() {
             let file = src.describe(rel);
             let expected_diff = &cfg.rootfs.diff_ids[li];
-            if !src.exists(rel) {
+            if !src.exists(rel)? {
                 return Err(StoreError::BlobNotFound {
                     digest: expected_diff.clone(),
                     context: format!(" (layer {li} of {at}; expected at {file})"),
@@ -197,7 +215,7 @@ pub(super) fn load(
         let manifest_digest =
             Digest::from_sha256_hex(&hex::encode(Sha256::digest(&manifest_bytes)))
                 .map_err(|e| invalid("generated manifest", at.clone(), e))?;
-        let outcome = store.put_blob(&manifest_digest, &manifest_bytes)?;
+        let outcome = store.put_blob_in(&ingested.lease, &manifest_digest, &manifest_bytes)?;
         ingested.note(&manifest_digest, outcome);
 
         let mut blobs = vec![manifest_digest.clone(), config.clone()];

@@ -12,13 +12,62 @@ mod source;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use pullsim_reference::{Digest, Reference};
 use redb::ReadableTable;
 
 use crate::index::BLOB_REFS;
+use crate::lease::Lease;
 use crate::{CommitOutcome, ImageRecord, Store, StoreError};
 use source::Source;
+
+/// A gzip-compressed archive may expand to this many times its compressed size...
+pub(crate) const GZIP_MAX_RATIO: u64 = 100;
+/// ...or to this many bytes, whichever is more.
+pub(crate) const GZIP_MIN_ALLOWANCE: u64 = 64 << 20;
+
+/// The most a gzip stream of `compressed` bytes may expand to.
+pub(crate) fn gzip_limit(compressed: u64) -> u64 {
+    compressed
+        .saturating_mul(GZIP_MAX_RATIO)
+        .max(GZIP_MIN_ALLOWANCE)
+}
+
+/// A reader that fails once more than `limit` bytes came through (decompression bombs).
+pub(crate) struct Capped<R> {
+    pub(crate) inner: R,
+    pub(crate) limit: u64,
+    pub(crate) seen: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen += n as u64;
+        if self.seen > self.limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                "decompressed size limit exceeded",
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// The error for a gzip stream that expanded past [`gzip_limit`].
+pub(crate) fn gzip_bomb(what: &str, path: String, compressed: u64) -> StoreError {
+    let limit = gzip_limit(compressed);
+    StoreError::TooLarge {
+        what: what.into(),
+        path,
+        limit,
+        detail: format!(
+            "it decompresses to more than that ({GZIP_MAX_RATIO} times its {compressed} \
+             compressed bytes, at least {GZIP_MIN_ALLOWANCE}); refused as a decompression bomb"
+        ),
+    }
+}
 
 /// Options of [`Store::load`].
 #[derive(Clone, Debug, Default)]
@@ -42,10 +91,10 @@ pub struct LoadedImage {
     pub size: u64,
 }
 
-/// Blobs a load wrote, to undo them when it fails.
-#[derive(Default)]
+/// Blobs a load wrote, to undo them when it fails, and the lease that holds what it uses.
 pub(crate) struct Ingested {
     pub(crate) stored: BTreeSet<Digest>,
+    pub(crate) lease: Arc<Lease>,
 }
 
 impl Ingested {
@@ -62,20 +111,6 @@ pub(crate) fn parse_ref(text: &str, context: &str) -> Result<Reference, StoreErr
         context: context.to_string(),
         message: e.to_string(),
     })
-}
-
-pub(crate) fn parse_digest(text: &str, context: &str) -> Result<Digest, StoreError> {
-    let d = Digest::parse(text).map_err(|e| StoreError::Invalid {
-        what: "digest".into(),
-        path: context.to_string(),
-        message: format!("{text:?}: {e}"),
-    })?;
-    if d.algorithm() != pullsim_reference::Algorithm::Sha256 {
-        return Err(StoreError::UnsupportedDigest {
-            digest: d.to_string(),
-        });
-    }
-    Ok(d)
 }
 
 /// Fill name, tag and digest of a record from a reference.
@@ -102,17 +137,18 @@ impl Store {
     ///
     /// A gzip-compressed tar (`docker save | gzip`) is decompressed into `ingest/` first.
     pub fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Vec<LoadedImage>, StoreError> {
+        let lease = Arc::new(Lease::new(self.leases_dir(), self.lock.clone())?);
         match self.gunzip_if_needed(path)? {
             Some(tmp) => {
                 let display = format!("{} (gzip)", path.display());
-                let r =
-                    Source::open_named(&tmp, display).and_then(|src| self.load_from(&src, opts));
+                let r = Source::open_named(&tmp, display)
+                    .and_then(|src| self.load_from(&src, opts, &lease));
                 let _ = std::fs::remove_dir_all(tmp.parent().unwrap_or(&tmp));
                 r
             }
             None => {
                 let src = Source::open(path)?;
-                self.load_from(&src, opts)
+                self.load_from(&src, opts, &lease)
             }
         }
     }
@@ -133,14 +169,41 @@ impl Store {
         let tar = dir.join("archive.tar");
         let result = (|| {
             let f = std::fs::File::open(path).map_err(|e| StoreError::io("open", path, e))?;
-            let mut gz = flate2::read::GzDecoder::new(std::io::BufReader::new(f));
+            let compressed = f
+                .metadata()
+                .map_err(|e| StoreError::io("stat", path, e))?
+                .len();
+            let mut gz = Capped {
+                inner: flate2::read::GzDecoder::new(std::io::BufReader::new(f)),
+                limit: gzip_limit(compressed),
+                seen: 0,
+            };
             let mut out =
                 std::fs::File::create(&tar).map_err(|e| StoreError::io("create", &tar, e))?;
-            std::io::copy(&mut gz, &mut out).map_err(|e| StoreError::Invalid {
-                what: "gzip archive".into(),
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = match gz.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                        return Err(gzip_bomb(
+                            "gzip archive",
+                            path.display().to_string(),
+                            compressed,
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(StoreError::Invalid {
+                            what: "gzip archive".into(),
+                            path: path.display().to_string(),
+                            message: e.to_string(),
+                        });
+                    }
+                };
+                out.write_all(&buf[..n])
+                    .map_err(|e| StoreError::io("write", &tar, e))?;
+            }
             Ok(())
         })();
         match result {
@@ -152,16 +215,24 @@ impl Store {
         }
     }
 
-    fn load_from(&self, src: &Source, opts: &LoadOptions) -> Result<Vec<LoadedImage>, StoreError> {
+    fn load_from(
+        &self,
+        src: &Source,
+        opts: &LoadOptions,
+        lease: &Arc<Lease>,
+    ) -> Result<Vec<LoadedImage>, StoreError> {
         let now = if opts.now_ms == 0 {
             crate::now_ms()
         } else {
             opts.now_ms
         };
-        let mut ingested = Ingested::default();
-        let result = if src.exists("oci-layout") || src.exists("index.json") {
+        let mut ingested = Ingested {
+            stored: BTreeSet::new(),
+            lease: lease.clone(),
+        };
+        let result = if src.exists("oci-layout")? || src.exists("index.json")? {
             oci::load(self, src, opts, now, &mut ingested)
-        } else if src.exists("manifest.json") {
+        } else if src.exists("manifest.json")? {
             docker::load(self, src, opts, now, &mut ingested)
         } else {
             Err(StoreError::Invalid {
@@ -173,12 +244,12 @@ impl Store {
         let recs = match result {
             Ok(r) => r,
             Err(e) => {
-                self.undo(&ingested);
+                self.undo(&ingested, lease);
                 return Err(e);
             }
         };
         if let Err(e) = self.record_images(&recs) {
-            self.undo(&ingested);
+            self.undo(&ingested, lease);
             return Err(e);
         }
         Ok(recs
@@ -192,8 +263,9 @@ impl Store {
             .collect())
     }
 
-    /// Delete blobs a failed load stored, unless an image uses them (index locked meanwhile).
-    fn undo(&self, ingested: &Ingested) {
+    /// Delete blobs a failed load stored, unless an image uses them or another lease holds
+    /// them (index locked meanwhile).
+    fn undo(&self, ingested: &Ingested, lease: &Lease) {
         if ingested.stored.is_empty() {
             return;
         }
@@ -216,8 +288,11 @@ impl Store {
                 Ok(unused)
             },
             |_, unused| {
+                let held = crate::lease::leased(self.leases_dir(), Some(lease.dir()))?;
                 for d in unused {
-                    let _ = std::fs::remove_file(self.blob_path(d));
+                    if !held.contains(&d.to_string()) {
+                        let _ = std::fs::remove_file(self.blob_path(d));
+                    }
                 }
                 Ok(())
             },
@@ -238,6 +313,8 @@ impl Store {
         referenced_by: &str,
         ingested: &mut Ingested,
     ) -> Result<(), StoreError> {
+        // Leased first: a removal or GC running now cannot delete it once it is found.
+        ingested.lease.add(expected)?;
         if self.has_blob(expected) {
             let have = self.blob_size(expected)?;
             if have != size {
@@ -250,7 +327,7 @@ impl Store {
             }
             return Ok(());
         }
-        if !src.exists(rel) {
+        if !src.exists(rel)? {
             return Err(StoreError::BlobNotFound {
                 digest: expected.to_string(),
                 context: format!(
@@ -261,12 +338,17 @@ impl Store {
         }
         let (mut reader, _) = src.reader(rel)?;
         let what = src.describe(rel);
-        let mut w = BlobWriter2::new(self, expected, size, &what)?;
-        if !w.0.already_exists() {
-            w.0.truncate()?;
-            copy(&mut reader, &mut w.0, &what)?;
+        let mut w = self.writer_in(None, &format!("load@{expected}"), expected, Some(size))?;
+        tracing::debug!(blob = %expected, file = what, "importing");
+        if !w.already_exists() {
+            w.truncate()?;
+            if let Err(e) = copy(&mut reader, &mut w, &what) {
+                // A failed ingest leaves nothing under ingest/ (a full disk gets its space back).
+                w.abort();
+                return Err(e);
+            }
         }
-        let outcome = w.0.commit().map_err(|e| match e {
+        let outcome = w.commit().map_err(|e| match e {
             StoreError::DigestMismatch {
                 expected, actual, ..
             } => StoreError::DigestMismatch {
@@ -300,23 +382,14 @@ impl Store {
     ) -> Result<(Digest, u64), StoreError> {
         let what = src.describe(rel);
         let (mut reader, _) = src.reader(rel)?;
-        let mut w = self.writer_unknown(&what)?;
-        copy(&mut reader, &mut w, &what)?;
+        let mut w = self.writer_unknown(&what, ingested.lease.clone())?;
+        if let Err(e) = copy(&mut reader, &mut w, &what) {
+            w.abort();
+            return Err(e);
+        }
         let (d, size, outcome) = w.commit_unknown()?;
         ingested.note(&d, outcome);
         Ok((d, size))
-    }
-}
-
-/// The writer of one imported blob; the ingest ref is the digest, so concurrent loads of the
-/// same content share one writer.
-struct BlobWriter2(crate::BlobWriter);
-
-impl BlobWriter2 {
-    fn new(store: &Store, d: &Digest, size: u64, what: &str) -> Result<Self, StoreError> {
-        let w = store.writer(&format!("load@{d}"), d, Some(size))?;
-        tracing::debug!(blob = %d, file = what, "importing");
-        Ok(BlobWriter2(w))
     }
 }
 

@@ -133,19 +133,66 @@ impl Source {
         }
     }
 
-    pub(crate) fn exists(&self, rel: &str) -> bool {
-        match self {
-            Source::Dir(d) => d.join(rel).is_file(),
-            Source::Tar { entries, .. } => entries.contains_key(&clean(rel)),
+    /// The file `rel` of a directory source, refusing paths that leave the directory and
+    /// symbolic links (on the file or on a directory on the way); `None` when it is missing.
+    fn dir_file(&self, d: &Path, rel: &str) -> Result<Option<PathBuf>, StoreError> {
+        use std::path::Component;
+        let unsafe_path = |reason: &str| StoreError::UnsafePath {
+            path: self.describe(rel),
+            reason: reason.to_string(),
+        };
+        let mut cur = d.to_path_buf();
+        for comp in Path::new(rel).components() {
+            match comp {
+                Component::CurDir => continue,
+                Component::Normal(c) => cur.push(c),
+                Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
+                    return Err(unsafe_path("leaves the directory"));
+                }
+            }
+            match std::fs::symlink_metadata(&cur) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(unsafe_path("is a symbolic link"));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(StoreError::io("stat", &cur, e)),
+            }
         }
+        Ok(Some(cur))
+    }
+
+    /// Whether the layout has a regular file `rel` (an error for a path that is not safe to
+    /// read: see [`Source::dir_file`]).
+    pub(crate) fn exists(&self, rel: &str) -> Result<bool, StoreError> {
+        match self {
+            Source::Dir(d) => Ok(self.dir_file(d, rel)?.is_some_and(|p| p.is_file())),
+            Source::Tar { entries, .. } => Ok(entries.contains_key(&clean(rel))),
+        }
+    }
+
+    /// The size of file `rel`.
+    pub(crate) fn size(&self, rel: &str) -> Result<u64, StoreError> {
+        Ok(self.reader(rel)?.1)
     }
 
     /// Open a file; returns the reader and its size.
     pub(crate) fn reader(&self, rel: &str) -> Result<(Box<dyn Read>, u64), StoreError> {
         match self {
             Source::Dir(d) => {
-                let p = d.join(rel);
-                let f = File::open(&p).map_err(|e| StoreError::io("open", &p, e))?;
+                let p = match self.dir_file(d, rel)? {
+                    Some(p) => p,
+                    None => d.join(rel),
+                };
+                let mut oo = std::fs::OpenOptions::new();
+                oo.read(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    // The last component may have become a link since it was checked.
+                    oo.custom_flags(libc::O_NOFOLLOW);
+                }
+                let f = oo.open(&p).map_err(|e| StoreError::io("open", &p, e))?;
                 let size = f
                     .metadata()
                     .map_err(|e| StoreError::io("stat", &p, e))?
