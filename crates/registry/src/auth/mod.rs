@@ -274,7 +274,7 @@ impl<'a> Session<'a> {
             }
             let bearer = bearer.cloned();
             // The registry's own error code, when the answer has a body (not for HEAD).
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = crate::bounded::read_error_body(resp, self.inner.transport.deadline).await;
             let body_code = crate::error::parse_error_envelope(&body)
                 .first()
                 .map(|e| e.code.clone());

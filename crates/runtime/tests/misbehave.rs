@@ -189,7 +189,7 @@ fn fake(behaviour: Behaviour) -> Fake {
 
 fn client(timeout: Duration) -> Client {
     let mut o = ClientOptions::default();
-    o.progress_timeout = timeout;
+    o.image_pull_progress_timeout = timeout;
     Client::new(o).unwrap()
 }
 
@@ -198,9 +198,14 @@ async fn wrong_blob_digest_is_rejected_and_not_stored() {
     let (host, f) = serve(fake(Behaviour::WrongBlob)).await;
     let r = Reference::parse_normalized(&format!("{host}/bad/blob:1")).unwrap();
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     let err = client(Duration::from_secs(10))
-        .pull(&r, None, &StoreSink::new(&store), &NoProgress)
+        .pull(
+            &r,
+            None,
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        )
         .await
         .unwrap_err();
     let layer = Digest::parse(&sha(&f.layer)).unwrap();
@@ -253,9 +258,14 @@ async fn stalled_body_ends_with_no_progress_error() {
     let (host, f) = serve(fake(Behaviour::StallBlob)).await;
     let r = Reference::parse_normalized(&format!("{host}/slow/app:1")).unwrap();
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     let err = client(Duration::from_millis(800))
-        .pull(&r, None, &StoreSink::new(&store), &NoProgress)
+        .pull(
+            &r,
+            None,
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        )
         .await
         .unwrap_err();
     match &err {
@@ -275,10 +285,15 @@ async fn redirect_to_another_host_gets_no_authorization() {
     let (host, main_state) = serve(f).await;
     let r = Reference::parse_normalized(&format!("{host}/redir/app:1")).unwrap();
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     let cred = AuthConfig::basic("alice", "s3cret-redirect");
     let pulled = client(Duration::from_secs(10))
-        .pull(&r, Some(&cred), &StoreSink::new(&store), &NoProgress)
+        .pull(
+            &r,
+            Some(&cred),
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        )
         .await
         .unwrap();
     assert!(pulled.bytes_downloaded > 0);
@@ -327,9 +342,14 @@ async fn large_blob_in_many_network_buffers_is_verified() {
         let (host, f) = serve(f).await;
         let r = Reference::parse_normalized(&format!("{host}/big/blob:1")).unwrap();
         let root = tempfile::tempdir().unwrap();
-        let store = Store::open(root.path()).unwrap();
+        let store = Arc::new(Store::open(root.path()).unwrap());
         let result = client(Duration::from_secs(20))
-            .pull(&r, None, &StoreSink::new(&store), &NoProgress)
+            .pull(
+                &r,
+                None,
+                Arc::new(StoreSink::new(store.clone())),
+                &NoProgress,
+            )
             .await;
         let layer = Digest::parse(&sha(&f.layer)).unwrap();
         if behaviour == Behaviour::Good {
