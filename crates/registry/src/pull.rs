@@ -121,6 +121,24 @@ fn config_platform(config: &[u8]) -> Option<String> {
     Some(Platform::new(&c.os, &c.architecture, c.variant.as_deref()).to_string())
 }
 
+/// Fetch a blob unless another pull of this client is fetching it: then wait for that one and
+/// find it in the sink.
+async fn fetch_once(
+    session: &Session<'_>,
+    sink: &Arc<dyn BlobSink>,
+    b: &BlobSpec,
+    progress: &dyn Progress,
+) -> Result<BlobOutcome, RegistryError> {
+    let inner = session.inner;
+    let lock = inner.inflight.lock_for(&b.digest);
+    let guard = lock.lock().await;
+    let r = fetch_blob(session, sink, b, progress).await;
+    drop(guard);
+    drop(lock);
+    inner.inflight.release(&b.digest);
+    r
+}
+
 pub(crate) async fn pull(
     session: &Session<'_>,
     reference: &Reference,
@@ -182,16 +200,13 @@ pub(crate) async fn pull(
         });
     }
     let n = inner.opts.max_concurrent_layers.max(1);
-    let results: Vec<Result<BlobOutcome, RegistryError>> =
-        futures_util::stream::iter(blobs.iter().map(|b| async move {
-            let lock = inner.inflight.lock_for(&b.digest);
-            let guard = lock.lock().await;
-            let r = fetch_blob(session, sink, b, progress).await;
-            drop(guard);
-            drop(lock);
-            inner.inflight.release(&b.digest);
-            r
-        }))
+    // The futures are made first: a stream over a mapping closure would not be `Send` for every
+    // lifetime (rustc's higher-ranked closure limitation) and the pull could not be spawned.
+    let fetches: Vec<_> = blobs
+        .iter()
+        .map(|b| fetch_once(session, sink, b, progress))
+        .collect();
+    let results: Vec<Result<BlobOutcome, RegistryError>> = futures_util::stream::iter(fetches)
         .buffer_unordered(n)
         .collect()
         .await;

@@ -1,9 +1,10 @@
 //! Misbehaviour a real registry will not produce on demand, from an in-process axum server:
 //! a blob with the wrong digest, 429 with Retry-After, a stalled body, a redirect to another
-//! host, a manifest whose Docker-Content-Digest lies, a large blob with a wrong last byte.
+//! host, a manifest whose Docker-Content-Digest lies, a large blob with a wrong last byte, and
+//! one stalled image beside a healthy one in the same runtime.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -14,7 +15,7 @@ use bytes::Bytes;
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::{Digest, Reference};
 use pullsim_registry::{Client, ClientOptions, NoProgress, RegistryError};
-use pullsim_runtime::StoreSink;
+use pullsim_runtime::{ContainerdImageService, ImageService, ImageSpec, RuntimeConfig, StoreSink};
 use pullsim_store::Store;
 use sha2::Digest as _;
 
@@ -421,4 +422,56 @@ async fn no_ping_challenge_from_first_401_then_credentials_up_front() {
     );
     assert_eq!(rep.trace.scheme.as_deref(), Some("basic"));
     assert_eq!(rep.trace.status, Some(401));
+}
+
+/// One stuck image never holds back another image's result: two pulls through one runtime, the
+/// first image's registry stalls in the middle of its layer; the second image (another
+/// registry, another layer) is pulled and recorded at once, the stuck one fails at the
+/// deadline. On a single-threaded runtime, so that any blocking call on the async thread (a
+/// sink writer waiting for a lock, a put's fsync, the record's write) would hold it back too.
+#[tokio::test(flavor = "current_thread")]
+async fn a_stalled_image_does_not_hold_back_another_images_pull() {
+    let (stuck_host, _stuck) = serve(fake(Behaviour::StallBlob)).await;
+    let mut good = fake(Behaviour::Good);
+    (good.manifest, good.config, good.layer) = image_with_layer(70_000);
+    let (good_host, _good) = serve(good).await;
+    let root = tempfile::tempdir().unwrap();
+    let deadline = Duration::from_secs(4);
+    let mut cfg = RuntimeConfig::new(root.path());
+    cfg.image_pull_progress_timeout = deadline;
+    let svc = Arc::new(ContainerdImageService::new(cfg).unwrap());
+    let start = Instant::now();
+    let stuck_spec = ImageSpec::new(format!("{stuck_host}/slow/app:1"));
+    let stuck = tokio::spawn({
+        let svc = svc.clone();
+        async move {
+            let r = svc.pull_image(&stuck_spec, None, None).await;
+            (r, start.elapsed())
+        }
+    });
+    // Let the stuck pull reach its stall first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let good_spec = ImageSpec::new(format!("{good_host}/fine/app:1"));
+    svc.pull_image(&good_spec, None, None).await.unwrap();
+    let good_took = start.elapsed();
+    assert!(
+        good_took < deadline / 2,
+        "the healthy image waited {good_took:?} (deadline {deadline:?})"
+    );
+    assert!(svc.image_status(&good_spec).unwrap().is_some());
+    assert!(
+        !stuck.is_finished(),
+        "the stuck pull ended before its deadline"
+    );
+    let (result, stuck_took) = tokio::time::timeout(deadline * 4, stuck)
+        .await
+        .expect("the stalled pull never ended")
+        .unwrap();
+    let err = result.unwrap_err();
+    assert!(
+        stuck_took >= deadline && stuck_took < deadline * 3,
+        "{stuck_took:?}"
+    );
+    assert!(err.to_string().contains("no progress for 4s"), "{err}");
+    assert_eq!(err.outcome(), "unavailable");
 }
