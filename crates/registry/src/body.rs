@@ -33,7 +33,7 @@ pub(crate) fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
 /// deadline, for the registry's envelope).
 pub(crate) async fn status_error(
     resp: Response,
-    deadline: Deadline,
+    deadline: &Deadline,
     method: &Method,
     url: &url::Url,
     reference: &str,
@@ -133,7 +133,7 @@ pub(crate) fn status_error_parts(
 /// [`MAX_MANIFEST_SIZE`].
 pub(crate) async fn read_small_body(
     resp: Response,
-    deadline: Deadline,
+    deadline: &Deadline,
     reference: &str,
 ) -> Result<Vec<u8>, RegistryError> {
     let url = resp.url().to_string();

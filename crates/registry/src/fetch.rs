@@ -112,7 +112,7 @@ pub(crate) async fn fetch_blob(
     let status = resp.status();
     if !status.is_success() {
         let url = resp.url().clone();
-        let deadline = session.inner.transport.deadline;
+        let deadline = &session.deadline;
         return Err(
             status_error(resp, deadline, &Method::GET, &url, reference, Stage::Fetch).await,
         );
@@ -160,7 +160,7 @@ pub(crate) async fn fetch_blob(
         Err(WriterStop::Interrupted)
     });
     let started_at = received;
-    let deadline = session.inner.transport.deadline;
+    let deadline = &session.deadline;
     let what = format!("{reference}: blob {}", blob.digest);
     let read_result: Result<(), RegistryError> = async {
         loop {

@@ -95,7 +95,6 @@ impl Client {
             &opts.ca_files,
             opts.offline,
             opts.connect_timeout,
-            opts.image_pull_progress_timeout,
             &opts.user_agent,
         )?;
         Ok(Client {

@@ -30,12 +30,14 @@ pub struct ClientOptions {
     pub offline: bool,
     /// Blobs fetched at the same time.
     pub max_concurrent_layers: usize,
-    /// containerd's `image_pull_progress_timeout`: the longest wait for the network without
-    /// progress — for response headers, and between two chunks of any body (blobs, manifests,
-    /// tokens, error answers) — before the read fails ([`crate::RegistryError::Stalled`] for
-    /// bodies the pull needs, the status's own error for an error answer's body). Real time.
-    /// `Duration::ZERO` disables it, as `0` does in containerd. Body sizes are capped whatever
-    /// the deadline.
+    /// containerd's `image_pull_progress_timeout`: how long a pull (or resolve) may wait for
+    /// the network without receiving anything on any of its open requests — response headers,
+    /// chunks of any body (blobs, manifests, tokens, error answers) — before the waiting read
+    /// fails ([`crate::RegistryError::Stalled`] for a body the pull needs, an `i/o timeout` for
+    /// headers, the status's own error for an error answer's body). As containerd's
+    /// `pullProgressReporter`, progress on any request of the pull keeps the others waiting,
+    /// and the clock stops while the pull has no open request. Real time. `Duration::ZERO`
+    /// disables it, as `0` does in containerd. Body sizes are capped whatever the deadline.
     pub image_pull_progress_timeout: Duration,
     /// TCP connect timeout.
     pub connect_timeout: Duration,

@@ -122,10 +122,7 @@ pub(crate) async fn resolve(
             {
                 Ok(r) if r.status() == status => {
                     let h = r.headers().clone();
-                    (
-                        h,
-                        read_error_body(r, session.inner.transport.deadline).await,
-                    )
+                    (h, read_error_body(r, &session.deadline).await)
                 }
                 _ => (resp.headers().clone(), Vec::new()),
             }
@@ -191,7 +188,7 @@ pub(crate) async fn get_manifest(
         } else {
             Stage::Resolve
         };
-        let deadline = session.inner.transport.deadline;
+        let deadline = &session.deadline;
         return Err(status_error(
             resp,
             deadline,
@@ -215,7 +212,7 @@ pub(crate) async fn get_manifest(
             ),
         });
     }
-    let body = read_small_body(resp, session.inner.transport.deadline, &session.reference).await?;
+    let body = read_small_body(resp, &session.deadline, &session.reference).await?;
     let actual = sha256_digest(&body)?;
     let what = format!("manifest {}@{}", reference.name(), actual);
     if let Some(hd) = header_str(&headers, "docker-content-digest")

@@ -80,6 +80,13 @@ fn insecure_matches(entry: &str, host_port: &str) -> bool {
     !has_port(entry) && split_host(entry).eq_ignore_ascii_case(split_host(host_port))
 }
 
+/// Whom a request serves: the reference (for error texts) and its pull's no-progress deadline.
+#[derive(Clone, Copy)]
+pub(crate) struct Call<'a> {
+    pub reference: &'a str,
+    pub deadline: &'a Deadline,
+}
+
 /// A request to a registry (or its token endpoint).
 pub(crate) struct Request {
     pub method: Method,
@@ -109,8 +116,6 @@ pub(crate) struct Transport {
     user_agent: String,
     /// Learned scheme per registry host.
     schemes: Mutex<HashMap<String, &'static str>>,
-    /// Deadline for response headers and between body chunks (`image_pull_progress_timeout`).
-    pub(crate) deadline: Deadline,
 }
 
 fn builder(connect_timeout: Duration, user_agent: &str) -> reqwest::ClientBuilder {
@@ -138,7 +143,6 @@ impl Transport {
         ca_files: &[PathBuf],
         offline: bool,
         connect_timeout: Duration,
-        image_pull_progress_timeout: Duration,
         user_agent: &str,
     ) -> Result<Transport, RegistryError> {
         let mut certs = Vec::new();
@@ -184,7 +188,6 @@ impl Transport {
             connect_timeout,
             user_agent: user_agent.to_string(),
             schemes: Mutex::new(HashMap::new()),
-            deadline: Deadline::new(image_pull_progress_timeout),
         })
     }
 
@@ -229,8 +232,12 @@ impl Transport {
         method: &Method,
         headers: &HeaderMap,
         authorization: Option<&HeaderValue>,
-        reference: &str,
+        call: Call<'_>,
     ) -> Result<(url::Url, Response), RegistryError> {
+        let Call {
+            reference,
+            deadline,
+        } = call;
         let schemes = self.schemes_for(host);
         // The first attempt's error when it only said "this peer speaks the other protocol".
         let mut mismatch: Option<RegistryError> = None;
@@ -253,7 +260,7 @@ impl Transport {
                 authorization: authorization.cloned(),
                 form: None,
             };
-            match self.send(req, reference).await {
+            match self.send(req, call).await {
                 Ok(resp) => {
                     if *scheme == "http" && more && resp.status() == StatusCode::BAD_REQUEST {
                         // Go's TLS server answers plain HTTP with a bare `HTTP/1.0 400 Bad
@@ -267,7 +274,7 @@ impl Transport {
                                 continue;
                             }
                         } else {
-                            let body = read_capped(resp, MAX_ERROR_BODY_SIZE, self.deadline).await;
+                            let body = read_capped(resp, MAX_ERROR_BODY_SIZE, deadline).await;
                             if String::from_utf8_lossy(&body.bytes).contains("HTTPS") {
                                 continue;
                             }
@@ -343,7 +350,11 @@ impl Transport {
 
     /// Send a request, following redirects by hand (never forwarding `Authorization` to another
     /// host), with the no-progress deadline on the response headers.
-    pub(crate) async fn send(&self, req: Request, reference: &str) -> Result<Response, SendError> {
+    pub(crate) async fn send(&self, req: Request, call: Call<'_>) -> Result<Response, SendError> {
+        let Call {
+            reference,
+            deadline,
+        } = call;
         if self.offline {
             return Err(SendError::Other(RegistryError::Offline {
                 reference: reference.to_string(),
@@ -376,7 +387,7 @@ impl Transport {
                     );
             }
             sent += 1;
-            let resp = match self.deadline.run(rb.send()).await {
+            let resp = match deadline.run(rb.send()).await {
                 Err(timeout) => {
                     return Err(SendError::Other(RegistryError::Unavailable {
                         reference: reference.to_string(),

@@ -22,10 +22,10 @@ pub struct RuntimeConfig {
     pub offline: bool,
     /// containerd's `max_concurrent_downloads`.
     pub max_concurrent_downloads: usize,
-    /// containerd's CRI `image_pull_progress_timeout` (default 5 min): the longest wait for
-    /// the registry without progress — response headers, or the next chunk of any body —
-    /// before the pull fails. Real time. `Duration::ZERO` disables it, as `0` in containerd.
-    /// Body sizes are capped whatever its value.
+    /// containerd's CRI `image_pull_progress_timeout` (default 5 min): how long a pull may
+    /// receive nothing from the registry on any of its open requests (headers or body bytes)
+    /// before it fails. Real time. `Duration::ZERO` disables it, as `0` in containerd. Body
+    /// sizes are capped whatever its value.
     pub image_pull_progress_timeout: Duration,
     /// Called once when the store lock is held by another process and the runtime waits.
     pub on_store_wait: Option<pullsim_store::WaitReporter>,

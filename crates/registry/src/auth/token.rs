@@ -19,9 +19,9 @@ use serde::Deserialize;
 
 use super::challenge::Challenge;
 use super::cred::Cred;
-use crate::bounded::{BodyEnd, MAX_TOKEN_RESPONSE_SIZE, read_capped, read_error_body};
+use crate::bounded::{BodyEnd, Deadline, MAX_TOKEN_RESPONSE_SIZE, read_capped, read_error_body};
 use crate::error::{Refuser, RegistryError, envelope_text, parse_error_envelope};
-use crate::transport::{Request, Transport};
+use crate::transport::{Call, Request, Transport};
 
 /// Minimum token lifetime, distribution's `minimumTokenLifetimeSeconds`.
 pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
@@ -186,6 +186,7 @@ pub(crate) struct Fetched {
 /// oauth token: unexpected status from GET request to URL: 401 Unauthorized`).
 pub(crate) async fn fetch_token(
     transport: &Transport,
+    deadline: &Deadline,
     challenge: &Challenge,
     scope: &str,
     cred: Option<&Cred>,
@@ -258,13 +259,19 @@ pub(crate) async fn fetch_token(
     let method = req.method.clone();
     let shown_url = req.url.to_string();
     let resp = transport
-        .send(req, reference)
+        .send(
+            req,
+            Call {
+                reference,
+                deadline,
+            },
+        )
         .await
         .map_err(|e| e.into_registry())?;
     let status = resp.status();
     let fail_prefix = format!("{resolve_prefix}failed to authorize: failed to fetch {what}");
     if !(status.is_success() || status.is_redirection()) {
-        let body = read_error_body(resp, transport.deadline).await;
+        let body = read_error_body(resp, deadline).await;
         let errors = parse_error_envelope(&body);
         let code = errors.first().map(|e| e.code.clone());
         let mut message = format!(
@@ -307,7 +314,7 @@ pub(crate) async fn fetch_token(
             },
         });
     }
-    let read = read_capped(resp, MAX_TOKEN_RESPONSE_SIZE, transport.deadline).await;
+    let read = read_capped(resp, MAX_TOKEN_RESPONSE_SIZE, deadline).await;
     let body = match read.end {
         BodyEnd::Complete => read.bytes,
         BodyEnd::Capped => {
