@@ -7,7 +7,6 @@
 //! default.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -126,96 +125,88 @@ async fn serve(handler: impl Fn(&Req) -> Script + Send + Sync + 'static) -> Serv
     Server { host, stats }
 }
 
-fn connection(
-    mut conn: TcpStream,
-    handler: Arc<Handler>,
-    host: String,
-    stats: Arc<Stats>,
-) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(async move {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let head_end = loop {
-            let Ok(n) = conn.read(&mut chunk).await else {
-                return;
-            };
-            if n == 0 {
-                return;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if !buf[0].is_ascii_uppercase() {
-                // Not HTTP (a TLS ClientHello): answer as an HTTP server does.
-                let _ = conn
-                    .write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
-                    .await;
-                return;
-            }
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i;
-            }
+async fn connection(mut conn: TcpStream, handler: Arc<Handler>, host: String, stats: Arc<Stats>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let Ok(n) = conn.read(&mut chunk).await else {
+            return;
         };
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-        let mut words = head.split_whitespace();
-        let method = words.next().unwrap_or("").to_string();
-        let path = words.next().unwrap_or("");
-        stats
-            .requests
-            .lock()
-            .unwrap()
-            .push(format!("{method} {path}"));
-        let path = path.to_string();
-        let req = Req {
-            method: method.clone(),
-            path,
-            head,
-            host,
-        };
-        let script = handler(&req);
-        let Script::Answer {
-            status,
-            headers,
-            body,
-        } = script
-        else {
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if !buf[0].is_ascii_uppercase() {
+            // Not HTTP (a TLS ClientHello): answer as an HTTP server does.
+            let _ = conn
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+                .await;
+            return;
+        }
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut words = head.split_whitespace();
+    let method = words.next().unwrap_or("").to_string();
+    let path = words.next().unwrap_or("");
+    stats
+        .requests
+        .lock()
+        .unwrap()
+        .push(format!("{method} {path}"));
+    let path = path.to_string();
+    let req = Req {
+        method: method.clone(),
+        path,
+        head,
+        host,
+    };
+    let script = handler(&req);
+    let Script::Answer {
+        status,
+        headers,
+        body,
+    } = script
+    else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    let len = match &body {
+        Body::Full(b) => b.len() as u64,
+        Body::StallAfter(b) => b.len() as u64 + 1000,
+        Body::Endless => ENDLESS_LEN,
+    };
+    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n");
+    for (k, v) in &headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    if conn.write_all(out.as_bytes()).await.is_err() || method == "HEAD" {
+        return;
+    }
+    match body {
+        Body::Full(b) => {
+            let _ = conn.write_all(&b).await;
+        }
+        Body::StallAfter(b) => {
+            let _ = conn.write_all(&b).await;
             std::future::pending::<()>().await;
-            return;
-        };
-        let len = match &body {
-            Body::Full(b) => b.len() as u64,
-            Body::StallAfter(b) => b.len() as u64 + 1000,
-            Body::Endless => ENDLESS_LEN,
-        };
-        let mut out =
-            format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n");
-        for (k, v) in &headers {
-            out.push_str(&format!("{k}: {v}\r\n"));
         }
-        out.push_str("\r\n");
-        if conn.write_all(out.as_bytes()).await.is_err() || method == "HEAD" {
-            return;
-        }
-        match body {
-            Body::Full(b) => {
-                let _ = conn.write_all(&b).await;
-            }
-            Body::StallAfter(b) => {
-                let _ = conn.write_all(&b).await;
-                std::future::pending::<()>().await;
-            }
-            Body::Endless => {
-                let block = vec![b'x'; 64 << 10];
-                loop {
-                    match conn.write(&block).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            stats.endless_sent.fetch_add(n as u64, Ordering::SeqCst);
-                        }
+        Body::Endless => {
+            let block = vec![b'x'; 64 << 10];
+            loop {
+                match conn.write(&block).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        stats.endless_sent.fetch_add(n as u64, Ordering::SeqCst);
                     }
                 }
-                stats.endless_done.fetch_add(1, Ordering::SeqCst);
             }
+            stats.endless_done.fetch_add(1, Ordering::SeqCst);
         }
-    })
+    }
 }
 
 fn client(timeout: Duration) -> Client {
