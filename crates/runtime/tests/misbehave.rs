@@ -3,6 +3,7 @@
 //! host, a manifest whose Docker-Content-Digest lies, a large blob with a wrong last byte, and
 //! one stalled image beside a healthy one in the same runtime.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,8 @@ enum Behaviour {
     WrongBlob,
     RateLimited,
     StallBlob,
+    /// The layer's GET is a 500 whose body never ends.
+    EndlessBlobError,
     RedirectBlob,
     LyingManifestDigest,
 }
@@ -39,6 +42,36 @@ struct Fake {
     /// Authorization headers seen by this server (as "present"/"absent" per request path).
     seen: Mutex<Vec<(String, bool)>>,
     require_auth: bool,
+    /// Bytes of endless bodies handed to the server (what it could send before the hang-up).
+    endless_sent: Arc<AtomicU64>,
+    /// Set when an endless body was dropped (the client hung up).
+    endless_dropped: Arc<AtomicBool>,
+}
+
+/// Sets its flag when dropped: the server dropped the body stream.
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+static BLOCK: [u8; 64 << 10] = [b'x'; 64 << 10];
+
+/// A body that never ends, counting what the server took from it.
+fn endless_body(sent: Arc<AtomicU64>, dropped: Arc<AtomicBool>) -> Body {
+    let stream = futures_util::stream::unfold(DropFlag(dropped), move |flag| {
+        let sent = sent.clone();
+        async move {
+            sent.fetch_add(BLOCK.len() as u64, Ordering::SeqCst);
+            Some((
+                Ok::<Bytes, std::io::Error>(Bytes::from_static(&BLOCK)),
+                flag,
+            ))
+        }
+    });
+    Body::from_stream(stream)
 }
 
 fn sha(b: &[u8]) -> String {
@@ -132,6 +165,12 @@ async fn handle(
                 wrong[last] ^= 0xff;
                 blob(&wrong)
             }
+            Behaviour::EndlessBlobError => resp(StatusCode::INTERNAL_SERVER_ERROR)
+                .body(endless_body(
+                    s.endless_sent.clone(),
+                    s.endless_dropped.clone(),
+                ))
+                .unwrap(),
             Behaviour::StallBlob => {
                 let first = Bytes::copy_from_slice(&s.layer[..1000]);
                 let stream = futures_util::StreamExt::chain(
@@ -185,6 +224,8 @@ fn fake(behaviour: Behaviour) -> Fake {
         redirect_to: None,
         seen: Mutex::new(Vec::new()),
         require_auth: false,
+        endless_sent: Arc::new(AtomicU64::new(0)),
+        endless_dropped: Arc::new(AtomicBool::new(false)),
     }
 }
 
@@ -474,4 +515,64 @@ async fn a_stalled_image_does_not_hold_back_another_images_pull() {
     );
     assert!(err.to_string().contains("no progress for 4s"), "{err}");
     assert_eq!(err.outcome(), "unavailable");
+}
+
+/// A blob answered with a 500 whose body never ends: the fetcher reads containerd's bounded
+/// prefix of it (`core/remotes/errors/errors.go`: 64000 bytes) and reports the status, fast,
+/// whatever the deadline; the server could hand out no more than that plus socket buffers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_blob_error_body_is_read_up_to_the_cap() {
+    let (host, f) = serve(fake(Behaviour::EndlessBlobError)).await;
+    let r = Reference::parse_normalized(&format!("{host}/broken/blob:1")).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
+    let start = Instant::now();
+    let err = tokio::time::timeout(
+        Duration::from_secs(30),
+        client(Duration::from_secs(60)).pull(
+            &r,
+            None,
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        ),
+    )
+    .await
+    .expect("the error body was read without a bound")
+    .unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        matches!(
+            err,
+            RegistryError::Unavailable {
+                status: Some(500),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with(
+            "failed to copy: httpReadSeeker: failed open: unexpected status from GET request to"
+        ),
+        "{err}"
+    );
+    while !f.endless_dropped.load(Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the client never hung up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = f.endless_sent.load(Ordering::SeqCst);
+    // 64000 bytes read; the rest sat in the HTTP and loopback socket buffers (send up to
+    // 4 MiB, receive up to 32 MiB here) — far below an unbounded read's gigabytes.
+    assert!(
+        sent < pullsim_registry::MAX_ERROR_BODY_SIZE + (40 << 20),
+        "the server handed out {sent} bytes"
+    );
+    assert!(!store.has_blob(&Digest::parse(&sha(&f.layer)).unwrap()));
 }
