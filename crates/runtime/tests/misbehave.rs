@@ -477,7 +477,7 @@ async fn a_stalled_image_does_not_hold_back_another_images_pull() {
     (good.manifest, good.config, good.layer) = image_with_layer(70_000);
     let (good_host, _good) = serve(good).await;
     let root = tempfile::tempdir().unwrap();
-    let deadline = Duration::from_secs(4);
+    let deadline = Duration::from_secs(6);
     let mut cfg = RuntimeConfig::new(root.path());
     cfg.image_pull_progress_timeout = deadline;
     let svc = Arc::new(ContainerdImageService::new(cfg).unwrap());
@@ -495,8 +495,10 @@ async fn a_stalled_image_does_not_hold_back_another_images_pull() {
     let good_spec = ImageSpec::new(format!("{good_host}/fine/app:1"));
     svc.pull_image(&good_spec, None, None).await.unwrap();
     let good_took = start.elapsed();
+    // Not held back until the stuck pull's deadline (a healthy pull takes milliseconds; the
+    // margin is for a loaded machine).
     assert!(
-        good_took < deadline / 2,
+        good_took < deadline - Duration::from_secs(1),
         "the healthy image waited {good_took:?} (deadline {deadline:?})"
     );
     assert!(svc.image_status(&good_spec).unwrap().is_some());
@@ -513,7 +515,7 @@ async fn a_stalled_image_does_not_hold_back_another_images_pull() {
         stuck_took >= deadline && stuck_took < deadline * 3,
         "{stuck_took:?}"
     );
-    assert!(err.to_string().contains("no progress for 4s"), "{err}");
+    assert!(err.to_string().contains("no progress for 6s"), "{err}");
     assert_eq!(err.outcome(), "unavailable");
 }
 
