@@ -1,14 +1,15 @@
-//! Reading answers: small bodies (manifests, tokens) with a deadline and a size cap, and error
-//! statuses turned into typed errors worded as containerd's `core/remotes/docker/resolver.go`
-//! and `fetcher.go`. Used by the resolver and the fetcher alike.
+//! Reading answers: manifests with the no-progress deadline and containerd's size cap, and
+//! error statuses turned into typed errors worded as containerd's
+//! `core/remotes/docker/resolver.go` and `fetcher.go` (their bodies read up to
+//! [`crate::bounded::MAX_ERROR_BODY_SIZE`]). Used by the resolver and the fetcher alike.
 
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, Response, StatusCode};
 
+use crate::bounded::{BodyEnd, Deadline, read_capped, read_error_body};
 use crate::error::{NotFoundKind, Refuser, RegistryError, parse_error_envelope};
-use crate::transport::Transport;
 
 /// containerd's `MaxManifestSize` (4 MiB).
 pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
@@ -28,9 +29,11 @@ pub(crate) fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Turn an error status into a typed error (reads the body for the registry's envelope).
+/// Turn an error status into a typed error (reads a bounded prefix of the body, within the
+/// deadline, for the registry's envelope).
 pub(crate) async fn status_error(
     resp: Response,
+    deadline: &Deadline,
     method: &Method,
     url: &url::Url,
     reference: &str,
@@ -38,7 +41,7 @@ pub(crate) async fn status_error(
 ) -> RegistryError {
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = resp.bytes().await.unwrap_or_default();
+    let body = read_error_body(resp, deadline).await;
     status_error_parts(status, &headers, &body, method, url, reference, stage)
 }
 
@@ -126,43 +129,33 @@ pub(crate) fn status_error_parts(
     }
 }
 
-/// Read a small body (manifest, token) whole, with the no-progress deadline and a size cap.
+/// Read a manifest whole, within the no-progress deadline, up to containerd's
+/// [`MAX_MANIFEST_SIZE`].
 pub(crate) async fn read_small_body(
-    mut resp: Response,
-    transport: &Transport,
+    resp: Response,
+    deadline: &Deadline,
     reference: &str,
 ) -> Result<Vec<u8>, RegistryError> {
     let url = resp.url().to_string();
-    let mut body = Vec::new();
-    loop {
-        match tokio::time::timeout(transport.progress_timeout, resp.chunk()).await {
-            Err(_) => {
-                return Err(RegistryError::Stalled {
-                    what: format!("{reference}: reading {url}"),
-                    timeout: transport.progress_timeout,
-                    received: body.len() as u64,
-                });
-            }
-            Ok(Err(e)) => {
-                return Err(RegistryError::Unavailable {
-                    reference: reference.to_string(),
-                    status: None,
-                    message: format!("failed to read {url}: {}", crate::transport::chain_text(&e)),
-                });
-            }
-            Ok(Ok(None)) => return Ok(body),
-            Ok(Ok(Some(chunk))) => {
-                body.extend_from_slice(&chunk);
-                if body.len() as u64 > MAX_MANIFEST_SIZE {
-                    return Err(RegistryError::Protocol {
-                        reference: reference.to_string(),
-                        status: None,
-                        message: format!(
-                            "rejecting manifest larger than {MAX_MANIFEST_SIZE} bytes for {reference}: not found"
-                        ),
-                    });
-                }
-            }
-        }
+    let c = read_capped(resp, MAX_MANIFEST_SIZE, deadline).await;
+    match c.end {
+        BodyEnd::Complete => Ok(c.bytes),
+        BodyEnd::Capped => Err(RegistryError::Protocol {
+            reference: reference.to_string(),
+            status: None,
+            message: format!(
+                "rejecting manifest larger than {MAX_MANIFEST_SIZE} bytes for {reference}: not found"
+            ),
+        }),
+        BodyEnd::Stalled { timeout } => Err(RegistryError::Stalled {
+            what: format!("{reference}: reading {url}"),
+            timeout,
+            received: c.bytes.len() as u64,
+        }),
+        BodyEnd::Failed(e) => Err(RegistryError::Unavailable {
+            reference: reference.to_string(),
+            status: None,
+            message: format!("failed to read {url}: {}", crate::transport::chain_text(&e)),
+        }),
     }
 }

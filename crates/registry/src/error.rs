@@ -211,6 +211,17 @@ pub enum RegistryError {
         /// Bytes received before the stall.
         received: u64,
     },
+    /// An answer larger than pullsim reads (a token response over
+    /// [`crate::MAX_TOKEN_RESPONSE_SIZE`]); nothing past the limit was read.
+    #[error("{what} larger than {limit} bytes")]
+    TooLarge {
+        /// The reference.
+        reference: String,
+        /// What was being read.
+        what: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The client is offline: no network attempt was made.
     #[error("failed to resolve reference {reference:?}: offline: no network access allowed")]
     Offline {

@@ -5,7 +5,10 @@
 //! overlap. The sink verifies size and digest at commit; nothing unverified becomes visible.
 //! An interrupted ingest is resumed with `Range: bytes=OFFSET-`. Between two chunks (and
 //! before the response headers) at most the no-progress deadline may pass, or the fetch ends
-//! with [`RegistryError::Stalled`].
+//! with [`RegistryError::Stalled`]; no more than the descriptor's size is accepted. The sink's
+//! writer is opened on a blocking thread too (it may wait for another writer of the ref).
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, RANGE};
@@ -46,10 +49,25 @@ enum Msg {
     Finish,
 }
 
+/// Run blocking sink work (opening a writer, a put, a read) on a blocking thread.
+pub(crate) async fn on_blocking_thread<T: Send + 'static>(
+    reference: &str,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, RegistryError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| RegistryError::Protocol {
+            reference: reference.to_string(),
+            status: None,
+            message: format!("{what}: blocking task failed: {e}"),
+        })
+}
+
 /// Fetch one blob into the sink (skipping it when present, resuming a partial ingest).
 pub(crate) async fn fetch_blob(
     session: &Session<'_>,
-    sink: &dyn BlobSink,
+    sink: &Arc<dyn BlobSink>,
     blob: &BlobSpec,
     progress: &dyn Progress,
 ) -> Result<BlobOutcome, RegistryError> {
@@ -64,8 +82,13 @@ pub(crate) async fn fetch_blob(
         });
     }
     let ingest_ref = format!("{}@{}", session.repository, blob.digest);
-    let mut writer: Box<dyn BlobWrite> = sink
-        .writer(&ingest_ref, &blob.digest, blob.size)
+    let opener = (sink.clone(), blob.digest.clone(), blob.size);
+    let mut writer: Box<dyn BlobWrite> =
+        on_blocking_thread(reference, &ingest_ref.clone(), move || {
+            let (sink, digest, size) = opener;
+            sink.writer(&ingest_ref, &digest, size)
+        })
+        .await?
         .map_err(|e| RegistryError::from_sink(e, reference))?;
     if writer.already_exists() {
         progress.layer_started(&blob.digest, blob.size);
@@ -89,7 +112,10 @@ pub(crate) async fn fetch_blob(
     let status = resp.status();
     if !status.is_success() {
         let url = resp.url().clone();
-        return Err(status_error(resp, &Method::GET, &url, reference, Stage::Fetch).await);
+        let deadline = &session.deadline;
+        return Err(
+            status_error(resp, deadline, &Method::GET, &url, reference, Stage::Fetch).await,
+        );
     }
     let mut received = if status == StatusCode::PARTIAL_CONTENT {
         let cr = resp
@@ -134,12 +160,12 @@ pub(crate) async fn fetch_blob(
         Err(WriterStop::Interrupted)
     });
     let started_at = received;
-    let timeout = session.inner.transport.progress_timeout;
+    let deadline = &session.deadline;
     let what = format!("{reference}: blob {}", blob.digest);
     let read_result: Result<(), RegistryError> = async {
         loop {
-            match tokio::time::timeout(timeout, resp.chunk()).await {
-                Err(_) => {
+            match deadline.run(resp.chunk()).await {
+                Err(timeout) => {
                     return Err(RegistryError::Stalled {
                         what: what.clone(),
                         timeout,

@@ -11,9 +11,12 @@
 //! - Fetch: config and layers streamed into a [`BlobSink`] writer (containerd's content
 //!   `Ingester` shape: hashed once as the bytes arrive, verified at commit), several at a
 //!   time, skipping present blobs, resuming partial ingests, one download per blob per
-//!   process; a no-progress deadline. Manifests are put last. The client records no image:
-//!   [`Client::pull`] returns what it pulled ([`Pulled`]) and the caller (the container
-//!   runtime) records it.
+//!   process. Manifests are put last. The client records no image: [`Client::pull`] returns
+//!   what it pulled ([`Pulled`]) and the caller (the container runtime) records it.
+//! - Bounded reads: every wait for the network has the no-progress deadline
+//!   ([`ClientOptions::image_pull_progress_timeout`], containerd's knob) and every body a cap
+//!   (manifests 4 MiB, error answers [`MAX_ERROR_BODY_SIZE`], token answers
+//!   [`MAX_TOKEN_RESPONSE_SIZE`], blobs their descriptor's size).
 //! - Transport: HTTPS by default, plain HTTP for loopback and `insecure_registries` hosts,
 //!   extra CA files, redirects followed without forwarding `Authorization` to another host,
 //!   and an offline mode that never connects.
@@ -24,6 +27,7 @@
 
 pub mod auth;
 mod body;
+mod bounded;
 pub mod error;
 mod fetch;
 mod inflight;
@@ -47,9 +51,11 @@ use crate::shared::Inner;
 
 pub use auth::AuthTrace;
 pub use auth::challenge::{Challenge, Scheme};
+pub use bounded::{MAX_ERROR_BODY_SIZE, MAX_TOKEN_RESPONSE_SIZE};
 pub use error::{NotFoundKind, Refuser, RegistryError};
 pub use options::{
-    ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONCURRENT_LAYERS, DEFAULT_PROGRESS_TIMEOUT,
+    ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT,
+    DEFAULT_MAX_CONCURRENT_LAYERS,
 };
 pub use platform::{Platform, PlatformError};
 pub use progress::{NoProgress, Progress};
@@ -89,7 +95,6 @@ impl Client {
             &opts.ca_files,
             opts.offline,
             opts.connect_timeout,
-            opts.progress_timeout,
             &opts.user_agent,
         )?;
         Ok(Client {
@@ -155,16 +160,17 @@ impl Client {
     /// Pull an image into `sink`: the manifest (and index) resolved, the platform chosen,
     /// config and layers fetched and verified, then the manifests put, child first. Returns
     /// what was pulled; records nothing (the caller records the image). A reference without
-    /// tag or digest pulls `latest`.
+    /// tag or digest pulls `latest`. The sink is shared with blocking threads: its writers,
+    /// puts and reads run there, never on the async threads.
     pub async fn pull(
         &self,
         r: &Reference,
         cred: Option<&AuthConfig>,
-        sink: &dyn BlobSink,
+        sink: Arc<dyn BlobSink>,
         progress: &dyn Progress,
     ) -> Result<Pulled, RegistryError> {
         let r = r.with_default_tag();
         let session = self.session(&r, cred).await?;
-        pull::pull(&session, &r, sink, progress).await
+        pull::pull(&session, &r, &sink, progress).await
     }
 }

@@ -9,8 +9,9 @@ use crate::platform::Platform;
 /// (`max_concurrent_downloads = 3`), which a kubelet's pulls go through. 2, 3, 4 and 8
 /// measured alike on the 256 MiB bench image.
 pub const DEFAULT_MAX_CONCURRENT_LAYERS: usize = 3;
-/// Default no-progress deadline.
-pub const DEFAULT_PROGRESS_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default of [`ClientOptions::image_pull_progress_timeout`]: containerd's CRI default
+/// (`image_pull_progress_timeout = "5m"`, `internal/cri/config/config.go`).
+pub const DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Default TCP connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -29,8 +30,15 @@ pub struct ClientOptions {
     pub offline: bool,
     /// Blobs fetched at the same time.
     pub max_concurrent_layers: usize,
-    /// Longest time without a byte (or without response headers) before `Stalled`.
-    pub progress_timeout: Duration,
+    /// containerd's `image_pull_progress_timeout`: how long a pull (or resolve) may wait for
+    /// the network without receiving anything on any of its open requests — response headers,
+    /// chunks of any body (blobs, manifests, tokens, error answers) — before the waiting read
+    /// fails ([`crate::RegistryError::Stalled`] for a body the pull needs, an `i/o timeout` for
+    /// headers, the status's own error for an error answer's body). As containerd's
+    /// `pullProgressReporter`, progress on any request of the pull keeps the others waiting,
+    /// and the clock stops while the pull has no open request. Real time. `Duration::ZERO`
+    /// disables it, as `0` does in containerd. Body sizes are capped whatever the deadline.
+    pub image_pull_progress_timeout: Duration,
     /// TCP connect timeout.
     pub connect_timeout: Duration,
     /// `User-Agent` sent to registries.
@@ -45,7 +53,7 @@ impl Default for ClientOptions {
             platform: None,
             offline: false,
             max_concurrent_layers: DEFAULT_MAX_CONCURRENT_LAYERS,
-            progress_timeout: DEFAULT_PROGRESS_TIMEOUT,
+            image_pull_progress_timeout: DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             user_agent: format!("pullsim/{}", env!("CARGO_PKG_VERSION")),
         }

@@ -1,6 +1,8 @@
 //! The pull: resolve, pick the platform, fetch config and layers in parallel (bounded), put
 //! the manifests last, and say what was pulled (the caller records the image).
 
+use std::sync::Arc;
+
 use futures_util::StreamExt as _;
 use oci_spec::image::{ImageIndex, ImageManifest};
 
@@ -8,7 +10,7 @@ use pullsim_reference::{Digest, Reference};
 
 use crate::auth::Session;
 use crate::error::RegistryError;
-use crate::fetch::{BlobOutcome, BlobSpec, fetch_blob};
+use crate::fetch::{BlobOutcome, BlobSpec, fetch_blob, on_blocking_thread};
 use crate::platform::{Platform, choose};
 use crate::progress::Progress;
 use crate::resolve::{Resolved, get_manifest, is_index_type, resolve, sniff_media_type};
@@ -64,16 +66,28 @@ fn parse_err(
     }
 }
 
+/// A present small blob's bytes, read on a blocking thread; `None` when absent or unreadable.
+async fn read_small(sink: &Arc<dyn BlobSink>, reference: &str, digest: &Digest) -> Option<Vec<u8>> {
+    if !sink.has(digest) {
+        return None;
+    }
+    let (sink, d) = (sink.clone(), digest.clone());
+    on_blocking_thread(reference, "reading a stored blob", move || {
+        sink.read_small(&d)
+    })
+    .await
+    .ok()?
+    .ok()?
+}
+
 /// A manifest's bytes: from the sink when present, else fetched by digest and verified.
 async fn manifest_bytes(
     session: &Session<'_>,
     reference: &Reference,
-    sink: &dyn BlobSink,
+    sink: &Arc<dyn BlobSink>,
     digest: &Digest,
 ) -> Result<(Vec<u8>, bool), RegistryError> {
-    if sink.has(digest)
-        && let Ok(Some(b)) = sink.read_small(digest)
-    {
+    if let Some(b) = read_small(sink, &session.reference, digest).await {
         return Ok((b, true));
     }
     let path = format!("/v2/{}/manifests/{}", reference.path(), digest);
@@ -107,10 +121,28 @@ fn config_platform(config: &[u8]) -> Option<String> {
     Some(Platform::new(&c.os, &c.architecture, c.variant.as_deref()).to_string())
 }
 
+/// Fetch a blob unless another pull of this client is fetching it: then wait for that one and
+/// find it in the sink.
+async fn fetch_once(
+    session: &Session<'_>,
+    sink: &Arc<dyn BlobSink>,
+    b: &BlobSpec,
+    progress: &dyn Progress,
+) -> Result<BlobOutcome, RegistryError> {
+    let inner = session.inner;
+    let lock = inner.inflight.lock_for(&b.digest);
+    let guard = lock.lock().await;
+    let r = fetch_blob(session, sink, b, progress).await;
+    drop(guard);
+    drop(lock);
+    inner.inflight.release(&b.digest);
+    r
+}
+
 pub(crate) async fn pull(
     session: &Session<'_>,
     reference: &Reference,
-    sink: &dyn BlobSink,
+    sink: &Arc<dyn BlobSink>,
     progress: &dyn Progress,
 ) -> Result<Pulled, RegistryError> {
     let inner = session.inner;
@@ -168,16 +200,13 @@ pub(crate) async fn pull(
         });
     }
     let n = inner.opts.max_concurrent_layers.max(1);
-    let results: Vec<Result<BlobOutcome, RegistryError>> =
-        futures_util::stream::iter(blobs.iter().map(|b| async move {
-            let lock = inner.inflight.lock_for(&b.digest);
-            let guard = lock.lock().await;
-            let r = fetch_blob(session, sink, b, progress).await;
-            drop(guard);
-            drop(lock);
-            inner.inflight.release(&b.digest);
-            r
-        }))
+    // The futures are made first: a stream over a mapping closure would not be `Send` for every
+    // lifetime (rustc's higher-ranked closure limitation) and the pull could not be spawned.
+    let fetches: Vec<_> = blobs
+        .iter()
+        .map(|b| fetch_once(session, sink, b, progress))
+        .collect();
+    let results: Vec<Result<BlobOutcome, RegistryError>> = futures_util::stream::iter(fetches)
         .buffer_unordered(n)
         .collect()
         .await;
@@ -190,13 +219,19 @@ pub(crate) async fn pull(
             skipped += 1;
         }
     }
-    // All blobs are committed: now the manifests, child first.
-    for (d, bytes) in manifests.iter().rev() {
-        sink.put(d, bytes)
-            .map_err(|e| RegistryError::from_sink(e, &rs))?;
-    }
+    // All blobs are committed: now the manifests, child first, on a blocking thread (a put
+    // fsyncs); the bytes move there and back, uncopied.
+    let putter = sink.clone();
+    let manifests = on_blocking_thread(&rs, "storing the manifests", move || {
+        for (d, bytes) in manifests.iter().rev() {
+            putter.put(d, bytes)?;
+        }
+        Ok(manifests)
+    })
+    .await?
+    .map_err(|e| RegistryError::from_sink(e, &rs))?;
     if platform.is_none()
-        && let Ok(Some(cfg)) = sink.read_small(&config_digest)
+        && let Some(cfg) = read_small(sink, &rs, &config_digest).await
     {
         platform = config_platform(&cfg);
     }

@@ -9,6 +9,7 @@ use pullsim_reference::{Digest, Reference};
 
 use crate::auth::Session;
 use crate::body::{Stage, header_str, read_small_body, status_error, status_error_parts};
+use crate::bounded::read_error_body;
 use crate::error::RegistryError;
 
 /// OCI image index.
@@ -121,7 +122,7 @@ pub(crate) async fn resolve(
             {
                 Ok(r) if r.status() == status => {
                     let h = r.headers().clone();
-                    (h, r.bytes().await.unwrap_or_default().to_vec())
+                    (h, read_error_body(r, &session.deadline).await)
                 }
                 _ => (resp.headers().clone(), Vec::new()),
             }
@@ -187,7 +188,16 @@ pub(crate) async fn get_manifest(
         } else {
             Stage::Resolve
         };
-        return Err(status_error(resp, &Method::GET, &url, &session.reference, stage).await);
+        let deadline = &session.deadline;
+        return Err(status_error(
+            resp,
+            deadline,
+            &Method::GET,
+            &url,
+            &session.reference,
+            stage,
+        )
+        .await);
     }
     let headers = resp.headers().clone();
     if let Some(len) = resp.content_length()
@@ -202,7 +212,7 @@ pub(crate) async fn get_manifest(
             ),
         });
     }
-    let body = read_small_body(resp, &session.inner.transport, &session.reference).await?;
+    let body = read_small_body(resp, &session.deadline, &session.reference).await?;
     let actual = sha256_digest(&body)?;
     let what = format!("manifest {}@{}", reference.name(), actual);
     if let Some(hd) = header_str(&headers, "docker-content-digest")

@@ -14,7 +14,11 @@
 //!   [`SinkError::DigestMismatch`] or [`SinkError::SizeMismatch`] and nothing is stored.
 //! - A writer dropped without commit keeps its partial data for a later resume (its
 //!   [`BlobWrite::offset`] then says where to continue); [`BlobWrite::abort`] discards it.
-//! - Writers are used from a blocking thread: `write_bytes`, `truncate` and `commit` may block.
+//! - The client holds the sink as an `Arc<dyn BlobSink>` and calls [`BlobSink::writer`],
+//!   [`BlobSink::put`] and [`BlobSink::read_small`] on blocking threads (they may wait for a
+//!   lock, read files, fsync); only [`BlobSink::has`] runs on the async threads, so it must not
+//!   block (a `stat`). Writers are used from a blocking thread too: `write_bytes`, `truncate`
+//!   and `commit` may block.
 
 use bytes::Bytes;
 use pullsim_reference::Digest;
@@ -92,9 +96,10 @@ pub trait BlobWrite: Send {
 }
 
 /// Where a pull stores blobs and manifests (containerd's `content.Provider` + `Ingester`,
-/// reduced to what a pull uses).
+/// reduced to what a pull uses). Shared with blocking threads as an `Arc<dyn BlobSink>`.
 pub trait BlobSink: Send + Sync {
-    /// Whether the blob is present (committed, hence verified).
+    /// Whether the blob is present (committed, hence verified). Called on an async thread:
+    /// must not block.
     fn has(&self, digest: &Digest) -> bool;
     /// A present small blob's bytes (manifests, configs); `Ok(None)` when absent.
     fn read_small(&self, digest: &Digest) -> Result<Option<Vec<u8>>, SinkError>;

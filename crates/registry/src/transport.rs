@@ -16,9 +16,11 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Method, Response, StatusCode};
 
+use crate::bounded::{Deadline, MAX_ERROR_BODY_SIZE, read_capped};
 use crate::error::RegistryError;
 
-/// Maximum redirects followed, as Go's `net/http` client.
+/// Requests sent for one call before a redirect answer is an error, as Go's `net/http`
+/// client's default `CheckRedirect` (`stopped after 10 redirects`).
 const MAX_REDIRECTS: usize = 10;
 
 /// The host that serves a reference's domain: `docker.io` is served by
@@ -78,6 +80,13 @@ fn insecure_matches(entry: &str, host_port: &str) -> bool {
     !has_port(entry) && split_host(entry).eq_ignore_ascii_case(split_host(host_port))
 }
 
+/// Whom a request serves: the reference (for error texts) and its pull's no-progress deadline.
+#[derive(Clone, Copy)]
+pub(crate) struct Call<'a> {
+    pub reference: &'a str,
+    pub deadline: &'a Deadline,
+}
+
 /// A request to a registry (or its token endpoint).
 pub(crate) struct Request {
     pub method: Method,
@@ -107,8 +116,6 @@ pub(crate) struct Transport {
     user_agent: String,
     /// Learned scheme per registry host.
     schemes: Mutex<HashMap<String, &'static str>>,
-    /// Deadline for response headers and between body chunks.
-    pub progress_timeout: Duration,
 }
 
 fn builder(connect_timeout: Duration, user_agent: &str) -> reqwest::ClientBuilder {
@@ -136,7 +143,6 @@ impl Transport {
         ca_files: &[PathBuf],
         offline: bool,
         connect_timeout: Duration,
-        progress_timeout: Duration,
         user_agent: &str,
     ) -> Result<Transport, RegistryError> {
         let mut certs = Vec::new();
@@ -182,7 +188,6 @@ impl Transport {
             connect_timeout,
             user_agent: user_agent.to_string(),
             schemes: Mutex::new(HashMap::new()),
-            progress_timeout,
         })
     }
 
@@ -227,10 +232,15 @@ impl Transport {
         method: &Method,
         headers: &HeaderMap,
         authorization: Option<&HeaderValue>,
-        reference: &str,
+        call: Call<'_>,
     ) -> Result<(url::Url, Response), RegistryError> {
+        let Call {
+            reference,
+            deadline,
+        } = call;
         let schemes = self.schemes_for(host);
-        let mut last_err = None;
+        // The first attempt's error when it only said "this peer speaks the other protocol".
+        let mut mismatch: Option<RegistryError> = None;
         for (i, scheme) in schemes.iter().enumerate() {
             let more = i + 1 < schemes.len();
             let base = url::Url::parse(&format!("{scheme}://{host}/")).map_err(|e| {
@@ -250,7 +260,7 @@ impl Transport {
                 authorization: authorization.cloned(),
                 form: None,
             };
-            match self.send(req, reference).await {
+            match self.send(req, call).await {
                 Ok(resp) => {
                     if *scheme == "http" && more && resp.status() == StatusCode::BAD_REQUEST {
                         // Go's TLS server answers plain HTTP with a bare `HTTP/1.0 400 Bad
@@ -264,7 +274,8 @@ impl Transport {
                                 continue;
                             }
                         } else {
-                            if resp.text().await.unwrap_or_default().contains("HTTPS") {
+                            let body = read_capped(resp, MAX_ERROR_BODY_SIZE, deadline).await;
+                            if String::from_utf8_lossy(&body.bytes).contains("HTTPS") {
                                 continue;
                             }
                             return Err(RegistryError::Protocol {
@@ -282,23 +293,27 @@ impl Transport {
                     }
                     return Ok((base, resp));
                 }
-                Err(SendError::NotTls(e)) if more => {
-                    last_err = Some(e);
-                    continue;
-                }
-                Err(SendError::Other(e)) if *scheme == "http" && more => {
-                    // A TLS server that drops plain-HTTP connections: try HTTPS, unless
-                    // nothing listens at all.
-                    if e.to_string().contains("connection refused") {
-                        return Err(e);
+                Err(e) => {
+                    let wrong_protocol = e.is_wrong_protocol(scheme);
+                    if wrong_protocol && more {
+                        // containerd's HTTPFallback: a TLS error on HTTPS (or, plain HTTP
+                        // first on loopback, a peer that does not answer HTTP) moves on to
+                        // the other scheme.
+                        mismatch.get_or_insert(e.into_registry());
+                        continue;
                     }
-                    last_err = Some(e);
-                    continue;
+                    // The fallback failed too. When this attempt only says "the peer speaks
+                    // the other protocol", the first attempt's error is the real one (a
+                    // redirect loop over plain HTTP is not "server gave HTTP response to
+                    // HTTPS client").
+                    return Err(match mismatch {
+                        Some(first) if wrong_protocol => first,
+                        _ => e.into_registry(),
+                    });
                 }
-                Err(e) => return Err(e.into_registry()),
             }
         }
-        Err(last_err.unwrap_or(RegistryError::Config {
+        Err(mismatch.unwrap_or(RegistryError::Config {
             message: format!("no scheme available for {host}"),
         }))
     }
@@ -335,7 +350,11 @@ impl Transport {
 
     /// Send a request, following redirects by hand (never forwarding `Authorization` to another
     /// host), with the no-progress deadline on the response headers.
-    pub(crate) async fn send(&self, req: Request, reference: &str) -> Result<Response, SendError> {
+    pub(crate) async fn send(&self, req: Request, call: Call<'_>) -> Result<Response, SendError> {
+        let Call {
+            reference,
+            deadline,
+        } = call;
         if self.offline {
             return Err(SendError::Other(RegistryError::Offline {
                 reference: reference.to_string(),
@@ -345,7 +364,8 @@ impl Transport {
         let origin_scheme = req.url.scheme().to_string();
         let mut url = req.url.clone();
         let mut method = req.method.clone();
-        for _ in 0..=MAX_REDIRECTS {
+        let mut sent = 0;
+        loop {
             let same_host = host_port(&url) == origin && url.scheme() == origin_scheme;
             let client = self.client_for(&url).map_err(SendError::Other)?;
             let mut rb = client
@@ -366,9 +386,9 @@ impl Transport {
                             .finish(),
                     );
             }
-            let fut = rb.send();
-            let resp = match tokio::time::timeout(self.progress_timeout, fut).await {
-                Err(_) => {
+            sent += 1;
+            let resp = match deadline.run(rb.send()).await {
+                Err(timeout) => {
                     return Err(SendError::Other(RegistryError::Unavailable {
                         reference: reference.to_string(),
                         status: None,
@@ -376,7 +396,7 @@ impl Transport {
                             "failed to do request: {} {:?}: i/o timeout (no response within {}s)",
                             go_method(&method),
                             url.as_str(),
-                            self.progress_timeout.as_secs_f64()
+                            timeout.as_secs_f64()
                         ),
                     }));
                 }
@@ -384,51 +404,85 @@ impl Transport {
                 Ok(Ok(r)) => r,
             };
             let status = resp.status();
-            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
-                let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
-                    return Ok(resp);
-                };
-                let next = url.join(loc).map_err(|e| {
-                    SendError::Other(RegistryError::Protocol {
-                        reference: reference.to_string(),
-                        status: Some(status.as_u16()),
-                        message: format!("redirect from {url} to an invalid location {loc:?}: {e}"),
-                    })
-                })?;
-                if status == StatusCode::SEE_OTHER && method != Method::HEAD {
-                    method = Method::GET;
-                }
-                // Log hosts only: redirect URLs may carry signed query parameters.
-                tracing::debug!(from = %host_port(&url), to = %host_port(&next), "following redirect");
-                url = next;
-                continue;
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                return Ok(resp);
             }
-            return Ok(resp);
-        }
-        Err(SendError::Other(RegistryError::Protocol {
-            reference: reference.to_string(),
-            status: None,
-            message: format!(
-                "failed to do request: {} {:?}: stopped after {MAX_REDIRECTS} redirects",
+            let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
+                return Ok(resp);
+            };
+            // Go's net/http client.go: the error names the first request's method and the
+            // URL of the request that was answered with the redirect it refuses.
+            let op = format!(
+                "failed to do request: {} {:?}",
                 go_method(&req.method),
-                req.url.as_str()
-            ),
-        }))
+                url.as_str()
+            );
+            if sent >= MAX_REDIRECTS {
+                return Err(SendError::Other(RegistryError::Protocol {
+                    reference: reference.to_string(),
+                    status: Some(status.as_u16()),
+                    message: format!("{op}: stopped after {MAX_REDIRECTS} redirects"),
+                }));
+            }
+            let next = url.join(loc).map_err(|e| {
+                SendError::Other(RegistryError::Protocol {
+                    reference: reference.to_string(),
+                    status: Some(status.as_u16()),
+                    message: format!("{op}: failed to parse Location header {loc:?}: {e}"),
+                })
+            })?;
+            if !matches!(next.scheme(), "http" | "https") {
+                // Go's http.Transport: `unsupported protocol scheme "file"`, for the URL it
+                // refuses to request.
+                return Err(SendError::Other(RegistryError::Protocol {
+                    reference: reference.to_string(),
+                    status: Some(status.as_u16()),
+                    message: format!(
+                        "failed to do request: {} {:?}: unsupported protocol scheme {:?}",
+                        go_method(&req.method),
+                        next.as_str(),
+                        next.scheme()
+                    ),
+                }));
+            }
+            if status == StatusCode::SEE_OTHER && method != Method::HEAD {
+                method = Method::GET;
+            }
+            // Log hosts only: redirect URLs may carry signed query parameters.
+            tracing::debug!(from = %host_port(&url), to = %host_port(&next), "following redirect");
+            url = next;
+        }
     }
 }
 
-/// A send failure: either the peer does not speak TLS (the caller may fall back to plain
-/// HTTP) or a final error.
+/// A send failure: the peer does not speak TLS (the caller may fall back to plain HTTP), the
+/// peer does not answer plain HTTP (the caller may try HTTPS), or a final error.
 #[derive(Debug)]
 pub(crate) enum SendError {
+    /// An HTTPS request met a plain-HTTP server ("server gave HTTP response to HTTPS client").
     NotTls(RegistryError),
+    /// A plain-HTTP request got no HTTP answer: the connection was closed or reset, or the
+    /// answer is not HTTP (a TLS server's alert).
+    NotHttp(RegistryError),
+    /// Anything else: final.
     Other(RegistryError),
 }
 
 impl SendError {
     pub(crate) fn into_registry(self) -> RegistryError {
         match self {
-            SendError::NotTls(e) | SendError::Other(e) => e,
+            SendError::NotTls(e) | SendError::NotHttp(e) | SendError::Other(e) => e,
+        }
+    }
+
+    /// Whether this failure of an attempt over `scheme` only says that the peer speaks the
+    /// other protocol (the signal to try the other scheme, never the error to report when the
+    /// other scheme has a real one).
+    pub(crate) fn is_wrong_protocol(&self, scheme: &str) -> bool {
+        match self {
+            SendError::NotTls(_) => scheme == "https",
+            SendError::NotHttp(_) => scheme == "http",
+            SendError::Other(_) => false,
         }
     }
 }
@@ -530,7 +584,22 @@ fn classify(e: &reqwest::Error, method: &Method, url: &url::Url, reference: &str
             message: format!("{prefix}: {detail}"),
         });
     }
-    let detail = match find_io_kind(e) {
+    let io_kind = find_io_kind(e);
+    // Over plain HTTP, a peer that closes, resets or answers something that is not HTTP (a TLS
+    // server's alert) may speak TLS; a refused connection or a timeout says nothing of the kind.
+    let not_http = url.scheme() == "http"
+        && !e.is_timeout()
+        && (matches!(
+            io_kind,
+            Some(
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::BrokenPipe
+            )
+        ) || lower.contains("invalid http")
+            || lower.contains("connection closed before message completed"));
+    let detail = match io_kind {
         Some(std::io::ErrorKind::ConnectionRefused) => {
             format!("dial tcp {hp}: connect: connection refused")
         }
@@ -542,11 +611,16 @@ fn classify(e: &reqwest::Error, method: &Method, url: &url::Url, reference: &str
         }
         _ => chain,
     };
-    SendError::Other(RegistryError::Unavailable {
+    let err = RegistryError::Unavailable {
         reference: reference.to_string(),
         status: None,
         message: format!("{prefix}: {detail}"),
-    })
+    };
+    if not_http {
+        SendError::NotHttp(err)
+    } else {
+        SendError::Other(err)
+    }
 }
 
 #[cfg(test)]

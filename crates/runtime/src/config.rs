@@ -22,8 +22,11 @@ pub struct RuntimeConfig {
     pub offline: bool,
     /// containerd's `max_concurrent_downloads`.
     pub max_concurrent_downloads: usize,
-    /// No-progress deadline of a download.
-    pub progress_timeout: Duration,
+    /// containerd's CRI `image_pull_progress_timeout` (default 5 min): how long a pull may
+    /// receive nothing from the registry on any of its open requests (headers or body bytes)
+    /// before it fails. Real time. `Duration::ZERO` disables it, as `0` in containerd. Body
+    /// sizes are capped whatever its value.
+    pub image_pull_progress_timeout: Duration,
     /// Called once when the store lock is held by another process and the runtime waits.
     pub on_store_wait: Option<pullsim_store::WaitReporter>,
 }
@@ -37,14 +40,17 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("platform", &self.platform)
             .field("offline", &self.offline)
             .field("max_concurrent_downloads", &self.max_concurrent_downloads)
-            .field("progress_timeout", &self.progress_timeout)
+            .field(
+                "image_pull_progress_timeout",
+                &self.image_pull_progress_timeout,
+            )
             .finish_non_exhaustive()
     }
 }
 
 impl RuntimeConfig {
-    /// Defaults for a store at `root`: containerd's CRI defaults (3 concurrent downloads), the
-    /// host platform, online.
+    /// Defaults for a store at `root`: containerd's CRI defaults (3 concurrent downloads, a
+    /// 5 min `image_pull_progress_timeout`), the host platform, online.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         RuntimeConfig {
             root: root.into(),
@@ -53,7 +59,7 @@ impl RuntimeConfig {
             platform: None,
             offline: false,
             max_concurrent_downloads: pullsim_registry::DEFAULT_MAX_CONCURRENT_LAYERS,
-            progress_timeout: pullsim_registry::DEFAULT_PROGRESS_TIMEOUT,
+            image_pull_progress_timeout: pullsim_registry::DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT,
             on_store_wait: None,
         }
     }

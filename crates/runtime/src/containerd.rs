@@ -78,7 +78,7 @@ impl ContainerdImageService {
         o.platform = cfg.platform.clone();
         o.offline = cfg.offline;
         o.max_concurrent_layers = cfg.max_concurrent_downloads.max(1);
-        o.progress_timeout = cfg.progress_timeout;
+        o.image_pull_progress_timeout = cfg.image_pull_progress_timeout;
         let client = Client::new(o).map_err(|e| RuntimeError::Config {
             message: format!("creating the registry client: {e}"),
         })?;
@@ -278,10 +278,10 @@ impl ImageService for ContainerdImageService {
         let r = Self::parse(&image.image)?.with_default_tag();
         self.note_network(&image.image);
         let cri_ref = r.to_string();
-        let sink = StoreSink::new(&self.store);
+        let sink = Arc::new(StoreSink::new(self.store.clone()));
         let p = self
             .client
-            .pull(&r, auth, &sink, self.progress.as_ref())
+            .pull(&r, auth, sink, self.progress.as_ref())
             .await
             .map_err(|e| pull_error(&image.image, &cri_ref, e))?;
         let rec = image_record(&r, &image.image, &p, pullsim_store::now_ms());

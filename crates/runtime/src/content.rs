@@ -5,20 +5,22 @@
 //! a blocking thread, where it hashes the network buffers as they arrive and commits them
 //! verified. Nothing is copied or buffered here.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use pullsim_reference::Digest;
 use pullsim_registry::{BlobSink, BlobWrite, Committed, SinkError};
 use pullsim_store::{BlobWriter, CommitOutcome, Store, StoreError};
 
-/// A [`BlobSink`] over a [`Store`].
-#[derive(Clone, Copy, Debug)]
-pub struct StoreSink<'a> {
-    store: &'a Store,
+/// A [`BlobSink`] over a [`Store`], shared with the registry client's blocking threads.
+#[derive(Clone, Debug)]
+pub struct StoreSink {
+    store: Arc<Store>,
 }
 
-impl<'a> StoreSink<'a> {
+impl StoreSink {
     /// A sink writing into `store`.
-    pub fn new(store: &'a Store) -> Self {
+    pub fn new(store: Arc<Store>) -> Self {
         StoreSink { store }
     }
 }
@@ -115,7 +117,7 @@ impl BlobWrite for StoreWrite {
     }
 }
 
-impl BlobSink for StoreSink<'_> {
+impl BlobSink for StoreSink {
     fn has(&self, digest: &Digest) -> bool {
         self.store.has_blob(digest)
     }
@@ -164,8 +166,7 @@ mod tests {
     #[test]
     fn writes_resumes_and_verifies_through_the_sink() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let sink = StoreSink::new(&store);
+        let sink = StoreSink::new(Arc::new(Store::open(dir.path()).unwrap()));
         let data = b"0123456789abcdef".repeat(1000);
         let d = digest_of(&data);
         assert!(!sink.has(&d));
@@ -195,8 +196,7 @@ mod tests {
     #[test]
     fn mismatches_are_typed_and_store_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let sink = StoreSink::new(&store);
+        let sink = StoreSink::new(Arc::new(Store::open(dir.path()).unwrap()));
         let good = b"good bytes".to_vec();
         let d = digest_of(&good);
         let mut w = sink.writer("r@d", &d, good.len() as u64).unwrap();

@@ -12,8 +12,9 @@ use reqwest::{Method, Response, StatusCode};
 use self::challenge::{Challenge, Scheme, parse_challenges};
 pub(crate) use self::cred::Cred;
 use self::token::{Token, TokenKey, bearer_header, fetch_token};
+use crate::bounded::Deadline;
 use crate::error::{Refuser, RegistryError};
-use crate::transport::Request;
+use crate::transport::{Call, Request};
 
 /// What happened during the auth flow of one request sequence (for `creds check`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,6 +45,8 @@ pub(crate) struct Session<'a> {
     /// The challenge learned for this host (from this client's earlier 401 answers).
     challenge: std::sync::Mutex<Option<Challenge>>,
     pub(crate) trace: std::sync::Mutex<AuthTrace>,
+    /// The no-progress deadline of this pull or resolve (all its requests, tokens included).
+    pub(crate) deadline: Deadline,
 }
 
 impl<'a> Session<'a> {
@@ -80,7 +83,16 @@ impl<'a> Session<'a> {
             reference: reference.to_string(),
             challenge: std::sync::Mutex::new(challenge),
             trace: std::sync::Mutex::new(trace),
+            deadline: Deadline::new(inner.opts.image_pull_progress_timeout),
         })
+    }
+
+    /// What the transport needs to know of this session for a request.
+    fn call(&self) -> Call<'_> {
+        Call {
+            reference: &self.reference,
+            deadline: &self.deadline,
+        }
     }
 
     fn current_challenge(&self) -> Option<Challenge> {
@@ -168,6 +180,7 @@ impl<'a> Session<'a> {
                 }
                 let fetched = fetch_token(
                     &self.inner.transport,
+                    &self.deadline,
                     &ch,
                     &self.scope(),
                     self.cred.as_ref(),
@@ -220,7 +233,7 @@ impl<'a> Session<'a> {
                     let resp = self
                         .inner
                         .transport
-                        .send(req, &self.reference)
+                        .send(req, self.call())
                         .await
                         .map_err(|e| e.into_registry())?;
                     (base, resp)
@@ -235,7 +248,7 @@ impl<'a> Session<'a> {
                             &method,
                             &headers,
                             auth.as_ref(),
-                            &self.reference,
+                            self.call(),
                         )
                         .await?;
                     self.learn_base(&base);
@@ -274,7 +287,7 @@ impl<'a> Session<'a> {
             }
             let bearer = bearer.cloned();
             // The registry's own error code, when the answer has a body (not for HEAD).
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = crate::bounded::read_error_body(resp, &self.deadline).await;
             let body_code = crate::error::parse_error_envelope(&body)
                 .first()
                 .map(|e| e.code.clone());

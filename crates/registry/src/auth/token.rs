@@ -5,7 +5,9 @@
 //! The cache is keyed by registry host + repository + a hash of the credential: two
 //! credentials for the same repository never share a token, and the key's `Debug` shows only
 //! the hash. Tokens live for `expires_in` seconds from `issued_at` (or from when they were
-//! received); a missing or smaller `expires_in` counts as 60 s, the spec's minimum.
+//! received); a missing, non-positive or smaller `expires_in` counts as 60 s, the spec's
+//! minimum. The answer is read within the no-progress deadline and up to
+//! [`MAX_TOKEN_RESPONSE_SIZE`]; an error answer up to [`crate::MAX_ERROR_BODY_SIZE`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,8 +19,9 @@ use serde::Deserialize;
 
 use super::challenge::Challenge;
 use super::cred::Cred;
+use crate::bounded::{BodyEnd, Deadline, MAX_TOKEN_RESPONSE_SIZE, read_capped, read_error_body};
 use crate::error::{Refuser, RegistryError, envelope_text, parse_error_envelope};
-use crate::transport::{Request, Transport};
+use crate::transport::{Call, Request, Transport};
 
 /// Minimum token lifetime, distribution's `minimumTokenLifetimeSeconds`.
 pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
@@ -82,20 +85,25 @@ struct TokenResponse {
     token: String,
     #[serde(default)]
     access_token: String,
+    /// Signed, as Go's `int` in distribution's and containerd's token responses: a negative
+    /// value is valid JSON for them and counts as the 60 s default.
     #[serde(default)]
-    expires_in: u64,
+    expires_in: i64,
     #[serde(default)]
     issued_at: Option<String>,
 }
 
 /// When a token expires, as a duration from `now_wall`: `issued_at + max(expires_in, 60 s)`,
 /// or `now + max(expires_in, 60 s)` without `issued_at`. `None` when already expired.
+/// distribution's `registry/client/auth/session.go` (`if tr.ExpiresIn <
+/// minimumTokenLifetimeSeconds { tr.ExpiresIn = minimumTokenLifetimeSeconds }`, an `int`):
+/// zero, negative and small values all count as 60 s.
 pub(crate) fn token_lifetime(
-    expires_in: u64,
+    expires_in: i64,
     issued_at: Option<&str>,
     now_wall: SystemTime,
 ) -> Option<Duration> {
-    let life = Duration::from_secs(expires_in).max(MIN_TOKEN_LIFETIME);
+    let life = Duration::from_secs(u64::try_from(expires_in).unwrap_or(0)).max(MIN_TOKEN_LIFETIME);
     let Some(issued) = issued_at.and_then(parse_rfc3339) else {
         return Some(life);
     };
@@ -178,6 +186,7 @@ pub(crate) struct Fetched {
 /// oauth token: unexpected status from GET request to URL: 401 Unauthorized`).
 pub(crate) async fn fetch_token(
     transport: &Transport,
+    deadline: &Deadline,
     challenge: &Challenge,
     scope: &str,
     cred: Option<&Cred>,
@@ -250,13 +259,19 @@ pub(crate) async fn fetch_token(
     let method = req.method.clone();
     let shown_url = req.url.to_string();
     let resp = transport
-        .send(req, reference)
+        .send(
+            req,
+            Call {
+                reference,
+                deadline,
+            },
+        )
         .await
         .map_err(|e| e.into_registry())?;
     let status = resp.status();
     let fail_prefix = format!("{resolve_prefix}failed to authorize: failed to fetch {what}");
     if !(status.is_success() || status.is_redirection()) {
-        let body = resp.bytes().await.unwrap_or_default();
+        let body = read_error_body(resp, deadline).await;
         let errors = parse_error_envelope(&body);
         let code = errors.first().map(|e| e.code.clone());
         let mut message = format!(
@@ -299,11 +314,34 @@ pub(crate) async fn fetch_token(
             },
         });
     }
-    let body = resp.bytes().await.map_err(|e| RegistryError::Unavailable {
-        reference: reference.to_string(),
-        status: None,
-        message: format!("{fail_prefix}: reading the token response: {e}"),
-    })?;
+    let read = read_capped(resp, MAX_TOKEN_RESPONSE_SIZE, deadline).await;
+    let body = match read.end {
+        BodyEnd::Complete => read.bytes,
+        BodyEnd::Capped => {
+            return Err(RegistryError::TooLarge {
+                reference: reference.to_string(),
+                what: format!("{fail_prefix}: token response"),
+                limit: MAX_TOKEN_RESPONSE_SIZE,
+            });
+        }
+        BodyEnd::Stalled { timeout } => {
+            return Err(RegistryError::Stalled {
+                what: format!("{fail_prefix}: reading the token response"),
+                timeout,
+                received: read.bytes.len() as u64,
+            });
+        }
+        BodyEnd::Failed(e) => {
+            return Err(RegistryError::Unavailable {
+                reference: reference.to_string(),
+                status: None,
+                message: format!(
+                    "{fail_prefix}: reading the token response: {}",
+                    crate::transport::chain_text(&e)
+                ),
+            });
+        }
+    };
     let tr: TokenResponse = serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol {
         reference: reference.to_string(),
         status: Some(status.as_u16()),
@@ -375,6 +413,36 @@ mod tests {
         );
         // issued long ago: expired
         assert_eq!(token_lifetime(300, Some("1970-01-01T00:00:00Z"), now), None);
+    }
+
+    #[test]
+    fn negative_expires_in_falls_back_to_60s() {
+        // distribution registry/client/auth/session.go (ExpiresIn is an int;
+        // `if tr.ExpiresIn < minimumTokenLifetimeSeconds` it becomes 60) and containerd's
+        // core/remotes/docker/auth/fetch.go decode a negative expires_in without error; a
+        // missing one is 0. All count as the 60 s default.
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for body in [
+            r#"{"token":"t","expires_in":-5}"#,
+            r#"{"token":"t","expires_in":0}"#,
+            r#"{"token":"t"}"#,
+        ] {
+            let tr: TokenResponse = serde_json::from_slice(body.as_bytes()).unwrap();
+            assert_eq!(
+                token_lifetime(tr.expires_in, None, now),
+                Some(MIN_TOKEN_LIFETIME),
+                "{body}"
+            );
+        }
+        assert_eq!(
+            token_lifetime(i64::MIN, None, now),
+            Some(Duration::from_secs(60))
+        );
+        // issued 30 s ago, expires_in -5: 60 s from issued_at, 30 s left.
+        assert_eq!(
+            token_lifetime(-5, Some("1970-01-12T13:46:10Z"), now),
+            Some(Duration::from_secs(30))
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Misbehaviour a real registry will not produce on demand, from an in-process axum server:
 //! a blob with the wrong digest, 429 with Retry-After, a stalled body, a redirect to another
-//! host, a manifest whose Docker-Content-Digest lies, a large blob with a wrong last byte.
+//! host, a manifest whose Docker-Content-Digest lies, a large blob with a wrong last byte, and
+//! one stalled image beside a healthy one in the same runtime.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -14,7 +16,7 @@ use bytes::Bytes;
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::{Digest, Reference};
 use pullsim_registry::{Client, ClientOptions, NoProgress, RegistryError};
-use pullsim_runtime::StoreSink;
+use pullsim_runtime::{ContainerdImageService, ImageService, ImageSpec, RuntimeConfig, StoreSink};
 use pullsim_store::Store;
 use sha2::Digest as _;
 
@@ -24,6 +26,8 @@ enum Behaviour {
     WrongBlob,
     RateLimited,
     StallBlob,
+    /// The layer's GET is a 500 whose body never ends.
+    EndlessBlobError,
     RedirectBlob,
     LyingManifestDigest,
 }
@@ -38,6 +42,36 @@ struct Fake {
     /// Authorization headers seen by this server (as "present"/"absent" per request path).
     seen: Mutex<Vec<(String, bool)>>,
     require_auth: bool,
+    /// Bytes of endless bodies handed to the server (what it could send before the hang-up).
+    endless_sent: Arc<AtomicU64>,
+    /// Set when an endless body was dropped (the client hung up).
+    endless_dropped: Arc<AtomicBool>,
+}
+
+/// Sets its flag when dropped: the server dropped the body stream.
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+static BLOCK: [u8; 64 << 10] = [b'x'; 64 << 10];
+
+/// A body that never ends, counting what the server took from it.
+fn endless_body(sent: Arc<AtomicU64>, dropped: Arc<AtomicBool>) -> Body {
+    let stream = futures_util::stream::unfold(DropFlag(dropped), move |flag| {
+        let sent = sent.clone();
+        async move {
+            sent.fetch_add(BLOCK.len() as u64, Ordering::SeqCst);
+            Some((
+                Ok::<Bytes, std::io::Error>(Bytes::from_static(&BLOCK)),
+                flag,
+            ))
+        }
+    });
+    Body::from_stream(stream)
 }
 
 fn sha(b: &[u8]) -> String {
@@ -131,6 +165,12 @@ async fn handle(
                 wrong[last] ^= 0xff;
                 blob(&wrong)
             }
+            Behaviour::EndlessBlobError => resp(StatusCode::INTERNAL_SERVER_ERROR)
+                .body(endless_body(
+                    s.endless_sent.clone(),
+                    s.endless_dropped.clone(),
+                ))
+                .unwrap(),
             Behaviour::StallBlob => {
                 let first = Bytes::copy_from_slice(&s.layer[..1000]);
                 let stream = futures_util::StreamExt::chain(
@@ -184,12 +224,14 @@ fn fake(behaviour: Behaviour) -> Fake {
         redirect_to: None,
         seen: Mutex::new(Vec::new()),
         require_auth: false,
+        endless_sent: Arc::new(AtomicU64::new(0)),
+        endless_dropped: Arc::new(AtomicBool::new(false)),
     }
 }
 
 fn client(timeout: Duration) -> Client {
     let mut o = ClientOptions::default();
-    o.progress_timeout = timeout;
+    o.image_pull_progress_timeout = timeout;
     Client::new(o).unwrap()
 }
 
@@ -198,9 +240,14 @@ async fn wrong_blob_digest_is_rejected_and_not_stored() {
     let (host, f) = serve(fake(Behaviour::WrongBlob)).await;
     let r = Reference::parse_normalized(&format!("{host}/bad/blob:1")).unwrap();
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     let err = client(Duration::from_secs(10))
-        .pull(&r, None, &StoreSink::new(&store), &NoProgress)
+        .pull(
+            &r,
+            None,
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        )
         .await
         .unwrap_err();
     let layer = Digest::parse(&sha(&f.layer)).unwrap();
@@ -253,9 +300,14 @@ async fn stalled_body_ends_with_no_progress_error() {
     let (host, f) = serve(fake(Behaviour::StallBlob)).await;
     let r = Reference::parse_normalized(&format!("{host}/slow/app:1")).unwrap();
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     let err = client(Duration::from_millis(800))
-        .pull(&r, None, &StoreSink::new(&store), &NoProgress)
+        .pull(
+            &r,
+            None,
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        )
         .await
         .unwrap_err();
     match &err {
@@ -275,10 +327,15 @@ async fn redirect_to_another_host_gets_no_authorization() {
     let (host, main_state) = serve(f).await;
     let r = Reference::parse_normalized(&format!("{host}/redir/app:1")).unwrap();
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     let cred = AuthConfig::basic("alice", "s3cret-redirect");
     let pulled = client(Duration::from_secs(10))
-        .pull(&r, Some(&cred), &StoreSink::new(&store), &NoProgress)
+        .pull(
+            &r,
+            Some(&cred),
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        )
         .await
         .unwrap();
     assert!(pulled.bytes_downloaded > 0);
@@ -327,9 +384,14 @@ async fn large_blob_in_many_network_buffers_is_verified() {
         let (host, f) = serve(f).await;
         let r = Reference::parse_normalized(&format!("{host}/big/blob:1")).unwrap();
         let root = tempfile::tempdir().unwrap();
-        let store = Store::open(root.path()).unwrap();
+        let store = Arc::new(Store::open(root.path()).unwrap());
         let result = client(Duration::from_secs(20))
-            .pull(&r, None, &StoreSink::new(&store), &NoProgress)
+            .pull(
+                &r,
+                None,
+                Arc::new(StoreSink::new(store.clone())),
+                &NoProgress,
+            )
             .await;
         let layer = Digest::parse(&sha(&f.layer)).unwrap();
         if behaviour == Behaviour::Good {
@@ -401,4 +463,118 @@ async fn no_ping_challenge_from_first_401_then_credentials_up_front() {
     );
     assert_eq!(rep.trace.scheme.as_deref(), Some("basic"));
     assert_eq!(rep.trace.status, Some(401));
+}
+
+/// One stuck image never holds back another image's result: two pulls through one runtime, the
+/// first image's registry stalls in the middle of its layer; the second image (another
+/// registry, another layer) is pulled and recorded at once, the stuck one fails at the
+/// deadline. On a single-threaded runtime, so that any blocking call on the async thread (a
+/// sink writer waiting for a lock, a put's fsync, the record's write) would hold it back too.
+#[tokio::test(flavor = "current_thread")]
+async fn a_stalled_image_does_not_hold_back_another_images_pull() {
+    let (stuck_host, _stuck) = serve(fake(Behaviour::StallBlob)).await;
+    let mut good = fake(Behaviour::Good);
+    (good.manifest, good.config, good.layer) = image_with_layer(70_000);
+    let (good_host, _good) = serve(good).await;
+    let root = tempfile::tempdir().unwrap();
+    let deadline = Duration::from_secs(6);
+    let mut cfg = RuntimeConfig::new(root.path());
+    cfg.image_pull_progress_timeout = deadline;
+    let svc = Arc::new(ContainerdImageService::new(cfg).unwrap());
+    let start = Instant::now();
+    let stuck_spec = ImageSpec::new(format!("{stuck_host}/slow/app:1"));
+    let stuck = tokio::spawn({
+        let svc = svc.clone();
+        async move {
+            let r = svc.pull_image(&stuck_spec, None, None).await;
+            (r, start.elapsed())
+        }
+    });
+    // Let the stuck pull reach its stall first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let good_spec = ImageSpec::new(format!("{good_host}/fine/app:1"));
+    svc.pull_image(&good_spec, None, None).await.unwrap();
+    let good_took = start.elapsed();
+    // Not held back until the stuck pull's deadline (a healthy pull takes milliseconds; the
+    // margin is for a loaded machine).
+    assert!(
+        good_took < deadline - Duration::from_secs(1),
+        "the healthy image waited {good_took:?} (deadline {deadline:?})"
+    );
+    assert!(svc.image_status(&good_spec).unwrap().is_some());
+    assert!(
+        !stuck.is_finished(),
+        "the stuck pull ended before its deadline"
+    );
+    let (result, stuck_took) = tokio::time::timeout(deadline * 4, stuck)
+        .await
+        .expect("the stalled pull never ended")
+        .unwrap();
+    let err = result.unwrap_err();
+    assert!(
+        stuck_took >= deadline && stuck_took < deadline * 3,
+        "{stuck_took:?}"
+    );
+    assert!(err.to_string().contains("no progress for 6s"), "{err}");
+    assert_eq!(err.outcome(), "unavailable");
+}
+
+/// A blob answered with a 500 whose body never ends: the fetcher reads containerd's bounded
+/// prefix of it (`core/remotes/errors/errors.go`: 64000 bytes) and reports the status, fast,
+/// whatever the deadline; the server could hand out no more than that plus socket buffers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_blob_error_body_is_read_up_to_the_cap() {
+    let (host, f) = serve(fake(Behaviour::EndlessBlobError)).await;
+    let r = Reference::parse_normalized(&format!("{host}/broken/blob:1")).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
+    let start = Instant::now();
+    let err = tokio::time::timeout(
+        Duration::from_secs(30),
+        client(Duration::from_secs(60)).pull(
+            &r,
+            None,
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        ),
+    )
+    .await
+    .expect("the error body was read without a bound")
+    .unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        matches!(
+            err,
+            RegistryError::Unavailable {
+                status: Some(500),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with(
+            "failed to copy: httpReadSeeker: failed open: unexpected status from GET request to"
+        ),
+        "{err}"
+    );
+    while !f.endless_dropped.load(Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the client never hung up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = f.endless_sent.load(Ordering::SeqCst);
+    // 64000 bytes read; the rest sat in the HTTP and loopback socket buffers (send up to
+    // 4 MiB, receive up to 32 MiB here) — far below an unbounded read's gigabytes.
+    assert!(
+        sent < pullsim_registry::MAX_ERROR_BODY_SIZE + (40 << 20),
+        "the server handed out {sent} bytes"
+    );
+    assert!(!store.has_blob(&Digest::parse(&sha(&f.layer)).unwrap()));
 }

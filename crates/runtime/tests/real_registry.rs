@@ -1,7 +1,8 @@
-//! The client against the real Debian `docker-registry` (distribution 2.8) in every auth mode.
+//! The registry client against the real Debian `docker-registry` (distribution 2.8) in every auth
+//! mode, writing into the content store through [`StoreSink`].
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::{Digest, Reference};
@@ -69,9 +70,14 @@ async fn pull_and_check(
     img: &GeneratedImage,
 ) {
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     let pulled = c
-        .pull(r, cred, &StoreSink::new(&store), &NoProgress)
+        .pull(
+            r,
+            cred,
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        )
         .await
         .unwrap();
     assert_eq!(pulled.manifest_digest.to_string(), img.top_digest());
@@ -98,7 +104,12 @@ async fn pull_and_check(
     assert_store_verifies(root.path());
     // A second pull downloads nothing.
     let again = c
-        .pull(r, cred, &StoreSink::new(&store), &NoProgress)
+        .pull(
+            r,
+            cred,
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        )
         .await
         .unwrap();
     assert_eq!(again.bytes_downloaded, 0);
@@ -118,9 +129,14 @@ async fn anonymous_resolve_and_pull() {
     // By digest: the manifest is fetched by digest and checked against it.
     let by_digest = reference(reg, &format!("anon/app@{}", img.top_digest()));
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     let p = c
-        .pull(&by_digest, None, &StoreSink::new(&store), &NoProgress)
+        .pull(
+            &by_digest,
+            None,
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        )
         .await
         .unwrap();
     assert_eq!(p.manifest_digest.to_string(), img.top_digest());
@@ -133,9 +149,14 @@ async fn pulled_digests_equal_skopeo_copy() {
     let img = push(reg, &small("v1", 2), "anon/skopeo:v1");
     let r = reference(reg, "anon/skopeo:v1");
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     let pulled = client()
-        .pull(&r, None, &StoreSink::new(&store), &NoProgress)
+        .pull(
+            &r,
+            None,
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        )
         .await
         .unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -327,9 +348,14 @@ async fn multi_arch_platform_choice() {
         o.platform = Some(plat.parse::<Platform>().unwrap());
         let c = Client::new(o).unwrap();
         let root = tempfile::tempdir().unwrap();
-        let store = Store::open(root.path()).unwrap();
+        let store = Arc::new(Store::open(root.path()).unwrap());
         let p = c
-            .pull(&r, None, &StoreSink::new(&store), &NoProgress)
+            .pull(
+                &r,
+                None,
+                Arc::new(StoreSink::new(store.clone())),
+                &NoProgress,
+            )
             .await
             .unwrap();
         assert_eq!(p.manifest_digest.to_string(), img.top_digest());
@@ -346,10 +372,15 @@ async fn multi_arch_platform_choice() {
     let mut o = ClientOptions::default();
     o.platform = Some("windows/amd64".parse().unwrap());
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     let err = Client::new(o)
         .unwrap()
-        .pull(&r, None, &StoreSink::new(&store), &NoProgress)
+        .pull(
+            &r,
+            None,
+            Arc::new(StoreSink::new(store.clone())),
+            &NoProgress,
+        )
         .await
         .unwrap_err();
     match err {

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::{Digest, Reference};
-use pullsim_registry::{Client, ClientOptions, NoProgress};
+use pullsim_registry::{BlobSink, Client, ClientOptions, NoProgress};
 use pullsim_runtime::StoreSink;
 use pullsim_store::Store;
 use sha2::Digest as _;
@@ -199,7 +199,7 @@ async fn partial_ingest_is_resumed_with_range() {
     let (host, f) = serve().await;
     let r = Reference::parse_normalized(&format!("{host}/tok/app:1")).unwrap();
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     let layer = Digest::parse(&sha(&f.layer)).unwrap();
     {
         // An interrupted download: the client's ingest ref is "<repository>@<digest>".
@@ -220,7 +220,7 @@ async fn partial_ingest_is_resumed_with_range() {
         .pull(
             &r,
             Some(&AuthConfig::basic("alice", "pw")),
-            &StoreSink::new(&store),
+            Arc::new(StoreSink::new(store.clone())),
             &NoProgress,
         )
         .await
@@ -240,13 +240,13 @@ async fn concurrent_pulls_download_a_shared_blob_once() {
     let r1 = Reference::parse_normalized(&format!("{host}/tok/app:1")).unwrap();
     let r2 = Reference::parse_normalized(&format!("{host}/tok/app:2")).unwrap();
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     let c = Client::new(ClientOptions::default()).unwrap();
     let cred = AuthConfig::basic("alice", "pw");
-    let sink = StoreSink::new(&store);
+    let sink: Arc<dyn BlobSink> = Arc::new(StoreSink::new(store.clone()));
     let (a, b) = tokio::join!(
-        c.pull(&r1, Some(&cred), &sink, &NoProgress),
-        c.pull(&r2, Some(&cred), &sink, &NoProgress)
+        c.pull(&r1, Some(&cred), sink.clone(), &NoProgress),
+        c.pull(&r2, Some(&cred), sink, &NoProgress)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(f.layer_gets.load(Ordering::SeqCst), 1);
