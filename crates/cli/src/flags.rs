@@ -18,7 +18,6 @@ use pullsim_credentials::PullSecret;
 use pullsim_node::pods::{self, SecretSet};
 use pullsim_node::sync::PodRun;
 use pullsim_policy::PullPolicy;
-use pullsim_registry::{Client, ClientOptions, Platform};
 use pullsim_store::{Store, StoreOptions};
 
 /// `-o text|json`: human text (the default) or JSON, one object per line.
@@ -53,23 +52,11 @@ pub struct RegistryFlags {
     /// unavailable, after the credentials have been selected.
     #[arg(long)]
     pub offline: bool,
-}
-
-impl RegistryFlags {
-    /// A registry client from the flags, with extra option changes.
-    pub fn client(
-        &self,
-        platform: Option<Platform>,
-        tune: impl FnOnce(&mut ClientOptions),
-    ) -> anyhow::Result<Client> {
-        let mut o = ClientOptions::default();
-        o.insecure_registries = self.insecure_registry.clone();
-        o.ca_files = self.ca_file.clone();
-        o.platform = platform;
-        o.offline = self.offline;
-        tune(&mut o);
-        Client::new(o).context("creating the registry client")
-    }
+    /// containerd's image_pull_progress_timeout: a pull whose open requests (headers, bodies,
+    /// token and error answers) receive nothing for this long is cancelled (e.g. 30s, 5m; 0
+    /// disables). Error and token bodies are read only up to a fixed size whatever it is.
+    #[arg(long = "image-pull-progress-timeout", value_name = "DURATION", default_value = "5m", value_parser = crate::cmd::images_fmt::parse_duration)]
+    pub image_pull_progress_timeout: std::time::Duration,
 }
 
 /// Credential source flags (`pull`, `creds check`, `creds match`).

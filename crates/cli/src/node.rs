@@ -38,6 +38,7 @@ pub fn runtime_config(
     cfg.insecure_registries = registry.insecure_registry.clone();
     cfg.ca_files = registry.ca_file.clone();
     cfg.offline = registry.offline;
+    cfg.image_pull_progress_timeout = registry.image_pull_progress_timeout;
     cfg.on_store_wait = Some(Arc::new(|p: &Path| {
         eprintln!(
             "waiting for the store lock held by another pullsim process ({})",

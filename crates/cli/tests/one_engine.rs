@@ -150,6 +150,7 @@ fn pull_and_pod_run_agree_on_the_whole_matrix() {
                     if present { "present" } else { "absent" }
                 );
                 let base = f.dir.path().join(case.replace('/', "-"));
+                std::fs::create_dir_all(&base).unwrap();
                 let (root_pull, root_pod) = (base.join("pull"), base.join("pod"));
                 if present {
                     let warm = pullsim(

@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use pullsim_reference::Reference;
 use pullsim_store::{ImageRecord, Store};
+use pullsim_node::records::PullRecordsAccessor as _;
 use serde_json::json;
 
 use super::images_fmt::{human_duration, human_size, short_id};
@@ -199,11 +200,24 @@ pub(crate) fn ls(store: &Store, a: LsArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn inspect(store: &Store, a: RefsArgs) -> anyhow::Result<ExitCode> {
+    // The kubelet's KEP-2535 record of each image, read (never created) from its files.
+    let kubelet = crate::node::kubelet_dir(store.root());
+    let records = kubelet
+        .is_dir()
+        .then(|| pullsim_node::records::FsPullRecords::new(&kubelet))
+        .transpose()?;
     for rec in resolve_all(store, &a.images)? {
         let mut v = record_json(&rec);
         v["blobs"] = json!(rec.blobs.iter().map(|d| d.to_string()).collect::<Vec<_>>());
-        v["pulled_record"] = match store.pulled_record(&rec.id())? {
-            Some(p) => snake_keys(serde_json::to_value(p)?, false),
+        let pulled = match &records {
+            Some(r) => r.get_image_pulled_record(&rec.id())?,
+            None => None,
+        };
+        v["pulled_record"] = match pulled {
+            Some(p) => snake_keys(
+                serde_json::from_slice(&pullsim_node::records::encode_pulled_record(&p)?)?,
+                false,
+            ),
             None => serde_json::Value::Null,
         };
         match a.format.output {

@@ -35,9 +35,6 @@ pub struct PullArgs {
     /// Blobs downloaded at the same time (containerd's max_concurrent_downloads).
     #[arg(long, value_name = "N", default_value_t = pullsim_registry::DEFAULT_MAX_CONCURRENT_LAYERS)]
     pub max_concurrent_downloads: usize,
-    /// Give up on a download after this many seconds without a byte.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    pub progress_timeout: u64,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]
@@ -107,7 +104,6 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let cfg = runtime_config(&root, &args.registry, |c| {
         c.platform = args.platform.clone();
         c.max_concurrent_downloads = args.max_concurrent_downloads;
-        c.progress_timeout = std::time::Duration::from_secs(args.progress_timeout.max(1));
     });
     let mut service = ContainerdImageService::new(cfg)?;
     if args.output == Format::Text && std::io::stderr().is_terminal() {
