@@ -9,12 +9,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use pullsim_credentials::Keyring;
+use pullsim_credentials::PullSecret;
 use pullsim_credentials::plugin::duration::parse_go_duration;
 use pullsim_node::Manifests;
 use pullsim_node::kubelet_config::{
     FlagOverrides, KubeletConfig, KubeletConfigFile, parse_feature_gates, resolve,
 };
-use pullsim_credentials::PullSecret;
 use pullsim_node::pods::{self, SecretSet};
 use pullsim_node::sync::PodRun;
 use pullsim_policy::PullPolicy;

@@ -1,9 +1,9 @@
 //! `pullsim images ...`: the node's image store (list, inspect, remove, pin, GC, verify, disk
 //! usage, load and save).
 
-use std::sync::Arc;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use pullsim_store::{LoadOptions, Store};

@@ -72,7 +72,14 @@ pub(crate) fn run(store: Arc<Store>, a: GcArgs) -> anyhow::Result<ExitCode> {
     let root = store.root().to_path_buf();
     let cfg = runtime_config(&root, &RegistryFlags::default(), |c| c.offline = true);
     let runtime = ContainerdImageService::with_store(store, &cfg)?;
-    let run = collect_with_content(&runtime, &policy, a.capacity, &in_use, a.orphan_grace, a.dry_run)?;
+    let run = collect_with_content(
+        &runtime,
+        &policy,
+        a.capacity,
+        &in_use,
+        a.orphan_grace,
+        a.dry_run,
+    )?;
     let report = &run.report;
     let deleted: Vec<String> = report.planned.iter().flat_map(image_names).collect();
     match a.format.output {
@@ -140,6 +147,7 @@ fn image_names(i: &Image) -> Vec<String> {
 }
 
 /// What `images gc` did: the content GC, then the kubelet's image GC.
+#[derive(Debug)]
 pub struct GcRun {
     /// Unreferenced blobs deleted before planning (none on a dry run).
     pub orphans: PruneOutcome,
@@ -156,7 +164,15 @@ pub fn collect_with_content(
     orphan_grace: Duration,
     dry_run: bool,
 ) -> anyhow::Result<GcRun> {
-    collect_at(runtime, policy, capacity, in_use, orphan_grace, pullsim_store::now_ms(), dry_run)
+    collect_at(
+        runtime,
+        policy,
+        capacity,
+        in_use,
+        orphan_grace,
+        pullsim_store::now_ms(),
+        dry_run,
+    )
 }
 
 fn collect_at(
@@ -366,12 +382,7 @@ mod tests {
         let mut imgs = four();
         imgs[1].pinned = true; // b
         let (_d, store, rt, recs) = setup(&imgs);
-        let run = gc(
-            &rt,
-            low60(),
-            capacity_for(used(&store), 95),
-            &[&recs["d"]],
-        );
+        let run = gc(&rt, low60(), capacity_for(used(&store), 95), &[&recs["d"]]);
         assert_eq!(names(&run, &recs), vec!["c", "a"]);
         assert!(
             store

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use pullsim_node::records::PullRecordsAccessor as _;
 use pullsim_reference::Reference;
 use pullsim_store::{ImageRecord, Store};
-use pullsim_node::records::PullRecordsAccessor as _;
 use serde_json::json;
 
 use super::images_fmt::{human_duration, human_size, short_id};

@@ -83,7 +83,12 @@ pub fn print_text(report: &SimReport, needed_network: Option<&[String]>) -> anyh
                 outln!("  deleted {id}");
             }
             for e in &gc.events {
-                outln!("  {}  {}  {}", e.event_type.as_str(), e.reason.as_str(), e.message);
+                outln!(
+                    "  {}  {}  {}",
+                    e.event_type.as_str(),
+                    e.reason.as_str(),
+                    e.message
+                );
             }
             if let Some(e) = gc.deletion_error() {
                 outln!("  error: {e}");

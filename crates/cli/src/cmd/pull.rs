@@ -135,7 +135,10 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
             if let Some(needed) = &offline
                 && !needed.is_empty()
             {
-                eprintln!("offline: these images needed the network: {}", needed.join(", "));
+                eprintln!(
+                    "offline: these images needed the network: {}",
+                    needed.join(", ")
+                );
             }
         }
     }
