@@ -306,8 +306,8 @@ fn every_json_line_has_a_known_kind() {
         ),
         (vec!["creds", "check", &remote], &["attempt", "result"]),
         (vec!["creds", "check", "BAD//x"], &["result"]),
-        (vec!["pull", &remote], &["event"]),
-        (vec!["pull", "nginx:v1"], &["event"]),
+        (vec!["pull", &remote], &["event", "container"]),
+        (vec!["pull", "nginx:v1"], &["event", "container"]),
         (
             vec!["pod", "run", &pod, &never, "--offline", "--capacity", "1"],
             &["event", "container", "gc"],

@@ -67,12 +67,17 @@ fn anonymous_pull_then_present_then_never() {
     // The store verifies (every blob re-hashed, index consistent).
     let v = pullsim(root.path(), &["images", "verify"]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
-    // IfNotPresent (tag v1): the local image is used.
+    // IfNotPresent (tag v1): the local image is used. KubeletEnsureSecretPulledImages is on
+    // by default (beta in 1.35) and the anonymous pull recorded the image as accessible to
+    // every pod, so the kubelet's message carries the KEP-2535 suffix, as `pod run` prints it
+    // (pkg/kubelet/images/image_manager.go).
     let o = pullsim(root.path(), &["pull", &image, "-o", "json"]);
     assert_eq!(o.code, 0);
     assert_eq!(
         events(&o.stdout)[0]["message"],
-        format!("Container image \"{image}\" already present on machine")
+        format!(
+            "Container image \"{image}\" already present on machine and can be accessed by the pod"
+        )
     );
     // Never, absent
     let absent = format!("{}/cli/absent:v1", reg.host);

@@ -141,9 +141,14 @@ pub(crate) fn run(store: Arc<Store>, a: GcArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every name of an image (tags, then digests).
-fn image_names(i: &Image) -> Vec<String> {
-    i.repo_tags.iter().chain(&i.repo_digests).cloned().collect()
+/// The names of an image as the store recorded them: its tags, or its digests when it was
+/// only ever named by digest.
+pub(crate) fn image_names(i: &Image) -> Vec<String> {
+    if i.repo_tags.is_empty() {
+        i.repo_digests.clone()
+    } else {
+        i.repo_tags.clone()
+    }
 }
 
 /// What `images gc` did: the content GC, then the kubelet's image GC.
@@ -455,8 +460,14 @@ mod tests {
 
     #[test]
     fn unreferenced_blobs_are_deleted_and_referenced_ones_kept() {
-        let (_d, store, rt, recs) = setup(&four());
-        let orphan = store.put_bytes(b"left by a failed pull").unwrap();
+        let (d, store, rt, recs) = setup(&four());
+        // Left by a pull that failed in another process, now gone (its lease went with it; a
+        // blob this process wrote and has not recorded yet is leased, and kept).
+        let orphan = {
+            let other = Store::open(d.path()).unwrap();
+            other.put_bytes(b"left by a failed pull").unwrap()
+        };
+        let in_flight = store.put_bytes(b"written, not yet recorded").unwrap();
         let run = gc(
             &rt,
             GcPolicy::default(),
@@ -465,6 +476,7 @@ mod tests {
         );
         assert_eq!(run.orphans.blobs_deleted, vec![orphan.clone()]);
         assert!(!store.has_blob(&orphan));
+        assert!(store.has_blob(&in_flight));
         for r in recs.values() {
             for b in &r.blobs {
                 assert!(store.has_blob(b));

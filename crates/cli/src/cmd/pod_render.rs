@@ -169,7 +169,7 @@ pub fn print_json(report: &SimReport, needed_network: Option<&[String]>) -> anyh
                 "amount_to_free": gc.plan.amount_to_free,
                 "deleted_image_ids": gc.plan.to_delete,
                 "causes": gc.plan.causes,
-                "deleted": gc.planned.iter().flat_map(|i| i.repo_tags.iter().chain(&i.repo_digests)).collect::<Vec<_>>(),
+                "deleted": gc.planned.iter().flat_map(crate::cmd::images_gc::image_names).collect::<Vec<_>>(),
                 "bytes_freed": gc.bytes_freed,
                 "warning": gc.plan.warning,
                 "error": gc.deletion_error(),
