@@ -25,9 +25,6 @@ pub mod pullers;
 pub mod verification;
 mod vocab;
 
-/// Virtual time: a duration since an arbitrary epoch chosen by the caller.
-pub type Time = std::time::Duration;
-
 pub use backoff::{Backoff, backoff_key};
 pub use decision::{Decision, Presence, decide, decision_event};
 pub use defaulting::{apply_default_image_tag, default_pull_policy, invalid_image_event};
@@ -35,4 +32,4 @@ pub use error::PolicyError;
 pub use gc::{GcCause, GcImage, GcPlan, GcPolicy, plan_gc, plan_gc_since};
 pub use pullers::{PullerConfig, PullerMode, TokenBucket};
 pub use verification::{Allowlist, Verification, VerificationPolicy};
-pub use vocab::{Event, EventReason, EventType, PullPolicy, Reason};
+pub use vocab::{Event, EventReason, EventType, PullPolicy, Reason, Time};

@@ -234,3 +234,6 @@ impl Event {
         }
     }
 }
+
+/// Virtual time: a duration since an arbitrary epoch chosen by the caller.
+pub type Time = std::time::Duration;

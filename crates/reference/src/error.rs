@@ -5,7 +5,7 @@
 //! pkg/util/parsers/parsers.go) and then says what is wrong and where. [`ParseError::upstream`]
 //! returns the upstream text alone, byte for byte, for kubelet-identical messages.
 
-use crate::digest::Algorithm;
+use crate::algorithm::Algorithm;
 use crate::go::go_quote;
 
 /// Why a reference, digest, tag or image name was rejected.

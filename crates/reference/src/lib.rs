@@ -16,6 +16,7 @@
 //! where; [`ParseError::upstream`] gives the upstream text alone.
 #![deny(missing_docs)]
 
+mod algorithm;
 mod digest;
 mod error;
 mod go;
@@ -23,7 +24,8 @@ mod grammar;
 mod image_name;
 mod reference;
 
-pub use digest::{Algorithm, Digest};
+pub use algorithm::Algorithm;
+pub use digest::Digest;
 pub use error::ParseError;
 pub use go::{go_quote, terminal_safe};
 pub use image_name::{ImageName, parse_image_name};
