@@ -453,7 +453,11 @@ mod tests {
     #[test]
     fn unreferenced_blobs_are_deleted_and_referenced_ones_kept() {
         let (_d, store, recs) = setup(&four());
-        let orphan = store.put_bytes(b"left by a failed pull").unwrap();
+        // Left by a failed pull of another process (a live writer's lease would keep it).
+        let orphan = Store::open(store.root())
+            .unwrap()
+            .put_bytes(b"left by a failed pull")
+            .unwrap();
         let run = gc(
             &store,
             GcPolicy::default(),
