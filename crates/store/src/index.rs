@@ -164,8 +164,8 @@ impl Index {
         self.write_inner(false, f, after)
     }
 
-    /// [`Index::write_then`]; with `replace_lost`, a missing or empty index is created even
-    /// though `index.json` lists images (the rebuild from the layout).
+    /// [`Index::write_then`]; with `replace_lost`, the index file (if any) is moved aside to
+    /// `pullsim.redb.damaged` and a new one created (the rebuild from the layout).
     pub(crate) fn write_inner<T, U>(
         &self,
         replace_lost: bool,
@@ -174,15 +174,27 @@ impl Index {
     ) -> Result<(T, U), StoreError> {
         let _g = self.lock.acquire(true)?;
         catch(&self.path, || {
-            match self.file_state()? {
+            let state = if replace_lost {
+                // The rebuild: whatever is there goes aside, under the same lock.
+                let aside = self.path.with_file_name("pullsim.redb.damaged");
+                match std::fs::rename(&self.path, &aside) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(StoreError::io("rename", &self.path, e)),
+                }
+                FileState::Creatable
+            } else {
+                self.file_state()?
+            };
+            match state {
                 FileState::Present => {}
-                FileState::Lost(reason) if !replace_lost => {
+                FileState::Lost(reason) => {
                     return Err(StoreError::IndexUnusable {
                         path: self.path.clone(),
                         reason,
                     });
                 }
-                FileState::Creatable | FileState::Lost(_) => {
+                FileState::Creatable => {
                     // redb would not initialize a 0-byte file as a new database.
                     match std::fs::remove_file(&self.path) {
                         Ok(()) => {}

@@ -254,17 +254,11 @@ impl Store {
             }
         }
         let path = self.index.path.clone();
-        {
-            let _g = self.lock.acquire(true)?;
-            let aside = path.with_file_name("pullsim.redb.damaged");
-            match std::fs::rename(&path, &aside) {
-                Ok(()) => notes.push(format!(
-                    "moved the unusable index ({reason}) to {}",
-                    aside.display()
-                )),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(StoreError::io("rename", &path, e)),
-            }
+        if path.exists() {
+            notes.push(format!(
+                "moved the unusable index ({reason}) to {}",
+                path.with_file_name("pullsim.redb.damaged").display()
+            ));
         }
         let records: Vec<ImageRecord> = keep.into_values().collect();
         self.index.write_inner(

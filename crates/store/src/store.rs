@@ -141,6 +141,20 @@ impl Store {
         self.generation().map(|_| ())
     }
 
+    /// Stop holding blobs that [`Store::hold_blob`], [`Store::writer`] or [`Store::put_blob`]
+    /// held and that will not be recorded (a pull that failed or was cancelled), so that GC
+    /// may delete them. Recording an image releases its blobs by itself.
+    pub fn release_held(&self, blobs: &[Digest]) {
+        if let Some(lease) = self
+            .own_lease
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            lease.release(blobs.iter());
+        }
+    }
+
     /// `ROOT/leases`.
     pub(crate) fn leases_dir(&self) -> &Path {
         &self.leases_dir

@@ -137,13 +137,16 @@ impl Store {
     ///
     /// A gzip-compressed tar (`docker save | gzip`) is decompressed into `ingest/` first.
     pub fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Vec<LoadedImage>, StoreError> {
+        // Nothing is ingested into a store whose index cannot record it.
+        self.check_index()?;
         let lease = Arc::new(Lease::new(self.leases_dir(), self.lock.clone())?);
         match self.gunzip_if_needed(path)? {
-            Some(tmp) => {
+            Some((tmp, lock)) => {
                 let display = format!("{} (gzip)", path.display());
                 let r = Source::open_named(&tmp, display)
                     .and_then(|src| self.load_from(&src, opts, &lease));
                 let _ = std::fs::remove_dir_all(tmp.parent().unwrap_or(&tmp));
+                drop(lock);
                 r
             }
             None => {
@@ -154,8 +157,12 @@ impl Store {
     }
 
     /// When `path` is a gzip file, decompress it into a fresh directory under `ingest/` and
-    /// return the tar's path.
-    fn gunzip_if_needed(&self, path: &Path) -> Result<Option<std::path::PathBuf>, StoreError> {
+    /// return the tar's path, with the directory's `lock` held (so that `verify --repair`
+    /// does not take it for a stale ingest while the load reads it).
+    fn gunzip_if_needed(
+        &self,
+        path: &Path,
+    ) -> Result<Option<(std::path::PathBuf, std::fs::File)>, StoreError> {
         if path.is_dir() {
             return Ok(None);
         }
@@ -166,6 +173,13 @@ impl Store {
         }
         let dir = self.ingest_dir().join(crate::ingest::tmp_ref_name());
         std::fs::create_dir_all(&dir).map_err(|e| StoreError::io("create", &dir, e))?;
+        let lock_path = dir.join("lock");
+        let lock = std::fs::File::create(&lock_path)
+            .and_then(|l| l.lock().map(|()| l))
+            .map_err(|e| {
+                let _ = std::fs::remove_dir_all(&dir);
+                StoreError::io("lock", &lock_path, e)
+            })?;
         let tar = dir.join("archive.tar");
         let result = (|| {
             let f = std::fs::File::open(path).map_err(|e| StoreError::io("open", path, e))?;
@@ -207,7 +221,7 @@ impl Store {
             Ok(())
         })();
         match result {
-            Ok(()) => Ok(Some(tar)),
+            Ok(()) => Ok(Some((tar, lock))),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
                 Err(e)
