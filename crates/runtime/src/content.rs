@@ -118,8 +118,11 @@ impl BlobWrite for StoreWrite {
 }
 
 impl BlobSink for StoreSink {
+    /// Present, and held (a lease, as containerd's pull holds what it will reference) until
+    /// the image is recorded: a concurrent `images rm` or GC cannot delete a blob the pull
+    /// skipped because it was there.
     fn has(&self, digest: &Digest) -> bool {
-        self.store.has_blob(digest)
+        self.store.hold_blob(digest).unwrap_or(false)
     }
 
     fn read_small(&self, digest: &Digest) -> Result<Option<Vec<u8>>, SinkError> {

@@ -684,6 +684,7 @@ impl Store {
     pub(crate) fn update_record(
         &self,
         key: &str,
+        rewrite_layout: bool,
         f: impl FnOnce(&mut ImageRecord),
     ) -> Result<bool, StoreError> {
         let path = self.index.path.clone();
@@ -709,7 +710,7 @@ impl Store {
             },
             // index.json carries pins, labels and times too.
             |db, found| {
-                if *found {
+                if *found && rewrite_layout {
                     crate::layout::write_index_json(&self.root, db, &path)?;
                 }
                 Ok(())
@@ -727,7 +728,11 @@ impl Store {
     /// Mark the image found by `r` as used now (`now_unix_ms`). Returns whether it was found.
     pub fn touch(&self, r: &Reference, now_unix_ms: u64) -> Result<bool, StoreError> {
         match self.resolve_key(r)? {
-            Some(key) => self.update_record(&key, |rec| {
+            // Only the index: rewriting index.json (the whole store, two fsyncs) on every use
+            // would put a cost that grows with the store on the cache-hit path. The layout
+            // keeps the last-used time of its last rewrite; a rebuild from it may make an image
+            // look less recently used, never lose it.
+            Some(key) => self.update_record(&key, false, |rec| {
                 rec.last_used_ms = rec.last_used_ms.max(now_unix_ms)
             }),
             None => Ok(false),
@@ -736,7 +741,7 @@ impl Store {
 
     /// Pin or unpin the record with index key `key`. Returns whether it was found.
     pub fn set_pinned(&self, key: &str, pinned: bool) -> Result<bool, StoreError> {
-        self.update_record(key, |rec| rec.pinned = pinned)
+        self.update_record(key, true, |rec| rec.pinned = pinned)
     }
 
     /// Set (or with `None` remove) a label on the record with index key `key`.
@@ -746,7 +751,7 @@ impl Store {
         name: &str,
         value: Option<&str>,
     ) -> Result<bool, StoreError> {
-        self.update_record(key, |rec| match value {
+        self.update_record(key, true, |rec| match value {
             Some(v) => {
                 rec.labels.insert(name.to_string(), v.to_string());
             }
