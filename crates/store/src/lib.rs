@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod export;
 mod gc;
 mod import;
 mod index;
@@ -53,14 +54,7 @@ pub use ingest::{BlobWriter, CommitOutcome};
 pub use legacy::LegacyNodeRecords;
 pub use lock::WaitReporter;
 pub use media::*;
+pub use record::now_ms;
 pub use record::{ImageRecord, Origin};
 pub use store::{Store, StoreOptions};
 pub use verify::{VerifyProblem, VerifyReport};
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}

@@ -236,7 +236,7 @@ impl Store {
         lease: &Arc<Lease>,
     ) -> Result<Vec<LoadedImage>, StoreError> {
         let now = if opts.now_ms == 0 {
-            crate::now_ms()
+            crate::record::now_ms()
         } else {
             opts.now_ms
         };
