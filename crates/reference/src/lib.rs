@@ -23,6 +23,7 @@ mod go;
 mod grammar;
 mod image_name;
 mod reference;
+pub mod rfc3339;
 
 pub use algorithm::Algorithm;
 pub use digest::Digest;

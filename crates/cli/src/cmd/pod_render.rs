@@ -12,27 +12,7 @@ use crate::output::{self, Kind, outln};
 
 /// RFC 3339 UTC with milliseconds for a Unix time in ms (`2026-11-28T17:00:00.123Z`).
 pub fn rfc3339_ms(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let ms = unix_ms % 1000;
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
+    pullsim_reference::rfc3339::format_rfc3339_millis(i64::try_from(unix_ms).unwrap_or(i64::MAX))
 }
 
 fn event_time(report: &SimReport, t: Duration) -> String {
@@ -220,16 +200,4 @@ pub fn container_type_of_word(word: &str) -> &'static str {
     .into_iter()
     .find(|s| s.word() == word)
     .map_or("container", container_type)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rfc3339_ms;
-
-    #[test]
-    fn rfc3339_known_instants() {
-        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(rfc3339_ms(1_796_000_000_123), "2026-11-30T00:53:20.123Z");
-    }
 }

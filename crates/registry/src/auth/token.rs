@@ -111,50 +111,11 @@ pub(crate) fn token_lifetime(
     expiry.duration_since(now_wall).ok()
 }
 
-/// Parse an RFC 3339 timestamp (`2024-05-01T12:00:00Z`, fractional seconds and offsets
-/// allowed).
+/// Parse an RFC 3339 timestamp as Go's `time.Time` JSON decoding does (`issued_at`).
 pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut i = 19;
-    let mut nanos: u32 = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let frac = &s[start..i];
-        let digits: String = frac.chars().take(9).collect();
-        let padded = format!("{digits:0<9}");
-        nanos = padded.parse().ok()?;
-    }
-    let offset_secs: i64 = match b.get(i)? {
-        b'Z' | b'z' => 0,
-        b'+' | b'-' => {
-            let sign = if b[i] == b'-' { -1 } else { 1 };
-            let oh = num(i + 1..i + 3)?;
-            let om = num(i + 4..i + 6)?;
-            sign * (oh * 3600 + om * 60)
-        }
-        _ => return None,
-    };
-    // days from civil (Howard Hinnant's algorithm)
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    let secs = days * 86400 + h * 3600 + mi * 60 + se - offset_secs;
+    let (secs, nanos) = pullsim_reference::rfc3339::parse_rfc3339(s)?;
     let secs = u64::try_from(secs).ok()?;
-    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+    UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
 }
 
 /// Go's `url.Values.Encode` order and escaping: keys sorted (`scope` before `service`).
