@@ -313,9 +313,19 @@ fn pod_explain_works_from_the_layout_when_the_index_is_unusable() {
     let e = &out.json()[0];
     assert_eq!(e["kind"], "explain");
     assert_eq!(e["image"], "example.com/team/a:v1");
-    assert_eq!(
-        e["decision"].as_str().unwrap().contains("pull"),
-        false,
+    // Found from index.json: used as it is, not pulled.
+    assert!(
+        e["presence"]
+            .as_str()
+            .unwrap()
+            .starts_with("present as image"),
+        "{e}"
+    );
+    assert!(
+        e["decision"]
+            .as_str()
+            .unwrap()
+            .starts_with("use the local image"),
         "{e}"
     );
     assert!(

@@ -259,13 +259,13 @@ fn marker_password_never_printed_from_malformed_manifests() {
                     out.stderr
                 ));
             }
-            if let Some(n) = line {
-                if !names_line(&out.stderr, n) {
-                    problems.push(format!(
-                        "{name}: {args:?}: the error does not name line {n}:\n{}",
-                        out.stderr
-                    ));
-                }
+            if let Some(n) = line
+                && !names_line(&out.stderr, n)
+            {
+                problems.push(format!(
+                    "{name}: {args:?}: the error does not name line {n}:\n{}",
+                    out.stderr
+                ));
             }
         }
     }
