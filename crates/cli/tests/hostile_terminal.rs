@@ -165,3 +165,67 @@ fn control_characters_in_the_image_argument_are_escaped_in_pull_and_creds_check(
         }
     }
 }
+
+/// Regression: `secret lint` printed its error line, its findings and its `ok` line with the file
+/// name raw, and `secret decode` the file, namespace, name, key and (with --show-secrets)
+/// password raw.
+#[test]
+fn secret_lint_and_decode_escape_control_characters() {
+    let node = Node::new();
+    let cfg = r#"{"auths":{"r.example\u001b[1m":{"username":"u","password":"p\u001b[2J"},"r2.example":{"auth":"bm9jb2xvbg=="}}}"#;
+    let text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: \"s\\e[31m\", namespace: \"n\\r\"}}\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {}\n",
+        pod_common::base64(cfg.as_bytes())
+    );
+    let faulty = node
+        .write("sec\u{1b}[31m.yaml", &text)
+        .display()
+        .to_string();
+    // The same without the faulty entry, for decode.
+    let text = text.replace(
+        &pod_common::base64(cfg.as_bytes()),
+        &pod_common::base64(
+            cfg.replace(r#","r2.example":{"auth":"bm9jb2xvbg=="}"#, "")
+                .as_bytes(),
+        ),
+    );
+    let secret = node
+        .write("dec\u{1b}[31m.yaml", &text)
+        .display()
+        .to_string();
+    let broken = node
+        .write(
+            "broken\u{1b}[31m\r.yaml",
+            "kind: Secret\nmetadata: {name: [}\n",
+        )
+        .display()
+        .to_string();
+    let clean = node
+        .write(
+            "clean\u{7}.json",
+            r#"{"auths":{"r.example":{"username":"u","password":"p"}}}"#,
+        )
+        .display()
+        .to_string();
+    for (args, code) in [
+        (vec!["secret", "lint", &faulty], 1),
+        (vec!["secret", "lint", &broken], 2),
+        (vec!["secret", "lint", &clean], 0),
+        (vec!["secret", "decode", &secret], 0),
+        (vec!["secret", "decode", "--show-secrets", &secret], 0),
+        (vec!["secret", "decode", &broken], 2),
+    ] {
+        let out = node.pullsim(&args);
+        assert_clean(&format!("{args:?}"), &out);
+        assert_eq!(out.code, code, "{args:?}: {}{}", out.stdout, out.stderr);
+    }
+    let out = node.pullsim(&["secret", "decode", "--show-secrets", &secret]);
+    assert!(
+        out.stdout.contains(r"secret n\r/s\x1b[31m"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(r"password p\x1b[2J"), "{}", out.stdout);
+    let out = node.pullsim(&["secret", "lint", &clean]);
+    assert!(out.stdout.contains(r"clean\a.json: ok"), "{}", out.stdout);
+}
