@@ -215,7 +215,15 @@ fn run_damaged(fx: &Fixture, how: Damage) -> Vec<String> {
     damage(&node.root(), how);
     let mut problems = Vec::new();
     // A read-only command first: nothing may have changed the damage yet.
-    let degraded = node.pullsim(&["images", "verify"]).code == 1;
+    let verify = node.pullsim(&["images", "verify"]);
+    no_panic(&["verify".into()], &verify);
+    let degraded = verify.code == 1;
+    if degraded && !format!("{}{}", verify.stdout, verify.stderr).contains("--repair") {
+        problems.push(format!(
+            "{how:?}: verify does not say to repair: {}{}",
+            verify.stdout, verify.stderr
+        ));
+    }
     for (args, expect) in commands(&node) {
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = node.pullsim(&argv);
@@ -244,6 +252,17 @@ fn run_damaged(fx: &Fixture, how: Damage) -> Vec<String> {
             }
         }
     }
+    // What `images save` wrote from the layout is a whole image.
+    let other = Node::new();
+    let saved = node.dir.path().join("saved.tar").display().to_string();
+    let out = other.pullsim(&["images", "load", &saved]);
+    let loaded = names(&other.pullsim(&["images", "ls", "-o", "json"]));
+    if out.code != 0 || loaded != ["example.com/team/a:v1"] {
+        problems.push(format!(
+            "{how:?}: the saved archive loads as {loaded:?} (exit {}): {}",
+            out.code, out.stderr
+        ));
+    }
     // Repair restores every name; verify is clean afterwards; writes work again.
     let out = node.pullsim(&["images", "verify", "--repair"]);
     no_panic(&["verify".into(), "--repair".into()], &out);
@@ -253,7 +272,16 @@ fn run_damaged(fx: &Fixture, how: Damage) -> Vec<String> {
             out.code, out.stdout, out.stderr
         ));
     }
-    let listed = names(&node.pullsim(&["images", "ls", "-o", "json"]));
+    let ls = node.pullsim(&["images", "ls", "-o", "json"]);
+    let listed = names(&ls);
+    // The pin is kept too (unless the unpin went through on an index that still worked).
+    let pinned = ls
+        .json()
+        .iter()
+        .any(|v| v["name"] == "example.com/team/b:v2" && v["pinned"] == true);
+    if pinned != degraded {
+        problems.push(format!("{how:?}: after repair b:v2 pinned is {pinned}"));
+    }
     let mut expected = fx.names.clone();
     if !degraded {
         // The writes went through: c removed, d loaded.
