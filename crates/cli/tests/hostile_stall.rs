@@ -331,3 +331,134 @@ fn epoch_seconds(t: &str) -> f64 {
         .collect();
     days as f64 * 86_400.0 + hms[0] * 3600.0 + hms[1] * 60.0 + hms[2]
 }
+
+/// A registry whose error body (or token body) is 512 MiB, sent as fast as the client reads:
+/// for `/token` when `token`, else for the manifest GET (after a HEAD that names a digest).
+fn oversized_registry(token: bool) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let realm = format!("http://{addr}/token");
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            let realm = realm.clone();
+            std::thread::spawn(move || {
+                let req = read_request(&mut s);
+                let huge = |s: &mut TcpStream, status: &str, start: &[u8]| {
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        512u64 << 20
+                    );
+                    if s.write_all(head.as_bytes()).is_err() || s.write_all(start).is_err() {
+                        return;
+                    }
+                    let chunk = vec![b'a'; 1 << 20];
+                    for _ in 0..511 {
+                        if s.write_all(&chunk).is_err() {
+                            return;
+                        }
+                    }
+                };
+                if token {
+                    if req.starts_with("GET /token") || req.starts_with("POST /token") {
+                        huge(&mut s, "200 OK", b"{\"token\":\"");
+                    } else {
+                        let _ = s.write_all(
+                            format!(
+                                "HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: Bearer realm=\"{realm}\",service=\"big\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            )
+                            .as_bytes(),
+                        );
+                    }
+                } else if req.starts_with("HEAD ") {
+                    let _ = s.write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nDocker-Content-Digest: sha256:{}\r\nContent-Length: 500\r\nConnection: close\r\n\r\n",
+                            "cd".repeat(32)
+                        )
+                        .as_bytes(),
+                    );
+                } else {
+                    huge(
+                        &mut s,
+                        "500 Internal Server Error",
+                        b"{\"errors\":[{\"message\":\"",
+                    );
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Runs the binary, sampling its peak resident memory (`VmHWM`) until it exits.
+fn peak_rss(node: &Node, args: &[&str]) -> (i32, u64, Duration, String) {
+    let t = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pullsim"))
+        .arg("--root")
+        .arg(node.root())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    let code = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kb: u64 = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            peak_kb = peak_kb.max(kb);
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code().unwrap_or(-1);
+        }
+        assert!(
+            t.elapsed() < BOUND,
+            "{args:?} still running after {BOUND:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    (code, peak_kb, t.elapsed(), stdout)
+}
+
+/// Error and token bodies are read up to a fixed cap: a 512 MiB one costs neither its size in
+/// memory nor the time to send it all.
+#[test]
+fn oversized_error_and_token_bodies_are_read_up_to_a_cap() {
+    for token in [false, true] {
+        let addr = oversized_registry(token);
+        let node = Node::new();
+        let image = format!("{addr}/team/app:v1");
+        for args in [
+            vec!["pull", image.as_str(), "-o", "json"],
+            vec!["creds", "check", image.as_str(), "-o", "json"],
+        ] {
+            let (code, peak_kb, took, stdout) = peak_rss(&node, &args);
+            let what = format!("token {token}: {args:?}");
+            // creds check resolves only: the HEAD answered, it is pullable.
+            let expected = if !token && args[0] == "creds" { 0 } else { 1 };
+            assert_eq!(code, expected, "{what}: {stdout}");
+            assert!(peak_kb < 128 * 1024, "{what}: peak RSS {peak_kb} KiB");
+            assert!(took < Duration::from_secs(30), "{what}: took {took:?}");
+            let said = if token {
+                "token response larger than"
+            } else {
+                "500 Internal Server Error"
+            };
+            assert!(expected == 0 || stdout.contains(said), "{what}: {stdout}");
+        }
+    }
+}
