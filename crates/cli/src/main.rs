@@ -76,7 +76,14 @@ fn main() -> ExitCode {
         // `pullsim images ls | head -1`: the reader has what it wanted.
         Err(err) if err.chain().any(|e| e.is::<output::StdoutClosed>()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Errors quote user input (file names, manifest lines in a syntax error's excerpt):
+            // control characters escaped as `%q` escapes them, line by line (issue 11, item 9).
+            let text = format!("{err:#}");
+            let lines: Vec<_> = text
+                .split('\n')
+                .map(pullsim_reference::terminal_safe)
+                .collect();
+            eprintln!("error: {}", lines.join("\n"));
             exit::trouble()
         }
     }

@@ -12,7 +12,7 @@ use pullsim_node::records::{
     migrate_legacy,
 };
 use pullsim_runtime::{ContainerdImageService, RuntimeConfig};
-use pullsim_store::Store;
+use pullsim_store::{LegacyNodeRecords, Store};
 
 use crate::flags::RegistryFlags;
 
@@ -83,7 +83,17 @@ pub fn dry_run_records(
     root: &Path,
 ) -> anyhow::Result<DryRunRecords<Box<dyn PullRecordsAccessor>>> {
     let dir = kubelet_dir(root);
-    let legacy = runtime.store().legacy_node_records()?;
+    let legacy = match runtime.store().legacy_node_records() {
+        // A read-only command works from the layout when the index is unusable (issue 11): the
+        // old records only ever lived in the index, and a rebuilt index has none either.
+        Err(e) if e.is_index_unusable() => {
+            eprintln!(
+                "warning: {e}; explaining without the KEP-2535 records an older pullsim kept in it"
+            );
+            LegacyNodeRecords::default()
+        }
+        other => other?,
+    };
     let files = dir
         .is_dir()
         .then(|| FsPullRecords::new(&dir))

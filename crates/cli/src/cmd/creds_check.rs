@@ -124,8 +124,14 @@ fn print(r: &Report, format: Format) -> anyhow::Result<()> {
     }
 }
 
+/// A user- or registry-controlled string for the terminal (control characters escaped as `%q`
+/// does).
+fn safe(s: &str) -> std::borrow::Cow<'_, str> {
+    pullsim_reference::terminal_safe(s)
+}
+
 fn print_text(r: &Report) -> anyhow::Result<()> {
-    outln!("image:     {}", r.image);
+    outln!("image:     {}", safe(&r.image));
     outln!("reference: {}", r.reference.as_deref().unwrap_or("-"));
     let n = r.attempts.len();
     for (i, a) in r.attempts.iter().enumerate() {
@@ -133,11 +139,13 @@ fn print_text(r: &Report) -> anyhow::Result<()> {
             "attempt {}/{n}: source {} key {} username {}",
             i + 1,
             a.source,
-            a.key.as_deref().unwrap_or("-"),
-            a.username
-                .as_deref()
-                .filter(|u| !u.is_empty())
-                .unwrap_or("-"),
+            safe(a.key.as_deref().unwrap_or("-")),
+            safe(
+                a.username
+                    .as_deref()
+                    .filter(|u| !u.is_empty())
+                    .unwrap_or("-")
+            ),
         );
         outln!(
             "  auth scheme: {}; token: {}; HTTP status: {}; registry error: {}; digest: {}",
@@ -150,21 +158,21 @@ fn print_text(r: &Report) -> anyhow::Result<()> {
             a.status
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "-".into()),
-            a.registry_error.as_deref().unwrap_or("-"),
+            safe(a.registry_error.as_deref().unwrap_or("-")),
             a.digest.as_deref().unwrap_or("-"),
         );
         match &a.error {
             None => outln!("  outcome: ok"),
-            Some(e) => outln!("  outcome: {}: {e}", a.outcome),
+            Some(e) => outln!("  outcome: {}: {}", a.outcome, safe(e)),
         }
     }
     if r.pullable {
-        outln!("verdict: pullable — {}", r.message);
+        outln!("verdict: pullable — {}", safe(&r.message));
     } else {
         outln!(
             "verdict: not pullable ({}) — {}",
             r.reason.as_deref().unwrap_or("ErrImagePull"),
-            r.message
+            safe(&r.message)
         );
     }
     Ok(())

@@ -45,7 +45,7 @@ pub struct RunArgs {
     #[arg(long = "virtual-time", requires = "until")]
     pub virtual_time: bool,
     /// Keep re-syncing pods that are not ready for this long (e.g. 5m); without it each pod is
-    /// synced once.
+    /// synced once. With --virtual-time at most 168h (a week).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub until: Option<Duration>,
     /// Image filesystem capacity (e.g. 500Mi): run image GC after the pulls, protecting the
@@ -72,7 +72,31 @@ pub fn run(args: PodArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The longest `--until` of virtual time. A pod that is not ready is re-synced every 10 s and
+/// each sync adds its events (about 123,000 lines a week for one pod, in about 5 s), so
+/// without a bound `--until 2562047h` grows for hours (issue 11, item 10).
+pub const MAX_VIRTUAL_UNTIL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A duration as Go prints it (`168h0m0s`), to the second.
+fn hms(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}h{}m{}s", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// `--until` within [`MAX_VIRTUAL_UNTIL`] under `--virtual-time` (a usage error otherwise).
+fn check_until(virtual_time: bool, until: Option<Duration>) -> anyhow::Result<()> {
+    match until {
+        Some(u) if virtual_time && u > MAX_VIRTUAL_UNTIL => anyhow::bail!(
+            "invalid value '{}' for '--until <DURATION>': at most {} (a week) of virtual time with --virtual-time",
+            hms(u),
+            hms(MAX_VIRTUAL_UNTIL)
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
+    check_until(a.virtual_time, a.until)?;
     let kubelet = a.node.kubelet.node_config()?;
     let (manifests, secrets, node) = a.node.load(&a.files)?;
     let root = root_dir(root);

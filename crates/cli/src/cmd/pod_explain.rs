@@ -47,8 +47,8 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         if !p.missing_secrets.is_empty() {
             eprintln!(
                 "warning: pod {}: Unable to retrieve some image pull secrets ({}); attempting to pull the image may not succeed.",
-                p.key(),
-                p.missing_secrets.join(", ")
+                safe(&p.key()),
+                safe(&p.missing_secrets.join(", "))
             );
         }
     }

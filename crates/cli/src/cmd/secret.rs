@@ -120,13 +120,18 @@ pub fn run(args: SecretArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// A user-controlled string for the terminal (control characters escaped as `%q` does).
+fn safe(s: &str) -> std::borrow::Cow<'_, str> {
+    pullsim_reference::terminal_safe(s)
+}
+
 fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     let mut unreadable = false;
     let (mut errors, mut warnings) = (0usize, 0usize);
     for file in &args.files {
         match lint::lint_file(file) {
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", safe(&e.to_string()));
                 unreadable = true;
             }
             Ok(findings) => {
@@ -137,11 +142,11 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
                     }
                     match args.output {
                         Format::Json => output::json(Kind::Finding, f)?,
-                        Format::Text => outln!("{f}"),
+                        Format::Text => outln!("{}", safe(&f.to_string())),
                     }
                 }
                 if findings.is_empty() && args.output == Format::Text {
-                    outln!("{}: ok", file.display());
+                    outln!("{}: ok", safe(&file.display().to_string()));
                 }
             }
         }
@@ -238,9 +243,9 @@ fn run_decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
                     .unwrap_or_default();
                 outln!(
                     "{}{doc}: secret {}/{} ({})",
-                    s.source_file.display(),
-                    s.namespace,
-                    s.name,
+                    safe(&s.source_file.display().to_string()),
+                    safe(&s.namespace),
+                    safe(&s.name),
                     format_name(s.format)
                 );
                 if entries.is_empty() {
@@ -255,9 +260,9 @@ fn run_decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
                     outln!(
                         "  {:?} -> key {}: username {:?} password {}{email} (from {})",
                         e.registry,
-                        e.key,
+                        safe(&e.key),
                         e.username,
-                        e.password,
+                        safe(&e.password),
                         e.credentials_from
                     );
                 }
