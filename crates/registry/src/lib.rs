@@ -44,7 +44,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use pullsim_credentials::AuthConfig;
-use pullsim_reference::Reference;
+use pullsim_reference::{Digest, Reference};
 
 use crate::inflight::InFlight;
 use crate::shared::Inner;
@@ -59,7 +59,7 @@ pub use options::{
 };
 pub use platform::{Platform, PlatformError};
 pub use progress::{NoProgress, Progress};
-pub use pull::{Pulled, PulledBlob};
+pub use pull::{PullOutcome, Pulled, PulledBlob};
 pub use resolve::Resolved;
 pub use sink::{BlobSink, BlobWrite, Committed, SinkError};
 
@@ -171,6 +171,31 @@ impl Client {
     ) -> Result<Pulled, RegistryError> {
         let r = r.with_default_tag();
         let session = self.session(&r, cred).await?;
-        pull::pull(&session, &r, &sink, progress).await
+        match pull::pull(&session, &r, &sink, progress, None).await? {
+            PullOutcome::Pulled(p) => Ok(p),
+            // Only returned when the caller names a current manifest, and this one names none.
+            PullOutcome::Current(top) => Err(RegistryError::Protocol {
+                reference: r.to_string(),
+                status: None,
+                message: format!("{r} resolved to {} without a pull", top.digest),
+            }),
+        }
+    }
+
+    /// [`Client::pull`], unless the reference still resolves to `current` (the top-level
+    /// manifest digest the caller already has in full): then nothing but the resolution is
+    /// asked of the registry and nothing is written — one `HEAD`, as containerd's pull of an
+    /// image it has.
+    pub async fn pull_unless_current(
+        &self,
+        r: &Reference,
+        cred: Option<&AuthConfig>,
+        sink: Arc<dyn BlobSink>,
+        progress: &dyn Progress,
+        current: Option<&Digest>,
+    ) -> Result<PullOutcome, RegistryError> {
+        let r = r.with_default_tag();
+        let session = self.session(&r, cred).await?;
+        pull::pull(&session, &r, &sink, progress, current).await
     }
 }

@@ -139,15 +139,31 @@ async fn fetch_once(
     r
 }
 
+/// What a pull did: pulled, or found that the reference still resolves to the manifest the
+/// caller already has (nothing fetched).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PullOutcome {
+    /// The image was pulled (blobs present before were skipped).
+    Pulled(Pulled),
+    /// The reference resolves to the manifest the caller said it has: nothing else was asked
+    /// of the registry.
+    Current(Resolved),
+}
+
 pub(crate) async fn pull(
     session: &Session<'_>,
     reference: &Reference,
     sink: &Arc<dyn BlobSink>,
     progress: &dyn Progress,
-) -> Result<Pulled, RegistryError> {
+    current: Option<&Digest>,
+) -> Result<PullOutcome, RegistryError> {
     let inner = session.inner;
     let rs = session.reference.clone();
     let top: Resolved = resolve(session, reference).await?;
+    if current == Some(&top.digest) {
+        return Ok(PullOutcome::Current(top));
+    }
     let (top_bytes, _) = manifest_bytes(session, reference, sink, &top.digest).await?;
     let top_type = if top.media_type.is_empty() || top.media_type == "application/json" {
         sniff_media_type(&top_bytes)
@@ -251,7 +267,7 @@ pub(crate) async fn pull(
         }
     }
     let size = all.iter().map(|b| b.size).sum();
-    Ok(Pulled {
+    Ok(PullOutcome::Pulled(Pulled {
         manifest_digest: top.digest,
         media_type: top_type,
         platform_manifest: manifest_digest,
@@ -262,5 +278,5 @@ pub(crate) async fn pull(
         bytes_downloaded: downloaded,
         blobs_skipped: skipped,
         layers: manifest.layers().len(),
-    })
+    }))
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::{Digest, Reference};
-use pullsim_registry::{Client, ClientOptions, NoProgress, Progress, Pulled, RegistryError};
+use pullsim_registry::{
+    Client, ClientOptions, NoProgress, Progress, PullOutcome, Pulled, RegistryError,
+};
 use pullsim_store::{ImageRecord, Origin, Store, StoreError, StoreOptions};
 
 use crate::config::RuntimeConfig;
@@ -278,12 +280,50 @@ impl ImageService for ContainerdImageService {
         let r = Self::parse(&image.image)?.with_default_tag();
         self.note_network(&image.image);
         let cri_ref = r.to_string();
+        // An image recorded under this name, as written, with all its content: when the
+        // reference still resolves to its manifest, the pull is that one resolution.
+        let current = self.store.lookup(&r).ok().flatten().filter(|rec| {
+            rec.written_as == image.image && rec.blobs.iter().all(|b| self.store.has_blob(b))
+        });
         let sink = Arc::new(StoreSink::new(self.store.clone()));
-        let p = self
+        let outcome = self
             .client
-            .pull(&r, auth, sink, self.progress.as_ref())
+            .pull_unless_current(
+                &r,
+                auth,
+                sink,
+                self.progress.as_ref(),
+                current.as_ref().map(|rec| &rec.manifest_digest),
+            )
             .await
             .map_err(|e| pull_error(&image.image, &cri_ref, e))?;
+        let p = match (outcome, current) {
+            (PullOutcome::Pulled(p), _) => p,
+            (PullOutcome::Current(_), Some(rec)) => {
+                return Ok(PullImageResponse {
+                    image_ref: rec.id(),
+                    bytes_downloaded: 0,
+                    blobs_skipped: rec.blobs.len(),
+                    host: Some(r.domain().to_string()),
+                });
+            }
+            (PullOutcome::Current(top), None) => {
+                return Err(RuntimeError::Pull {
+                    code: Code::Internal,
+                    image: image.image.clone(),
+                    desc: format!("{cri_ref} resolved to {} without a pull", top.digest),
+                    cause: None,
+                });
+            }
+            (other, _) => {
+                return Err(RuntimeError::Pull {
+                    code: Code::Internal,
+                    image: image.image.clone(),
+                    desc: format!("{cri_ref}: unexpected pull outcome {other:?}"),
+                    cause: None,
+                });
+            }
+        };
         let rec = image_record(&r, &image.image, &p, pullsim_store::now_ms());
         let store = self.store.clone();
         let host = r.domain().to_string();
