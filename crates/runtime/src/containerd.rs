@@ -303,7 +303,13 @@ impl ImageService for ContainerdImageService {
                 return Ok(PullImageResponse {
                     image_ref: rec.id(),
                     bytes_downloaded: 0,
-                    blobs_skipped: rec.blobs.len(),
+                    // The config and layers (the blobs a pull fetches), manifests aside.
+                    blobs_skipped: rec.blobs.len()
+                        - rec
+                            .blobs
+                            .iter()
+                            .position(|b| *b == rec.config_digest)
+                            .unwrap_or(0),
                     host: Some(r.domain().to_string()),
                 });
             }
