@@ -121,6 +121,29 @@ fn config_platform(config: &[u8]) -> Option<String> {
     Some(Platform::new(&c.os, &c.architecture, c.variant.as_deref()).to_string())
 }
 
+/// Every blob of the image, each once (manifests first, then config and layers in manifest
+/// order), and their total size. Linear in the number of entries (a manifest may list the same
+/// layer thousands of times), and the total saturates: the sizes are the manifest's claims, and
+/// blobs already in the store are not fetched, so nothing checked them against the bytes.
+fn image_blobs(manifests: &[(Digest, Vec<u8>)], blobs: &[BlobSpec]) -> (Vec<PulledBlob>, u64) {
+    let mut seen = std::collections::HashSet::new();
+    let mut all = Vec::new();
+    let entries = manifests
+        .iter()
+        .map(|(d, b)| (d, b.len() as u64))
+        .chain(blobs.iter().map(|b| (&b.digest, b.size)));
+    for (digest, size) in entries {
+        if seen.insert(digest) {
+            all.push(PulledBlob {
+                digest: digest.clone(),
+                size,
+            });
+        }
+    }
+    let size = all.iter().fold(0u64, |t, b| t.saturating_add(b.size));
+    (all, size)
+}
+
 /// Fetch a blob unless another pull of this client is fetching it: then wait for that one and
 /// find it in the sink.
 async fn fetch_once(
@@ -235,22 +258,7 @@ pub(crate) async fn pull(
     {
         platform = config_platform(&cfg);
     }
-    let mut all: Vec<PulledBlob> = manifests
-        .iter()
-        .map(|(d, b)| PulledBlob {
-            digest: d.clone(),
-            size: b.len() as u64,
-        })
-        .collect();
-    for b in &blobs {
-        if !all.iter().any(|a| a.digest == b.digest) {
-            all.push(PulledBlob {
-                digest: b.digest.clone(),
-                size: b.size,
-            });
-        }
-    }
-    let size = all.iter().map(|b| b.size).sum();
+    let (all, size) = image_blobs(&manifests, &blobs);
     Ok(Pulled {
         manifest_digest: top.digest,
         media_type: top_type,

@@ -26,6 +26,11 @@ use crate::transport::{Call, Request, Transport};
 /// Minimum token lifetime, distribution's `minimumTokenLifetimeSeconds`.
 pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 
+/// Maximum token lifetime: the longest Go's `time.Duration` holds (about 292 years), which is
+/// what `time.Duration(expiresIn) * time.Second` can express at all. A larger `expires_in`
+/// (up to `i64::MAX` seconds) would make the cache's expiry `Instant` overflow (a panic).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_nanos(i64::MAX as u64);
+
 /// A token value. `Debug` never shows it.
 #[derive(Clone)]
 pub(crate) struct Token(pub(crate) String);
@@ -97,18 +102,24 @@ struct TokenResponse {
 /// or `now + max(expires_in, 60 s)` without `issued_at`. `None` when already expired.
 /// distribution's `registry/client/auth/session.go` (`if tr.ExpiresIn <
 /// minimumTokenLifetimeSeconds { tr.ExpiresIn = minimumTokenLifetimeSeconds }`, an `int`):
-/// zero, negative and small values all count as 60 s.
+/// zero, negative and small values all count as 60 s. The result is at most
+/// [`MAX_TOKEN_LIFETIME`], so `Instant::now() + lifetime` never overflows.
 pub(crate) fn token_lifetime(
     expires_in: i64,
     issued_at: Option<&str>,
     now_wall: SystemTime,
 ) -> Option<Duration> {
-    let life = Duration::from_secs(u64::try_from(expires_in).unwrap_or(0)).max(MIN_TOKEN_LIFETIME);
+    let life = Duration::from_secs(u64::try_from(expires_in).unwrap_or(0))
+        .clamp(MIN_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME);
     let Some(issued) = issued_at.and_then(parse_rfc3339) else {
         return Some(life);
     };
     let expiry = issued.checked_add(life)?;
-    expiry.duration_since(now_wall).ok()
+    // An `issued_at` in the future does not lengthen the lifetime past the maximum either.
+    expiry
+        .duration_since(now_wall)
+        .ok()
+        .map(|d| d.min(MAX_TOKEN_LIFETIME))
 }
 
 /// Parse an RFC 3339 timestamp (`2024-05-01T12:00:00Z`, fractional seconds and offsets
