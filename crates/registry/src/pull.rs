@@ -272,3 +272,79 @@ pub(crate) async fn pull(
         layers: manifest.layers().len(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(i: u8) -> Digest {
+        Digest::parse(&format!("sha256:{}", hex::encode([i; 32]))).unwrap()
+    }
+
+    /// Found reviewing the pull path for issue 11, pinned by `image_blobs_each_once_and_bounded`:
+    /// the total size summed the
+    /// manifest's claimed sizes with `+` (a panic in debug when they overflow: sizes of blobs
+    /// already in the store are never checked against bytes), and deduplicating was quadratic
+    /// (a 4 MiB manifest lists ~40,000 layers).
+    #[test]
+    fn claimed_sizes_that_overflow_saturate() {
+        let blobs = [
+            BlobSpec {
+                digest: d(1),
+                size: u64::MAX,
+            },
+            BlobSpec {
+                digest: d(2),
+                size: u64::MAX,
+            },
+        ];
+        let (all, size) = image_blobs(&[(d(0), b"{}".to_vec())], &blobs);
+        assert_eq!(all.len(), 3);
+        assert_eq!(size, u64::MAX);
+    }
+
+    #[test]
+    fn the_same_layer_forty_thousand_times_is_linear() {
+        let blobs: Vec<BlobSpec> = (0..40_000)
+            .map(|i| BlobSpec {
+                digest: d((i % 3) as u8 + 1),
+                size: 7,
+            })
+            .collect();
+        let start = std::time::Instant::now();
+        let (all, size) = image_blobs(&[(d(0), vec![0; 10])], &blobs);
+        assert_eq!(
+            all.iter().map(|b| b.digest.clone()).collect::<Vec<_>>(),
+            [d(0), d(1), d(2), d(3)]
+        );
+        assert_eq!(size, 10 + 3 * 7);
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn image_blobs_each_once_and_bounded(
+            manifests in proptest::collection::vec((0u8..6, 0usize..64), 1..3),
+            blobs in proptest::collection::vec((0u8..8, prop_oneof![any::<u64>(), 0u64..1000, Just(u64::MAX)]), 0..50),
+        ) {
+            let manifests: Vec<(Digest, Vec<u8>)> = manifests.iter().map(|(i, n)| (d(*i), vec![0; *n])).collect();
+            let blobs: Vec<BlobSpec> = blobs.iter().map(|(i, s)| BlobSpec { digest: d(*i), size: *s }).collect();
+            let (all, size) = image_blobs(&manifests, &blobs);
+            // Each digest once, in first-seen order, with its first size.
+            let mut seen = std::collections::HashSet::new();
+            let firsts: Vec<(Digest, u64)> = manifests
+                .iter()
+                .map(|(d, b)| (d.clone(), b.len() as u64))
+                .chain(blobs.iter().map(|b| (b.digest.clone(), b.size)))
+                .filter(|(d, _)| seen.insert(d.clone()))
+                .collect();
+            let got: Vec<(Digest, u64)> = all.iter().map(|b| (b.digest.clone(), b.size)).collect();
+            prop_assert_eq!(&got, &firsts);
+            let exact: u128 = firsts.iter().map(|(_, s)| u128::from(*s)).sum();
+            prop_assert_eq!(u128::from(size), exact.min(u128::from(u64::MAX)));
+        }
+    }
+}

@@ -482,4 +482,106 @@ mod tests {
         assert!(c.get(&k, now).is_none());
         assert!(!format!("{:?}", Token("secret-value".into())).contains("secret-value"));
     }
+
+    /// Found reviewing the token decoder for issue 11, pinned by `lifetimes_stay_representable`:
+    /// `expires_in: 9223372036854775807`
+    /// made the cache's `Instant::now() + lifetime` overflow, a panic in the pull.
+    #[test]
+    fn huge_expires_in_keeps_the_expiry_instant_representable() {
+        let now = SystemTime::now();
+        for (expires_in, issued_at) in [
+            (i64::MAX, None),
+            (i64::MAX, Some("9999-12-31T23:59:59Z")),
+            (0, Some("9999-12-31T23:59:59Z")),
+        ] {
+            let life = token_lifetime(expires_in, issued_at, now).unwrap();
+            assert!(life <= MAX_TOKEN_LIFETIME, "{life:?}");
+            assert!(Instant::now().checked_add(life).is_some());
+            let _ = Instant::now() + life;
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn rfc3339_like() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "\\PC{0,40}",
+                "[0-9+-]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,30})?([Zz]|[+-][0-9+-]{2}:[0-9]{2})?",
+                "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\PC{0,6}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            #[test]
+            fn rfc3339_never_panics(s in rfc3339_like()) {
+                let _ = parse_rfc3339(&s);
+            }
+
+            #[test]
+            fn lifetimes_stay_representable(
+                expires_in in prop_oneof![any::<i64>(), -100i64..400, Just(i64::MAX), Just(i64::MIN)],
+                issued_at in proptest::option::of(rfc3339_like()),
+                now_secs in 0u64..400_000_000_000,
+            ) {
+                let now = UNIX_EPOCH + Duration::from_secs(now_secs);
+                if let Some(life) = token_lifetime(expires_in, issued_at.as_deref(), now) {
+                    prop_assert!(life <= MAX_TOKEN_LIFETIME);
+                    prop_assert!(Instant::now().checked_add(life).is_some());
+                    if issued_at.as_deref().and_then(parse_rfc3339).is_none() {
+                        // Without a usable issued_at: max(expires_in, 60 s), capped.
+                        prop_assert!(life >= MIN_TOKEN_LIFETIME);
+                    }
+                }
+            }
+
+            /// Token responses: random bytes and mutated answers decode or fail; a decode
+            /// error never shows the token and stays proportional to the body.
+            #[test]
+            fn token_responses(
+                body in proptest::collection::vec(any::<u8>(), 0..200),
+                expires in prop_oneof![
+                    Just(serde_json::json!(300)), Just(serde_json::json!(-5)),
+                    Just(serde_json::json!(u64::MAX)), Just(serde_json::json!(1.5)),
+                    Just(serde_json::json!("300")), Just(serde_json::json!(null)),
+                    Just(serde_json::json!(f64::MAX)),
+                ],
+                issued in prop_oneof![
+                    Just(serde_json::json!("2024-05-01T12:00:00Z")), Just(serde_json::json!(5)),
+                    Just(serde_json::json!("yesterday")), Just(serde_json::json!(null)),
+                    Just(serde_json::json!("0000-01-01T00:00:00+99:99")),
+                ],
+                as_access in any::<bool>(),
+                dup in any::<bool>(),
+            ) {
+                let _ = serde_json::from_slice::<TokenResponse>(&body);
+                let key = if as_access { "access_token" } else { "token" };
+                let mut text = serde_json::json!({
+                    key: "SECRET-TOKEN-VALUE",
+                    "expires_in": expires,
+                    "issued_at": issued,
+                })
+                .to_string();
+                if dup {
+                    text = text.replacen('{', "{\"expires_in\":1,", 1);
+                }
+                match serde_json::from_slice::<TokenResponse>(text.as_bytes()) {
+                    Ok(tr) => {
+                        let token = if tr.access_token.is_empty() { tr.token } else { tr.access_token };
+                        prop_assert_eq!(token, "SECRET-TOKEN-VALUE");
+                        let life = token_lifetime(tr.expires_in, tr.issued_at.as_deref(), SystemTime::now());
+                        prop_assert!(life.is_none_or(|l| l <= MAX_TOKEN_LIFETIME));
+                    }
+                    Err(e) => {
+                        let msg = e.to_string();
+                        prop_assert!(!msg.contains("SECRET"), "{}", msg);
+                        prop_assert!(msg.len() <= 2 * text.len() + 128, "{}", msg);
+                    }
+                }
+            }
+        }
+    }
 }
