@@ -670,10 +670,18 @@ fn large_inputs_stay_bounded() {
 /// password that YAML reads as an infinite number was printed.
 #[test]
 fn a_password_quoted_by_the_parser_is_redacted() {
-    for value in ["1e99999", ".inf", &"9".repeat(400)] {
+    let long = "9".repeat(400);
+    for (value, eol) in [
+        ("1e99999", "\n"),
+        (".inf", "\n"),
+        (long.as_str(), "\n"),
+        ("1e99999", "\r\n"),
+        ("1e99999", "\r"),
+    ] {
         let text = format!(
             "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData:\n  password: {value}\n"
-        );
+        )
+        .replace('\n', eol);
         let mut m = Manifests::default();
         let msg = m
             .add_text(Path::new(FILE), &text)

@@ -468,6 +468,23 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
+        /// An image config's platform: random bytes and odd fields never panic; a platform is
+        /// named only with an os and an architecture.
+        #[test]
+        fn config_platform_never_panics(
+            bytes in proptest::collection::vec(any::<u8>(), 0..120),
+            os in odd_value(),
+            arch in odd_value(),
+            variant in odd_value(),
+        ) {
+            let _ = config_platform(&bytes);
+            let cfg = serde_json::json!({"os": os, "architecture": arch, "variant": variant});
+            if let Some(p) = config_platform(cfg.to_string().as_bytes()) {
+                prop_assert!(os.as_str().is_some_and(|s| !s.is_empty() && p.starts_with(s)), "{}", p);
+                prop_assert!(arch.as_str().is_some_and(|s| !s.is_empty()));
+            }
+        }
+
         /// Indexes and manifests as random bytes and with random edits: the choice or a typed,
         /// bounded error; a chosen entry is one the index lists, for a compatible platform.
         #[test]
