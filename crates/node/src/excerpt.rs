@@ -22,32 +22,55 @@ fn indent_of(line: &str) -> usize {
     line.len() - line.trim_start_matches([' ', '\t']).len()
 }
 
-/// `data:` or `stringData:` opening a block (nothing but a comment after the colon).
-fn opens_secret_block(line: &str) -> bool {
-    let t = line.trim_start_matches([' ', '\t', '-']).trim_start();
-    for key in ["data", "stringData", "\"data\"", "\"stringData\""] {
-        if let Some(rest) = t.strip_prefix(key)
-            && let Some(after) = rest.trim_start().strip_prefix(':')
-        {
-            let after = after.trim();
-            return after.is_empty()
-                || after.starts_with('#')
-                || after.starts_with('|')
-                || after.starts_with('>');
-        }
-    }
-    false
-}
-
-/// `data: {…}` / `stringData: {…}` with the values on the same line.
-fn inline_secret_values(line: &str) -> bool {
+/// The value after a `data:` / `stringData:` key (`-` list markers and quotes allowed), when
+/// the line has one. Such a line opens a secret block whatever follows the colon: a block
+/// (`|`, `>`, nothing), a flow collection that may go on over several lines (`{`, `[`), an
+/// anchor or tag before the block (`&a`, `!!map`), or a plain scalar continued on more
+/// indented lines.
+fn secret_block_value(line: &str) -> Option<&str> {
     let t = line.trim_start_matches([' ', '\t', '-']).trim_start();
     ["data", "stringData", "\"data\"", "\"stringData\""]
         .iter()
-        .any(|k| {
-            t.strip_prefix(k)
-                .is_some_and(|r| r.trim_start().starts_with(':'))
-        })
+        .find_map(|k| t.strip_prefix(k)?.trim_start().strip_prefix(':'))
+}
+
+/// Whether what follows a `data:` key shows nothing of the data: nothing, a comment, or a
+/// block scalar header (`|`, `>-`, `|2+`), optionally followed by a comment.
+fn shows_no_value(after: &str) -> bool {
+    let a = after.trim();
+    let a = a
+        .strip_prefix(['|', '>'])
+        .map(|h| h.trim_start_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-'))
+        .unwrap_or(a);
+    let a = a.trim_start();
+    a.is_empty() || a.starts_with('#')
+}
+
+/// How many flow collections (`{`, `[`) `s` opens minus how many it closes, outside quoted
+/// scalars and comments: a `data: {` opened on one line goes on until they are closed.
+fn flow_delta(s: &str) -> i64 {
+    let mut depth = 0i64;
+    let mut quote: Option<char> = None;
+    let mut prev = ' ';
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some('"') if c == '\\' => {
+                chars.next();
+            }
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '"' | '\'' if matches!(prev, ' ' | '\t' | '{' | '[' | ',' | ':') => quote = Some(c),
+                '#' if matches!(prev, ' ' | '\t') => break,
+                '{' | '[' => depth += 1,
+                '}' | ']' => depth -= 1,
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    depth
 }
 
 fn names_sensitive_key(line: &str) -> bool {
@@ -60,46 +83,146 @@ fn names_sensitive_key(line: &str) -> bool {
 fn redact_value(line: &str) -> String {
     match line.find(':') {
         Some(i) => format!("{}: {REDACTED}", &line[..i]),
-        None => format!("{}{REDACTED}", &line[..indent_of(line)]),
+        None => redact_all(line),
     }
+}
+
+/// The lines of `text` as YAML counts them (YAML 1.2 §5.4): a line break is `\n`, `\r\n` or
+/// a lone `\r`, so that a file with old Mac line endings is not one long line shown whole.
+fn yaml_lines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        match rest.find(['\n', '\r']) {
+            None => {
+                out.push(rest);
+                break;
+            }
+            Some(i) => {
+                out.push(&rest[..i]);
+                let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = &rest[i + skip..];
+            }
+        }
+    }
+    out
+}
+
+/// A `data:` / `stringData:` block being read: the key's indentation, the indentation of its
+/// first entry and the flow collections still open.
+struct Block {
+    indent: usize,
+    entries: Option<usize>,
+    depth: i64,
+}
+
+/// The whole content replaced by [`REDACTED`], indentation kept.
+fn redact_all(line: &str) -> String {
+    format!("{}{REDACTED}", &line[..indent_of(line)])
 }
 
 /// Every line of `text` as it may be shown, in order.
 pub fn redacted_lines(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    // Indentation of the `data:` / `stringData:` key whose block we are in.
-    let mut block: Option<usize> = None;
-    for line in text.lines() {
-        let blank = line.trim().is_empty() || line.trim_start().starts_with('#');
-        if let Some(ind) = block {
-            if blank || indent_of(line) > ind {
-                out.push(if blank {
-                    line.to_string()
-                } else {
+    let mut block: Option<Block> = None;
+    for line in yaml_lines(text) {
+        let document_marker = line == "---" || line.starts_with("--- ") || line == "...";
+        if let Some(b) = &mut block
+            && !document_marker
+        {
+            if line.trim().is_empty() {
+                out.push(line.to_string());
+                continue;
+            }
+            // Inside the block: more indented lines, lines of a flow collection still open,
+            // and comment lines (a `#` line may be content of a block scalar). An entry's key
+            // is kept; anything more indented (a block scalar's content) is hidden whole.
+            let indent = indent_of(line);
+            if line.trim_start().starts_with('#') {
+                out.push(redact_all(line));
+                continue;
+            }
+            if indent > b.indent || b.depth > 0 {
+                let entries = *b.entries.get_or_insert(indent);
+                b.depth = (b.depth + flow_delta(line)).max(0);
+                out.push(if indent == entries {
                     redact_value(line)
+                } else {
+                    redact_all(line)
                 });
                 continue;
             }
-            block = None;
         }
+        block = None;
         if line.trim() == "---" {
             out.push(line.to_string());
             continue;
         }
-        if opens_secret_block(line) {
-            block = Some(indent_of(line));
-            out.push(if names_sensitive_key(line) {
-                redact_value(line)
-            } else {
+        if let Some(after) = secret_block_value(line) {
+            block = Some(Block {
+                indent: indent_of(line),
+                entries: None,
+                depth: flow_delta(after).max(0),
+            });
+            out.push(if shows_no_value(after) && !names_sensitive_key(line) {
                 line.to_string()
+            } else {
+                redact_value(line)
             });
             continue;
         }
-        if inline_secret_values(line) || names_sensitive_key(line) {
+        if names_sensitive_key(line) {
             out.push(redact_value(line));
         } else {
             out.push(line.to_string());
         }
+    }
+    out
+}
+
+/// The longest value a parser message quotes as it is (in characters).
+const MAX_QUOTED_CHARS: usize = 64;
+/// The longest parser message shown (in characters).
+const MAX_MESSAGE_CHARS: usize = 1024;
+
+/// The YAML parser's message made safe to show: the parser quotes the scalar it refuses
+/// (``non-finite float `1e999` ``, ``duplicate mapping key `k` ``, `The string value [v] must be
+/// quoted`), which on a redacted line (`line`, 1-based) is a credential, so those values are
+/// redacted there, and elsewhere cut to [`MAX_QUOTED_CHARS`]; the whole message is cut to
+/// [`MAX_MESSAGE_CHARS`] (a 1 MB scalar is not repeated in the error).
+pub fn parser_message(text: &str, line: Option<usize>, message: &str) -> String {
+    let hide = line.is_none_or(|n| {
+        let shown = redacted_lines(text);
+        let i = n.saturating_sub(1);
+        shown.get(i).map(String::as_str) != yaml_lines(text).get(i).copied()
+    });
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(open) = rest.find(['`', '[']) {
+        let close_char = if rest[open..].starts_with('`') {
+            '`'
+        } else {
+            ']'
+        };
+        let Some(len) = rest[open + 1..].find(close_char) else {
+            break;
+        };
+        out.push_str(&rest[..=open]);
+        let quoted = &rest[open + 1..open + 1 + len];
+        if hide {
+            out.push_str(REDACTED);
+        } else if quoted.chars().count() > MAX_QUOTED_CHARS {
+            out.extend(quoted.chars().take(MAX_QUOTED_CHARS));
+            out.push('…');
+        } else {
+            out.push_str(quoted);
+        }
+        out.push(close_char);
+        rest = &rest[open + 2 + len..];
+    }
+    out.push_str(rest);
+    if out.chars().count() > MAX_MESSAGE_CHARS {
+        out = out.chars().take(MAX_MESSAGE_CHARS).chain(['…']).collect();
     }
     out
 }
@@ -161,5 +284,101 @@ mod tests {
         assert!(lines.iter().all(|l| !l.contains("MARKER")), "{lines:?}");
         assert_eq!(lines[5], "metadata: {name: a}");
         assert_eq!(lines[9], "username: bob");
+    }
+
+    // Found by tests/manifest_properties.rs (issue 11): lines of a Secret's data that the
+    // excerpt showed.
+
+    #[test]
+    fn multi_line_flow_mapping_under_string_data_is_redacted() {
+        for text in [
+            "kind: Secret\nstringData: {\n  mykey: MARKER,\n  other: [unclosed\n}\n",
+            "---\n{\n  \"kind\": \"Secret\",\n  \"stringData\": {\n    \"k\": \"MARKER\"\n  },\n  x\n",
+            "kind: Secret\ndata: [\n{k: MARKER},\n]\nx: ]\n",
+        ] {
+            let lines = redacted_lines(text);
+            assert!(lines.iter().all(|l| !l.contains("MARKER")), "{lines:?}");
+        }
+        // The block ends where the flow collection closes.
+        let lines = redacted_lines("stringData: {\n  k: MARKER,\n  j: x}\nkind: Secret\n");
+        assert_eq!(lines[3], "kind: Secret");
+    }
+
+    #[test]
+    fn anchor_or_tag_before_a_data_block_is_redacted() {
+        for text in [
+            "kind: Secret\nstringData: &creds\n  k: MARKER\n  bad: [\n",
+            "kind: Secret\ndata: !!map\n  k: MARKER\n  bad: [\n",
+            "kind: Secret\nstringData: MARKER\n  MARKER continued\n",
+        ] {
+            let lines = redacted_lines(text);
+            assert!(lines.iter().all(|l| !l.contains("MARKER")), "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn block_scalar_content_is_redacted_whole() {
+        // A `#` line of a block scalar is content, and so is what precedes a colon in it.
+        let text =
+            "kind: Secret\nstringData:\n  key: |\n    #MARKER\n    MARKER:x\n  k2: v\nbad: [\n";
+        let lines = redacted_lines(text);
+        assert!(lines.iter().all(|l| !l.contains("MARKER")), "{lines:?}");
+        assert_eq!(lines[4], "    <redacted>");
+        // An entry keeps its key.
+        assert_eq!(lines[5], "  k2: <redacted>");
+        // A block scalar header shows nothing of the data; anything else after it does.
+        assert_eq!(redacted_lines("data: |-\n")[0], "data: |-");
+        assert_eq!(redacted_lines("data: |MARKER\n")[0], "data: <redacted>");
+    }
+
+    #[test]
+    fn lone_carriage_returns_are_line_breaks() {
+        // YAML 1.2 §5.4: `\r` alone breaks a line; the file is not one line shown whole.
+        let text = "kind: Secret\rstringData:\r  k: MARKER\r  bad: [\r";
+        let lines = redacted_lines(text);
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(lines.iter().all(|l| !l.contains("MARKER")), "{lines:?}");
+        let e = excerpt(text, "m.yaml", 1, 1, "error");
+        assert!(!e.contains("MARKER"), "{e}");
+    }
+
+    #[test]
+    fn a_document_marker_ends_an_unclosed_block() {
+        let lines = redacted_lines("stringData: {\n  k: MARKER\n---\nkind: Pod\n");
+        assert_eq!(lines[2..], ["---", "kind: Pod"]);
+    }
+
+    #[test]
+    fn parser_message_quotes_are_hidden_on_redacted_lines_and_cut_elsewhere() {
+        let text = "kind: Secret\nstringData:\n  password: 1e999\nspec: 1e999\n";
+        assert_eq!(
+            parser_message(
+                text,
+                Some(3),
+                "non-finite float `1e999` rejected at line 3, column 13"
+            ),
+            "non-finite float `<redacted>` rejected at line 3, column 13"
+        );
+        assert_eq!(
+            parser_message(text, Some(4), "non-finite float `1e999` rejected"),
+            "non-finite float `1e999` rejected"
+        );
+        assert_eq!(
+            parser_message(text, Some(3), "The string value [x] must be quoted"),
+            "The string value [<redacted>] must be quoted"
+        );
+        // Without a location every quoted value is hidden.
+        assert_eq!(parser_message(text, None, "key `k`"), "key `<redacted>`");
+        let long = format!("float `{}` rejected", "9".repeat(100_000));
+        let cut = parser_message(text, Some(4), &long);
+        assert_eq!(
+            cut,
+            format!("float `{}…` rejected", "9".repeat(MAX_QUOTED_CHARS))
+        );
+        let many = "`a` ".repeat(10_000);
+        assert_eq!(
+            parser_message(text, Some(4), &many).chars().count(),
+            MAX_MESSAGE_CHARS + 1
+        );
     }
 }

@@ -237,7 +237,11 @@ fn yaml_options() -> serde_saphyr::Options {
 /// The parser's message with an excerpt of the source around the error in which every line
 /// that may hold a credential is redacted (line and column kept).
 fn yaml_message(file: &Path, text: &str, e: &serde_saphyr::Error) -> String {
-    let bare = e.without_snippet().to_string();
+    let bare = crate::excerpt::parser_message(
+        text,
+        e.location().map(|loc| loc.line() as usize),
+        &e.without_snippet().to_string(),
+    );
     match e.location() {
         Some(loc) => format!(
             "{bare}\n{}",

@@ -153,9 +153,10 @@ impl TokenBucket {
         Self::new(DEFAULT_REGISTRY_PULL_QPS, DEFAULT_REGISTRY_BURST)
     }
 
-    /// Whether this bucket never refuses.
+    /// Whether this bucket never refuses: no limit (`qps <= 0`), or an infinite rate, which
+    /// x/time/rate allows whatever the burst (`reserveN`: `if lim.limit == Inf`).
     pub fn is_unlimited(&self) -> bool {
-        self.qps <= 0.0 || self.qps.is_nan()
+        self.qps <= 0.0 || self.qps.is_nan() || self.qps == f64::INFINITY
     }
 
     /// Tokens available at `now` (x/time/rate `advance`).
@@ -195,6 +196,14 @@ impl TokenBucket {
         if tokens >= 1.0 {
             return Duration::ZERO;
         }
-        Duration::from_secs_f64((1.0 - tokens) / self.qps)
+        // Without room for one token none ever comes (x/time/rate: n > burst is never
+        // allowed); a tiny qps makes the wait longer than a Duration holds (from_secs_f64
+        // panics): both wait as long as can be. A wait shorter than a nanosecond is one.
+        if self.burst < 1 {
+            return Duration::MAX;
+        }
+        Duration::try_from_secs_f64((1.0 - tokens) / self.qps)
+            .unwrap_or(Duration::MAX)
+            .max(Duration::from_nanos(1))
     }
 }

@@ -160,11 +160,7 @@ impl Platform {
         };
         match p.architecture.as_str() {
             "amd64" => {
-                if let Some(n) = p
-                    .variant
-                    .as_deref()
-                    .and_then(|v| v.trim_start_matches('v').parse::<u32>().ok())
-                {
+                if let Some(n) = p.variant.as_deref().and_then(variant_number) {
                     for k in (1..n).rev() {
                         out.push(with("amd64", Some(format!("v{k}"))));
                     }
@@ -172,11 +168,7 @@ impl Platform {
                 out.push(with("386", None));
             }
             "arm" => {
-                if let Some(n) = p
-                    .variant
-                    .as_deref()
-                    .and_then(|v| v.trim_start_matches('v').parse::<u32>().ok())
-                {
+                if let Some(n) = p.variant.as_deref().and_then(variant_number) {
                     for k in (5..n).rev() {
                         out.push(with("arm", Some(format!("v{k}"))));
                     }
@@ -185,7 +177,13 @@ impl Platform {
             "arm64" => {
                 let variant = p.variant.clone().unwrap_or_else(|| "v8".to_string());
                 let (major, minor) = match variant.trim_start_matches('v').split_once('.') {
-                    Some((a, b)) => (a.parse::<u32>().ok(), b.parse::<u32>().unwrap_or(0)),
+                    Some((a, b)) => (
+                        a.parse::<u32>().ok(),
+                        b.parse::<u32>()
+                            .ok()
+                            .filter(|m| *m <= MAX_VARIANT_NUMBER)
+                            .unwrap_or(0),
+                    ),
                     None => (variant.trim_start_matches('v').parse::<u32>().ok(), 0),
                 };
                 if let Some(mut major) = major.filter(|m| *m >= 8) {
@@ -228,6 +226,22 @@ impl Platform {
         let b = candidate.normalize();
         a.os == b.os && a.architecture == b.architecture && a.variant == b.variant
     }
+}
+
+/// The largest variant number (`amd64/vN`, `arm/vN`, the minor of `arm64/v8.N`) whose lower
+/// variants [`Platform::compatible`] lists. containerd's `platformVector` counts down from any
+/// number `strconv.Atoi` accepts, so `--platform linux/amd64/v4000000000` would list four
+/// billion platforms (and `arm64/v9.4294967295` overflowed the minor here): above this bound a
+/// variant number counts as unparseable (no lower variants), as one `Atoi` rejects does. Real
+/// variants stop at amd64 v4, arm v8 and arm64 v9.5.
+pub const MAX_VARIANT_NUMBER: u32 = 64;
+
+/// The number of a `vN` (or `N`) variant, when it is one within [`MAX_VARIANT_NUMBER`].
+fn variant_number(v: &str) -> Option<u32> {
+    v.trim_start_matches('v')
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n <= MAX_VARIANT_NUMBER)
 }
 
 /// Index of the best entry for `wanted` among `candidates` (`Only(wanted)` ordering: the first

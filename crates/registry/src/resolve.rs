@@ -269,3 +269,78 @@ pub(crate) fn sniff_media_type(body: &[u8]) -> String {
         _ => OCI_MANIFEST.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn sniffing_table() {
+        // containerd remotes/docker resolver: the manifest's own mediaType first; a body with
+        // `manifests` is an index; anything else an image manifest.
+        for (body, want) in [
+            (
+                r#"{"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json"}"#,
+                DOCKER_LIST,
+            ),
+            (r#"{"manifests":[]}"#, OCI_INDEX),
+            (r#"{"mediaType":"","manifests":null}"#, OCI_MANIFEST),
+            (r#"{"layers":[]}"#, OCI_MANIFEST),
+            ("not json", OCI_MANIFEST),
+        ] {
+            assert_eq!(sniff_media_type(body.as_bytes()), want, "{body}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any body: no panic, and the type is bounded by the body (it is the body's own
+        /// `mediaType` or one of ours).
+        #[test]
+        fn sniffing_never_panics(
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            media_type in prop_oneof![Just(serde_json::json!(OCI_INDEX)), Just(serde_json::json!(5)),
+                Just(serde_json::json!(null)), Just(serde_json::json!("")), "\\PC{0,30}".prop_map(serde_json::Value::from)],
+            manifests in prop_oneof![Just(serde_json::json!([])), Just(serde_json::json!(null)), Just(serde_json::json!("x"))],
+            keep in any::<(bool, bool)>(),
+        ) {
+            let mt = sniff_media_type(&body);
+            prop_assert!(mt.len() <= body.len() || [OCI_INDEX, OCI_MANIFEST].contains(&mt.as_str()));
+            let mut doc = serde_json::Map::new();
+            if keep.0 {
+                doc.insert("mediaType".into(), media_type.clone());
+            }
+            if keep.1 {
+                doc.insert("manifests".into(), manifests.clone());
+            }
+            let text = serde_json::Value::Object(doc).to_string();
+            let mt = sniff_media_type(text.as_bytes());
+            match (keep.0.then_some(&media_type), keep.1.then_some(&manifests)) {
+                (Some(serde_json::Value::String(s)), _) if !s.is_empty() => prop_assert_eq!(&mt, s),
+                // A mediaType of the wrong type makes the body unreadable: a manifest.
+                (Some(v), _) if !v.is_string() && !v.is_null() => prop_assert_eq!(mt, OCI_MANIFEST),
+                (_, Some(m)) if !m.is_null() => prop_assert_eq!(mt, OCI_INDEX),
+                _ => prop_assert_eq!(mt, OCI_MANIFEST),
+            }
+        }
+    }
+
+    /// A 4 MiB manifest (the cap) with 40,000 layers: sniffed in bounded time.
+    #[test]
+    fn large_manifest_is_sniffed_in_bounded_time() {
+        let layer = serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": format!("sha256:{}", "a".repeat(64)), "size": 1});
+        let layers = vec![layer; 40_000];
+        let body =
+            serde_json::json!({"schemaVersion": 2, "layers": layers, "mediaType": OCI_MANIFEST})
+                .to_string();
+        assert!(body.len() as u64 <= 2 * MAX_MANIFEST_SIZE);
+        let start = std::time::Instant::now();
+        assert_eq!(sniff_media_type(body.as_bytes()), OCI_MANIFEST);
+        let nested = "[".repeat(1 << 20);
+        assert_eq!(sniff_media_type(nested.as_bytes()), OCI_MANIFEST);
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    }
+}

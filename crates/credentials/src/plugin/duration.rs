@@ -69,10 +69,12 @@ pub fn parse_go_duration(s: &str) -> Result<i128, String> {
         };
         let mut v = int_val.checked_mul(scale).ok_or_else(invalid)?;
         if !frac_part.is_empty() {
-            let digits = frac_part.len().min(30);
+            // Go's leadingFraction keeps the digits an int64 holds and drops the rest; 18
+            // digits times the largest unit (an hour in ns) stays far within i128.
+            let digits = frac_part.len().min(18);
             let frac: i128 = frac_part[..digits].parse().map_err(|_| invalid())?;
             let denom = 10i128.pow(digits as u32);
-            v += frac * scale / denom;
+            v = v.checked_add(frac * scale / denom).ok_or_else(invalid)?;
         }
         total = total.checked_add(v).ok_or_else(invalid)?;
         if total > i64::MAX as i128 + 1 {

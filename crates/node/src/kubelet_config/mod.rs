@@ -169,11 +169,17 @@ impl KubeletConfigFile {
                 path: path.to_path_buf(),
             });
         }
+        // As the kubelet's codec: YAML to JSON first (sigs.k8s.io/yaml: a quoted "5" stays a
+        // string), then the JSON decoded into the typed fields, where a string is not an
+        // int32 (`cannot unmarshal string into Go struct field … of type int32`).
+        let decode = |message: String| KubeletConfigError::Decode {
+            path: path.to_path_buf(),
+            message,
+        };
+        let json: serde_json::Value =
+            serde_saphyr::from_str(text).map_err(|e| decode(e.to_string()))?;
         let file: KubeletConfigFile =
-            serde_saphyr::from_str(text).map_err(|e| KubeletConfigError::Decode {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+            serde_json::from_value(json).map_err(|e| decode(e.to_string()))?;
         let kind = file.kind.clone().unwrap_or_default();
         if kind != KIND {
             return Err(KubeletConfigError::WrongKind {

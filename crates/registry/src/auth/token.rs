@@ -26,6 +26,11 @@ use crate::transport::{Call, Request, Transport};
 /// Minimum token lifetime, distribution's `minimumTokenLifetimeSeconds`.
 pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 
+/// Maximum token lifetime: the longest Go's `time.Duration` holds (about 292 years), which is
+/// what `time.Duration(expiresIn) * time.Second` can express at all. A larger `expires_in`
+/// (up to `i64::MAX` seconds) would make the cache's expiry `Instant` overflow (a panic).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_nanos(i64::MAX as u64);
+
 /// A token value. `Debug` never shows it.
 #[derive(Clone)]
 pub(crate) struct Token(pub(crate) String);
@@ -97,18 +102,24 @@ struct TokenResponse {
 /// or `now + max(expires_in, 60 s)` without `issued_at`. `None` when already expired.
 /// distribution's `registry/client/auth/session.go` (`if tr.ExpiresIn <
 /// minimumTokenLifetimeSeconds { tr.ExpiresIn = minimumTokenLifetimeSeconds }`, an `int`):
-/// zero, negative and small values all count as 60 s.
+/// zero, negative and small values all count as 60 s. The result is at most
+/// [`MAX_TOKEN_LIFETIME`], so `Instant::now() + lifetime` never overflows.
 pub(crate) fn token_lifetime(
     expires_in: i64,
     issued_at: Option<&str>,
     now_wall: SystemTime,
 ) -> Option<Duration> {
-    let life = Duration::from_secs(u64::try_from(expires_in).unwrap_or(0)).max(MIN_TOKEN_LIFETIME);
+    let life = Duration::from_secs(u64::try_from(expires_in).unwrap_or(0))
+        .clamp(MIN_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME);
     let Some(issued) = issued_at.and_then(parse_rfc3339) else {
         return Some(life);
     };
     let expiry = issued.checked_add(life)?;
-    expiry.duration_since(now_wall).ok()
+    // An `issued_at` in the future does not lengthen the lifetime past the maximum either.
+    expiry
+        .duration_since(now_wall)
+        .ok()
+        .map(|d| d.min(MAX_TOKEN_LIFETIME))
 }
 
 /// Parse an RFC 3339 timestamp as Go's `time.Time` JSON decoding does (`issued_at`).
@@ -431,5 +442,107 @@ mod tests {
         c.invalidate(&k);
         assert!(c.get(&k, now).is_none());
         assert!(!format!("{:?}", Token("secret-value".into())).contains("secret-value"));
+    }
+
+    /// Found reviewing the token decoder for issue 11, pinned by `lifetimes_stay_representable`:
+    /// `expires_in: 9223372036854775807`
+    /// made the cache's `Instant::now() + lifetime` overflow, a panic in the pull.
+    #[test]
+    fn huge_expires_in_keeps_the_expiry_instant_representable() {
+        let now = SystemTime::now();
+        for (expires_in, issued_at) in [
+            (i64::MAX, None),
+            (i64::MAX, Some("9999-12-31T23:59:59Z")),
+            (0, Some("9999-12-31T23:59:59Z")),
+        ] {
+            let life = token_lifetime(expires_in, issued_at, now).unwrap();
+            assert!(life <= MAX_TOKEN_LIFETIME, "{life:?}");
+            assert!(Instant::now().checked_add(life).is_some());
+            let _ = Instant::now() + life;
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn rfc3339_like() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "\\PC{0,40}",
+                "[0-9+-]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,30})?([Zz]|[+-][0-9+-]{2}:[0-9]{2})?",
+                "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\PC{0,6}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            #[test]
+            fn rfc3339_never_panics(s in rfc3339_like()) {
+                let _ = parse_rfc3339(&s);
+            }
+
+            #[test]
+            fn lifetimes_stay_representable(
+                expires_in in prop_oneof![any::<i64>(), -100i64..400, Just(i64::MAX), Just(i64::MIN)],
+                issued_at in proptest::option::of(rfc3339_like()),
+                now_secs in 0u64..400_000_000_000,
+            ) {
+                let now = UNIX_EPOCH + Duration::from_secs(now_secs);
+                if let Some(life) = token_lifetime(expires_in, issued_at.as_deref(), now) {
+                    prop_assert!(life <= MAX_TOKEN_LIFETIME);
+                    prop_assert!(Instant::now().checked_add(life).is_some());
+                    if issued_at.as_deref().and_then(parse_rfc3339).is_none() {
+                        // Without a usable issued_at: max(expires_in, 60 s), capped.
+                        prop_assert!(life >= MIN_TOKEN_LIFETIME);
+                    }
+                }
+            }
+
+            /// Token responses: random bytes and mutated answers decode or fail; a decode
+            /// error never shows the token and stays proportional to the body.
+            #[test]
+            fn token_responses(
+                body in proptest::collection::vec(any::<u8>(), 0..200),
+                expires in prop_oneof![
+                    Just(serde_json::json!(300)), Just(serde_json::json!(-5)),
+                    Just(serde_json::json!(u64::MAX)), Just(serde_json::json!(1.5)),
+                    Just(serde_json::json!("300")), Just(serde_json::json!(null)),
+                    Just(serde_json::json!(f64::MAX)),
+                ],
+                issued in prop_oneof![
+                    Just(serde_json::json!("2024-05-01T12:00:00Z")), Just(serde_json::json!(5)),
+                    Just(serde_json::json!("yesterday")), Just(serde_json::json!(null)),
+                    Just(serde_json::json!("0000-01-01T00:00:00+99:99")),
+                ],
+                as_access in any::<bool>(),
+                dup in any::<bool>(),
+            ) {
+                let _ = serde_json::from_slice::<TokenResponse>(&body);
+                let key = if as_access { "access_token" } else { "token" };
+                let mut text = serde_json::json!({
+                    key: "SECRET-TOKEN-VALUE",
+                    "expires_in": expires,
+                    "issued_at": issued,
+                })
+                .to_string();
+                if dup {
+                    text = text.replacen('{', "{\"expires_in\":1,", 1);
+                }
+                match serde_json::from_slice::<TokenResponse>(text.as_bytes()) {
+                    Ok(tr) => {
+                        let token = if tr.access_token.is_empty() { tr.token } else { tr.access_token };
+                        prop_assert_eq!(token, "SECRET-TOKEN-VALUE");
+                        let life = token_lifetime(tr.expires_in, tr.issued_at.as_deref(), SystemTime::now());
+                        prop_assert!(life.is_none_or(|l| l <= MAX_TOKEN_LIFETIME));
+                    }
+                    Err(e) => {
+                        let msg = e.to_string();
+                        prop_assert!(!msg.contains("SECRET"), "{}", msg);
+                        prop_assert!(msg.len() <= 2 * text.len() + 128, "{}", msg);
+                    }
+                }
+            }
+        }
     }
 }
