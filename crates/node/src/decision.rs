@@ -76,8 +76,8 @@ pub fn decide_image<'a, S: ImageService, R: PullRecordsAccessor>(
     let looked_up = policy != PullPolicy::Always;
     let mut image_ref = None;
     if looked_up {
-        match service.image_status(&ImageSpec::new(tagged.as_ref())) {
-            Ok(found) => image_ref = found.map(|i| i.id),
+        match service.image_ref(&ImageSpec::new(tagged.as_ref())) {
+            Ok(found) => image_ref = found,
             Err(err) => {
                 // Upstream quotes the (empty) imageRef here, not the image.
                 let message = messages::failed_to_inspect("", &err.to_string());

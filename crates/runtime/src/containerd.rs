@@ -210,6 +210,37 @@ fn record_pulled(
     Ok(())
 }
 
+/// The CRI image of one record (one name).
+fn image_of(rec: ImageRecord) -> Image {
+    let mut img = Image {
+        id: rec.id(),
+        size: rec.size,
+        pinned: rec.pinned,
+        first_seen_unix_ms: rec.first_seen_ms,
+        last_used_unix_ms: rec.last_used_ms,
+        preloaded: rec.origin == Origin::Preloaded,
+        ..Image::default()
+    };
+    add_names(&mut img, &rec);
+    img.platform = rec.platform;
+    img
+}
+
+/// A record's names: `repo:tag` and `repo@manifest`, or `repo@digest` when named by digest.
+fn add_names(img: &mut Image, rec: &ImageRecord) {
+    match (&rec.digest, &rec.tag) {
+        (Some(d), _) => img.repo_digests.push(format!("{}@{d}", rec.name)),
+        (None, Some(t)) => {
+            img.repo_tags.push(format!("{}:{t}", rec.name));
+            img.repo_digests
+                .push(format!("{}@{}", rec.name, rec.manifest_digest));
+        }
+        (None, None) => img
+            .repo_digests
+            .push(format!("{}@{}", rec.name, rec.manifest_digest)),
+    }
+}
+
 /// Group records by image ID into CRI images.
 fn to_images(records: Vec<ImageRecord>) -> Vec<Image> {
     let mut by_id: BTreeMap<String, Image> = BTreeMap::new();
@@ -222,17 +253,7 @@ fn to_images(records: Vec<ImageRecord>) -> Vec<Image> {
             preloaded: rec.origin == Origin::Preloaded,
             ..Image::default()
         });
-        match (&rec.digest, &rec.tag) {
-            (Some(d), _) => img.repo_digests.push(format!("{}@{d}", rec.name)),
-            (None, Some(t)) => {
-                img.repo_tags.push(format!("{}:{t}", rec.name));
-                img.repo_digests
-                    .push(format!("{}@{}", rec.name, rec.manifest_digest));
-            }
-            (None, None) => img
-                .repo_digests
-                .push(format!("{}@{}", rec.name, rec.manifest_digest)),
-        }
+        add_names(img, &rec);
         img.pinned |= rec.pinned;
         img.size = img.size.max(rec.size);
         img.first_seen_unix_ms = img.first_seen_unix_ms.min(rec.first_seen_ms);
@@ -355,8 +376,26 @@ impl ImageService for ContainerdImageService {
     }
 
     fn image_status(&self, image: &ImageSpec) -> Result<Option<Image>, RuntimeError> {
-        let recs = self.records_for(image)?;
+        // The kubelet's cache-hit path (GetImageRef): one name, one record, no grouping.
+        let mut recs = self.records_for(image)?;
+        if recs.len() == 1
+            && let Some(rec) = recs.pop()
+        {
+            return Ok(Some(image_of(rec)));
+        }
         Ok(to_images(recs).into_iter().next())
+    }
+
+    fn image_ref(&self, image: &ImageSpec) -> Result<Option<String>, RuntimeError> {
+        if let Ok(r) = Reference::parse_normalized(&image.image)
+            && let Some(rec) = self
+                .store
+                .lookup(&r)
+                .map_err(|e| store_error(format!("failed to get image {:?}", image.image), e))?
+        {
+            return Ok(Some(rec.id()));
+        }
+        Ok(self.records_for(image)?.first().map(ImageRecord::id))
     }
 
     fn list_images(&self, filter: Option<&ImageSpec>) -> Result<Vec<Image>, RuntimeError> {

@@ -34,6 +34,13 @@ pub trait ImageService {
     /// ImageInspectError).
     fn image_status(&self, image: &ImageSpec) -> Result<Option<Image>, RuntimeError>;
 
+    /// The kubelet's `GetImageRef` (kuberuntime_image.go): `ImageStatus(image).id`, `None` when
+    /// absent. Runtimes may answer it without building the whole [`Image`] (it is the
+    /// cache-hit path of every container start); the answer must be the same.
+    fn image_ref(&self, image: &ImageSpec) -> Result<Option<String>, RuntimeError> {
+        self.image_status(image).map(|i| i.map(|i| i.id))
+    }
+
     /// `ListImages(filter)`: every image (one entry per image ID, with all its tags and
     /// digests), or those matching `filter`.
     fn list_images(&self, filter: Option<&ImageSpec>) -> Result<Vec<Image>, RuntimeError>;
@@ -75,6 +82,9 @@ impl<T: ImageService> ImageService for std::sync::Arc<T> {
     }
     fn image_status(&self, image: &ImageSpec) -> Result<Option<Image>, RuntimeError> {
         self.as_ref().image_status(image)
+    }
+    fn image_ref(&self, image: &ImageSpec) -> Result<Option<String>, RuntimeError> {
+        self.as_ref().image_ref(image)
     }
     fn list_images(&self, filter: Option<&ImageSpec>) -> Result<Vec<Image>, RuntimeError> {
         self.as_ref().list_images(filter)
