@@ -123,3 +123,37 @@ fn skopeo_tries_sources_in_our_order() {
     let stderr = skopeo_inspect(&conf_path, blocked);
     assert!(stderr.contains(&want), "{want}\n{stderr}");
 }
+
+/// Validation errors: skopeo prints `loading registries configuration: ` (the caller's wrap in
+/// `newImageSource`) and then exactly our error's text.
+#[test]
+#[ignore = "needs skopeo (containers/image) on PATH"]
+fn skopeo_reports_our_validation_errors() {
+    let cases = [
+        "[[registry]]\nprefix = \"*.example.com/foo\"\nlocation = \"x.io\"\n",
+        "[[registry]]\nlocation = \"r.com\"\n[[registry.mirror]]\npull-from-mirror = \"x\"\nlocation = \"m.com\"\n",
+        "short-name-mode=\"invalid\"\n",
+        "[[registry]]\nlocation = \"r.com\"\n[[registry]]\nlocation = \"r.com\"\ninsecure = true\n",
+        "[[registry]]\nlocation = \"r.com\"\n[[registry]]\nlocation = \"r.com\"\nblocked = true\n",
+        "[[registry]]\nlocation = \"r.com\"\n[[registry.mirror]]\ninsecure = true\n",
+        "[[registry]]\nlocation = \"https://r.com\"\n",
+        "[[registry]]\nprefix = \"r.com\"\n",
+        "[[registry]]\ninsecure = true\n",
+        "unqualified-search-registries = [\"r.com/ns\"]\n",
+        "[[registry]]\nlocation = \"r.com/a\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"m.com\"\npull-from-mirror = \"all\"\n",
+        "[[registry]]\nlocation = \"r.com/a\"\npull-from-mirror = \"all\"\n",
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, text) in cases.iter().enumerate() {
+        let p = tmp.path().join(format!("c{i}.conf"));
+        std::fs::write(&p, text).unwrap();
+        let ours = RegistriesConf::load(&p, None, MainFile::Explicit)
+            .unwrap_err()
+            .to_string();
+        let stderr = skopeo_inspect(&p, "127.0.0.1:1/a:v1").replace("\\\"", "\"");
+        assert!(
+            stderr.contains(&format!("loading registries configuration: {ours}\"")),
+            "{text}\nours: {ours}\nskopeo: {stderr}"
+        );
+    }
+}
