@@ -3,6 +3,7 @@
 //! `(xN over AGE)` form of repeated events (the kubelet's event correlator counts identical
 //! events; staging/src/k8s.io/kubectl/pkg/describe/describe.go DescribeEvents prints them).
 
+use pullsim_reference::terminal_safe as safe;
 use std::time::Duration;
 
 use pullsim_policy::Time;
@@ -177,11 +178,6 @@ pub fn events_section(events: &[RecordedEvent], now: Time) -> String {
         ));
     }
     s
-}
-
-/// A user-controlled string for the terminal: control characters escaped as `%q` escapes them.
-fn safe(s: &str) -> std::borrow::Cow<'_, str> {
-    pullsim_reference::terminal_safe(s)
 }
 
 /// `describe`-style text for one pod: identity, each image's state, the events. Every string

@@ -28,11 +28,6 @@ where
     }
 }
 
-/// [`go_aggregate`] over owned strings (the credential loop's errors).
-pub fn aggregate_errors(errors: &[String]) -> String {
-    go_aggregate(errors)
-}
-
 /// The text of a failed `PullImage` as the kubelet's CRI client hands it on
 /// (staging/src/k8s.io/cri-client/pkg/remote_image.go pullImageV1): a status with code
 /// `Unknown` is stripped to its description ("they add no value … it also ensures that checking
@@ -95,14 +90,11 @@ mod tests {
     #[test]
     fn aggregate_like_go() {
         // k8s.io/apimachinery/pkg/util/errors/errors.go aggregate.Error
-        assert_eq!(aggregate_errors(&[]), "");
-        assert_eq!(aggregate_errors(&["a".into()]), "a");
-        assert_eq!(aggregate_errors(&["a".into(), "a".into()]), "a");
-        assert_eq!(aggregate_errors(&["a".into(), "b".into()]), "[a, b]");
-        assert_eq!(
-            aggregate_errors(&["a".into(), "b".into(), "a".into()]),
-            "[a, b]"
-        );
+        assert_eq!(go_aggregate::<_, &str>([]), "");
+        assert_eq!(go_aggregate(["a"]), "a");
+        assert_eq!(go_aggregate(["a", "a"]), "a");
+        assert_eq!(go_aggregate(["a", "b"]), "[a, b]");
+        assert_eq!(go_aggregate(["a", "b", "a"]), "[a, b]");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! fail, as kuberuntime_image.go PullImage), through the auth flow and one manifest HEAD only.
 //! Never downloads layers.
 
+use pullsim_reference::terminal_safe as safe;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -122,12 +123,6 @@ fn print(r: &Report, format: Format) -> anyhow::Result<()> {
         }
         Format::Text => print_text(r),
     }
-}
-
-/// A user- or registry-controlled string for the terminal (control characters escaped as `%q`
-/// does).
-fn safe(s: &str) -> std::borrow::Cow<'_, str> {
-    pullsim_reference::terminal_safe(s)
 }
 
 fn print_text(r: &Report) -> anyhow::Result<()> {

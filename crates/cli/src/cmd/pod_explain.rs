@@ -1,5 +1,6 @@
 //! `pullsim pod explain`: the decision path of every image in words.
 
+use pullsim_reference::terminal_safe as safe;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -24,11 +25,6 @@ pub struct ExplainArgs {
     /// Output: text or JSON lines (one `explain` line per image).
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
-}
-
-/// A user-controlled string for the terminal (control characters escaped as `%q` does).
-fn safe(s: &str) -> std::borrow::Cow<'_, str> {
-    pullsim_reference::terminal_safe(s)
 }
 
 /// Run `pullsim pod explain`.

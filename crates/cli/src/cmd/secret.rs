@@ -1,5 +1,6 @@
 //! `pullsim secret`: create (kubectl-compatible), lint and decode image pull secrets.
 
+use pullsim_reference::terminal_safe as safe;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -118,11 +119,6 @@ pub fn run(args: SecretArgs) -> anyhow::Result<ExitCode> {
         SecretCommand::Lint(l) => run_lint(l),
         SecretCommand::Decode(d) => run_decode(d),
     }
-}
-
-/// A user-controlled string for the terminal (control characters escaped as `%q` does).
-fn safe(s: &str) -> std::borrow::Cow<'_, str> {
-    pullsim_reference::terminal_safe(s)
 }
 
 fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
