@@ -345,6 +345,31 @@ pub(crate) fn release_blob_refs<'a>(
     Ok(())
 }
 
+/// The blob reference table of `records`: per blob (each counted once per record), the number
+/// of records using it and its size (`size` is asked once per blob).
+pub(crate) fn blob_ref_counts(
+    records: &[ImageRecord],
+    mut size: impl FnMut(&pullsim_reference::Digest) -> Result<u64, StoreError>,
+) -> Result<std::collections::BTreeMap<String, (u64, u64)>, StoreError> {
+    let mut counts = std::collections::BTreeMap::new();
+    for r in records {
+        let blobs: std::collections::BTreeSet<&pullsim_reference::Digest> =
+            r.blobs.iter().collect();
+        for b in blobs {
+            match counts.entry(b.to_string()) {
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    let v: &mut (u64, u64) = e.get_mut();
+                    v.0 += 1;
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert((1, size(b)?));
+                }
+            }
+        }
+    }
+    Ok(counts)
+}
+
 pub(crate) fn encode<T: serde::Serialize>(what: &str, v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|e| StoreError::Invalid {
         what: what.into(),

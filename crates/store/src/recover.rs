@@ -270,13 +270,8 @@ impl Store {
                 let mut refs = txn
                     .open_table(BLOB_REFS)
                     .map_err(|e| StoreError::index(&path, e))?;
-                let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+                let counts = index::blob_ref_counts(&records, |b| self.blob_size(b))?;
                 for r in &records {
-                    let blobs: std::collections::BTreeSet<&Digest> = r.blobs.iter().collect();
-                    for b in blobs {
-                        let size = self.blob_size(b)?;
-                        counts.entry(b.to_string()).or_insert((0, size)).0 += 1;
-                    }
                     let bytes = encode("image record", r)?;
                     images
                         .insert(r.key().as_str(), bytes.as_slice())

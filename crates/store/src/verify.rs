@@ -379,15 +379,9 @@ impl Store {
                     .map_err(|e| StoreError::index(&path, e))?;
                 refs.retain(|_, _| false)
                     .map_err(|e| StoreError::index(&path, e))?;
-                let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-                for r in &records {
-                    let blobs: BTreeSet<&Digest> = r.blobs.iter().collect();
-                    for b in blobs {
-                        let size = self.blob_size(b).unwrap_or(0);
-                        let e = counts.entry(b.to_string()).or_insert((0, size));
-                        e.0 += 1;
-                    }
-                }
+                let counts = crate::index::blob_ref_counts(&records, |b| {
+                    Ok(self.blob_size(b).unwrap_or(0))
+                })?;
                 for (k, v) in counts {
                     refs.insert(k.as_str(), v)
                         .map_err(|e| StoreError::index(&path, e))?;
