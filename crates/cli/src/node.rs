@@ -72,7 +72,7 @@ pub fn records(
             .context("moving the store's old KEP-2535 records into the kubelet's files")?;
         store.drop_legacy_node_records()?;
     }
-    Ok(CachedPullRecords::new(fs))
+    Ok(CachedPullRecords::lazy(fs))
 }
 
 /// The records a dry run (`pod explain`) reads: exactly what a run would read — the kubelet's
@@ -100,7 +100,7 @@ pub fn dry_run_records(
         .transpose()
         .with_context(|| format!("opening the kubelet's records in {}", dir.display()))?;
     let inner: Box<dyn PullRecordsAccessor> = match files {
-        Some(fs) if legacy.is_empty() => Box::new(CachedPullRecords::new(fs)),
+        Some(fs) if legacy.is_empty() => Box::new(CachedPullRecords::lazy(fs)),
         files => {
             let mem = MemPullRecords::new();
             if let Some(fs) = files {

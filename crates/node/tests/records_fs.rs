@@ -454,3 +454,22 @@ fn legacy_migration_keeps_the_kubelets_own_records() {
     assert!(a.credential_mapping.is_empty());
     assert_eq!(migrate_legacy(&pulled, &[], &fs).unwrap(), 0);
 }
+
+/// A lazy cache (one-shot commands) starts non-authoritative and reads a record only when
+/// asked: what it answers is what the files say.
+#[test]
+fn a_lazy_cache_reads_only_what_it_is_asked() {
+    let root = kubelet_root();
+    let fs = FsPullRecords::new(root.path()).unwrap();
+    fs.write_image_pulled_record(&ImagePulledRecord {
+        last_updated_time: Some(1),
+        image_ref: "a".into(),
+        credential_mapping: Default::default(),
+    })
+    .unwrap();
+    let cache = CachedPullRecords::lazy(fs.clone());
+    assert!(!cache.is_authoritative());
+    assert!(cache.get_image_pulled_record("a").unwrap().is_some());
+    assert!(cache.get_image_pulled_record("b").unwrap().is_none());
+    assert!(!cache.image_pull_intent_exists("a").unwrap());
+}

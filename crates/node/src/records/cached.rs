@@ -34,14 +34,22 @@ impl<A: PullRecordsAccessor> CachedPullRecords<A> {
     /// NewCachedPullRecordsAccessor: warm both caches by listing the delegate (a failed listing
     /// leaves the cache non-authoritative, as the kubelet logs and carries on).
     pub fn new(delegate: A) -> Self {
-        let c = CachedPullRecords {
-            delegate,
-            intents: Mutex::new(Cache::default()),
-            pulled: Mutex::new(Cache::default()),
-        };
+        let c = Self::lazy(delegate);
         let _ = c.list_image_pull_intents();
         let _ = c.list_image_pulled_records();
         c
+    }
+
+    /// The same cache, not warmed: it starts non-authoritative, so each lookup falls through to
+    /// the delegate once and is remembered. For a one-shot process (one `pullsim` command) that
+    /// asks about a few images, reading every record file at start would be work that grows
+    /// with the node's records and buys nothing.
+    pub fn lazy(delegate: A) -> Self {
+        CachedPullRecords {
+            delegate,
+            intents: Mutex::new(Cache::default()),
+            pulled: Mutex::new(Cache::default()),
+        }
     }
 
     /// The accessor behind the cache.
