@@ -55,8 +55,88 @@ pub struct RegistryFlags {
     /// containerd's image_pull_progress_timeout: a pull whose open requests (headers, bodies,
     /// token and error answers) receive nothing for this long is cancelled (e.g. 30s, 5m; 0
     /// disables). Error and token bodies are read only up to a fixed size whatever it is.
-    #[arg(long = "image-pull-progress-timeout", value_name = "DURATION", default_value = "5m", value_parser = crate::cmd::images_fmt::parse_duration)]
-    pub image_pull_progress_timeout: std::time::Duration,
+    /// [default: 5m, or the containerd config's]
+    #[arg(long = "image-pull-progress-timeout", value_name = "DURATION", value_parser = crate::cmd::images_fmt::parse_duration)]
+    pub image_pull_progress_timeout: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub runtime: RuntimeFlags,
+}
+
+/// The container runtime and its registry configuration (`pull`, `creds check`, `pod run`,
+/// `pod explain`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RuntimeFlags {
+    /// The container runtime the node runs: containerd (2.x, as of 2.3), containerd-1.7, or
+    /// cri-o. Each has its own mirror rules, retries and error wording.
+    #[arg(long = "runtime", value_enum, default_value_t)]
+    pub runtime: RuntimeArg,
+    /// containerd's registry config_path: directories holding one directory per registry host
+    /// (`HOST_PORT_`, `HOST:PORT`, `_default`) with a hosts.toml, colon-separated as containerd's
+    /// (containerd runtimes only).
+    #[arg(long = "registry-config-path", value_name = "DIR[:DIR...]")]
+    pub registry_config_path: Option<String>,
+    /// A node's containerd config.toml (version 2 or 3): its config_path, registry.configs,
+    /// max_concurrent_downloads and image_pull_progress_timeout (containerd runtimes only).
+    #[arg(long = "containerd-config", value_name = "FILE")]
+    pub containerd_config: Option<PathBuf>,
+    /// CRI-O's registries.conf (v2; a registries.conf.d directory beside it is read too):
+    /// prefixes, location rewrites, mirrors, blocked registries (--runtime cri-o only).
+    #[arg(long = "registries-conf", value_name = "FILE")]
+    pub registries_conf: Option<PathBuf>,
+}
+
+/// `--runtime`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeArg {
+    /// containerd 2.x (as of 2.3): the transfer service pulls unless the config needs the local path.
+    #[default]
+    Containerd,
+    /// containerd 1.7: the local pull path and 1.7's resolver.
+    #[value(name = "containerd-1.7")]
+    Containerd17,
+    /// CRI-O: containers/image with registries.conf.
+    #[value(name = "cri-o")]
+    CriO,
+}
+
+impl RuntimeArg {
+    /// The runtime crate's kind.
+    pub fn kind(self) -> pullsim_runtime::RuntimeKind {
+        match self {
+            RuntimeArg::Containerd => pullsim_runtime::RuntimeKind::Containerd,
+            RuntimeArg::Containerd17 => pullsim_runtime::RuntimeKind::Containerd17,
+            RuntimeArg::CriO => pullsim_runtime::RuntimeKind::CriO,
+        }
+    }
+}
+
+impl RuntimeFlags {
+    /// The usage errors of the runtime flags: each runtime's own configuration only (exit 2).
+    pub fn check_runtime(&self) -> anyhow::Result<()> {
+        let kind = self.runtime.kind();
+        if kind.is_containerd() {
+            if self.registries_conf.is_some() {
+                anyhow::bail!(
+                    "--registries-conf is CRI-O's configuration, but --runtime is {kind}: use --runtime cri-o, or give containerd's hosts directories with --registry-config-path"
+                );
+            }
+        } else {
+            for (set, flag) in [
+                (
+                    self.registry_config_path.is_some(),
+                    "--registry-config-path",
+                ),
+                (self.containerd_config.is_some(), "--containerd-config"),
+            ] {
+                if set {
+                    anyhow::bail!(
+                        "{flag} is containerd's configuration, but --runtime is {kind}: give CRI-O's mirrors with --registries-conf, or use --runtime containerd"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Credential source flags (`pull`, `creds check`, `creds match`).

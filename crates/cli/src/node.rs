@@ -28,17 +28,22 @@ pub fn root_dir(root: Option<&Path>) -> PathBuf {
         .unwrap_or_else(Store::default_root)
 }
 
-/// The runtime's configuration from the registry flags (`tune` sets the rest).
+/// The runtime's configuration from the registry flags (`tune` sets the rest). Fails on a
+/// runtime flag that is not the chosen runtime's (a usage error, exit 2).
 pub fn runtime_config(
     root: &Path,
     registry: &RegistryFlags,
     tune: impl FnOnce(&mut RuntimeConfig),
-) -> RuntimeConfig {
+) -> anyhow::Result<RuntimeConfig> {
+    registry.runtime.check_runtime()?;
     let mut cfg = RuntimeConfig::new(root);
+    cfg.kind = registry.runtime.runtime.kind();
     cfg.insecure_registries = registry.insecure_registry.clone();
     cfg.ca_files = registry.ca_file.clone();
     cfg.offline = registry.offline;
-    cfg.image_pull_progress_timeout = registry.image_pull_progress_timeout;
+    if let Some(t) = registry.image_pull_progress_timeout {
+        cfg.image_pull_progress_timeout = t;
+    }
     cfg.on_store_wait = Some(Arc::new(|p: &Path| {
         eprintln!(
             "waiting for the store lock held by another pullsim process ({})",
@@ -46,7 +51,7 @@ pub fn runtime_config(
         )
     }));
     tune(&mut cfg);
-    cfg
+    Ok(cfg)
 }
 
 /// The runtime (opens the store).

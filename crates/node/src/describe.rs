@@ -180,8 +180,18 @@ pub fn events_section(events: &[RecordedEvent], now: Time) -> String {
     s
 }
 
-/// `describe`-style text for one pod: identity, each image's state, the events. Every string
-/// that comes from the input is escaped ([`pullsim_reference::terminal_safe`]).
+/// The registry host of the last pull event (`Pulled` or `Failed`) of a container.
+pub fn last_pull_host<'a>(events: &'a [RecordedEvent], container: &str) -> Option<&'a str> {
+    events
+        .iter()
+        .rev()
+        .filter(|e| e.container.as_deref() == Some(container))
+        .find_map(|e| e.host.as_deref())
+}
+
+/// `describe`-style text for one pod: identity, each image's state (with the registry host of
+/// its last pull), the events. Every string that comes from the input is escaped
+/// ([`pullsim_reference::terminal_safe`]).
 pub fn describe_pod(pod: &PodRun, events: &[RecordedEvent], now: Time) -> String {
     let mut s = String::new();
     s.push_str(&format!("Name:\t{}\n", safe(&pod.spec.name)));
@@ -231,6 +241,10 @@ pub fn describe_pod(pod: &PodRun, events: &[RecordedEvent], now: Time) -> String
                     s.push_str("    State:\tWaiting\n");
                     s.push_str("      Reason:\tPodInitializing\n");
                 }
+            }
+            // pullsim's addition, beside kubectl's fields: where the last pull went.
+            if let Some(host) = last_pull_host(events, &img.name) {
+                s.push_str(&format!("    Host:\t{}\n", safe(host)));
             }
         }
     }
@@ -289,6 +303,7 @@ mod tests {
             event_type: pullsim_policy::EventType::Normal,
             reason: reason.into(),
             message: "m".into(),
+            host: None,
         };
         let text = tabwrite(&events_section(
             &[ev(0, "BackOff"), ev(20, "Pulling"), ev(30, "BackOff")],

@@ -4,7 +4,7 @@
 
 use pullsim_policy::{Decision, PullPolicy, Reason, Verification, VerificationPolicy};
 use pullsim_reference::Reference;
-use pullsim_runtime::{Image, ImageService, ImageSpec};
+use pullsim_runtime::{Image, ImageService, ImageSpec, PullRoute};
 
 use crate::decision::decide_image;
 use crate::image_manager::ManagerConfig;
@@ -41,6 +41,11 @@ pub struct Explanation {
     pub backoff: String,
     /// What EnsureImageExists would do, in words.
     pub decision: String,
+    /// When the image would be pulled: the registry endpoints the runtime would try, in order,
+    /// with the credential each would be offered (for the first credential the kubelet tries).
+    pub route: Option<PullRoute>,
+    /// Why the route could not be worked out (a runtime configuration that does not load).
+    pub route_error: Option<String>,
     /// What EnsureImageExists would do: `pull`, `use-local` or `error`
     /// (`pullsim_policy::Decision::as_str`; `error` also for a failure before the decision).
     pub action: &'static str,
@@ -170,6 +175,8 @@ pub fn explain<S: ImageService, R: PullRecordsAccessor>(
                 not_matching: Vec::new(),
                 backoff: "none: the kubelet keeps back-off in memory per <podUID>_<image>; after failed pulls it waits 10s, 20s, 40s, 80s, 160s, then 300s".to_string(),
                 decision: String::new(),
+                route: None,
+                route_error: None,
                 action: "error",
                 reason: None,
             };
@@ -274,6 +281,16 @@ pub fn explain<S: ImageService, R: PullRecordsAccessor>(
             };
             e.action = d.decision.as_str();
             e.reason = d.decision.reason();
+            if d.decision == Decision::Pull {
+                match service.pull_route(
+                    &ImageSpec::new(d.image.as_ref()),
+                    creds.first().map(|c| &c.auth),
+                ) {
+                    Ok(route) if !route.hosts.is_empty() => e.route = Some(route),
+                    Ok(_) => {}
+                    Err(err) => e.route_error = Some(err.to_string()),
+                }
+            }
             e.decision = match (d.decision, &d.image_ref) {
                 (Decision::UseLocal, _) => "use the local image (Normal Pulled: already present on machine)".into(),
                 (Decision::NeverPull, None) => "ErrImageNeverPull: absent and the policy is Never".into(),

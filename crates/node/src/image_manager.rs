@@ -36,6 +36,9 @@ pub struct RecordedEvent {
     pub reason: String,
     /// Message, byte-identical to the kubelet's.
     pub message: String,
+    /// pullsim's addition, kept out of the message: the registry host that served the pull
+    /// (`Pulled`) or whose error the message reports (`Failed`), as the runtime tried it.
+    pub host: Option<String>,
 }
 
 /// The result of EnsureImageExists: (imageRef, message, err) in the kubelet's terms.
@@ -177,6 +180,18 @@ impl<S: ImageService, R: PullRecordsAccessor> ImageManager<S, R> {
         reason: &str,
         message: String,
     ) {
+        self.record_from(req, event_type, reason, message, None);
+    }
+
+    /// Record an event about a pull, with the registry host it came from.
+    fn record_from(
+        &self,
+        req: &EnsureRequest<'_>,
+        event_type: EventType,
+        reason: &str,
+        message: String,
+        host: Option<String>,
+    ) {
         let ev = RecordedEvent {
             time: self.clock.now(),
             pod: req.pod.to_string(),
@@ -185,6 +200,7 @@ impl<S: ImageService, R: PullRecordsAccessor> ImageManager<S, R> {
             event_type,
             reason: reason.to_string(),
             message,
+            host,
         };
         if let Ok(mut g) = self.events.lock() {
             g.push(ev);
@@ -207,6 +223,7 @@ impl<S: ImageService, R: PullRecordsAccessor> ImageManager<S, R> {
             event_type,
             reason: reason.to_string(),
             message,
+            host: None,
         };
         if let Ok(mut g) = self.events.lock() {
             g.push(ev);
@@ -406,11 +423,12 @@ impl<S: ImageService, R: PullRecordsAccessor> ImageManager<S, R> {
         match result {
             Err(failure) => {
                 let text = failure.to_string();
-                self.record(
+                self.record_from(
                     req,
                     EventType::Warning,
                     EventReason::Failed.as_str(),
                     messages::failed_to_pull(image, &text),
+                    failure.host().map(str::to_string),
                 );
                 if let Ok(mut b) = self.backoff.lock() {
                     b.next(&key, self.clock.now());
@@ -425,7 +443,13 @@ impl<S: ImageService, R: PullRecordsAccessor> ImageManager<S, R> {
                 let total = start.elapsed();
                 let msg =
                     messages::successfully_pulled(image, done.pull_duration, total, done.size);
-                self.record(req, EventType::Normal, EventReason::Pulled.as_str(), msg);
+                self.record_from(
+                    req,
+                    EventType::Normal,
+                    EventReason::Pulled.as_str(),
+                    msg,
+                    done.response.host.clone(),
+                );
                 if let Ok(mut b) = self.backoff.lock() {
                     b.gc(self.clock.now());
                 }

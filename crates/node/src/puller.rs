@@ -42,6 +42,17 @@ pub enum PullError {
     },
 }
 
+impl PullError {
+    /// The registry host of the last runtime error (the one that ended the pull), when the
+    /// runtime reached one.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            PullError::Runtime { errors } => errors.last().and_then(RuntimeError::host),
+            _ => None,
+        }
+    }
+}
+
 /// Serial or parallel puller with an optional QPS throttle.
 pub struct Puller {
     lanes: Option<Semaphore>,

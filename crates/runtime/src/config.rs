@@ -5,6 +5,43 @@ use std::time::Duration;
 
 use pullsim_registry::Platform;
 
+/// Which container runtime the node runs, with its own rules and wording (issue 12): how it
+/// resolves through mirrors, which error wins, its retries and its messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RuntimeKind {
+    /// containerd 2.x as of 2.3: CRI pulls through the transfer service unless its
+    /// configuration asks for the local pull path.
+    #[default]
+    Containerd,
+    /// containerd 1.7: CRI's local pull path (`client.Pull`), 1.7's resolver.
+    Containerd17,
+    /// CRI-O, pulling through containers/image with `registries.conf`.
+    CriO,
+}
+
+impl RuntimeKind {
+    /// The name the `--runtime` flag takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeKind::Containerd => "containerd",
+            RuntimeKind::Containerd17 => "containerd-1.7",
+            RuntimeKind::CriO => "cri-o",
+        }
+    }
+
+    /// Whether this is a containerd (either version).
+    pub fn is_containerd(self) -> bool {
+        matches!(self, RuntimeKind::Containerd | RuntimeKind::Containerd17)
+    }
+}
+
+impl std::fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How [`crate::ContainerdImageService`] is set up (the parts of containerd's `config.toml` and
 /// of the node that pullsim models so far).
 #[derive(Clone)]
@@ -27,6 +64,8 @@ pub struct RuntimeConfig {
     /// before it fails. Real time. `Duration::ZERO` disables it, as `0` in containerd. Body
     /// sizes are capped whatever its value.
     pub image_pull_progress_timeout: Duration,
+    /// The runtime the node runs (default: containerd 2.x).
+    pub kind: RuntimeKind,
     /// Called once when the store lock is held by another process and the runtime waits.
     pub on_store_wait: Option<pullsim_store::WaitReporter>,
 }
@@ -38,6 +77,7 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("insecure_registries", &self.insecure_registries)
             .field("ca_files", &self.ca_files)
             .field("platform", &self.platform)
+            .field("kind", &self.kind)
             .field("offline", &self.offline)
             .field("max_concurrent_downloads", &self.max_concurrent_downloads)
             .field(
@@ -61,6 +101,7 @@ impl RuntimeConfig {
             max_concurrent_downloads: pullsim_registry::DEFAULT_MAX_CONCURRENT_LAYERS,
             image_pull_progress_timeout: pullsim_registry::DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT,
             on_store_wait: None,
+            kind: RuntimeKind::default(),
         }
     }
 }

@@ -282,12 +282,18 @@ fn grpc_code(e: &RegistryError) -> Code {
 
 /// A registry failure as containerd's CRI `PullImage` returns it
 /// (`internal/cri/server/images/image_pull.go`): `failed to pull and unpack image "REF": ERR`.
-fn pull_error(image: &str, reference: &str, e: RegistryError) -> RuntimeError {
+fn pull_error(
+    image: &str,
+    reference: &str,
+    e: RegistryError,
+    host: Option<String>,
+) -> RuntimeError {
     RuntimeError::Pull {
         code: grpc_code(&e),
         image: image.to_string(),
         desc: format!("failed to pull and unpack image {reference:?}: {e}"),
         cause: Some(Box::new(e)),
+        host,
     }
 }
 
@@ -317,7 +323,7 @@ impl ImageService for ContainerdImageService {
                 current.as_ref().map(|rec| &rec.manifest_digest),
             )
             .await
-            .map_err(|e| pull_error(&image.image, &cri_ref, e))?;
+            .map_err(|e| pull_error(&image.image, &cri_ref, e, Some(r.domain().to_string())))?;
         let p = match (outcome, current) {
             (PullOutcome::Pulled(p), _) => p,
             (PullOutcome::Current(_), Some(rec)) => {
@@ -340,6 +346,7 @@ impl ImageService for ContainerdImageService {
                     image: image.image.clone(),
                     desc: format!("{cri_ref} resolved to {} without a pull", top.digest),
                     cause: None,
+                    host: None,
                 });
             }
             (other, _) => {
@@ -348,6 +355,7 @@ impl ImageService for ContainerdImageService {
                     image: image.image.clone(),
                     desc: format!("{cri_ref}: unexpected pull outcome {other:?}"),
                     cause: None,
+                    host: None,
                 });
             }
         };
@@ -489,7 +497,7 @@ impl ImageService for ContainerdImageService {
                     media_type: res.media_type,
                     size: res.size,
                 })
-                .map_err(|e| pull_error(&image.image, &cri_ref, e)),
+                .map_err(|e| pull_error(&image.image, &cri_ref, e, Some(r.domain().to_string()))),
             trace,
         }
     }
@@ -510,7 +518,7 @@ mod tests {
             code: Some("MANIFEST_UNKNOWN".into()),
             message: "failed to resolve reference \"docker.io/library/x:1\": docker.io/library/x:1: not found".into(),
         };
-        let err = pull_error("x:1", "docker.io/library/x:1", e);
+        let err = pull_error("x:1", "docker.io/library/x:1", e, None);
         assert_eq!(
             err.to_string(),
             "rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/library/x:1\": failed to resolve reference \"docker.io/library/x:1\": docker.io/library/x:1: not found"
@@ -599,7 +607,7 @@ mod tests {
         for (e, code) in table {
             let outcome = e.outcome();
             let text = e.to_string();
-            let err = pull_error("img", "r", e);
+            let err = pull_error("img", "r", e, None);
             assert_eq!(err.code(), code, "{err}");
             assert_eq!(err.outcome(), outcome, "{err}");
             assert_eq!(

@@ -102,6 +102,60 @@ pub struct Resolved {
     pub size: u64,
 }
 
+/// The credential a registry endpoint would be offered on a pull (pullsim extension, for
+/// `pod explain`). Never holds the credential itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OfferedCredential {
+    /// The credential the kubelet sent with the pull (the pod's secret or the node's keyring).
+    Kubelet,
+    /// The runtime's own configuration for this host (containerd's `registry.configs.<host>.auth`).
+    RuntimeConfig,
+    /// None: the host is asked anonymously.
+    Anonymous,
+}
+
+impl OfferedCredential {
+    /// In words, for text output.
+    pub fn as_words(self) -> &'static str {
+        match self {
+            OfferedCredential::Kubelet => "the kubelet's credential",
+            OfferedCredential::RuntimeConfig => "the runtime's own credential for this host",
+            OfferedCredential::Anonymous => "no credential (anonymous)",
+        }
+    }
+}
+
+/// One registry endpoint a pull would try, in the runtime's order (pullsim extension, for
+/// `pod explain`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RouteHost {
+    /// The endpoint as the runtime reaches it (`https://mirror.example.com/v2`), or for CRI-O the
+    /// reference it pulls from that source.
+    pub endpoint: String,
+    /// `mirror`, `server` (containerd's upstream or `server`), `primary` (CRI-O).
+    pub role: &'static str,
+    /// What the endpoint is used for (`pull`, `resolve`, …); empty when the runtime has no such
+    /// notion.
+    pub capabilities: Vec<&'static str>,
+    /// The credential the endpoint would be offered.
+    pub credential: OfferedCredential,
+    /// Why the endpoint is skipped for this reference, when it is (a pull-only mirror for a tag,
+    /// a digest-only mirror).
+    pub skipped: Option<String>,
+}
+
+/// Where a pull of an image would go (pullsim extension, for `pod explain`): the endpoints in
+/// order, and notes on the runtime's configuration (a config_path it ignores, …).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PullRoute {
+    /// The endpoints in the order the runtime tries them.
+    pub hosts: Vec<RouteHost>,
+    /// Where the route came from (`/etc/containerd/certs.d/docker.io/hosts.toml`), when a file.
+    pub source: Option<String>,
+}
+
 /// One [`crate::ImageService::resolve_image`] attempt: the result and what the auth flow met.
 #[derive(Debug)]
 pub struct ResolveAttempt {

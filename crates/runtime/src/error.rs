@@ -69,6 +69,10 @@ pub enum RuntimeError {
         desc: String,
         /// The registry failure behind it, when the registry was reached (or refused).
         cause: Option<Box<RegistryError>>,
+        /// The registry host whose answer (or silence) the error reports, as the runtime tried
+        /// it (`https://mirror.example.com/v2`): reported beside the kubelet's words, never in
+        /// them.
+        host: Option<String>,
     },
     /// `ImageStatus`, `ListImages`, `RemoveImage` or `ImageFsInfo` failed in the content store.
     #[error("rpc error: code = {code} desc = {desc}")]
@@ -106,6 +110,15 @@ impl RuntimeError {
             image: image.into(),
             desc: desc.into(),
             cause: None,
+            host: None,
+        }
+    }
+
+    /// The registry host a pull error comes from, when the runtime reached one.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            RuntimeError::Pull { host, .. } => host.as_deref(),
+            _ => None,
         }
     }
 

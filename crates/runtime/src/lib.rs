@@ -26,12 +26,12 @@ pub mod fake;
 pub mod registries_conf;
 mod service;
 
-pub use config::RuntimeConfig;
+pub use config::{RuntimeConfig, RuntimeKind};
 pub use containerd::{ContainerdImageService, PruneOutcome};
 pub use content::StoreSink;
 pub use cri::{
-    AuthTrace, Image, ImageFsInfo, ImageSpec, PodSandboxConfig, PullImageResponse, ResolveAttempt,
-    Resolved,
+    AuthTrace, Image, ImageFsInfo, ImageSpec, OfferedCredential, PodSandboxConfig,
+    PullImageResponse, PullRoute, ResolveAttempt, Resolved, RouteHost,
 };
 pub use error::{Code, RuntimeError};
 pub use pullsim_credentials::AuthConfig;

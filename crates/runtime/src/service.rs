@@ -5,7 +5,7 @@ use std::future::Future;
 use pullsim_credentials::AuthConfig;
 
 use crate::cri::{
-    Image, ImageFsInfo, ImageSpec, PodSandboxConfig, PullImageResponse, ResolveAttempt,
+    Image, ImageFsInfo, ImageSpec, PodSandboxConfig, PullImageResponse, PullRoute, ResolveAttempt,
 };
 use crate::error::RuntimeError;
 
@@ -69,6 +69,18 @@ pub trait ImageService {
         image: &ImageSpec,
         auth: Option<&AuthConfig>,
     ) -> impl Future<Output = ResolveAttempt>;
+
+    /// pullsim extension, not in CRI: the registry endpoints a pull of `image` would try, in
+    /// order, and the credential each would be offered when the kubelet sends `auth` (no
+    /// network). Empty when the runtime has no registry (a scripted runtime).
+    fn pull_route(
+        &self,
+        image: &ImageSpec,
+        auth: Option<&AuthConfig>,
+    ) -> Result<PullRoute, RuntimeError> {
+        let _ = (image, auth);
+        Ok(PullRoute::default())
+    }
 }
 
 impl<T: ImageService> ImageService for std::sync::Arc<T> {
@@ -108,5 +120,12 @@ impl<T: ImageService> ImageService for std::sync::Arc<T> {
         auth: Option<&AuthConfig>,
     ) -> impl Future<Output = ResolveAttempt> {
         self.as_ref().resolve_image(image, auth)
+    }
+    fn pull_route(
+        &self,
+        image: &ImageSpec,
+        auth: Option<&AuthConfig>,
+    ) -> Result<PullRoute, RuntimeError> {
+        self.as_ref().pull_route(image, auth)
     }
 }

@@ -54,7 +54,7 @@ pub fn run(args: CheckArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let _kubelet = args.kubelet.node_config()?;
     let pod = args.creds.single_pod(&args.image, None)?;
     let root = root_dir(root);
-    let service = open_runtime(runtime_config(&root, &args.registry, |_| {}))?;
+    let service = open_runtime(runtime_config(&root, &args.registry, |_| {})?)?;
     let checked = runtime()?.block_on(check_credentials(
         service.as_ref(),
         &args.image,

@@ -70,7 +70,7 @@ pub(crate) fn run(store: Arc<Store>, a: GcArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let root = store.root().to_path_buf();
-    let cfg = runtime_config(&root, &RegistryFlags::default(), |c| c.offline = true);
+    let cfg = runtime_config(&root, &RegistryFlags::default(), |c| c.offline = true)?;
     let runtime = ContainerdImageService::with_store(store, &cfg)?;
     let run = collect_with_content(
         &runtime,
@@ -284,7 +284,8 @@ mod tests {
             store.record_image(&rec).unwrap();
             recs.insert(im.name.to_string(), rec);
         }
-        let cfg = runtime_config(dir.path(), &RegistryFlags::default(), |c| c.offline = true);
+        let cfg =
+            runtime_config(dir.path(), &RegistryFlags::default(), |c| c.offline = true).unwrap();
         let runtime = ContainerdImageService::with_store(store.clone(), &cfg).unwrap();
         (dir, store, runtime, recs)
     }

@@ -102,7 +102,7 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let root = root_dir(root);
     let service = open_runtime(runtime_config(&root, &a.registry, |c| {
         c.platform = a.platform.clone();
-    }))?;
+    })?)?;
     let records = records(&service, &root)?;
     let pods = build_pods(&manifests, &secrets, &node);
     let cfg = SimConfig {

@@ -10,7 +10,7 @@ use pullsim_node::pods::build_pods;
 use serde_json::json;
 
 use crate::cmd::pod_render::container_type_of_word;
-use crate::flags::{Format, NodeFlags, RegistryFlags};
+use crate::flags::{Format, NodeFlags, RegistryFlags, RuntimeFlags};
 use crate::node::{dry_run_records, open_runtime, root_dir, runtime_config};
 use crate::output::{self, Kind, outln};
 
@@ -22,6 +22,8 @@ pub struct ExplainArgs {
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub node: NodeFlags,
+    #[command(flatten)]
+    pub runtime: RuntimeFlags,
     /// Output: text or JSON lines (one `explain` line per image).
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
@@ -34,9 +36,13 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     // A dry run of the node: the runtime is never asked to pull (and is offline besides), and
     // the kubelet's records are read as a run would read them, written never.
     let root = root_dir(root);
-    let service = open_runtime(runtime_config(&root, &RegistryFlags::default(), |c| {
+    let registry = RegistryFlags {
+        runtime: a.runtime.clone(),
+        ..RegistryFlags::default()
+    };
+    let service = open_runtime(runtime_config(&root, &registry, |c| {
         c.offline = true;
-    }))?;
+    })?)?;
     let records = dry_run_records(&service, &root)?;
     let pods = build_pods(&manifests, &secrets, &node);
     for p in &pods {
@@ -70,6 +76,8 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
                         "decision": e.decision,
                         "action": e.action,
                         "reason": e.reason.map(|r| r.as_str()),
+                        "route": e.route,
+                        "route_error": e.route_error,
                     }),
                 )?;
             }
@@ -103,6 +111,35 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
                 }
                 outln!("    back-off:      {}", e.backoff);
                 outln!("    decision:      {}", e.decision);
+                if let Some(route) = &e.route {
+                    match &route.source {
+                        Some(src) => {
+                            outln!("    hosts:         in the runtime's order ({}):", safe(src))
+                        }
+                        None => outln!("    hosts:         in the runtime's order:"),
+                    }
+                    for (i, h) in route.hosts.iter().enumerate() {
+                        let caps = if h.capabilities.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" [{}]", h.capabilities.join(", "))
+                        };
+                        outln!(
+                            "      {}. {} ({}{caps}): {}{}",
+                            i + 1,
+                            safe(&h.endpoint),
+                            h.role,
+                            h.credential.as_words(),
+                            h.skipped
+                                .as_deref()
+                                .map(|w| format!(" — skipped: {w}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+                if let Some(err) = &e.route_error {
+                    outln!("    hosts:         unknown: {}", safe(err));
+                }
             }
         }
     }

@@ -28,13 +28,7 @@ pub fn print_text(report: &SimReport, needed_network: Option<&[String]>) -> anyh
             outln!();
         }
         first = false;
-        let key = pod.key();
-        let events: Vec<_> = report
-            .events
-            .iter()
-            .filter(|e| e.pod == key)
-            .cloned()
-            .collect();
+        let events = pod_events(report, &pod.key());
         output::text(&describe_pod(pod, &events, report.end))?;
     }
     if let Some(needed) = needed_network {
@@ -94,6 +88,16 @@ pub fn print_text(report: &SimReport, needed_network: Option<&[String]>) -> anyh
     Ok(())
 }
 
+/// The events of one pod, in order.
+fn pod_events(report: &SimReport, key: &str) -> Vec<pullsim_node::image_manager::RecordedEvent> {
+    report
+        .events
+        .iter()
+        .filter(|e| e.pod == key)
+        .cloned()
+        .collect()
+}
+
 /// JSON lines: events, then container statuses, then the GC run (see [`print_text`] for
 /// `needed_network`).
 pub fn print_json(report: &SimReport, needed_network: Option<&[String]>) -> anyhow::Result<()> {
@@ -107,6 +111,7 @@ pub fn print_json(report: &SimReport, needed_network: Option<&[String]>) -> anyh
                 "type": e.event_type.as_str(),
                 "reason": e.reason,
                 "message": e.message,
+                "host": e.host,
             }),
         )?;
     }
@@ -134,6 +139,10 @@ pub fn print_json(report: &SimReport, needed_network: Option<&[String]>) -> anyh
                     "reason": reason,
                     "message": message,
                     "image_id": id,
+                    "host": pullsim_node::describe::last_pull_host(
+                        &pod_events(report, &pod.key()),
+                        &img.name
+                    ),
                 }),
             )?;
         }

@@ -104,7 +104,7 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let cfg = runtime_config(&root, &args.registry, |c| {
         c.platform = args.platform.clone();
         c.max_concurrent_downloads = args.max_concurrent_downloads;
-    });
+    })?;
     let mut service = ContainerdImageService::new(cfg)?;
     if args.output == Format::Text && std::io::stderr().is_terminal() {
         service = service.with_progress(Arc::new(Bars::new()));
@@ -131,6 +131,12 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
                     e.reason,
                     pullsim_reference::terminal_safe(&e.message)
                 );
+            }
+            if let Some(host) = pullsim_node::describe::last_pull_host(
+                &report.events,
+                pullsim_node::pods::SINGLE_POD_NAME,
+            ) {
+                outln!("Host:    {}", pullsim_reference::terminal_safe(host));
             }
             if let Some(needed) = &offline
                 && !needed.is_empty()
