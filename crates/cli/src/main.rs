@@ -18,7 +18,7 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -58,6 +58,10 @@ enum Command {
     Secret(cmd::secret::SecretArgs),
     /// Pull credentials: which ones the kubelet would try for an image, and why.
     Creds(cmd::creds::CredsArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completion(cmd::completion::CompletionArgs),
+    /// Write man pages (pullsim.1 and one per subcommand).
+    Man(cmd::completion::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,8 @@ fn main() -> ExitCode {
         Command::Pod(args) => cmd::pod::run(args, cli.root.as_deref()),
         Command::Secret(args) => cmd::secret::run(args),
         Command::Creds(args) => cmd::creds::run(args, cli.root.as_deref()),
+        Command::Completion(args) => cmd::completion::completion(args, Cli::command()),
+        Command::Man(args) => cmd::completion::man(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,5 @@
 //! One module per subcommand.
+pub mod completion;
 pub mod creds;
 pub mod creds_check;
 pub mod images;
