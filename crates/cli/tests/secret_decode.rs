@@ -95,3 +95,15 @@ fn unreadable_file_fails() {
     let (_, code) = decode("missing.yaml", &[]);
     assert_eq!(code, 2);
 }
+
+/// An empty password is shown as empty, never as `<redacted>` (a missing password must be
+/// visible), in JSON and text.
+#[test]
+fn an_empty_password_is_shown_empty() {
+    let (out, code) = decode("empty-password.yaml", &["-o", "json"]);
+    assert_eq!(code, 0);
+    let row: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(row["password"], "", "{out}");
+    let (out, _) = decode("empty-password.yaml", &[]);
+    assert!(out.contains("password \"\" (empty)"), "{out}");
+}

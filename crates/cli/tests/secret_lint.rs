@@ -74,7 +74,7 @@ fn each_fault_in_its_own_fixture() {
             "missing-auths.yaml",
             "missing-auths",
             "error",
-            Some("team/credsstore"),
+            Some("team/noauths"),
             Some(".dockerconfigjson"),
             None,
         ),
@@ -95,10 +95,10 @@ fn each_fault_in_its_own_fixture() {
             None,
         ),
         (
-            "trailing-newline.yaml",
-            "trailing-newline",
-            "warning",
-            Some("team/echoed"),
+            "cred-helpers.yaml",
+            "credential-helper-in-config",
+            "error",
+            Some("team/credhelpers"),
             Some(".dockerconfigjson"),
             None,
         ),
@@ -269,12 +269,33 @@ fn exit_codes_clean_faults_unreadable() {
     );
     let out = run(&["does-not-exist.yaml"]);
     assert_eq!(out.status.code(), Some(2));
+    // A config with a trailing newline (`--from-file` of a config.json, `echo … | base64`) is
+    // JSON whitespace to the kubelet: clean.
     let out = run(&["trailing-newline.yaml"]);
-    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// Docker Desktop's config.json: an empty `auths` entry and `"credsStore": "desktop"`. The
+/// kubelet reads only `auths` (pkg/credentialprovider/config.go DockerConfigJSON), so the
+/// credentials stay in the helper: an error, not a warning.
+#[test]
+fn a_credential_helper_is_an_error() {
+    let (findings, exit) = lint_json("creds-store.yaml");
+    assert_eq!(exit, 1);
+    let f = findings
+        .iter()
+        .find(|f| f["code"] == "credential-helper-in-config")
+        .unwrap_or_else(|| panic!("{findings:?}"));
+    assert_eq!(f["severity"], "error");
+    let msg = f["message"].as_str().unwrap();
     assert!(
-        text.contains("warning[trailing-newline]")
-            && text.contains("secret team/echoed key .dockerconfigjson"),
-        "{text}"
+        msg.contains("\"credsStore\": \"desktop\"") && msg.contains("cannot run credential helpers"),
+        "{msg}"
     );
 }
 

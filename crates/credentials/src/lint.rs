@@ -374,15 +374,8 @@ fn lint_payload(l: &mut Linter, payload: &[u8], ty: &str, loc: &Loc) {
         );
         return;
     }
-    if payload.ends_with(b"\n") {
-        l.push(
-            loc,
-            None,
-            Severity::Warning,
-            "trailing-newline",
-            format!("the encoded {key} ends with a newline (typical of `echo ... | base64`); harmless for JSON, but use `echo -n`"),
-        );
-    }
+    // A trailing newline after the JSON (a `--from-file` config.json, `echo … | base64`) is
+    // whitespace to the kubelet's JSON decoder: nothing to report.
     let value: Value = match serde_json::from_slice(payload) {
         Ok(v) => v,
         Err(e) => {
@@ -425,6 +418,23 @@ fn lint_config_json(l: &mut Linter, value: &Value, loc: &Loc) {
         );
         return;
     };
+    let mut helper_found = false;
+    for helper in ["credsStore", "credHelpers"] {
+        if let Some(v) = go_field(obj, helper) {
+            helper_found = true;
+            let what = match v {
+                Value::String(name) => format!("\"{helper}\": \"{name}\""),
+                _ => format!("\"{helper}\""),
+            };
+            l.push(
+                loc,
+                None,
+                Severity::Error,
+                "credential-helper-in-config",
+                format!("{what}: the kubelet reads only \"auths\" from a pull secret and cannot run credential helpers (docker-credential-*), so the credentials kept in the helper never reach the node; create the secret with the credentials themselves (kubectl create secret docker-registry --docker-username … --docker-password …)"),
+            );
+        }
+    }
     let Some(auths) = go_field(obj, "auths") else {
         if !obj.is_empty() && obj.values().all(looks_like_entry) {
             l.push(
@@ -436,13 +446,13 @@ fn lint_config_json(l: &mut Linter, value: &Value, loc: &Loc) {
                     "legacy .dockercfg content (a bare registry map) under .dockerconfigjson: missing the \"auths\" wrapper, so the kubelet finds no credentials (wrap it as {{\"auths\":{{...}}}} or use type {TYPE_DOCKERCFG} with key {KEY_DOCKERCFG})"
                 ),
             );
-        } else {
+        } else if !helper_found {
             l.push(
                 loc,
                 None,
                 Severity::Error,
                 "missing-auths",
-                "no \"auths\" object: the kubelet finds no credentials (credsStore/credHelpers are not used by the kubelet)".into(),
+                "no \"auths\" object: the kubelet finds no credentials".into(),
             );
         }
         return;

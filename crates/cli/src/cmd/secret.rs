@@ -199,7 +199,8 @@ fn decode_entries(s: &PullSecret, show: bool) -> Vec<DecodedEntry> {
             key: normalize_key(registry)
                 .unwrap_or_else(|err| format!("(ignored by the kubelet: {err})")),
             username: e.username.clone(),
-            password: if show {
+            // An empty password is no secret: shown as empty, so a missing password is visible.
+            password: if show || e.password.is_empty() {
                 e.password.expose().to_string()
             } else {
                 e.password.to_string()
@@ -258,7 +259,11 @@ fn run_decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
                         e.registry,
                         safe(&e.key),
                         e.username,
-                        safe(&e.password),
+                        if e.password.is_empty() {
+                            "\"\" (empty)".to_string()
+                        } else {
+                            safe(&e.password).into_owned()
+                        },
                         e.credentials_from
                     );
                 }
