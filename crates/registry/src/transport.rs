@@ -16,7 +16,7 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Method, Response, StatusCode};
 
-use crate::bounded::{Deadline, MAX_ERROR_BODY_SIZE, read_capped};
+use crate::bounded::Deadline;
 use crate::error::RegistryError;
 use crate::hosts::HostTls;
 
@@ -240,25 +240,24 @@ impl Transport {
         headers: &HeaderMap,
         authorization: Option<&HeaderValue>,
         call: Call<'_>,
-    ) -> Result<(url::Url, Response), RegistryError> {
-        let Call {
-            reference,
-            deadline,
-        } = call;
+    ) -> Result<(url::Url, Response), SendError> {
+        let reference = call.reference;
         let schemes = self.schemes_for(host, candidates, profile);
         // The first attempt's error when it only said "this peer speaks the other protocol".
         let mut mismatch: Option<RegistryError> = None;
         for (i, scheme) in schemes.iter().enumerate() {
             let more = i + 1 < schemes.len();
             let base = url::Url::parse(&format!("{scheme}://{host}/")).map_err(|e| {
-                RegistryError::Config {
+                SendError::Other(RegistryError::Config {
                     message: format!("registry host {host:?}: not a valid host: {e}"),
-                }
+                })
             })?;
-            let url = base.join(path).map_err(|e| RegistryError::Protocol {
-                reference: reference.to_string(),
-                status: None,
-                message: format!("invalid request path {path:?}: {e}"),
+            let url = base.join(path).map_err(|e| {
+                SendError::Other(RegistryError::Protocol {
+                    reference: reference.to_string(),
+                    status: None,
+                    message: format!("invalid request path {path:?}: {e}"),
+                })
             })?;
             let req = Request {
                 method: method.clone(),
@@ -270,32 +269,6 @@ impl Transport {
             };
             match self.send(req, call).await {
                 Ok(resp) => {
-                    if *scheme == "http" && more && resp.status() == StatusCode::BAD_REQUEST {
-                        // Go's TLS server answers plain HTTP with a bare `HTTP/1.0 400 Bad
-                        // Request` and the body "Client sent an HTTP request to an HTTPS
-                        // server." (net/http server.go). A HEAD answer has no readable body:
-                        // the bare HTTP/1.0 answer without headers tells it.
-                        if *method == Method::HEAD {
-                            if resp.version() == reqwest::Version::HTTP_10
-                                && resp.headers().get(reqwest::header::CONTENT_TYPE).is_none()
-                            {
-                                continue;
-                            }
-                        } else {
-                            let body = read_capped(resp, MAX_ERROR_BODY_SIZE, deadline).await;
-                            if String::from_utf8_lossy(&body.bytes).contains("HTTPS") {
-                                continue;
-                            }
-                            return Err(RegistryError::Protocol {
-                                reference: reference.to_string(),
-                                status: Some(400),
-                                message: format!(
-                                    "failed to resolve reference {reference:?}: unexpected status from {} request to {url}: 400 Bad Request",
-                                    method.as_str()
-                                ),
-                            });
-                        }
-                    }
                     if let Ok(mut m) = self.schemes.lock() {
                         m.insert(host.to_string(), scheme);
                     }
@@ -315,15 +288,17 @@ impl Transport {
                     // redirect loop over plain HTTP is not "server gave HTTP response to
                     // HTTPS client").
                     return Err(match mismatch {
-                        Some(first) if wrong_protocol => first,
-                        _ => e.into_registry(),
+                        Some(first) if wrong_protocol => SendError::Other(first),
+                        _ => e,
                     });
                 }
             }
         }
-        Err(mismatch.unwrap_or(RegistryError::Config {
-            message: format!("no scheme available for {host}"),
-        }))
+        Err(SendError::Other(mismatch.unwrap_or(
+            RegistryError::Config {
+                message: format!("no scheme available for {host}"),
+            },
+        )))
     }
 
     fn lazy<'a>(
@@ -556,15 +531,16 @@ fn read_ca_file(
     Ok(found)
 }
 
-/// A send failure: the peer does not speak TLS (the caller may fall back to plain HTTP), the
-/// peer does not answer plain HTTP (the caller may try HTTPS), or a final error.
+/// A send failure: the peer does not speak TLS (the caller may fall back to plain HTTP), a
+/// transient transport failure (a network timeout, a connection closed before the answer:
+/// containerd 2.3.2+ retries them on the last host), or a final error.
 #[derive(Debug)]
 pub(crate) enum SendError {
     /// An HTTPS request met a plain-HTTP server ("server gave HTTP response to HTTPS client").
     NotTls(RegistryError),
-    /// A plain-HTTP request got no HTTP answer: the connection was closed or reset, or the
-    /// answer is not HTTP (a TLS server's alert).
-    NotHttp(RegistryError),
+    /// containerd's `isTransientTransportErr` (`core/remotes/docker/resolver.go@v2.3.4`): a
+    /// `net.Error` timeout, `io.EOF` or `io.ErrUnexpectedEOF`.
+    Transient(RegistryError),
     /// Anything else: final.
     Other(RegistryError),
 }
@@ -572,7 +548,7 @@ pub(crate) enum SendError {
 impl SendError {
     pub(crate) fn into_registry(self) -> RegistryError {
         match self {
-            SendError::NotTls(e) | SendError::NotHttp(e) | SendError::Other(e) => e,
+            SendError::NotTls(e) | SendError::Transient(e) | SendError::Other(e) => e,
         }
     }
 
@@ -582,7 +558,7 @@ impl SendError {
     pub(crate) fn is_wrong_protocol(&self, scheme: &str) -> bool {
         match self {
             SendError::NotTls(_) => scheme == "https",
-            SendError::NotHttp(_) => scheme == "http",
+            SendError::Transient(_) => false,
             SendError::Other(_) => false,
         }
     }
@@ -686,20 +662,12 @@ fn classify(e: &reqwest::Error, method: &Method, url: &url::Url, reference: &str
         });
     }
     let io_kind = find_io_kind(e);
-    // Over plain HTTP, a peer that closes, resets or answers something that is not HTTP (a TLS
-    // server's alert) may speak TLS; a refused connection or a timeout says nothing of the kind.
-    let not_http = url.scheme() == "http"
-        && !e.is_timeout()
-        && (matches!(
+    let transient = e.is_timeout()
+        || matches!(
             io_kind,
-            Some(
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::BrokenPipe
-            )
-        ) || lower.contains("invalid http")
-            || lower.contains("connection closed before message completed"));
+            Some(std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::TimedOut)
+        )
+        || lower.contains("connection closed before message completed");
     let detail = match io_kind {
         Some(std::io::ErrorKind::ConnectionRefused) => {
             format!("dial tcp {hp}: connect: connection refused")
@@ -717,8 +685,8 @@ fn classify(e: &reqwest::Error, method: &Method, url: &url::Url, reference: &str
         status: None,
         message: format!("{prefix}: {detail}"),
     };
-    if not_http {
-        SendError::NotHttp(err)
+    if transient {
+        SendError::Transient(err)
     } else {
         SendError::Other(err)
     }

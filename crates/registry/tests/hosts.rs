@@ -14,7 +14,7 @@ use pullsim_registry::{
 };
 
 mod common;
-use common::{Body, MemSink, Req, SharedSink, TinyImage, answer, not_found, serve};
+use common::{Body, MemSink, Req, Script, SharedSink, TinyImage, answer, not_found, serve};
 
 const REPO: &str = "team/app";
 
@@ -588,4 +588,54 @@ async fn blob_missing_everywhere_is_not_found_by_descriptor() {
     );
     assert_eq!(e.stage(), Some(Stage::Fetch));
     assert_eq!(e.outcome(), "not-found");
+}
+
+#[tokio::test]
+async fn transient_transport_errors_retried_on_the_last_host_in_2x() {
+    // resolver.go@v2.3.4 doWithTransportRetries / isTransientTransportErr (v2.3.2+, commit
+    // 983bbddc): an EOF before the answer is sent again, 50 ms later, on the last host only.
+    let img = TinyImage::new("x");
+    let hangup_once = |img: TinyImage| {
+        let n = Arc::new(AtomicUsize::new(0));
+        let count = n.clone();
+        let handler = move |req: &Req| {
+            if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Script::Hangup;
+            }
+            img.answer(REPO, "v1", req)
+        };
+        (handler, n)
+    };
+    for (resolver, ok, requests) in [
+        (Resolver::Containerd2Local, true, 2),
+        (Resolver::Containerd17, false, 1),
+    ] {
+        let (h, n) = hangup_once(img.clone());
+        let s = serve(h).await;
+        let p = plan(vec![host(&s.host, Capabilities::ALL)], resolver);
+        let report = client().resolve_on(&reference(&s.host, ":v1"), &p).await;
+        assert_eq!(
+            report.result.is_ok(),
+            ok,
+            "{resolver:?}: {:?}",
+            report.result
+        );
+        assert_eq!(n.load(Ordering::SeqCst), requests, "{resolver:?}");
+    }
+    // A mirror that hangs up is left at once for the next host.
+    let (h, n) = hangup_once(img.clone());
+    let mirror = serve(h).await;
+    let a = img.clone();
+    let up = serve(move |req| a.answer(REPO, "v1", req)).await;
+    let p = plan(
+        vec![
+            host(&mirror.host, Capabilities::ALL),
+            host(&up.host, Capabilities::ALL),
+        ],
+        Resolver::Containerd2Local,
+    );
+    let report = client().resolve_on(&reference(&up.host, ":v1"), &p).await;
+    assert!(report.result.is_ok());
+    assert_eq!(n.load(Ordering::SeqCst), 1);
+    assert_eq!(report.served_by, Some(format!("http://{}/v2", up.host)));
 }

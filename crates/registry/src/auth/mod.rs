@@ -311,16 +311,16 @@ impl<'a> Session<'a> {
                         form: None,
                         profile: self.profile.clone(),
                     };
-                    let resp = self
-                        .inner
-                        .transport
-                        .send(req, self.call())
-                        .await
-                        .map_err(|e| e.into_registry())?;
-                    (base, resp)
+                    match self.inner.transport.send(req, self.call()).await {
+                        Ok(resp) => (base, resp),
+                        Err(e) => {
+                            self.transient_pause(e, sent < max_requests).await?;
+                            continue;
+                        }
+                    }
                 }
                 None => {
-                    let (base, resp) = self
+                    let sent_detect = self
                         .inner
                         .transport
                         .send_detect(
@@ -333,9 +333,17 @@ impl<'a> Session<'a> {
                             auth.as_ref(),
                             self.call(),
                         )
-                        .await?;
-                    self.learn_base(&base);
-                    (base, resp)
+                        .await;
+                    match sent_detect {
+                        Ok((base, resp)) => {
+                            self.learn_base(&base);
+                            (base, resp)
+                        }
+                        Err(e) => {
+                            self.transient_pause(e, sent < max_requests).await?;
+                            continue;
+                        }
+                    }
                 }
             };
             let url = resp.url().clone();
@@ -405,6 +413,27 @@ impl<'a> Session<'a> {
                 body_code,
             ));
         }
+    }
+
+    /// After a failed send: `Ok` (after 50 ms) when containerd 2.3.2+ sends again — a
+    /// transient transport error (`isTransientTransportErr`) on the last host with requests
+    /// left (`doWithTransportRetries`, `core/remotes/docker/resolver.go@v2.3.4`) — else the
+    /// error.
+    async fn transient_pause(
+        &self,
+        e: crate::transport::SendError,
+        more: bool,
+    ) -> Result<(), RegistryError> {
+        let retry = matches!(&e, crate::transport::SendError::Transient(_))
+            && more
+            && self.last_host
+            && self.resolver.is_v2();
+        if !retry {
+            return Err(e.into_registry());
+        }
+        tracing::debug!(host = %self.host, "transient transport error, retrying");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Ok(())
     }
 
     /// The error for a final 401, worded as containerd.

@@ -35,6 +35,8 @@ pub enum Script {
     },
     /// Read the request and never answer (connection open).
     Silent,
+    /// Read the request and close the connection without answering.
+    Hangup,
 }
 
 pub fn answer(status: &'static str, headers: &[(&str, &str)], body: Body) -> Script {
@@ -157,14 +159,17 @@ async fn connection(mut conn: TcpStream, handler: Arc<Handler>, host: String, st
         host,
     };
     let script = handler(&req);
-    let Script::Answer {
-        status,
-        headers,
-        body,
-    } = script
-    else {
-        std::future::pending::<()>().await;
-        return;
+    let (status, headers, body) = match script {
+        Script::Answer {
+            status,
+            headers,
+            body,
+        } => (status, headers, body),
+        Script::Hangup => return,
+        Script::Silent => {
+            std::future::pending::<()>().await;
+            return;
+        }
     };
     let len = match &body {
         Body::Full(b) => b.len() as u64,
