@@ -14,7 +14,7 @@ use crate::error::{NotFoundKind, Refuser, RegistryError, parse_error_envelope};
 /// containerd's `MaxManifestSize` (4 MiB).
 pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
 
-pub(crate) use crate::hosts::Stage;
+pub(crate) use crate::error::Stage;
 
 pub(crate) fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name)

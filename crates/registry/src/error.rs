@@ -98,6 +98,16 @@ pub fn envelope_text(errors: &[RegistryErrorBody]) -> String {
     }
 }
 
+/// Where in a resolve or pull a host was asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Resolving the reference (`failed to resolve reference "REF": ...`).
+    Resolve,
+    /// Fetching content by digest (`failed to copy: httpReadSeeker: failed open: ...`).
+    Fetch,
+}
+
 /// A failure talking to a registry.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -305,8 +315,7 @@ impl RegistryError {
     /// resolve reference "REF": ...`, `failed to resolve image: ...`, `no resolve hosts`) or
     /// fetching content by digest (`failed to copy: ...`, a digest mismatch); `None` for
     /// errors of neither (configuration, offline, store).
-    pub fn stage(&self) -> Option<crate::hosts::Stage> {
-        use crate::hosts::Stage;
+    pub fn stage(&self) -> Option<Stage> {
         if matches!(self, RegistryError::DigestMismatch { .. }) {
             return Some(Stage::Fetch);
         }

@@ -102,7 +102,7 @@ pub(crate) async fn fetch_blob(
     }
     let offset = writer.offset();
     progress.layer_started(&blob.digest, blob.size);
-    let path = session.object_path("blobs", &blob.digest.to_string());
+    let path = session.object_path("blobs", blob.digest.as_ref());
     let mut headers = HeaderMap::new();
     if offset > 0
         && offset < blob.size

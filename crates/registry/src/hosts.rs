@@ -9,8 +9,7 @@ use std::time::Duration;
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::Reference;
 
-use crate::error::RegistryError;
-use crate::resolve::Resolved;
+pub use crate::error::Stage;
 
 /// What a host may be used for (containerd's `HostCapabilities`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,7 +76,19 @@ pub struct RegistryHost {
 /// Whether `host[:port]` is a loopback host, as containerd's `docker.IsLocalhost`
 /// (`core/remotes/docker/resolver.go@v2.3.4`): `localhost` or a loopback IP, any port.
 pub fn is_localhost(host: &str) -> bool {
-    crate::transport::is_loopback(host)
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        match host.rsplit_once(':') {
+            Some((h, _)) if !h.contains(':') => h,
+            _ => host,
+        }
+    };
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
 }
 
 /// The port of `host[:port]` (`net.SplitHostPort`), `""` without one.
@@ -203,16 +214,6 @@ impl HostPlan {
     }
 }
 
-/// Where in a resolve or pull a host was asked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Stage {
-    /// Resolving the reference (`failed to resolve reference "REF": ...`).
-    Resolve,
-    /// Fetching content by digest (`failed to copy: httpReadSeeker: failed open: ...`).
-    Fetch,
-}
-
 /// One host's part in a resolve or pull, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostAttempt {
@@ -224,30 +225,6 @@ pub struct HostAttempt {
     pub status: Option<u16>,
     /// Why the host was left (`None`: it served).
     pub error: Option<String>,
-}
-
-/// The outcome of [`crate::Client::resolve_on`].
-#[derive(Debug)]
-pub struct HostsResolveReport {
-    /// The descriptor, or the error containerd would return.
-    pub result: Result<Resolved, RegistryError>,
-    /// [`RegistryHost::url`] of the host that resolved.
-    pub served_by: Option<String>,
-    /// The auth flow of the last host asked.
-    pub trace: crate::AuthTrace,
-    /// Every host asked, in order.
-    pub attempts: Vec<HostAttempt>,
-}
-
-/// The outcome of [`crate::Client::pull_on`].
-#[derive(Debug)]
-pub struct HostsPullReport {
-    /// What was pulled, or the error.
-    pub result: Result<crate::PullOutcome, RegistryError>,
-    /// [`RegistryHost::url`] of the host that resolved.
-    pub resolved_by: Option<String>,
-    /// Every host asked, in order (resolve, then fetches that met errors or served).
-    pub attempts: Vec<HostAttempt>,
 }
 
 #[cfg(test)]

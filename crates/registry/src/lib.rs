@@ -56,8 +56,7 @@ pub use auth::challenge::{Challenge, Scheme};
 pub use bounded::{MAX_ERROR_BODY_SIZE, MAX_TOKEN_RESPONSE_SIZE};
 pub use error::{NotFoundKind, Refuser, RegistryError};
 pub use hosts::{
-    Capabilities, HostAttempt, HostCredentials, HostPlan, HostTls, HostsPullReport,
-    HostsResolveReport, RegistryHost, Resolver, Stage,
+    Capabilities, HostAttempt, HostCredentials, HostPlan, HostTls, RegistryHost, Resolver, Stage,
 };
 pub use options::{
     ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT,
@@ -91,6 +90,30 @@ pub struct ResolveReport {
     pub result: Result<Resolved, RegistryError>,
     /// Scheme met, token obtained, last status.
     pub trace: AuthTrace,
+}
+
+/// The outcome of [`crate::Client::resolve_on`].
+#[derive(Debug)]
+pub struct HostsResolveReport {
+    /// The descriptor, or the error containerd would return.
+    pub result: Result<Resolved, RegistryError>,
+    /// [`RegistryHost::url`] of the host that resolved.
+    pub served_by: Option<String>,
+    /// The auth flow of the last host asked.
+    pub trace: AuthTrace,
+    /// Every host asked, in order.
+    pub attempts: Vec<HostAttempt>,
+}
+
+/// The outcome of [`crate::Client::pull_on`].
+#[derive(Debug)]
+pub struct HostsPullReport {
+    /// What was pulled, or the error.
+    pub result: Result<PullOutcome, RegistryError>,
+    /// [`RegistryHost::url`] of the host that resolved.
+    pub resolved_by: Option<String>,
+    /// Every host asked, in order (resolve, then fetches that met errors or served).
+    pub attempts: Vec<HostAttempt>,
 }
 
 impl Client {

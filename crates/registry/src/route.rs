@@ -208,7 +208,7 @@ impl<'a> Route<'a> {
         self.require_pull()?;
         let mut first: Option<RegistryError> = None;
         for (i, s) in self.sessions.iter().enumerate() {
-            let path = s.object_path("manifests", &digest.to_string());
+            let path = s.object_path("manifests", digest.as_ref());
             match get_manifest(s, r, &path, Some(digest)).await {
                 Ok((_, body)) => {
                     self.record(i, Stage::Fetch, Some(200), None);

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::error::Error as _;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -35,15 +34,10 @@ pub fn registry_host(domain: &str) -> &str {
     }
 }
 
-/// Whether `host[:port]` names a loopback address (127.0.0.0/8, ::1, localhost).
+/// Whether `host[:port]` names a loopback address (127.0.0.0/8, ::1, localhost):
+/// [`crate::hosts::is_localhost`].
 pub fn is_loopback(host_port: &str) -> bool {
-    let host = split_host(host_port);
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    host.parse::<IpAddr>()
-        .map(|ip| ip.is_loopback())
-        .unwrap_or(false)
+    crate::hosts::is_localhost(host_port)
 }
 
 /// The host part of `host[:port]`, without brackets for IPv6.
