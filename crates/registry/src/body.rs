@@ -14,14 +14,7 @@ use crate::error::{NotFoundKind, Refuser, RegistryError, parse_error_envelope};
 /// containerd's `MaxManifestSize` (4 MiB).
 pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
 
-/// Where an error status was met, for containerd's wording.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Stage {
-    /// Resolving the reference (`failed to resolve reference "REF": ...`).
-    Resolve,
-    /// Fetching content by digest (`failed to copy: httpReadSeeker: failed open: ...`).
-    Fetch,
-}
+pub(crate) use crate::error::Stage;
 
 pub(crate) fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name)

@@ -98,6 +98,16 @@ pub fn envelope_text(errors: &[RegistryErrorBody]) -> String {
     }
 }
 
+/// Where in a resolve or pull a host was asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Resolving the reference (`failed to resolve reference "REF": ...`).
+    Resolve,
+    /// Fetching content by digest (`failed to copy: httpReadSeeker: failed open: ...`).
+    Fetch,
+}
+
 /// A failure talking to a registry.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -299,6 +309,46 @@ impl RegistryError {
             RegistryError::Tls { .. } => "tls-error",
             _ => "unavailable",
         }
+    }
+
+    /// The stage the error was met in, from containerd's wording: resolving (`failed to
+    /// resolve reference "REF": ...`, `failed to resolve image: ...`, `no resolve hosts`) or
+    /// fetching content by digest (`failed to copy: ...`, a digest mismatch); `None` for
+    /// errors of neither (configuration, offline, store).
+    pub fn stage(&self) -> Option<Stage> {
+        if matches!(self, RegistryError::DigestMismatch { .. }) {
+            return Some(Stage::Fetch);
+        }
+        let text = self.to_string();
+        if text.starts_with("failed to resolve reference ")
+            || text.starts_with("failed to resolve image: ")
+        {
+            Some(Stage::Resolve)
+        } else if text.starts_with("failed to copy: ") || text.starts_with("no pull hosts") {
+            Some(Stage::Fetch)
+        } else {
+            None
+        }
+    }
+
+    /// The same error with its message's leading `from` replaced by `to` (the resolve stage's
+    /// wording of another containerd code path).
+    pub(crate) fn replace_message_prefix(mut self, from: &str, to: &str) -> RegistryError {
+        match &mut self {
+            RegistryError::Unauthorized { message, .. }
+            | RegistryError::Denied { message, .. }
+            | RegistryError::NotFound { message, .. }
+            | RegistryError::RateLimited { message, .. }
+            | RegistryError::Unavailable { message, .. }
+            | RegistryError::Tls { message, .. }
+            | RegistryError::Protocol { message, .. } => {
+                if let Some(rest) = message.strip_prefix(from) {
+                    *message = format!("{to}{rest}");
+                }
+            }
+            _ => {}
+        }
+        self
     }
 
     /// HTTP status of the refusing answer, when there was one.

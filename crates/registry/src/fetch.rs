@@ -27,6 +27,8 @@ use crate::sink::{BlobSink, BlobWrite, Committed, SinkError};
 pub(crate) struct BlobSpec {
     pub digest: Digest,
     pub size: u64,
+    /// Its media type (named in containerd's not-found error).
+    pub media_type: String,
 }
 
 /// What fetching one blob did.
@@ -100,7 +102,7 @@ pub(crate) async fn fetch_blob(
     }
     let offset = writer.offset();
     progress.layer_started(&blob.digest, blob.size);
-    let path = format!("/v2/{}/blobs/{}", session.repository, blob.digest);
+    let path = session.object_path("blobs", blob.digest.as_ref());
     let mut headers = HeaderMap::new();
     if offset > 0
         && offset < blob.size

@@ -30,12 +30,14 @@ mod body;
 mod bounded;
 pub mod error;
 mod fetch;
+pub mod hosts;
 mod inflight;
 mod options;
 pub mod platform;
 pub mod progress;
 mod pull;
 pub mod resolve;
+mod route;
 mod shared;
 pub mod sink;
 pub mod transport;
@@ -53,6 +55,9 @@ pub use auth::AuthTrace;
 pub use auth::challenge::{Challenge, Scheme};
 pub use bounded::{MAX_ERROR_BODY_SIZE, MAX_TOKEN_RESPONSE_SIZE};
 pub use error::{NotFoundKind, Refuser, RegistryError};
+pub use hosts::{
+    Capabilities, HostAttempt, HostCredentials, HostPlan, HostTls, RegistryHost, Resolver, Stage,
+};
 pub use options::{
     ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT,
     DEFAULT_MAX_CONCURRENT_LAYERS,
@@ -87,6 +92,30 @@ pub struct ResolveReport {
     pub trace: AuthTrace,
 }
 
+/// The outcome of [`crate::Client::resolve_on`].
+#[derive(Debug)]
+pub struct HostsResolveReport {
+    /// The descriptor, or the error containerd would return.
+    pub result: Result<Resolved, RegistryError>,
+    /// [`RegistryHost::url`] of the host that resolved.
+    pub served_by: Option<String>,
+    /// The auth flow of the last host asked.
+    pub trace: AuthTrace,
+    /// Every host asked, in order.
+    pub attempts: Vec<HostAttempt>,
+}
+
+/// The outcome of [`crate::Client::pull_on`].
+#[derive(Debug)]
+pub struct HostsPullReport {
+    /// What was pulled, or the error.
+    pub result: Result<PullOutcome, RegistryError>,
+    /// [`RegistryHost::url`] of the host that resolved.
+    pub resolved_by: Option<String>,
+    /// Every host asked, in order (resolve, then fetches that met errors or served).
+    pub attempts: Vec<HostAttempt>,
+}
+
 impl Client {
     /// A client with these options (reads the CA files).
     pub fn new(opts: ClientOptions) -> Result<Client, RegistryError> {
@@ -99,11 +128,14 @@ impl Client {
         )?;
         Ok(Client {
             inner: Arc::new(Inner {
-                opts,
                 transport,
                 tokens: auth::token::TokenCache::default(),
                 hosts: Mutex::new(HashMap::new()),
                 inflight: InFlight::default(),
+                downloads: Arc::new(tokio::sync::Semaphore::new(
+                    opts.max_concurrent_layers.max(1),
+                )),
+                opts,
             }),
         })
     }
@@ -113,19 +145,10 @@ impl Client {
         &self.inner.opts
     }
 
-    async fn session(
-        &self,
-        r: &Reference,
-        cred: Option<&AuthConfig>,
-    ) -> Result<auth::Session<'_>, RegistryError> {
-        auth::Session::open(
-            &self.inner,
-            r.domain(),
-            r.path(),
-            cred.map(auth::Cred::from_auth),
-            &r.to_string(),
-        )
-        .await
+    /// The plan of the single-host methods: the reference's registry alone, with containerd
+    /// 2.x's local-pull rules (its resolve-stage wording is `failed to resolve reference`).
+    fn one_host(r: &Reference, cred: Option<&AuthConfig>) -> HostPlan {
+        HostPlan::default_for(r, cred.cloned(), Resolver::Containerd2Local)
     }
 
     /// Resolve a reference to its top-level manifest (or index) descriptor: the auth flow and
@@ -142,19 +165,79 @@ impl Client {
     /// [`Client::resolve`], also reporting the auth scheme met, whether a token was obtained
     /// and the last HTTP status (for `pullsim creds check`).
     pub async fn resolve_traced(&self, r: &Reference, cred: Option<&AuthConfig>) -> ResolveReport {
+        let report = self.resolve_on(r, &Self::one_host(r, cred)).await;
+        ResolveReport {
+            result: report.result,
+            trace: report.trace,
+        }
+    }
+
+    /// Resolve through the hosts of `plan`, as containerd's resolver: hosts with the needed
+    /// capabilities in order, the next one after a failure, the error of `plan.resolver`'s
+    /// rules when none resolves. Reports which host served and what each did.
+    pub async fn resolve_on(&self, r: &Reference, plan: &HostPlan) -> HostsResolveReport {
         let r = r.with_default_tag();
-        let session = match self.session(&r, cred).await {
-            Ok(s) => s,
+        let route = match route::Route::open(&self.inner, &r, plan) {
+            Ok(route) => route,
             Err(e) => {
-                return ResolveReport {
+                return HostsResolveReport {
                     result: Err(e),
+                    served_by: None,
                     trace: AuthTrace::default(),
+                    attempts: Vec::new(),
                 };
             }
         };
-        let result = resolve::resolve(&session, &r).await;
-        let trace = session.trace.lock().map(|t| t.clone()).unwrap_or_default();
-        ResolveReport { result, trace }
+        let (result, asked) = route.resolve(&r).await;
+        let served_by = result.as_ref().ok().map(|(_, i)| plan.hosts[*i].url());
+        HostsResolveReport {
+            result: result.map(|(resolved, _)| resolved),
+            served_by,
+            trace: route.trace_of(asked),
+            attempts: route.attempts(),
+        }
+    }
+
+    /// Pull through the hosts of `plan` into `sink`: resolved as [`Client::resolve_on`], then
+    /// each manifest and blob fetched from the first host (of all, in order) that serves it.
+    /// With `current` (the top-level digest the caller has in full) and a reference that still
+    /// resolves to it, nothing else is asked ([`PullOutcome::Current`]).
+    pub async fn pull_on(
+        &self,
+        r: &Reference,
+        plan: &HostPlan,
+        sink: Arc<dyn BlobSink>,
+        progress: &dyn Progress,
+        current: Option<&Digest>,
+    ) -> HostsPullReport {
+        let r = r.with_default_tag();
+        let route = match route::Route::open(&self.inner, &r, plan) {
+            Ok(route) => route,
+            Err(e) => {
+                return HostsPullReport {
+                    result: Err(e),
+                    resolved_by: None,
+                    attempts: Vec::new(),
+                };
+            }
+        };
+        let (resolved, _) = route.resolve(&r).await;
+        let (top, i) = match resolved {
+            Ok(t) => t,
+            Err(e) => {
+                return HostsPullReport {
+                    result: Err(e),
+                    resolved_by: None,
+                    attempts: route.attempts(),
+                };
+            }
+        };
+        let result = pull::pull(&self.inner, &route, &r, top, &sink, progress, current).await;
+        HostsPullReport {
+            result,
+            resolved_by: Some(plan.hosts[i].url()),
+            attempts: route.attempts(),
+        }
     }
 
     /// Pull an image into `sink`: the manifest (and index) resolved, the platform chosen,
@@ -170,8 +253,11 @@ impl Client {
         progress: &dyn Progress,
     ) -> Result<Pulled, RegistryError> {
         let r = r.with_default_tag();
-        let session = self.session(&r, cred).await?;
-        match pull::pull(&session, &r, &sink, progress, None).await? {
+        match self
+            .pull_on(&r, &Self::one_host(&r, cred), sink, progress, None)
+            .await
+            .result?
+        {
             PullOutcome::Pulled(p) => Ok(p),
             // Only returned when the caller names a current manifest, and this one names none.
             PullOutcome::Current(top) => Err(RegistryError::Protocol {
@@ -194,8 +280,8 @@ impl Client {
         progress: &dyn Progress,
         current: Option<&Digest>,
     ) -> Result<PullOutcome, RegistryError> {
-        let r = r.with_default_tag();
-        let session = self.session(&r, cred).await?;
-        pull::pull(&session, &r, &sink, progress, current).await
+        self.pull_on(r, &Self::one_host(r, cred), sink, progress, current)
+            .await
+            .result
     }
 }

@@ -30,6 +30,12 @@ pub struct ClientOptions {
     pub offline: bool,
     /// Blobs fetched at the same time.
     pub max_concurrent_layers: usize,
+    /// Whether [`ClientOptions::max_concurrent_layers`] is one limit shared by every pull of
+    /// the client (containerd 2.x: the CRI `downloadLimiter` of `internal/cri/server/images/
+    /// service.go@v2.3.4` and the transfer service's `limiterD`, one per node) rather than a
+    /// limit per pull (containerd 1.7: a new semaphore in `client.Pull`, `v1.7.34:pull.go`).
+    /// Default: per pull.
+    pub shared_download_limit: bool,
     /// containerd's `image_pull_progress_timeout`: how long a pull (or resolve) may wait for
     /// the network without receiving anything on any of its open requests — response headers,
     /// chunks of any body (blobs, manifests, tokens, error answers) — before the waiting read
@@ -53,6 +59,7 @@ impl Default for ClientOptions {
             platform: None,
             offline: false,
             max_concurrent_layers: DEFAULT_MAX_CONCURRENT_LAYERS,
+            shared_download_limit: false,
             image_pull_progress_timeout: DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             user_agent: format!("pullsim/{}", env!("CARGO_PKG_VERSION")),

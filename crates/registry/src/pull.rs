@@ -8,12 +8,12 @@ use oci_spec::image::{ImageIndex, ImageManifest};
 
 use pullsim_reference::{Digest, Reference};
 
-use crate::auth::Session;
 use crate::error::RegistryError;
-use crate::fetch::{BlobOutcome, BlobSpec, fetch_blob, on_blocking_thread};
+use crate::fetch::{BlobOutcome, BlobSpec, on_blocking_thread};
 use crate::platform::{Platform, choose};
 use crate::progress::Progress;
-use crate::resolve::{Resolved, get_manifest, is_index_type, resolve, sniff_media_type};
+use crate::resolve::{Resolved, is_index_type, sniff_media_type};
+use crate::route::Route;
 use crate::sink::BlobSink;
 
 /// One blob of a pulled image.
@@ -82,16 +82,15 @@ async fn read_small(sink: &Arc<dyn BlobSink>, reference: &str, digest: &Digest) 
 
 /// A manifest's bytes: from the sink when present, else fetched by digest and verified.
 async fn manifest_bytes(
-    session: &Session<'_>,
+    route: &Route<'_>,
     reference: &Reference,
     sink: &Arc<dyn BlobSink>,
     digest: &Digest,
 ) -> Result<(Vec<u8>, bool), RegistryError> {
-    if let Some(b) = read_small(sink, &session.reference, digest).await {
+    if let Some(b) = read_small(sink, &route.reference, digest).await {
         return Ok((b, true));
     }
-    let path = format!("/v2/{}/manifests/{}", reference.path(), digest);
-    let (_, body) = get_manifest(session, reference, &path, Some(digest)).await?;
+    let body = route.manifest(reference, digest).await?;
     Ok((body, false))
 }
 
@@ -164,6 +163,7 @@ fn manifest_blobs(
     let mut blobs = vec![BlobSpec {
         digest: config_digest.clone(),
         size: parsed.config().size(),
+        media_type: parsed.config().media_type().to_string(),
     }];
     for l in parsed.layers() {
         let d = Digest::parse(l.digest().as_ref())
@@ -171,6 +171,7 @@ fn manifest_blobs(
         blobs.push(BlobSpec {
             digest: d,
             size: l.size(),
+            media_type: l.media_type().to_string(),
         });
     }
     Ok((config_digest, blobs))
@@ -202,15 +203,22 @@ fn image_blobs(manifests: &[(Digest, Vec<u8>)], blobs: &[BlobSpec]) -> (Vec<Pull
 /// Fetch a blob unless another pull of this client is fetching it: then wait for that one and
 /// find it in the sink.
 async fn fetch_once(
-    session: &Session<'_>,
+    route: &Route<'_>,
+    inner: &crate::shared::Inner,
     sink: &Arc<dyn BlobSink>,
     b: &BlobSpec,
     progress: &dyn Progress,
 ) -> Result<BlobOutcome, RegistryError> {
-    let inner = session.inner;
     let lock = inner.inflight.lock_for(&b.digest);
     let guard = lock.lock().await;
-    let r = fetch_blob(session, sink, b, progress).await;
+    // containerd 2.x: one download limit for every pull of the node.
+    let permit = if inner.opts.shared_download_limit {
+        inner.downloads.acquire().await.ok()
+    } else {
+        None
+    };
+    let r = route.blob(sink, b, progress).await;
+    drop(permit);
     drop(guard);
     drop(lock);
     inner.inflight.release(&b.digest);
@@ -229,20 +237,21 @@ pub enum PullOutcome {
     Current(Resolved),
 }
 
+/// Pull `reference` through the hosts of `route` (resolved already to `top`).
 pub(crate) async fn pull(
-    session: &Session<'_>,
+    inner: &crate::shared::Inner,
+    route: &Route<'_>,
     reference: &Reference,
+    top: Resolved,
     sink: &Arc<dyn BlobSink>,
     progress: &dyn Progress,
     current: Option<&Digest>,
 ) -> Result<PullOutcome, RegistryError> {
-    let inner = session.inner;
-    let rs = session.reference.clone();
-    let top: Resolved = resolve(session, reference).await?;
+    let rs = route.reference.clone();
     if current == Some(&top.digest) {
         return Ok(PullOutcome::Current(top));
     }
-    let (top_bytes, _) = manifest_bytes(session, reference, sink, &top.digest).await?;
+    let (top_bytes, _) = manifest_bytes(route, reference, sink, &top.digest).await?;
     let top_type = if top.media_type.is_empty() || top.media_type == "application/json" {
         sniff_media_type(&top_bytes)
     } else {
@@ -254,7 +263,7 @@ pub(crate) async fn pull(
         let wanted = inner.opts.platform.clone().unwrap_or_else(Platform::host);
         let (child, chosen) = index_entry(&rs, &top.digest, &top_bytes, &wanted)?;
         platform = chosen;
-        let (bytes, _) = manifest_bytes(session, reference, sink, &child).await?;
+        let (bytes, _) = manifest_bytes(route, reference, sink, &child).await?;
         manifests.push((child.clone(), bytes.clone()));
         (child, bytes)
     } else {
@@ -267,7 +276,7 @@ pub(crate) async fn pull(
     // lifetime (rustc's higher-ranked closure limitation) and the pull could not be spawned.
     let fetches: Vec<_> = blobs
         .iter()
-        .map(|b| fetch_once(session, sink, b, progress))
+        .map(|b| fetch_once(route, inner, sink, b, progress))
         .collect();
     let results: Vec<Result<BlobOutcome, RegistryError>> = futures_util::stream::iter(fetches)
         .buffer_unordered(n)
@@ -333,10 +342,12 @@ mod tests {
             BlobSpec {
                 digest: d(1),
                 size: u64::MAX,
+                media_type: String::new(),
             },
             BlobSpec {
                 digest: d(2),
                 size: u64::MAX,
+                media_type: String::new(),
             },
         ];
         let (all, size) = image_blobs(&[(d(0), b"{}".to_vec())], &blobs);
@@ -380,6 +391,7 @@ mod tests {
             .map(|i| BlobSpec {
                 digest: d((i % 3) as u8 + 1),
                 size: 7,
+                media_type: String::new(),
             })
             .collect();
         let start = std::time::Instant::now();
@@ -575,7 +587,7 @@ mod tests {
             blobs in proptest::collection::vec((0u8..8, prop_oneof![any::<u64>(), 0u64..1000, Just(u64::MAX)]), 0..50),
         ) {
             let manifests: Vec<(Digest, Vec<u8>)> = manifests.iter().map(|(i, n)| (d(*i), vec![0; *n])).collect();
-            let blobs: Vec<BlobSpec> = blobs.iter().map(|(i, s)| BlobSpec { digest: d(*i), size: *s }).collect();
+            let blobs: Vec<BlobSpec> = blobs.iter().map(|(i, s)| BlobSpec { digest: d(*i), size: *s, media_type: String::new() }).collect();
             let (all, size) = image_blobs(&manifests, &blobs);
             // Each digest once, in first-seen order, with its first size.
             let mut seen = std::collections::HashSet::new();

@@ -63,59 +63,81 @@ pub(crate) fn sha256_digest(bytes: &[u8]) -> Result<Digest, RegistryError> {
     })
 }
 
-/// Resolve `reference` through `session` (the reference has a tag or a digest).
-pub(crate) async fn resolve(
+/// Why a host did not resolve, as containerd's resolver loop treats it
+/// (`core/remotes/docker/resolver.go@v2.3.4` `Resolve`).
+#[derive(Debug)]
+pub(crate) enum HostFailure {
+    /// Try the next host. `priority` ranks how far through resolution the error came (2.x):
+    /// 1 request failed (transport, auth), 2 not found, 3 other error status, 4 oversize.
+    Next {
+        /// 1..=4.
+        priority: u8,
+        /// The error.
+        error: RegistryError,
+        /// The host's last status, when it answered.
+        status: Option<u16>,
+    },
+    /// Return this error at once (an unfollowed 3xx, a failed manifest GET, a bad digest).
+    Stop(RegistryError),
+}
+
+/// Whether an error is the oversize-manifest rejection (`rejecting N byte manifest`).
+fn is_oversize(e: &RegistryError) -> bool {
+    matches!(e, RegistryError::Protocol { message, .. } if message.contains("rejecting "))
+}
+
+/// Resolve `reference` at the host of `session`: `HEAD` of `kind` (`manifests`, or `blobs` for
+/// the second pass of a digest reference) with the digest or tag, a `GET` when the answer
+/// names no digest or size.
+pub(crate) async fn resolve_at(
     session: &Session<'_>,
     reference: &Reference,
-) -> Result<Resolved, RegistryError> {
+    kind: &str,
+) -> Result<Resolved, HostFailure> {
     let object = match (reference.digest(), reference.tag()) {
         (Some(d), _) => d.to_string(),
         (None, Some(t)) => t.to_string(),
         (None, None) => "latest".to_string(),
     };
-    let path = format!("/v2/{}/manifests/{}", reference.path(), object);
+    let path = session.object_path(kind, &object);
     let resp = match session
         .request(Method::HEAD, &path, manifest_headers())
         .await
     {
         Ok(r) => r,
-        Err(RegistryError::Unauthorized {
-            reference,
-            by,
-            status,
-            code: None,
-            message,
-        }) => {
-            // A HEAD 401 has no body: the same request as GET tells the registry's error code.
-            let code = match session
-                .request(Method::GET, &path, manifest_headers())
-                .await
-            {
-                Err(RegistryError::Unauthorized { code, .. }) => code,
-                _ => None,
-            };
-            return Err(RegistryError::Unauthorized {
-                reference,
-                by,
+        Err(error) => {
+            let status = error.status();
+            return Err(HostFailure::Next {
+                priority: 1,
+                error,
                 status,
-                code,
-                message,
             });
         }
-        Err(e) => return Err(e),
     };
     let url = resp.url().clone();
     let status = resp.status();
-    if status == StatusCode::METHOD_NOT_ALLOWED {
-        // Registries without HEAD on manifests: containerd retries with GET.
-        return get_manifest(session, reference, &path, None)
-            .await
-            .map(|(r, _)| r);
-    }
-    if !status.is_success() {
-        // HEAD answers carry no body: for 403 and 404 ask again with GET for the registry's
-        // error code (not for 429 or 5xx, which a second request would only make worse).
-        let (headers, body) = if matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) {
+    let code = Some(status.as_u16());
+    if status.as_u16() > 299 {
+        let fail = |error| {
+            if status == StatusCode::NOT_FOUND {
+                HostFailure::Next {
+                    priority: 2,
+                    error,
+                    status: code,
+                }
+            } else if status.as_u16() > 399 {
+                HostFailure::Next {
+                    priority: 3,
+                    error,
+                    status: code,
+                }
+            } else {
+                HostFailure::Stop(error)
+            }
+        };
+        // A HEAD 403 carries no body: containerd 2.3.3+ asks again with GET and, when that is
+        // answered 403 too, takes its body (`withGETErrorBody`, `pusher.go@v2.3.4`).
+        let (headers, body) = if status == StatusCode::FORBIDDEN && session.resolver.is_v2() {
             match session
                 .request(Method::GET, &path, manifest_headers())
                 .await
@@ -129,7 +151,7 @@ pub(crate) async fn resolve(
         } else {
             (resp.headers().clone(), Vec::new())
         };
-        return Err(status_error_parts(
+        return Err(fail(status_error_parts(
             status,
             &headers,
             &body,
@@ -137,37 +159,63 @@ pub(crate) async fn resolve(
             &url,
             &session.reference,
             Stage::Resolve,
-        ));
+        )));
     }
     let headers = resp.headers();
     let size = header_str(headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
     let header_digest = header_str(headers, "docker-content-digest");
     let media_type = media_type_of(headers);
-    match (reference.digest(), header_digest, size) {
-        (Some(d), _, Some(size)) => Ok(Resolved {
+    let resolved = match (reference.digest(), header_digest, size) {
+        (Some(d), _, Some(size)) => Resolved {
             digest: d.clone(),
             media_type,
             size,
-        }),
+        },
         (None, Some(hd), Some(size)) => {
-            let digest = Digest::parse(&hd).map_err(|e| RegistryError::Protocol {
-                reference: session.reference.clone(),
-                status: Some(status.as_u16()),
-                message: format!(
-                    "failed to resolve reference {:?}: {hd:?} in header not a valid digest: {e}",
-                    session.reference
-                ),
+            let digest = Digest::parse(&hd).map_err(|e| {
+                HostFailure::Stop(RegistryError::Protocol {
+                    reference: session.reference.clone(),
+                    status: Some(status.as_u16()),
+                    message: format!(
+                        "failed to resolve reference {:?}: {hd:?} in header not a valid digest: {e}",
+                        session.reference
+                    ),
+                })
             })?;
-            Ok(Resolved {
+            Resolved {
                 digest,
                 media_type,
                 size,
-            })
+            }
         }
-        _ => get_manifest(session, reference, &path, None)
-            .await
-            .map(|(r, _)| r),
+        _ => match get_manifest(session, reference, &path, None).await {
+            Ok((r, _)) => r,
+            Err(e) if is_oversize(&e) => {
+                return Err(HostFailure::Next {
+                    priority: 4,
+                    error: e,
+                    status: Some(200),
+                });
+            }
+            Err(e) => return Err(HostFailure::Stop(e)),
+        },
+    };
+    if resolved.size > MAX_MANIFEST_SIZE {
+        // "Prevent resolving to excessively large manifests".
+        return Err(HostFailure::Next {
+            priority: 4,
+            error: RegistryError::Protocol {
+                reference: session.reference.clone(),
+                status: Some(status.as_u16()),
+                message: format!(
+                    "failed to resolve reference {:?}: rejecting {} byte manifest for {}: not found",
+                    session.reference, resolved.size, session.reference
+                ),
+            },
+            status: Some(status.as_u16()),
+        });
     }
+    Ok(resolved)
 }
 
 /// GET a manifest at `path`, check `Docker-Content-Digest` and `expected` against the sha256

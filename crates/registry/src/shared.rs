@@ -18,4 +18,6 @@ pub(crate) struct Inner {
     /// Per registry host: base URL (scheme learned) and the challenge learned from a 401.
     pub(crate) hosts: Mutex<HashMap<String, (url::Url, Option<Challenge>)>>,
     pub(crate) inflight: InFlight,
+    /// The node-wide download limit ([`ClientOptions::shared_download_limit`]).
+    pub(crate) downloads: std::sync::Arc<tokio::sync::Semaphore>,
 }

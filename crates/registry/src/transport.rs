@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::error::Error as _;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -16,8 +15,9 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Method, Response, StatusCode};
 
-use crate::bounded::{Deadline, MAX_ERROR_BODY_SIZE, read_capped};
+use crate::bounded::Deadline;
 use crate::error::RegistryError;
+use crate::hosts::HostTls;
 
 /// Requests sent for one call before a redirect answer is an error, as Go's `net/http`
 /// client's default `CheckRedirect` (`stopped after 10 redirects`).
@@ -34,15 +34,10 @@ pub fn registry_host(domain: &str) -> &str {
     }
 }
 
-/// Whether `host[:port]` names a loopback address (127.0.0.0/8, ::1, localhost).
+/// Whether `host[:port]` names a loopback address (127.0.0.0/8, ::1, localhost):
+/// [`crate::hosts::is_localhost`].
 pub fn is_loopback(host_port: &str) -> bool {
-    let host = split_host(host_port);
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    host.parse::<IpAddr>()
-        .map(|ip| ip.is_loopback())
-        .unwrap_or(false)
+    crate::hosts::is_localhost(host_port)
 }
 
 /// The host part of `host[:port]`, without brackets for IPv6.
@@ -97,6 +92,18 @@ pub(crate) struct Request {
     pub authorization: Option<HeaderValue>,
     /// Form body for POST (token endpoint).
     pub form: Option<Vec<(String, String)>>,
+    /// Which HTTP client: the host's TLS and dial settings.
+    pub profile: Profile,
+}
+
+/// A host's HTTP client settings: its own TLS configuration and connect timeout. The default
+/// is the client's (system roots plus [`crate::ClientOptions::ca_files`], `insecure_registries`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Profile {
+    /// `None`: the client's TLS.
+    pub tls: Option<HostTls>,
+    /// `None`: the client's connect timeout.
+    pub dial_timeout: Option<Duration>,
 }
 
 /// The shared transport of a [`crate::Client`].
@@ -116,6 +123,9 @@ pub(crate) struct Transport {
     user_agent: String,
     /// Learned scheme per registry host.
     schemes: Mutex<HashMap<String, &'static str>>,
+    /// Clients of hosts with their own TLS or dial settings, built on first use, by scheme
+    /// kind (plain HTTP or not) and settings.
+    per_host: Mutex<HashMap<(bool, Profile), reqwest::Client>>,
 }
 
 fn builder(connect_timeout: Duration, user_agent: &str) -> reqwest::ClientBuilder {
@@ -147,22 +157,7 @@ impl Transport {
     ) -> Result<Transport, RegistryError> {
         let mut certs = Vec::new();
         for path in ca_files {
-            let pem = std::fs::read(path).map_err(|e| RegistryError::Config {
-                message: format!("--ca-file {}: {e}", path.display()),
-            })?;
-            let found =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| RegistryError::Config {
-                    message: format!(
-                        "--ca-file {}: not a PEM certificate bundle: {e}",
-                        path.display()
-                    ),
-                })?;
-            if found.is_empty() {
-                return Err(RegistryError::Config {
-                    message: format!("--ca-file {}: no PEM certificate found", path.display()),
-                });
-            }
-            certs.extend(found);
+            certs.extend(read_ca_file(path, "--ca-file")?);
         }
         for entry in insecure_registries {
             if entry.trim().is_empty() || entry.contains('/') && !entry.contains("://") {
@@ -188,6 +183,7 @@ impl Transport {
             connect_timeout,
             user_agent: user_agent.to_string(),
             schemes: Mutex::new(HashMap::new()),
+            per_host: Mutex::new(HashMap::new()),
         })
     }
 
@@ -202,22 +198,24 @@ impl Transport {
             .any(|e| insecure_matches(e, host))
     }
 
-    /// Schemes to try for a registry host, in order: plain HTTP first for loopback hosts (a TLS
-    /// registry answers it at once with "Client sent an HTTP request to an HTTPS server", and
-    /// HTTPS is tried next), HTTPS first for insecure registries (docker's order), HTTPS only
-    /// for everything else.
-    fn schemes_for(&self, host: &str) -> Vec<&'static str> {
+    /// Schemes to try for a registry host, in order: the scheme learned for it, else
+    /// `candidates`; a host named in `insecure_registries` without its own TLS settings gets
+    /// HTTPS then plain HTTP (docker's order).
+    fn schemes_for(
+        &self,
+        host: &str,
+        candidates: &[&'static str],
+        profile: &Profile,
+    ) -> Vec<&'static str> {
         if let Ok(m) = self.schemes.lock()
             && let Some(s) = m.get(host)
         {
             return vec![s];
         }
-        if is_loopback(host) {
-            vec!["http", "https"]
-        } else if self.is_insecure(host) {
+        if profile.tls.is_none() && self.is_insecure(host) {
             vec!["https", "http"]
         } else {
-            vec!["https"]
+            candidates.to_vec()
         }
     }
 
@@ -225,33 +223,35 @@ impl Transport {
     /// schemes of [`Self::schemes_for`] in order; the scheme that answers is remembered. This
     /// is the scheme detection containerd's resolver does on its first real request (no
     /// `GET /v2/` ping). Returns the base URL (`scheme://host/`) and the response.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn send_detect(
         &self,
         host: &str,
+        candidates: &[&'static str],
+        profile: &Profile,
         path: &str,
         method: &Method,
         headers: &HeaderMap,
         authorization: Option<&HeaderValue>,
         call: Call<'_>,
-    ) -> Result<(url::Url, Response), RegistryError> {
-        let Call {
-            reference,
-            deadline,
-        } = call;
-        let schemes = self.schemes_for(host);
+    ) -> Result<(url::Url, Response), SendError> {
+        let reference = call.reference;
+        let schemes = self.schemes_for(host, candidates, profile);
         // The first attempt's error when it only said "this peer speaks the other protocol".
         let mut mismatch: Option<RegistryError> = None;
         for (i, scheme) in schemes.iter().enumerate() {
             let more = i + 1 < schemes.len();
             let base = url::Url::parse(&format!("{scheme}://{host}/")).map_err(|e| {
-                RegistryError::Config {
+                SendError::Other(RegistryError::Config {
                     message: format!("registry host {host:?}: not a valid host: {e}"),
-                }
+                })
             })?;
-            let url = base.join(path).map_err(|e| RegistryError::Protocol {
-                reference: reference.to_string(),
-                status: None,
-                message: format!("invalid request path {path:?}: {e}"),
+            let url = base.join(path).map_err(|e| {
+                SendError::Other(RegistryError::Protocol {
+                    reference: reference.to_string(),
+                    status: None,
+                    message: format!("invalid request path {path:?}: {e}"),
+                })
             })?;
             let req = Request {
                 method: method.clone(),
@@ -259,35 +259,10 @@ impl Transport {
                 headers: headers.clone(),
                 authorization: authorization.cloned(),
                 form: None,
+                profile: profile.clone(),
             };
             match self.send(req, call).await {
                 Ok(resp) => {
-                    if *scheme == "http" && more && resp.status() == StatusCode::BAD_REQUEST {
-                        // Go's TLS server answers plain HTTP with a bare `HTTP/1.0 400 Bad
-                        // Request` and the body "Client sent an HTTP request to an HTTPS
-                        // server." (net/http server.go). A HEAD answer has no readable body:
-                        // the bare HTTP/1.0 answer without headers tells it.
-                        if *method == Method::HEAD {
-                            if resp.version() == reqwest::Version::HTTP_10
-                                && resp.headers().get(reqwest::header::CONTENT_TYPE).is_none()
-                            {
-                                continue;
-                            }
-                        } else {
-                            let body = read_capped(resp, MAX_ERROR_BODY_SIZE, deadline).await;
-                            if String::from_utf8_lossy(&body.bytes).contains("HTTPS") {
-                                continue;
-                            }
-                            return Err(RegistryError::Protocol {
-                                reference: reference.to_string(),
-                                status: Some(400),
-                                message: format!(
-                                    "failed to resolve reference {reference:?}: unexpected status from {} request to {url}: 400 Bad Request",
-                                    method.as_str()
-                                ),
-                            });
-                        }
-                    }
                     if let Ok(mut m) = self.schemes.lock() {
                         m.insert(host.to_string(), scheme);
                     }
@@ -307,15 +282,17 @@ impl Transport {
                     // redirect loop over plain HTTP is not "server gave HTTP response to
                     // HTTPS client").
                     return Err(match mismatch {
-                        Some(first) if wrong_protocol => first,
-                        _ => e.into_registry(),
+                        Some(first) if wrong_protocol => SendError::Other(first),
+                        _ => e,
                     });
                 }
             }
         }
-        Err(mismatch.unwrap_or(RegistryError::Config {
-            message: format!("no scheme available for {host}"),
-        }))
+        Err(SendError::Other(mismatch.unwrap_or(
+            RegistryError::Config {
+                message: format!("no scheme available for {host}"),
+            },
+        )))
     }
 
     fn lazy<'a>(
@@ -337,15 +314,84 @@ impl Transport {
         })
     }
 
-    fn client_for(&self, url: &url::Url) -> Result<&reqwest::Client, RegistryError> {
-        if url.scheme() == "http" {
-            return Ok(&self.plain);
+    fn client_for(
+        &self,
+        url: &url::Url,
+        profile: &Profile,
+    ) -> Result<reqwest::Client, RegistryError> {
+        let plain = url.scheme() == "http";
+        if *profile == Profile::default() {
+            if plain {
+                return Ok(self.plain.clone());
+            }
+            return if self.is_insecure(&host_port(url)) {
+                self.lazy(&self.insecure, true).cloned()
+            } else {
+                self.lazy(&self.verified, false).cloned()
+            };
         }
-        if self.is_insecure(&host_port(url)) {
-            self.lazy(&self.insecure, true)
-        } else {
-            self.lazy(&self.verified, false)
+        let key = (plain, profile.clone());
+        if let Ok(m) = self.per_host.lock()
+            && let Some(c) = m.get(&key)
+        {
+            return Ok(c.clone());
         }
+        let built = self.build_host_client(plain, profile)?;
+        if let Ok(mut m) = self.per_host.lock() {
+            m.insert(key, built.clone());
+        }
+        Ok(built)
+    }
+
+    /// A host's own client (containerd's `hosts.go` `updateTLSConfigFromHost` and
+    /// `dial_timeout`): its CA files added to the system roots and the client's CA files, its
+    /// client certificates, `skip_verify`.
+    fn build_host_client(
+        &self,
+        plain: bool,
+        profile: &Profile,
+    ) -> Result<reqwest::Client, RegistryError> {
+        let config_err = |e: String| RegistryError::Config {
+            message: format!("cannot build the HTTP client: {e}"),
+        };
+        let b = builder(
+            profile.dial_timeout.unwrap_or(self.connect_timeout),
+            &self.user_agent,
+        );
+        if plain {
+            return b
+                .tls_backend_preconfigured(trust_nothing().map_err(config_err)?)
+                .build()
+                .map_err(|e| config_err(chain_text(&e)));
+        }
+        let mut b = b.tls_certs_merge(self.ca_certs.iter().cloned());
+        if let Some(tls) = &profile.tls {
+            for path in &tls.ca_files {
+                b = b.tls_certs_merge(read_ca_file(path, "ca")?);
+            }
+            for (cert, key) in &tls.client_pairs {
+                let mut pem = std::fs::read(cert).map_err(|e| RegistryError::Config {
+                    message: format!("client certificate {}: {e}", cert.display()),
+                })?;
+                if let Some(key) = key {
+                    pem.push(b'\n');
+                    pem.extend(std::fs::read(key).map_err(|e| RegistryError::Config {
+                        message: format!("client key {}: {e}", key.display()),
+                    })?);
+                }
+                let id = reqwest::Identity::from_pem(&pem).map_err(|e| RegistryError::Config {
+                    message: format!(
+                        "client certificate {}: not a PEM certificate and key: {e}",
+                        cert.display()
+                    ),
+                })?;
+                b = b.identity(id);
+            }
+            if tls.skip_verify {
+                b = b.tls_danger_accept_invalid_certs(true);
+            }
+        }
+        b.build().map_err(|e| config_err(chain_text(&e)))
     }
 
     /// Send a request, following redirects by hand (never forwarding `Authorization` to another
@@ -367,7 +413,9 @@ impl Transport {
         let mut sent = 0;
         loop {
             let same_host = host_port(&url) == origin && url.scheme() == origin_scheme;
-            let client = self.client_for(&url).map_err(SendError::Other)?;
+            let client = self
+                .client_for(&url, &req.profile)
+                .map_err(SendError::Other)?;
             let mut rb = client
                 .request(method.clone(), url.clone())
                 .headers(req.headers.clone());
@@ -455,15 +503,38 @@ impl Transport {
     }
 }
 
-/// A send failure: the peer does not speak TLS (the caller may fall back to plain HTTP), the
-/// peer does not answer plain HTTP (the caller may try HTTPS), or a final error.
+/// The certificates of a PEM bundle (`what` names the option in errors).
+fn read_ca_file(
+    path: &std::path::Path,
+    what: &str,
+) -> Result<Vec<reqwest::Certificate>, RegistryError> {
+    let pem = std::fs::read(path).map_err(|e| RegistryError::Config {
+        message: format!("{what} {}: {e}", path.display()),
+    })?;
+    let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| RegistryError::Config {
+        message: format!(
+            "{what} {}: not a PEM certificate bundle: {e}",
+            path.display()
+        ),
+    })?;
+    if found.is_empty() {
+        return Err(RegistryError::Config {
+            message: format!("{what} {}: no PEM certificate found", path.display()),
+        });
+    }
+    Ok(found)
+}
+
+/// A send failure: the peer does not speak TLS (the caller may fall back to plain HTTP), a
+/// transient transport failure (a network timeout, a connection closed before the answer:
+/// containerd 2.3.2+ retries them on the last host), or a final error.
 #[derive(Debug)]
 pub(crate) enum SendError {
     /// An HTTPS request met a plain-HTTP server ("server gave HTTP response to HTTPS client").
     NotTls(RegistryError),
-    /// A plain-HTTP request got no HTTP answer: the connection was closed or reset, or the
-    /// answer is not HTTP (a TLS server's alert).
-    NotHttp(RegistryError),
+    /// containerd's `isTransientTransportErr` (`core/remotes/docker/resolver.go@v2.3.4`): a
+    /// `net.Error` timeout, `io.EOF` or `io.ErrUnexpectedEOF`.
+    Transient(RegistryError),
     /// Anything else: final.
     Other(RegistryError),
 }
@@ -471,7 +542,7 @@ pub(crate) enum SendError {
 impl SendError {
     pub(crate) fn into_registry(self) -> RegistryError {
         match self {
-            SendError::NotTls(e) | SendError::NotHttp(e) | SendError::Other(e) => e,
+            SendError::NotTls(e) | SendError::Transient(e) | SendError::Other(e) => e,
         }
     }
 
@@ -481,7 +552,7 @@ impl SendError {
     pub(crate) fn is_wrong_protocol(&self, scheme: &str) -> bool {
         match self {
             SendError::NotTls(_) => scheme == "https",
-            SendError::NotHttp(_) => scheme == "http",
+            SendError::Transient(_) => false,
             SendError::Other(_) => false,
         }
     }
@@ -585,20 +656,12 @@ fn classify(e: &reqwest::Error, method: &Method, url: &url::Url, reference: &str
         });
     }
     let io_kind = find_io_kind(e);
-    // Over plain HTTP, a peer that closes, resets or answers something that is not HTTP (a TLS
-    // server's alert) may speak TLS; a refused connection or a timeout says nothing of the kind.
-    let not_http = url.scheme() == "http"
-        && !e.is_timeout()
-        && (matches!(
+    let transient = e.is_timeout()
+        || matches!(
             io_kind,
-            Some(
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::BrokenPipe
-            )
-        ) || lower.contains("invalid http")
-            || lower.contains("connection closed before message completed"));
+            Some(std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::TimedOut)
+        )
+        || lower.contains("connection closed before message completed");
     let detail = match io_kind {
         Some(std::io::ErrorKind::ConnectionRefused) => {
             format!("dial tcp {hp}: connect: connection refused")
@@ -616,8 +679,8 @@ fn classify(e: &reqwest::Error, method: &Method, url: &url::Url, reference: &str
         status: None,
         message: format!("{prefix}: {detail}"),
     };
-    if not_http {
-        SendError::NotHttp(err)
+    if transient {
+        SendError::Transient(err)
     } else {
         SendError::Other(err)
     }

@@ -6,220 +6,23 @@
 //! report their own error, not the HTTPS fallback's; a negative `expires_in` is the 60 s
 //! default.
 
-use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::Reference;
 use pullsim_registry::{
-    Client, ClientOptions, MAX_ERROR_BODY_SIZE, MAX_TOKEN_RESPONSE_SIZE, NotFoundKind, Refuser,
-    RegistryError,
+    Client, ClientOptions, MAX_ERROR_BODY_SIZE, MAX_TOKEN_RESPONSE_SIZE, Refuser, RegistryError,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
-/// The body of a scripted answer.
-#[derive(Clone)]
-enum Body {
-    /// These bytes, then the connection closes.
-    Full(Vec<u8>),
-    /// These bytes (of a longer announced `Content-Length`), then nothing, connection open.
-    StallAfter(Vec<u8>),
-    /// 1 GiB announced, sent in 64 KiB chunks until the client hangs up.
-    Endless,
-}
-
-/// What the server does with one request.
-#[derive(Clone)]
-enum Script {
-    /// `HTTP/1.1 STATUS`, these headers, this body.
-    Answer {
-        status: &'static str,
-        headers: Vec<(String, String)>,
-        body: Body,
-    },
-    /// Read the request and never answer (connection open).
-    Silent,
-}
-
-fn answer(status: &'static str, headers: &[(&str, &str)], body: Body) -> Script {
-    Script::Answer {
-        status,
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        body,
-    }
-}
-
-const ENDLESS_LEN: u64 = 1 << 30;
-
-/// One request as the server saw it.
-struct Req {
-    method: String,
-    path: String,
-    /// The request head (request line and headers).
-    head: String,
-    /// The server's `127.0.0.1:PORT`.
-    host: String,
-}
-
-type Handler = dyn Fn(&Req) -> Script + Send + Sync;
-
-/// What the server saw and did.
-#[derive(Default)]
-struct Stats {
-    /// `METHOD PATH` of every request.
-    requests: Mutex<Vec<String>>,
-    /// Body bytes written by endless answers that the kernel accepted.
-    endless_sent: AtomicU64,
-    /// Endless answers whose client hung up.
-    endless_done: AtomicU64,
-}
-
-struct Server {
-    host: String,
-    stats: Arc<Stats>,
-}
-
-impl Server {
-    fn requests(&self) -> Vec<String> {
-        self.stats.requests.lock().unwrap().clone()
-    }
-
-    /// Wait until `n` endless answers ended (their client hung up), then the bytes they sent.
-    async fn endless_sent_after_hang_up(&self, n: u64) -> u64 {
-        let t = Instant::now();
-        while self.stats.endless_done.load(Ordering::SeqCst) < n {
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "the client never hung up on the endless body (sent {} bytes)",
-                self.stats.endless_sent.load(Ordering::SeqCst)
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let sent = self.stats.endless_sent.load(Ordering::SeqCst);
-        eprintln!("the server sent {sent} bytes before the client hung up");
-        sent
-    }
-}
-
-/// Start a server on 127.0.0.1; `handler` scripts each request.
-async fn serve(handler: impl Fn(&Req) -> Script + Send + Sync + 'static) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let host = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let stats = Arc::new(Stats::default());
-    let handler: Arc<Handler> = Arc::new(handler);
-    let (h, s) = (host.clone(), stats.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((conn, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(connection(conn, handler.clone(), h.clone(), s.clone()));
-        }
-    });
-    Server { host, stats }
-}
-
-async fn connection(mut conn: TcpStream, handler: Arc<Handler>, host: String, stats: Arc<Stats>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        let Ok(n) = conn.read(&mut chunk).await else {
-            return;
-        };
-        if n == 0 {
-            return;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if !buf[0].is_ascii_uppercase() {
-            // Not HTTP (a TLS ClientHello): answer as an HTTP server does.
-            let _ = conn
-                .write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
-                .await;
-            return;
-        }
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut words = head.split_whitespace();
-    let method = words.next().unwrap_or("").to_string();
-    let path = words.next().unwrap_or("");
-    stats
-        .requests
-        .lock()
-        .unwrap()
-        .push(format!("{method} {path}"));
-    let path = path.to_string();
-    let req = Req {
-        method: method.clone(),
-        path,
-        head,
-        host,
-    };
-    let script = handler(&req);
-    let Script::Answer {
-        status,
-        headers,
-        body,
-    } = script
-    else {
-        std::future::pending::<()>().await;
-        return;
-    };
-    let len = match &body {
-        Body::Full(b) => b.len() as u64,
-        Body::StallAfter(b) => b.len() as u64 + 1000,
-        Body::Endless => ENDLESS_LEN,
-    };
-    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n");
-    for (k, v) in &headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str("\r\n");
-    if conn.write_all(out.as_bytes()).await.is_err() || method == "HEAD" {
-        return;
-    }
-    match body {
-        Body::Full(b) => {
-            let _ = conn.write_all(&b).await;
-        }
-        Body::StallAfter(b) => {
-            let _ = conn.write_all(&b).await;
-            std::future::pending::<()>().await;
-        }
-        Body::Endless => {
-            let block = vec![b'x'; 64 << 10];
-            loop {
-                match conn.write(&block).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        stats.endless_sent.fetch_add(n as u64, Ordering::SeqCst);
-                    }
-                }
-            }
-            stats.endless_done.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
+mod common;
+use common::{Body, Req, Script, answer, serve, within_20s};
 
 fn client(timeout: Duration) -> Client {
     let mut o = ClientOptions::default();
     o.image_pull_progress_timeout = timeout;
     Client::new(o).unwrap()
-}
-
-/// `f`, failing the test instead of hanging when it does not end within 20 s.
-async fn within_20s<T>(f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("the client hung: a network read has no deadline")
 }
 
 fn reference(host: &str, repo_tag: &str) -> Reference {
@@ -231,22 +34,22 @@ fn reference(host: &str, repo_tag: &str) -> Reference {
 /// 1 GiB the server offers.
 const WIRE_SLACK: u64 = 40 << 20;
 
-const ENVELOPE_404: &str =
-    r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
+const ENVELOPE_403: &str = r#"{"errors":[{"code":"DENIED","message":"access denied"}]}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_error_bodies_end_within_the_deadline() {
-    // A 404 (asked again with GET for the registry's code) and a 500 whose bodies stall after
-    // their first bytes: each ends with its status's own error within the deadline.
+    // A 403 (a HEAD 403 is asked again with GET for the registry's error body, containerd
+    // 2.3.3+ `withGETErrorBody`, core/remotes/docker/pusher.go@v2.3.4) and a 500 whose bodies
+    // stall after their first bytes: each ends with its status's own error within the deadline.
     let server = serve(|req| {
         if req.path.contains("/missing/") {
             if req.method == "HEAD" {
-                return answer("404 Not Found", &[], Body::Full(Vec::new()));
+                return answer("403 Forbidden", &[], Body::Full(Vec::new()));
             }
             return answer(
-                "404 Not Found",
+                "403 Forbidden",
                 &[("Content-Type", "application/json")],
-                Body::StallAfter(ENVELOPE_404.as_bytes().to_vec()),
+                Body::StallAfter(ENVELOPE_403.as_bytes().to_vec()),
             );
         }
         if req.method == "HEAD" {
@@ -272,9 +75,9 @@ async fn stalled_error_bodies_end_within_the_deadline() {
     assert!(took < deadline + Duration::from_secs(8), "{took:?}");
     match &err {
         // The envelope arrived before the stall: its code is used.
-        RegistryError::NotFound { what, code, .. } => {
-            assert_eq!(*what, NotFoundKind::Manifest);
-            assert_eq!(code.as_deref(), Some("MANIFEST_UNKNOWN"));
+        RegistryError::Denied { status, code, .. } => {
+            assert_eq!(*status, 403);
+            assert_eq!(code.as_deref(), Some("DENIED"));
         }
         other => panic!("{other:?}"),
     }
@@ -303,12 +106,13 @@ async fn stalled_error_bodies_end_within_the_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_error_body_is_read_up_to_the_cap() {
-    // containerd reads at most 64000 bytes of an error body; a 1 GiB one costs no more.
+    // containerd reads at most 64000 bytes of an error body; a 1 GiB one costs no more (a
+    // HEAD 403 is asked again with GET for its body, `withGETErrorBody`).
     let server = serve(|req| {
         if req.method == "HEAD" {
-            return answer("404 Not Found", &[], Body::Full(Vec::new()));
+            return answer("403 Forbidden", &[], Body::Full(Vec::new()));
         }
-        answer("404 Not Found", &[], Body::Endless)
+        answer("403 Forbidden", &[], Body::Endless)
     })
     .await;
     // The deadline is long: the cap, not the deadline, ends the read.
@@ -318,7 +122,7 @@ async fn oversized_error_body_is_read_up_to_the_cap() {
         .await
         .unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
-    assert!(matches!(err, RegistryError::NotFound { .. }), "{err:?}");
+    assert!(matches!(err, RegistryError::Denied { .. }), "{err:?}");
     let sent = server.endless_sent_after_hang_up(1).await;
     assert!(sent >= MAX_ERROR_BODY_SIZE, "{sent}");
     assert!(

@@ -14,7 +14,8 @@ pub(crate) use self::cred::Cred;
 use self::token::{Token, TokenKey, bearer_header, fetch_token};
 use crate::bounded::Deadline;
 use crate::error::{Refuser, RegistryError};
-use crate::transport::{Call, Request};
+use crate::hosts::{RegistryHost, Resolver};
+use crate::transport::{Call, Profile, Request};
 
 /// What happened during the auth flow of one request sequence (for `creds check`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,6 +38,18 @@ pub struct AuthTrace {
 pub(crate) struct Session<'a> {
     pub(crate) inner: &'a crate::shared::Inner,
     pub(crate) host: String,
+    /// The host's settings (scheme, API root, headers, TLS).
+    pub(crate) rhost: RegistryHost,
+    /// `?ns=` value: the reference's registry when this host is a proxy for it.
+    ns: Option<String>,
+    /// The host's extra headers, on every request and token request.
+    extra: HeaderMap,
+    /// Its HTTP client settings.
+    profile: Profile,
+    /// Whose retry rules.
+    pub(crate) resolver: Resolver,
+    /// The last host of the plan: 5xx are retried there (containerd 2.x).
+    pub(crate) last_host: bool,
     /// `scheme://host/` once the scheme is known.
     base: std::sync::Mutex<Option<url::Url>>,
     pub(crate) repository: String,
@@ -45,26 +58,32 @@ pub(crate) struct Session<'a> {
     /// The challenge learned for this host (from this client's earlier 401 answers).
     challenge: std::sync::Mutex<Option<Challenge>>,
     pub(crate) trace: std::sync::Mutex<AuthTrace>,
-    /// The no-progress deadline of this pull or resolve (all its requests, tokens included).
-    pub(crate) deadline: Deadline,
+    /// The no-progress deadline of this pull or resolve (all its requests, tokens included,
+    /// on every host).
+    pub(crate) deadline: std::sync::Arc<Deadline>,
 }
 
 impl<'a> Session<'a> {
-    /// A session for `repository` at `domain`; takes what the client already learned about
-    /// the host (scheme, challenge). Sends nothing.
-    pub(crate) async fn open(
+    /// A session for `repository` of the registry `registry` at `rhost` (a mirror or the
+    /// upstream); `(resolver, last_host)` give the retry rules. Takes what the client already
+    /// learned about the host (scheme, challenge). Sends nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn at(
         inner: &'a crate::shared::Inner,
-        domain: &str,
+        rhost: &RegistryHost,
+        registry: &str,
         repository: &str,
         cred: Option<Cred>,
         reference: &str,
+        (resolver, last_host): (Resolver, bool),
+        deadline: std::sync::Arc<Deadline>,
     ) -> Result<Session<'a>, RegistryError> {
         if inner.transport.offline() {
             return Err(RegistryError::Offline {
                 reference: reference.to_string(),
             });
         }
-        let host = crate::transport::registry_host(domain).to_string();
+        let host = rhost.host.clone();
         let cached = inner.hosts.lock().ok().and_then(|m| m.get(&host).cloned());
         let (base, challenge) = match cached {
             Some((base, challenge)) => (Some(base), challenge),
@@ -74,17 +93,63 @@ impl<'a> Session<'a> {
             scheme: challenge.as_ref().map(|c| c.scheme.as_str().to_string()),
             ..AuthTrace::default()
         };
+        let mut extra = HeaderMap::new();
+        for (k, v) in &rhost.headers {
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| {
+                RegistryError::Config {
+                    message: format!("host {}: header name {k:?}: {e}", rhost.url()),
+                }
+            })?;
+            let value = HeaderValue::from_str(v).map_err(|e| RegistryError::Config {
+                message: format!("host {}: header {k:?}: value not allowed: {e}", rhost.url()),
+            })?;
+            extra.append(name, value);
+        }
         Ok(Session {
             inner,
             host,
+            rhost: rhost.clone(),
+            ns: rhost.is_proxy(registry).then(|| registry.to_string()),
+            extra,
+            profile: Profile {
+                tls: rhost.tls.clone(),
+                dial_timeout: rhost.dial_timeout,
+            },
+            resolver,
+            last_host,
             base: std::sync::Mutex::new(base),
             repository: repository.to_string(),
             cred,
             reference: reference.to_string(),
             challenge: std::sync::Mutex::new(challenge),
             trace: std::sync::Mutex::new(trace),
-            deadline: Deadline::new(inner.opts.image_pull_progress_timeout),
+            deadline,
         })
+    }
+
+    /// The request path of `kind` (`manifests`, `blobs`) `object` in this session's
+    /// repository: the host's API root, and `?ns=` when the host is a proxy (containerd's
+    /// `dockerBase.request` and `request.addNamespace`).
+    pub(crate) fn object_path(&self, kind: &str, object: &str) -> String {
+        let root = self.rhost.path.trim_end_matches('/');
+        let mut p = format!("{root}/{}/{kind}/{object}", self.repository);
+        if let Some(ns) = &self.ns {
+            p.push_str("?ns=");
+            p.push_str(&url::form_urlencoded::byte_serialize(ns.as_bytes()).collect::<String>());
+        }
+        p
+    }
+
+    /// Schemes to try on this host: HTTPS then plain HTTP with the HTTP fallback, else its
+    /// scheme.
+    fn candidate_schemes(&self) -> &'static [&'static str] {
+        if self.rhost.http_fallback {
+            &["https", "http"]
+        } else if self.rhost.scheme == "http" {
+            &["http"]
+        } else {
+            &["https"]
+        }
     }
 
     /// What the transport needs to know of this session for a request.
@@ -180,6 +245,7 @@ impl<'a> Session<'a> {
                 }
                 let fetched = fetch_token(
                     &self.inner.transport,
+                    (&self.extra, &self.profile),
                     &self.deadline,
                     &ch,
                     &self.scope(),
@@ -202,20 +268,34 @@ impl<'a> Session<'a> {
     }
 
     /// Send a request (the host's scheme detected on the first one) to `path` (relative to
-    /// the registry root). A 401 to a request sent without credentials teaches the challenge
-    /// and the request is sent again with credentials or a token; a refused cached token is
-    /// refreshed once. A final 401 becomes a typed error; other statuses are returned for the
-    /// caller to interpret.
+    /// the host root, from [`Session::object_path`]), with containerd's retries
+    /// (`core/remotes/docker/resolver.go@v2.3.4` `doWithRetries` / `retryRequest`,
+    /// `v1.7.34:remotes/docker/resolver.go`): a 401 to a request sent without credentials
+    /// teaches the challenge and the request is sent again with credentials or a token (a
+    /// refused cached token is refreshed once); a `HEAD` of a manifest answered 405 is sent
+    /// again as `GET`; 408 and 429 are sent again at once; 500, 503 and 504 once more on the
+    /// last host in 2.x, when the answer before was not the same status. At most 5 requests
+    /// in all (2.x `maxAttempts`), 6 in 1.7 (`len(responses) > 5` stops). A final 401 becomes
+    /// a typed error; other statuses are returned for the caller to interpret.
     pub(crate) async fn request(
         &self,
         method: Method,
         path: &str,
         headers: HeaderMap,
     ) -> Result<Response, RegistryError> {
+        let mut headers = headers;
+        for (k, v) in &self.extra {
+            headers.append(k.clone(), v.clone());
+        }
+        let max_requests = if self.resolver.is_v2() { 5 } else { 6 };
+        let mut method = method;
+        let mut sent = 0usize;
+        let mut previous: Option<StatusCode> = None;
         let (mut auth, mut fresh) = self.authorization(false).await?;
         let mut retried = false;
         let mut learned = false;
         loop {
+            sent += 1;
             let (base, resp) = match self.current_base() {
                 Some(base) => {
                     let url = base.join(path).map_err(|e| RegistryError::Protocol {
@@ -229,41 +309,75 @@ impl<'a> Session<'a> {
                         headers: headers.clone(),
                         authorization: auth.clone(),
                         form: None,
+                        profile: self.profile.clone(),
                     };
-                    let resp = self
-                        .inner
-                        .transport
-                        .send(req, self.call())
-                        .await
-                        .map_err(|e| e.into_registry())?;
-                    (base, resp)
+                    match self.inner.transport.send(req, self.call()).await {
+                        Ok(resp) => (base, resp),
+                        Err(e) => {
+                            self.transient_pause(e, sent < max_requests).await?;
+                            continue;
+                        }
+                    }
                 }
                 None => {
-                    let (base, resp) = self
+                    let sent_detect = self
                         .inner
                         .transport
                         .send_detect(
                             &self.host,
+                            self.candidate_schemes(),
+                            &self.profile,
                             path,
                             &method,
                             &headers,
                             auth.as_ref(),
                             self.call(),
                         )
-                        .await?;
-                    self.learn_base(&base);
-                    (base, resp)
+                        .await;
+                    match sent_detect {
+                        Ok((base, resp)) => {
+                            self.learn_base(&base);
+                            (base, resp)
+                        }
+                        Err(e) => {
+                            self.transient_pause(e, sent < max_requests).await?;
+                            continue;
+                        }
+                    }
                 }
             };
             let url = resp.url().clone();
+            let status = resp.status();
             if let Ok(mut t) = self.trace.lock() {
-                t.status = Some(resp.status().as_u16());
+                t.status = Some(status.as_u16());
             }
-            if resp.status() != StatusCode::UNAUTHORIZED {
-                return Ok(resp);
+            let more = sent < max_requests;
+            let before = previous.replace(status);
+            match status {
+                StatusCode::UNAUTHORIZED => {}
+                StatusCode::METHOD_NOT_ALLOWED
+                    if method == Method::HEAD && path.contains("/manifests/") && more =>
+                {
+                    // "Support registries which have not properly implemented the HEAD
+                    // method for manifests endpoint".
+                    method = Method::GET;
+                    continue;
+                }
+                StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS if more => continue,
+                StatusCode::INTERNAL_SERVER_ERROR
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+                    if more
+                        && self.resolver.is_v2()
+                        && self.last_host
+                        && before != Some(status) =>
+                {
+                    continue;
+                }
+                _ => return Ok(resp),
             }
             let challenges = challenges_of(resp.headers());
-            if auth.is_none() && !learned {
+            if auth.is_none() && !learned && more {
                 // containerd's resolver: the first 401 carries the challenge to answer.
                 learned = true;
                 if let Some(ch) = pick_challenge(&challenges) {
@@ -279,7 +393,7 @@ impl<'a> Session<'a> {
                 self.current_challenge().map(|c| c.scheme),
                 Some(Scheme::Bearer)
             );
-            if using_bearer && !fresh && !retried && auth.is_some() {
+            if using_bearer && !fresh && !retried && auth.is_some() && more {
                 // A cached token was refused (expired or revoked): fetch a new one, once.
                 retried = true;
                 (auth, fresh) = self.authorization(true).await?;
@@ -299,6 +413,27 @@ impl<'a> Session<'a> {
                 body_code,
             ));
         }
+    }
+
+    /// After a failed send: `Ok` (after 50 ms) when containerd 2.3.2+ sends again — a
+    /// transient transport error (`isTransientTransportErr`) on the last host with requests
+    /// left (`doWithTransportRetries`, `core/remotes/docker/resolver.go@v2.3.4`) — else the
+    /// error.
+    async fn transient_pause(
+        &self,
+        e: crate::transport::SendError,
+        more: bool,
+    ) -> Result<(), RegistryError> {
+        let retry = matches!(&e, crate::transport::SendError::Transient(_))
+            && more
+            && self.last_host
+            && self.resolver.is_v2();
+        if !retry {
+            return Err(e.into_registry());
+        }
+        tracing::debug!(host = %self.host, "transient transport error, retrying");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Ok(())
     }
 
     /// The error for a final 401, worded as containerd.

@@ -21,7 +21,7 @@ use super::challenge::Challenge;
 use super::cred::Cred;
 use crate::bounded::{BodyEnd, Deadline, MAX_TOKEN_RESPONSE_SIZE, read_capped, read_error_body};
 use crate::error::{Refuser, RegistryError, envelope_text, parse_error_envelope};
-use crate::transport::{Call, Request, Transport};
+use crate::transport::{Call, Profile, Request, Transport};
 
 /// Minimum token lifetime, distribution's `minimumTokenLifetimeSeconds`.
 pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
@@ -152,12 +152,17 @@ pub(crate) struct Fetched {
     pub lifetime: Option<Duration>,
 }
 
-/// Fetch a token for `scope` from the challenge's realm: GET with Basic credentials (or
-/// anonymously); with an identity token, the OAuth2 POST `grant_type=refresh_token`.
-/// Errors are worded as containerd's `authorizer.go` (`failed to authorize: failed to fetch
-/// oauth token: unexpected status from GET request to URL: 401 Unauthorized`).
+/// Fetch a token for `scope` from the challenge's realm, as containerd's `authorizer.go`
+/// `doBearerAuth` (`core/remotes/docker/authorizer.go@v2.3.4`): with a secret (a password, or
+/// an identity token without username, as `ParseAuth` gives them), the OAuth2 POST
+/// (`grant_type=password`, or `refresh_token`), falling back to GET with Basic credentials when
+/// the POST is answered 400, 401, 404, or 405 with a username; without a secret an anonymous
+/// GET. `extra` (the host's headers) goes on every token request; `profile` is the host's
+/// client. Errors are worded as containerd's (`failed to authorize: failed to fetch oauth
+/// token: unexpected status from GET request to URL: 401 Unauthorized`).
 pub(crate) async fn fetch_token(
     transport: &Transport,
+    (extra, profile): (&HeaderMap, &Profile),
     deadline: &Deadline,
     challenge: &Challenge,
     scope: &str,
@@ -178,56 +183,98 @@ pub(crate) async fn fetch_token(
         message: format!("{resolve_prefix}invalid token auth challenge realm: {e}"),
     })?;
     let service = challenge.param("service");
-    let (req, what) = match cred {
-        Some(c) if c.identity_token.is_some() => {
-            let mut form = vec![
-                ("grant_type".to_string(), "refresh_token".to_string()),
-                (
-                    "refresh_token".to_string(),
-                    c.identity_token.clone().unwrap_or_default(),
-                ),
-                ("client_id".to_string(), "pullsim".to_string()),
-                ("scope".to_string(), scope.to_string()),
-            ];
-            if let Some(s) = service {
-                form.push(("service".to_string(), s.to_string()));
-            }
-            (
-                Request {
-                    method: Method::POST,
-                    url: realm.clone(),
-                    headers: HeaderMap::new(),
-                    authorization: None,
-                    form: Some(form),
-                },
-                "oauth token",
-            )
-        }
-        other => {
-            let url = token_url(&realm, service, scope);
-            let authorization = match other {
-                Some(c) if !c.password.is_empty() || !c.username.is_empty() => {
-                    Some(c.basic_header()?)
-                }
-                _ => None,
-            };
-            let what = if authorization.is_some() {
-                "oauth token"
-            } else {
-                "anonymous token"
-            };
-            (
-                Request {
-                    method: Method::GET,
-                    url,
-                    headers: HeaderMap::new(),
-                    authorization,
-                    form: None,
-                },
-                what,
-            )
-        }
+    // containerd's ParseAuth: an identity token is the secret, with no username.
+    let (username, secret) = match cred {
+        Some(c) => match &c.identity_token {
+            Some(t) if !t.is_empty() => (String::new(), t.clone()),
+            _ => (c.username.clone(), c.password.clone()),
+        },
+        None => (String::new(), String::new()),
     };
+    let get = |authorization: Option<HeaderValue>| Request {
+        method: Method::GET,
+        url: token_url(&realm, service, scope),
+        headers: extra.clone(),
+        authorization,
+        form: None,
+        profile: profile.clone(),
+    };
+    if secret.is_empty() {
+        return send_token(
+            transport,
+            deadline,
+            get(None),
+            "anonymous token",
+            &resolve_prefix,
+            reference,
+        )
+        .await;
+    }
+    let mut form = vec![("client_id".to_string(), "containerd-client".to_string())];
+    if username.is_empty() {
+        form.push(("grant_type".to_string(), "refresh_token".to_string()));
+        form.push(("refresh_token".to_string(), secret.clone()));
+    } else {
+        form.push(("grant_type".to_string(), "password".to_string()));
+        form.push(("password".to_string(), secret.clone()));
+    }
+    form.push(("scope".to_string(), scope.to_string()));
+    form.push(("service".to_string(), service.unwrap_or("").to_string()));
+    if !username.is_empty() {
+        form.push(("username".to_string(), username.clone()));
+    }
+    let post = Request {
+        method: Method::POST,
+        url: realm.clone(),
+        headers: extra.clone(),
+        authorization: None,
+        form: Some(form),
+        profile: profile.clone(),
+    };
+    match send_token(
+        transport,
+        deadline,
+        post,
+        "oauth token",
+        &resolve_prefix,
+        reference,
+    )
+    .await
+    {
+        Err(e)
+            if matches!(e.status(), Some(400 | 401 | 404))
+                || (e.status() == Some(405) && !username.is_empty()) =>
+        {
+            let basic = Cred {
+                username,
+                password: secret,
+                identity_token: None,
+                registry_token: None,
+            }
+            .basic_header()?;
+            send_token(
+                transport,
+                deadline,
+                get(Some(basic)),
+                "oauth token",
+                &resolve_prefix,
+                reference,
+            )
+            .await
+        }
+        other => other,
+    }
+}
+
+/// Send one token request and read its answer.
+async fn send_token(
+    transport: &Transport,
+    deadline: &Deadline,
+    req: Request,
+    what: &str,
+    resolve_prefix: &str,
+    reference: &str,
+) -> Result<Fetched, RegistryError> {
     let method = req.method.clone();
     let shown_url = req.url.to_string();
     let resp = transport

@@ -1,0 +1,641 @@
+//! Resolve and pull through several hosts (mirrors, then the upstream), as containerd's
+//! resolver and fetcher (`core/remotes/docker/resolver.go@v2.3.4`, `fetcher.go@v2.3.4`,
+//! `v1.7.34:remotes/docker/resolver.go`), against scripted in-process servers on different
+//! loopback ports: which host is asked, in which order, how often, and which error wins.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pullsim_credentials::AuthConfig;
+use pullsim_reference::Reference;
+use pullsim_registry::{
+    Capabilities, Client, ClientOptions, HostPlan, NoProgress, PullOutcome, RegistryHost, Resolver,
+    Stage,
+};
+
+mod common;
+use common::{Body, MemSink, Req, Script, SharedSink, TinyImage, answer, not_found, serve};
+
+const REPO: &str = "team/app";
+
+fn client() -> Client {
+    Client::new(ClientOptions::default()).unwrap()
+}
+
+/// A plain-HTTP host entry (as `[host."http://127.0.0.1:PORT"]`).
+fn host(h: &str, caps: Capabilities) -> RegistryHost {
+    RegistryHost {
+        scheme: "http".into(),
+        host: h.into(),
+        path: "/v2".into(),
+        capabilities: caps,
+        tls: None,
+        headers: Vec::new(),
+        dial_timeout: None,
+        http_fallback: false,
+    }
+}
+
+fn plan(hosts: Vec<RegistryHost>, resolver: Resolver) -> HostPlan {
+    HostPlan {
+        hosts,
+        resolver,
+        credentials: Arc::new(|_| None),
+    }
+}
+
+fn reference(registry: &str, tail: &str) -> Reference {
+    Reference::parse_normalized(&format!("{registry}/{REPO}{tail}")).unwrap()
+}
+
+/// `?ns=` as containerd's `url.Values.Encode` writes a registry host.
+fn ns(registry: &str) -> String {
+    format!("?ns={}", registry.replace(':', "%3A"))
+}
+
+async fn pull(c: &Client, r: &Reference, p: &HostPlan) -> pullsim_registry::HostsPullReport {
+    let sink = Arc::new(MemSink::default());
+    c.pull_on(r, p, Arc::new(SharedSink(sink)), &NoProgress, None)
+        .await
+}
+
+fn pulled_config(report: &pullsim_registry::HostsPullReport) -> String {
+    match report.result.as_ref().unwrap() {
+        PullOutcome::Pulled(p) => p.config_digest.to_string(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn mirror_down_then_upstream() {
+    // resolver.go@v2.3.4 Resolve: a transport error → "trying next host".
+    let img = TinyImage::new("up");
+    let up_img = img.clone();
+    let up = serve(move |req| up_img.answer(REPO, "v1", req)).await;
+    let down = format!("127.0.0.1:{}", free_port());
+    let p = plan(
+        vec![
+            host(&down, Capabilities::ALL),
+            host(&up.host, Capabilities::ALL),
+        ],
+        Resolver::Containerd2Transfer,
+    );
+    let r = reference(&up.host, ":v1");
+    let report = client().resolve_on(&r, &p).await;
+    assert_eq!(
+        report.result.unwrap().digest.to_string(),
+        img.manifest_digest
+    );
+    assert_eq!(report.served_by, Some(format!("http://{}/v2", up.host)));
+    assert_eq!(report.attempts.len(), 2);
+    assert_eq!(report.attempts[0].stage, Stage::Resolve);
+    let e = report.attempts[0].error.as_deref().unwrap();
+    assert!(e.contains("connection refused"), "{e}");
+    assert_eq!(report.attempts[1].error, None);
+    assert_eq!(up.requests(), [format!("HEAD /v2/{REPO}/manifests/v1")]);
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn mirror_404_then_upstream_with_ns_on_the_mirror_only() {
+    // registry.go@v2.3.4 isProxy / resolver.go addNamespace: `?ns=<registry>` on manifest and
+    // blob requests to a host that is not the reference's registry; fetcher.go Fetch: every
+    // blob tries the hosts in order.
+    let img = TinyImage::new("up");
+    let up_img = img.clone();
+    let up = serve(move |req| up_img.answer(REPO, "v1", req)).await;
+    let mirror = serve(|_| not_found("MANIFEST_UNKNOWN")).await;
+    let p = plan(
+        vec![
+            host(&mirror.host, Capabilities::ALL),
+            host(&up.host, Capabilities::ALL),
+        ],
+        Resolver::Containerd2Transfer,
+    );
+    let r = reference(&up.host, ":v1");
+    let report = pull(&client(), &r, &p).await;
+    assert_eq!(pulled_config(&report), img.config_digest);
+    assert_eq!(report.resolved_by, Some(format!("http://{}/v2", up.host)));
+    let q = ns(&up.host);
+    let mut m = mirror.requests();
+    m[2..].sort();
+    let mut want = vec![
+        format!("HEAD /v2/{REPO}/manifests/v1{q}"),
+        format!("GET /v2/{REPO}/manifests/{}{q}", img.manifest_digest),
+        format!("GET /v2/{REPO}/blobs/{}{q}", img.config_digest),
+        format!("GET /v2/{REPO}/blobs/{}{q}", img.layer_digest),
+    ];
+    want[2..].sort();
+    assert_eq!(m, want);
+    let mut u = up.requests();
+    u[2..].sort();
+    let mut want = vec![
+        format!("HEAD /v2/{REPO}/manifests/v1"),
+        format!("GET /v2/{REPO}/manifests/{}", img.manifest_digest),
+        format!("GET /v2/{REPO}/blobs/{}", img.config_digest),
+        format!("GET /v2/{REPO}/blobs/{}", img.layer_digest),
+    ];
+    want[2..].sort();
+    assert_eq!(u, want);
+}
+
+#[tokio::test]
+async fn pull_only_mirror_never_resolves_the_tag_but_serves_the_content() {
+    // resolver.go@v2.3.4 Resolve: a tag needs pull|resolve (filterHosts); fetcher.go Fetch
+    // loops over all hosts: the pull-only mirror serves manifest and blobs first.
+    let img = TinyImage::new("same");
+    let (a, b) = (img.clone(), img.clone());
+    let up = serve(move |req| a.answer(REPO, "v1", req)).await;
+    let mirror = serve(move |req| b.answer(REPO, "v1", req)).await;
+    let p = plan(
+        vec![
+            host(&mirror.host, Capabilities::PULL),
+            host(&up.host, Capabilities::ALL),
+        ],
+        Resolver::Containerd2Transfer,
+    );
+    let report = pull(&client(), &reference(&up.host, ":v1"), &p).await;
+    assert_eq!(pulled_config(&report), img.config_digest);
+    assert_eq!(up.requests(), [format!("HEAD /v2/{REPO}/manifests/v1")]);
+    let m = mirror.requests();
+    assert_eq!(m.len(), 3, "{m:?}");
+    assert!(
+        m.iter()
+            .all(|l| l.starts_with("GET ") && !l.contains("/manifests/v1"))
+    );
+}
+
+#[tokio::test]
+async fn no_resolve_host_for_a_tag() {
+    // resolver.go@v2.3.4: `no resolve hosts: not found`, wrapped by the pull's stage.
+    let p = plan(
+        vec![host("127.0.0.1:1", Capabilities::PULL)],
+        Resolver::Containerd2Local,
+    );
+    let r = reference("127.0.0.1:1", ":v1");
+    let e = client().resolve_on(&r, &p).await.result.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("failed to resolve reference \"{r}\": no resolve hosts: not found")
+    );
+    assert_eq!(e.stage(), Some(Stage::Resolve));
+    assert_eq!(e.outcome(), "not-found");
+}
+
+/// A server answering each request with the next status of `statuses` (then the image).
+async fn scripted(
+    statuses: Vec<&'static str>,
+    img: TinyImage,
+) -> (common::Server, Arc<AtomicUsize>) {
+    let n = Arc::new(AtomicUsize::new(0));
+    let count = n.clone();
+    let server = serve(move |req: &Req| {
+        let i = count.fetch_add(1, Ordering::SeqCst);
+        match statuses.get(i) {
+            Some(s) => answer(s, &[], Body::Full(Vec::new())),
+            None => img.answer(REPO, "v1", req),
+        }
+    })
+    .await;
+    (server, n)
+}
+
+#[tokio::test]
+async fn too_many_requests_is_retried_at_once() {
+    // resolver.go@v2.3.4 retryRequest: 408/429 retried, maxAttempts = 5 requests in all.
+    let img = TinyImage::new("x");
+    let (s, n) = scripted(vec!["429 Too Many Requests"; 2], img.clone()).await;
+    let p = plan(
+        vec![host(&s.host, Capabilities::ALL)],
+        Resolver::Containerd2Local,
+    );
+    let report = client().resolve_on(&reference(&s.host, ":v1"), &p).await;
+    assert_eq!(
+        report.result.unwrap().digest.to_string(),
+        img.manifest_digest
+    );
+    assert_eq!(n.load(Ordering::SeqCst), 3);
+
+    for (resolver, requests) in [(Resolver::Containerd2Local, 5), (Resolver::Containerd17, 6)] {
+        // v1.7.34 retryRequest: `len(responses) > 5` stops: 6 requests.
+        let (s, n) = scripted(vec!["429 Too Many Requests"; 10], img.clone()).await;
+        let p = plan(vec![host(&s.host, Capabilities::ALL)], resolver);
+        let r = reference(&s.host, ":v1");
+        let e = client().resolve_on(&r, &p).await.result.unwrap_err();
+        assert_eq!(n.load(Ordering::SeqCst), requests, "{resolver:?}");
+        assert_eq!(e.outcome(), "rate-limited");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "failed to resolve reference \"{r}\": unexpected status from HEAD request to http://{}/v2/{REPO}/manifests/v1: 429 Too Many Requests",
+                s.host
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn server_error_retried_once_on_the_last_host_in_2x_only() {
+    // resolver.go@v2.3.4 retryRequest: 500/503/504 retried on the last host, not after the
+    // same status; v1.7.34 never retries them.
+    let img = TinyImage::new("x");
+    let (s, n) = scripted(vec!["503 Service Unavailable"], img.clone()).await;
+    let p = plan(
+        vec![host(&s.host, Capabilities::ALL)],
+        Resolver::Containerd2Local,
+    );
+    let report = client().resolve_on(&reference(&s.host, ":v1"), &p).await;
+    assert!(report.result.is_ok(), "{:?}", report.result);
+    assert_eq!(n.load(Ordering::SeqCst), 2);
+
+    let (s, n) = scripted(vec!["503 Service Unavailable"], img.clone()).await;
+    let p = plan(
+        vec![host(&s.host, Capabilities::ALL)],
+        Resolver::Containerd17,
+    );
+    let e = client()
+        .resolve_on(&reference(&s.host, ":v1"), &p)
+        .await
+        .result
+        .unwrap_err();
+    assert_eq!(n.load(Ordering::SeqCst), 1);
+    assert_eq!(e.status(), Some(503));
+
+    // Twice the same status: one retry only.
+    let (s, n) = scripted(vec!["503 Service Unavailable"; 3], img.clone()).await;
+    let p = plan(
+        vec![host(&s.host, Capabilities::ALL)],
+        Resolver::Containerd2Local,
+    );
+    let e = client()
+        .resolve_on(&reference(&s.host, ":v1"), &p)
+        .await
+        .result
+        .unwrap_err();
+    assert_eq!(n.load(Ordering::SeqCst), 2);
+    assert_eq!(e.status(), Some(503));
+
+    // Not the last host: no retry, the next host serves.
+    let (mirror, m) = scripted(vec!["503 Service Unavailable"; 3], img.clone()).await;
+    let a = img.clone();
+    let up = serve(move |req| a.answer(REPO, "v1", req)).await;
+    let p = plan(
+        vec![
+            host(&mirror.host, Capabilities::ALL),
+            host(&up.host, Capabilities::ALL),
+        ],
+        Resolver::Containerd2Local,
+    );
+    let report = client().resolve_on(&reference(&up.host, ":v1"), &p).await;
+    assert!(report.result.is_ok());
+    assert_eq!(m.load(Ordering::SeqCst), 1);
+    assert_eq!(report.attempts[0].status, Some(503));
+}
+
+#[tokio::test]
+async fn head_405_is_asked_again_with_get() {
+    // resolver.go@v2.3.4 retryRequest: "Support registries which have not properly
+    // implemented the HEAD method for manifests endpoint".
+    let img = TinyImage::new("x");
+    let (s, _) = scripted(vec!["405 Method Not Allowed"], img.clone()).await;
+    let p = plan(
+        vec![host(&s.host, Capabilities::ALL)],
+        Resolver::Containerd2Local,
+    );
+    let report = client().resolve_on(&reference(&s.host, ":v1"), &p).await;
+    assert_eq!(
+        report.result.unwrap().digest.to_string(),
+        img.manifest_digest
+    );
+    assert_eq!(
+        s.requests(),
+        [
+            format!("HEAD /v2/{REPO}/manifests/v1"),
+            format!("GET /v2/{REPO}/manifests/v1"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_followed_and_an_unfollowed_3xx_stops_resolution() {
+    // Go's http.Client (containerd's) follows a 3xx with Location; resolver.go@v2.3.4
+    // Resolve: a 3xx it is left with (no Location) returns at once, no next host.
+    let img = TinyImage::new("x");
+    let a = img.clone();
+    let target = serve(move |req| a.answer(REPO, "v1", req)).await;
+    let to = target.host.clone();
+    let redirecting = serve(move |req: &Req| {
+        let loc = format!("http://{to}{}", req.path.split('?').next().unwrap_or(""));
+        answer(
+            "302 Found",
+            &[("Location", loc.as_str())],
+            Body::Full(Vec::new()),
+        )
+    })
+    .await;
+    let p = plan(
+        vec![host(&redirecting.host, Capabilities::ALL)],
+        Resolver::Containerd2Local,
+    );
+    let report = client()
+        .resolve_on(&reference(&redirecting.host, ":v1"), &p)
+        .await;
+    assert_eq!(
+        report.result.unwrap().digest.to_string(),
+        img.manifest_digest
+    );
+
+    let bare = serve(|_| answer("302 Found", &[], Body::Full(Vec::new()))).await;
+    let b = img.clone();
+    let up = serve(move |req| b.answer(REPO, "v1", req)).await;
+    for resolver in [Resolver::Containerd2Local, Resolver::Containerd17] {
+        let p = plan(
+            vec![
+                host(&bare.host, Capabilities::ALL),
+                host(&up.host, Capabilities::ALL),
+            ],
+            resolver,
+        );
+        let r = reference(&up.host, ":v1");
+        let e = client().resolve_on(&r, &p).await.result.unwrap_err();
+        assert_eq!(e.status(), Some(302), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "failed to resolve reference \"{r}\": unexpected status from HEAD request to http://{}/v2/{REPO}/manifests/v1{}: 302 Found",
+                bare.host,
+                ns(&up.host)
+            )
+        );
+    }
+    assert!(up.requests().is_empty());
+}
+
+#[tokio::test]
+async fn which_error_wins_mirror_401_upstream_404() {
+    // resolver.go@v2.3.4: the error "furthest through the resolution process" (a 404, priority
+    // 2, beats a failed authorization, priority 1); v1.7.34: the first non-404 error.
+    let mirror = serve(|_| {
+        answer(
+            "401 Unauthorized",
+            &[("WWW-Authenticate", "Basic realm=\"mirror\"")],
+            Body::Full(Vec::new()),
+        )
+    })
+    .await;
+    let up = serve(|_| not_found("MANIFEST_UNKNOWN")).await;
+    let r = reference(&up.host, ":v1");
+    let hosts = vec![
+        host(&mirror.host, Capabilities::ALL),
+        host(&up.host, Capabilities::ALL),
+    ];
+    let c = client();
+    let e = c
+        .resolve_on(&r, &plan(hosts.clone(), Resolver::Containerd2Local))
+        .await
+        .result
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("failed to resolve reference \"{r}\": {r}: not found")
+    );
+    let e = c
+        .resolve_on(&r, &plan(hosts.clone(), Resolver::Containerd2Transfer))
+        .await
+        .result
+        .unwrap_err();
+    // core/transfer/local/pull.go@v2.3.4: `failed to resolve image: %w`.
+    assert_eq!(
+        e.to_string(),
+        format!("failed to resolve image: {r}: not found")
+    );
+    assert_eq!(e.stage(), Some(Stage::Resolve));
+    let e = c
+        .resolve_on(&r, &plan(hosts, Resolver::Containerd17))
+        .await
+        .result
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "failed to resolve reference \"{r}\": pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials"
+        )
+    );
+    assert_eq!(e.outcome(), "unauthorized");
+}
+
+#[tokio::test]
+async fn token_post_400_falls_back_to_get_and_host_headers_reach_the_token_endpoint() {
+    // authorizer.go@v2.3.4 doBearerAuth: with a secret, the OAuth POST first; 400 ("ACR is
+    // known to return 400"), 401, 404, or 405 with a username → GET with Basic credentials.
+    // config/hosts.go: the host's `header` goes to the token endpoint too (WithAuthHeader).
+    let img = TinyImage::new("x");
+    let heads = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = heads.clone();
+    let s = serve(move |req: &Req| {
+        seen.lock().unwrap().push(req.head.to_ascii_lowercase());
+        if req.path.starts_with("/token") {
+            if req.method == "POST" {
+                return answer("400 Bad Request", &[], Body::Full(Vec::new()));
+            }
+            return answer(
+                "200 OK",
+                &[("Content-Type", "application/json")],
+                Body::Full(br#"{"token":"tok","expires_in":300}"#.to_vec()),
+            );
+        }
+        if !req
+            .head
+            .to_ascii_lowercase()
+            .contains("authorization: bearer tok")
+        {
+            let challenge = format!("Bearer realm=\"http://{}/token\",service=\"reg\"", req.host);
+            return answer(
+                "401 Unauthorized",
+                &[("WWW-Authenticate", challenge.as_str())],
+                Body::Full(Vec::new()),
+            );
+        }
+        img.answer(REPO, "v1", req)
+    })
+    .await;
+    let mut h = host(&s.host, Capabilities::ALL);
+    h.headers = vec![("X-Mirror-Key".into(), "k1".into())];
+    let cred = AuthConfig {
+        username: "alice".into(),
+        password: pullsim_credentials::Secret::new("pw"),
+        ..AuthConfig::default()
+    };
+    let p = HostPlan {
+        hosts: vec![h],
+        resolver: Resolver::Containerd2Local,
+        credentials: Arc::new(move |_| Some(cred.clone())),
+    };
+    let report = client().resolve_on(&reference(&s.host, ":v1"), &p).await;
+    assert!(report.result.is_ok(), "{:?}", report.result);
+    let reqs = s.requests();
+    assert_eq!(reqs.len(), 4, "{reqs:?}");
+    assert_eq!(reqs[0], format!("HEAD /v2/{REPO}/manifests/v1"));
+    assert_eq!(reqs[1], "POST /token");
+    assert!(
+        reqs[2].starts_with("GET /token?scope=repository%3Ateam%2Fapp%3Apull&service=reg"),
+        "{}",
+        reqs[2]
+    );
+    assert_eq!(reqs[3], format!("HEAD /v2/{REPO}/manifests/v1"));
+    let heads = heads.lock().unwrap();
+    assert!(
+        heads.iter().all(|h| h.contains("x-mirror-key: k1")),
+        "{heads:?}"
+    );
+    assert!(heads[2].contains("authorization: basic "), "{}", heads[2]);
+}
+
+#[tokio::test]
+async fn digest_reference_blobs_pass() {
+    // resolver.go@v2.3.4 Resolve: a digest ref falls back to /blobs/ after 404s on
+    // /manifests/, not after an error of priority > 2 (2.3, commit 9b7fa613); 1.7 always.
+    let img = TinyImage::new("x");
+    let a = img.clone();
+    let s = serve(move |req: &Req| {
+        if req.path.contains("/manifests/") {
+            return not_found("MANIFEST_UNKNOWN");
+        }
+        let digest = a.manifest_digest.clone();
+        if req.path.contains(&format!("/blobs/{digest}")) {
+            return answer(
+                "200 OK",
+                &[("Docker-Content-Digest", digest.as_str())],
+                Body::Full(a.manifest.clone()),
+            );
+        }
+        not_found("BLOB_UNKNOWN")
+    })
+    .await;
+    let r = reference(&s.host, &format!("@{}", img.manifest_digest));
+    let p = plan(
+        vec![host(&s.host, Capabilities::PULL)],
+        Resolver::Containerd2Local,
+    );
+    let report = client().resolve_on(&r, &p).await;
+    assert_eq!(
+        report.result.unwrap().digest.to_string(),
+        img.manifest_digest
+    );
+    let d = &img.manifest_digest;
+    assert_eq!(
+        s.requests(),
+        [
+            format!("HEAD /v2/{REPO}/manifests/{d}"),
+            format!("HEAD /v2/{REPO}/blobs/{d}"),
+        ]
+    );
+
+    let forbidden = serve(|req: &Req| {
+        if req.path.contains("/manifests/") {
+            return answer("403 Forbidden", &[], Body::Full(Vec::new()));
+        }
+        answer("200 OK", &[], Body::Full(b"{}".to_vec()))
+    })
+    .await;
+    let r = reference(&forbidden.host, &format!("@{}", img.manifest_digest));
+    for (resolver, blobs_asked) in [
+        (Resolver::Containerd2Local, false),
+        (Resolver::Containerd17, true),
+    ] {
+        let p = plan(vec![host(&forbidden.host, Capabilities::PULL)], resolver);
+        let before = forbidden.requests().len();
+        let _ = client().resolve_on(&r, &p).await;
+        let asked: Vec<String> = forbidden.requests()[before..].to_vec();
+        assert_eq!(
+            asked.iter().any(|l| l.contains("/blobs/")),
+            blobs_asked,
+            "{resolver:?}: {asked:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn blob_missing_everywhere_is_not_found_by_descriptor() {
+    // fetcher.go@v2.3.4 Fetch: the first error; a 404 becomes `could not fetch content
+    // descriptor DIGEST (MEDIATYPE) from remote: not found`.
+    let img = TinyImage::new("x");
+    let a = img.clone();
+    let layer = img.layer_digest.clone();
+    let s = serve(move |req: &Req| {
+        if req.path.contains(&layer) {
+            return not_found("BLOB_UNKNOWN");
+        }
+        a.answer(REPO, "v1", req)
+    })
+    .await;
+    let p = plan(
+        vec![host(&s.host, Capabilities::ALL)],
+        Resolver::Containerd2Local,
+    );
+    let report = pull(&client(), &reference(&s.host, ":v1"), &p).await;
+    let e = report.result.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "failed to copy: httpReadSeeker: failed open: could not fetch content descriptor {} (application/vnd.oci.image.layer.v1.tar) from remote: not found",
+            img.layer_digest
+        )
+    );
+    assert_eq!(e.stage(), Some(Stage::Fetch));
+    assert_eq!(e.outcome(), "not-found");
+}
+
+#[tokio::test]
+async fn transient_transport_errors_retried_on_the_last_host_in_2x() {
+    // resolver.go@v2.3.4 doWithTransportRetries / isTransientTransportErr (v2.3.2+, commit
+    // 983bbddc): an EOF before the answer is sent again, 50 ms later, on the last host only.
+    let img = TinyImage::new("x");
+    let hangup_once = |img: TinyImage| {
+        let n = Arc::new(AtomicUsize::new(0));
+        let count = n.clone();
+        let handler = move |req: &Req| {
+            if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Script::Hangup;
+            }
+            img.answer(REPO, "v1", req)
+        };
+        (handler, n)
+    };
+    for (resolver, ok, requests) in [
+        (Resolver::Containerd2Local, true, 2),
+        (Resolver::Containerd17, false, 1),
+    ] {
+        let (h, n) = hangup_once(img.clone());
+        let s = serve(h).await;
+        let p = plan(vec![host(&s.host, Capabilities::ALL)], resolver);
+        let report = client().resolve_on(&reference(&s.host, ":v1"), &p).await;
+        assert_eq!(
+            report.result.is_ok(),
+            ok,
+            "{resolver:?}: {:?}",
+            report.result
+        );
+        assert_eq!(n.load(Ordering::SeqCst), requests, "{resolver:?}");
+    }
+    // A mirror that hangs up is left at once for the next host.
+    let (h, n) = hangup_once(img.clone());
+    let mirror = serve(h).await;
+    let a = img.clone();
+    let up = serve(move |req| a.answer(REPO, "v1", req)).await;
+    let p = plan(
+        vec![
+            host(&mirror.host, Capabilities::ALL),
+            host(&up.host, Capabilities::ALL),
+        ],
+        Resolver::Containerd2Local,
+    );
+    let report = client().resolve_on(&reference(&up.host, ":v1"), &p).await;
+    assert!(report.result.is_ok());
+    assert_eq!(n.load(Ordering::SeqCst), 1);
+    assert_eq!(report.served_by, Some(format!("http://{}/v2", up.host)));
+}

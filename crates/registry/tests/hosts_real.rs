@@ -1,0 +1,126 @@
+//! Mirrors and per-host TLS against real registries (distribution's `docker-registry` through
+//! pullsim-testsupport): a mirror that holds the image serves it, a mirror without the
+//! repository leaves it to the upstream (`core/remotes/docker/resolver.go@v2.3.4` Resolve); a
+//! host's own CA file, containerd's loopback default (`config/hosts.go@v2.3.4`: certificate
+//! verification skipped on a loopback host), and a host with TLS but no CA.
+
+use std::sync::Arc;
+
+use pullsim_reference::Reference;
+use pullsim_registry::{
+    Client, ClientOptions, HostPlan, HostTls, NoProgress, PullOutcome, RegistryHost, Resolver,
+};
+use pullsim_testsupport::image::ImageSpec;
+use pullsim_testsupport::{Mode, RegistryConfig, RegistryHandle, shared};
+
+mod common;
+use common::{MemSink, SharedSink};
+
+fn start() -> RegistryHandle {
+    RegistryHandle::start(Mode::Anonymous, RegistryConfig::default()).unwrap()
+}
+
+fn plan(hosts: Vec<RegistryHost>) -> HostPlan {
+    HostPlan {
+        hosts,
+        resolver: Resolver::Containerd2Transfer,
+        credentials: Arc::new(|_| None),
+    }
+}
+
+async fn pulled_config(r: &Reference, p: &HostPlan) -> (String, Option<String>) {
+    let c = Client::new(ClientOptions::default()).unwrap();
+    let sink = Arc::new(MemSink::default());
+    let report = c
+        .pull_on(r, p, Arc::new(SharedSink(sink)), &NoProgress, None)
+        .await;
+    match report.result {
+        Ok(PullOutcome::Pulled(p)) => (p.config_digest.to_string(), report.resolved_by),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn mirror_serves_else_upstream() {
+    let (mirror, upstream) = (start(), start());
+    let up_img = upstream
+        .push_generated(&ImageSpec::simple("v1", 2, 4096, 1), "team/app:v1")
+        .unwrap();
+    let mirror_img = mirror
+        .push_generated(&ImageSpec::simple("v1", 2, 4096, 2), "team/app:v1")
+        .unwrap();
+    assert_ne!(
+        up_img.manifests[0].config_digest,
+        mirror_img.manifests[0].config_digest
+    );
+    let hosts = vec![
+        RegistryHost::default_for(&mirror.host),
+        RegistryHost::default_for(&upstream.host),
+    ];
+    let p = plan(hosts.clone());
+    let r = Reference::parse_normalized(&upstream.reference("team/app:v1")).unwrap();
+    let (config, by) = pulled_config(&r, &p).await;
+    assert_eq!(config, mirror_img.manifests[0].config_digest);
+    assert_eq!(by, Some(hosts[0].url()));
+
+    let r = Reference::parse_normalized(&upstream.reference("team/other:v1")).unwrap();
+    let other = upstream
+        .push_generated(&ImageSpec::simple("v1", 1, 2048, 3), "team/other:v1")
+        .unwrap();
+    let (config, by) = pulled_config(&r, &p).await;
+    assert_eq!(config, other.manifests[0].config_digest);
+    assert_eq!(by, Some(hosts[1].url()));
+}
+
+#[tokio::test]
+async fn host_tls_settings() {
+    let reg = shared(Mode::Tls);
+    let img = reg
+        .push_generated(&ImageSpec::simple("v1", 1, 2048, 4), "hosts/tls:v1")
+        .unwrap();
+    let r = Reference::parse_normalized(&reg.reference("hosts/tls:v1")).unwrap();
+    let c = Client::new(ClientOptions::default()).unwrap();
+    let https = |tls: Option<HostTls>| RegistryHost {
+        tls,
+        http_fallback: false,
+        ..RegistryHost::default_for(&reg.host)
+    };
+    // containerd's loopback default: verification skipped.
+    let report = c
+        .resolve_on(
+            &r,
+            &HostPlan::default_for(&r, None, Resolver::Containerd2Local),
+        )
+        .await;
+    assert_eq!(report.result.unwrap().digest.to_string(), img.top_digest());
+    // The host's own CA file.
+    let ca = HostTls {
+        ca_files: vec![reg.ca_file.clone().unwrap()],
+        ..HostTls::default()
+    };
+    let report = c.resolve_on(&r, &plan(vec![https(Some(ca))])).await;
+    assert_eq!(report.result.unwrap().digest.to_string(), img.top_digest());
+    // TLS without the CA: the certificate is refused.
+    let e = c
+        .resolve_on(&r, &plan(vec![https(Some(HostTls::default()))]))
+        .await
+        .result
+        .unwrap_err();
+    assert_eq!(e.outcome(), "tls-error", "{e}");
+    assert!(
+        e.to_string()
+            .contains("x509: certificate signed by unknown authority"),
+        "{e}"
+    );
+    // A missing CA file is a configuration error naming it.
+    let missing = HostTls {
+        ca_files: vec!["/nonexistent/ca.pem".into()],
+        ..HostTls::default()
+    };
+    let e = c
+        .resolve_on(&r, &plan(vec![https(Some(missing))]))
+        .await
+        .result
+        .unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+}
