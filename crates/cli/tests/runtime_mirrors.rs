@@ -160,7 +160,10 @@ fn containerd_mirror_serves_then_upstream_when_the_mirror_is_down() {
     assert_eq!(pulled_id(&o).as_deref(), Some(p.upstream_id.as_str()));
     assert_eq!(
         host_of_pulled(&o),
-        Some(format!("http://{}/v2", p.upstream.host))
+        // The default host of a loopback registry is http, tried over HTTPS first with
+        // containerd's HTTP fallback, so it carries the scheme containerd gives it
+        // (`core/remotes/docker/config/hosts.go@v2.3.4`).
+        Some(format!("https://{}/v2", p.upstream.host))
     );
 }
 
