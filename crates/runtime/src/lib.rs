@@ -23,6 +23,7 @@ pub mod content;
 pub mod cri;
 pub mod error;
 pub mod fake;
+pub mod hosts_dir;
 pub mod registries_conf;
 mod service;
 
