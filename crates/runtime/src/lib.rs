@@ -19,6 +19,7 @@
 
 pub mod config;
 mod containerd;
+pub mod containerd_config;
 pub mod content;
 pub mod cri;
 pub mod error;

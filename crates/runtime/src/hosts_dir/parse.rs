@@ -365,7 +365,7 @@ fn go_type(value: &Value) -> &'static str {
 
 /// Scheme (lower case), host and path of a URL as Go's `url.Parse` splits it; the error is
 /// Go's text (`parse "…": …`).
-fn go_url_parts(raw: &str) -> Result<(String, String, String), String> {
+pub(crate) fn go_url_parts(raw: &str) -> Result<(String, String, String), String> {
     let scheme_end = raw.char_indices().find_map(|(i, c)| match c {
         'a'..='z' | 'A'..='Z' => None,
         '0'..='9' | '+' | '-' | '.' if i > 0 => None,
