@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod certs;
+pub mod containerd;
 mod content;
 mod error;
 pub mod image;
