@@ -98,6 +98,40 @@ pub struct OracleRequest {
     pub url: String,
 }
 
+/// What the resolver and fetcher did, read from `ctr --debug`'s log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OracleTrace {
+    /// The hosts the resolver tried, in order (`msg=resolving host=…`).
+    pub resolve_hosts: Vec<String>,
+    /// The host that resolved the reference (`msg=resolved … host=…`).
+    pub resolved_host: Option<String>,
+    /// Every request, in order.
+    pub requests: Vec<OracleRequest>,
+}
+
+impl OracleTrace {
+    /// Reads the debug lines of a `ctr --debug` run.
+    pub fn from_debug_log(log: &str) -> OracleTrace {
+        let mut trace = OracleTrace::default();
+        for line in log.lines() {
+            match logrus_field(line, "msg").as_deref() {
+                Some("resolving") => trace.resolve_hosts.extend(logrus_field(line, "host")),
+                Some("resolved") => trace.resolved_host = logrus_field(line, "host"),
+                Some("do request") => {
+                    if let (Some(method), Some(url)) = (
+                        logrus_field(line, "request.method"),
+                        logrus_field(line, "url"),
+                    ) {
+                        trace.requests.push(OracleRequest { method, url });
+                    }
+                }
+                _ => {}
+            }
+        }
+        trace
+    }
+}
+
 /// What a successful `ctr images pull` ended with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OraclePull {
@@ -109,12 +143,8 @@ pub struct OraclePull {
     pub image_digest: String,
     /// The config digest (of the linux/amd64 manifest for an index).
     pub config_digest: String,
-    /// The hosts the resolver tried, in order (`msg=resolving host=…`).
-    pub resolve_hosts: Vec<String>,
-    /// The host that resolved the reference (`msg=resolved … host=…`).
-    pub resolved_host: Option<String>,
-    /// Every request, in order.
-    pub requests: Vec<OracleRequest>,
+    /// The hosts tried and the requests made.
+    pub trace: OracleTrace,
 }
 
 const CONFIG: &str = r#"version = 2
@@ -346,31 +376,13 @@ impl ContainerdHandle {
                 output: ls.clone(),
             })?;
         let config_digest = self.config_digest(&namespace, &image_digest)?;
-        let mut pull = OraclePull {
+        Ok(OraclePull {
             reference: reference.to_string(),
             namespace,
             image_digest,
             config_digest,
-            resolve_hosts: Vec::new(),
-            resolved_host: None,
-            requests: Vec::new(),
-        };
-        for line in debug.lines() {
-            match logrus_field(line, "msg").as_deref() {
-                Some("resolving") => pull.resolve_hosts.extend(logrus_field(line, "host")),
-                Some("resolved") => pull.resolved_host = logrus_field(line, "host"),
-                Some("do request") => {
-                    if let (Some(method), Some(url)) = (
-                        logrus_field(line, "request.method"),
-                        logrus_field(line, "url"),
-                    ) {
-                        pull.requests.push(OracleRequest { method, url });
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(pull)
+            trace: OracleTrace::from_debug_log(&debug),
+        })
     }
 
     /// The config digest of a manifest, or of the linux/amd64 (else first) manifest of an index.
@@ -503,7 +515,11 @@ pub struct LayoutCase {
     pub mirror: MirrorState,
     /// The pod's pull secret (`ctr --user`; sent to every host, as CRI sends the kubelet's).
     pub user: Option<(&'static str, &'static str)>,
-    /// The registries asked to resolve the tag, in order (`msg=resolving`).
+    /// The hosts allowed to resolve a tag (pull + resolve), in containerd's order: the
+    /// host list the directory gives.
+    pub resolvers: Vec<Side>,
+    /// The registries asked to resolve the tag, in order (`msg=resolving`): a prefix of
+    /// `resolvers`, up to the first that answers.
     pub resolve_order: Vec<Side>,
     /// What the pull ends with.
     pub outcome: Outcome,
@@ -559,6 +575,7 @@ pub fn layout_cases() -> Vec<LayoutCase> {
             description: "host_port_/hosts.toml with a pull+resolve mirror that has the image",
             mirror: Serves,
             user: None,
+            resolvers: vec![Mirror, Upstream],
             resolve_order: vec![Mirror],
             outcome: Outcome::Image(Mirror),
             files: pull_resolve,
@@ -568,6 +585,7 @@ pub fn layout_cases() -> Vec<LayoutCase> {
             description: "the mirror refuses connections: containerd tries the next host",
             mirror: Down,
             user: None,
+            resolvers: vec![Mirror, Upstream],
             resolve_order: vec![Mirror, Upstream],
             outcome: Outcome::Image(Upstream),
             files: pull_resolve,
@@ -577,6 +595,7 @@ pub fn layout_cases() -> Vec<LayoutCase> {
             description: "the mirror lacks the repository (404): the next host",
             mirror: MissingRepo,
             user: None,
+            resolvers: vec![Mirror, Upstream],
             resolve_order: vec![Mirror, Upstream],
             outcome: Outcome::Image(Upstream),
             files: pull_resolve,
@@ -586,6 +605,7 @@ pub fn layout_cases() -> Vec<LayoutCase> {
             description: "server = the mirror (plus its host table): the upstream is never tried, so a 404 at the mirror fails the pull",
             mirror: MissingRepo,
             user: None,
+            resolvers: vec![Mirror, Mirror],
             resolve_order: vec![Mirror, Mirror],
             outcome: Outcome::Fails,
             files: |u, m| {
@@ -603,6 +623,7 @@ pub fn layout_cases() -> Vec<LayoutCase> {
             description: "_default/hosts.toml applies to a registry without its own directory",
             mirror: Serves,
             user: None,
+            resolvers: vec![Mirror, Upstream],
             resolve_order: vec![Mirror],
             outcome: Outcome::Image(Mirror),
             files: |_, m| {
@@ -617,6 +638,7 @@ pub fn layout_cases() -> Vec<LayoutCase> {
             description: "a host_port_ directory without hosts.toml wins over _default (never merged): upstream only",
             mirror: Serves,
             user: None,
+            resolvers: vec![Upstream],
             resolve_order: vec![Upstream],
             outcome: Outcome::Image(Upstream),
             files: |u, m| {
@@ -637,6 +659,7 @@ pub fn layout_cases() -> Vec<LayoutCase> {
             description: "a directory named host:port is found too",
             mirror: Serves,
             user: None,
+            resolvers: vec![Mirror, Upstream],
             resolve_order: vec![Mirror],
             outcome: Outcome::Image(Mirror),
             files: |u, m| {
@@ -651,6 +674,7 @@ pub fn layout_cases() -> Vec<LayoutCase> {
             description: "a pull-only mirror never resolves a tag: the upstream resolves it, blobs are tried at the mirror first",
             mirror: Serves,
             user: None,
+            resolvers: vec![Upstream],
             resolve_order: vec![Upstream],
             outcome: Outcome::Image(Upstream),
             files: |u, m| {
@@ -665,6 +689,7 @@ pub fn layout_cases() -> Vec<LayoutCase> {
             description: "the pod's secret is offered to the mirror too: an htpasswd mirror accepting it serves the image",
             mirror: Htpasswd,
             user: Some(("alice", "alice-pass")),
+            resolvers: vec![Mirror, Upstream],
             resolve_order: vec![Mirror],
             outcome: Outcome::Image(Mirror),
             files: pull_resolve,
@@ -674,6 +699,7 @@ pub fn layout_cases() -> Vec<LayoutCase> {
             description: "no secret: the mirror's 401 sends containerd to the next host",
             mirror: Htpasswd,
             user: None,
+            resolvers: vec![Mirror, Upstream],
             resolve_order: vec![Mirror, Upstream],
             outcome: Outcome::Image(Upstream),
             files: pull_resolve,
