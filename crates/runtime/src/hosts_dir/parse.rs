@@ -472,4 +472,153 @@ server = "https://up"
         assert_eq!(go_v(&t["a"]), "[1 x true]");
         assert_eq!(go_v(&t["b"]), "map[k:2]");
     }
+
+    /// containerd's own table: `core/remotes/docker/config/hosts_test.go@v2.3.4`
+    /// `TestParseHostFile` (same file, same expected entries, base directory "").
+    #[test]
+    fn upstream_parse_host_file() {
+        const TESTTOML: &str = r#"
+server = "https://test-default.registry"
+ca = "/etc/path/default"
+[header]
+  x-custom-1 = "custom header"
+
+[host."https://mirror.registry"]
+  capabilities = ["pull"]
+  ca = "/etc/certs/mirror.pem"
+  skip_verify = false
+  [host."https://mirror.registry".header]
+    x-custom-2 = ["value1", "value2"]
+
+[host."https://mirror-bak.registry/us"]
+  capabilities = ["pull"]
+  skip_verify = true
+
+[host."http://mirror.registry"]
+  capabilities = ["pull"]
+
+[host."https://test-1.registry"]
+  capabilities = ["pull", "resolve", "push", "referrers"]
+  ca = ["/etc/certs/test-1-ca.pem", "/etc/certs/special.pem"]
+  client = [["/etc/certs/client.cert", "/etc/certs/client.key"],["/etc/certs/client.pem", ""]]
+
+[host."https://test-2.registry"]
+  client = "/etc/certs/client.pem"
+
+[host."https://test-3.registry"]
+  client = ["/etc/certs/client-1.pem", "/etc/certs/client-2.pem"]
+
+[host."https://no-referrers.registry"]
+  capabilities = ["pull", "resolve", "push"]
+  client = ["/etc/certs/client-1.pem", "/etc/certs/client-2.pem"]
+
+[host."https://noncompliantmirror.registry/v2/namespaceprefix"]
+  capabilities = ["pull"]
+  override_path = true
+
+[host."https://noprefixnoncompliant.registry"]
+  override_path = true
+
+[host."https://onlyheader.registry".header]
+  x-custom-1 = "justaheader"
+
+[host."https://dial-timeout.registry"]
+  dial_timeout = "3s"
+"#;
+        use Capability::*;
+        let all = Capability::ALL.to_vec();
+        let pb = |s: &str| PathBuf::from(s);
+        let host = |scheme: &str, host: &str, path: &str, caps: Vec<Capability>| HostConfig {
+            scheme: scheme.into(),
+            host: host.into(),
+            path: path.into(),
+            capabilities: caps,
+            ..HostConfig::default()
+        };
+        let hdr = |k: &str, vs: &[&str]| -> Vec<(String, String)> {
+            vs.iter().map(|v| (k.to_string(), v.to_string())).collect()
+        };
+        let expected = vec![
+            HostConfig {
+                ca: Some(vec![pb("/etc/certs/mirror.pem")]),
+                skip_verify: Some(false),
+                header: hdr("x-custom-2", &["value1", "value2"]),
+                ..host("https", "mirror.registry", "/v2", vec![Pull])
+            },
+            HostConfig {
+                skip_verify: Some(true),
+                ..host("https", "mirror-bak.registry", "/us/v2", vec![Pull])
+            },
+            host("http", "mirror.registry", "/v2", vec![Pull]),
+            HostConfig {
+                ca: Some(vec![
+                    pb("/etc/certs/test-1-ca.pem"),
+                    pb("/etc/certs/special.pem"),
+                ]),
+                // Go's pair {"/etc/certs/client.pem", ""}: the key joined to the base dir "".
+                client: Some(vec![
+                    (
+                        pb("/etc/certs/client.cert"),
+                        Some(pb("/etc/certs/client.key")),
+                    ),
+                    (pb("/etc/certs/client.pem"), Some(pb(""))),
+                ]),
+                ..host("https", "test-1.registry", "/v2", all.clone())
+            },
+            HostConfig {
+                client: Some(vec![(pb("/etc/certs/client.pem"), None)]),
+                ..host("https", "test-2.registry", "/v2", all.clone())
+            },
+            HostConfig {
+                client: Some(vec![
+                    (pb("/etc/certs/client-1.pem"), None),
+                    (pb("/etc/certs/client-2.pem"), None),
+                ]),
+                ..host("https", "test-3.registry", "/v2", all.clone())
+            },
+            HostConfig {
+                client: Some(vec![
+                    (pb("/etc/certs/client-1.pem"), None),
+                    (pb("/etc/certs/client-2.pem"), None),
+                ]),
+                ..host(
+                    "https",
+                    "no-referrers.registry",
+                    "/v2",
+                    vec![Pull, Resolve, Push],
+                )
+            },
+            HostConfig {
+                override_path: true,
+                ..host(
+                    "https",
+                    "noncompliantmirror.registry",
+                    "/v2/namespaceprefix",
+                    vec![Pull],
+                )
+            },
+            HostConfig {
+                override_path: true,
+                ..host("https", "noprefixnoncompliant.registry", "", all.clone())
+            },
+            HostConfig {
+                header: hdr("x-custom-1", &["justaheader"]),
+                ..host("https", "onlyheader.registry", "/v2", all.clone())
+            },
+            HostConfig {
+                dial_timeout: Some(Duration::from_secs(3)),
+                ..host("https", "dial-timeout.registry", "/v2", all.clone())
+            },
+            HostConfig {
+                ca: Some(vec![pb("/etc/path/default")]),
+                header: hdr("x-custom-1", &["custom header"]),
+                ..host("https", "test-default.registry", "/v2", all.clone())
+            },
+        ];
+        let hosts = parse_hosts_file(Path::new(""), TESTTOML).unwrap();
+        assert_eq!(hosts.len(), expected.len());
+        for (got, want) in hosts.iter().zip(&expected) {
+            assert_eq!(got, want);
+        }
+    }
 }
