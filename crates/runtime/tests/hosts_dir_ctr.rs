@@ -147,6 +147,37 @@ fn run_case(case: &LayoutCase, seed: u64) {
         "{}: ctr tried {ctr_order:?}, load_hosts gives {resolvers:?}",
         case.name
     );
+    // The decode failure containerd logs: the same error; containerd 2.0+ names the file
+    // (`failed to decode <dir>/hosts.toml`, what load_hosts gives), 1.6/1.7 do not
+    // (`v1.6.20:remotes/docker/config/hosts.go` `failed to decode hosts.toml`).
+    for warning in loaded
+        .warnings
+        .iter()
+        .filter(|w| w.contains("failed to decode"))
+    {
+        let error = warning.split_once(" error=").map(|(_, e)| e).unwrap();
+        let as_16 = format!("level=error msg=\"failed to decode hosts.toml\" error={error}");
+        assert!(
+            trace.log.contains(&as_16),
+            "{}: ctr did not log {as_16}; it logged {:?}",
+            case.name,
+            trace.log
+        );
+        let dir = loaded.dir.as_ref().unwrap().join("hosts.toml");
+        assert!(
+            warning.starts_with(&format!(
+                "level=error msg=\"failed to decode {}\"",
+                dir.display()
+            )),
+            "{warning}"
+        );
+    }
+    if case.name == "undecodable-hosts-toml" {
+        // The decode failure, then 2.x's HTTPS-first line for the loopback upstream default
+        // (containerd 1.6 has no HTTPS-first fallback and logs nothing for it).
+        assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[1].contains(pullsim_runtime::hosts_dir::HTTPS_FIRST_MESSAGE));
+    }
     if case.name == "pull-only-mirror" {
         // Blobs are tried at every host in order, the pull-only mirror first.
         let first_blob = trace

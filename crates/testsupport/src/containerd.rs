@@ -107,6 +107,9 @@ pub struct OracleTrace {
     pub resolved_host: Option<String>,
     /// Every request, in order.
     pub requests: Vec<OracleRequest>,
+    /// The lines logged above debug level (`level=info|warning|error msg=…`), without the
+    /// `time=` field.
+    pub log: Vec<String>,
 }
 
 impl OracleTrace {
@@ -114,6 +117,10 @@ impl OracleTrace {
     pub fn from_debug_log(log: &str) -> OracleTrace {
         let mut trace = OracleTrace::default();
         for line in log.lines() {
+            if line.contains(" level=") && !line.contains(" level=debug ") {
+                let from = line.find("level=").unwrap_or(0);
+                trace.log.push(line[from..].to_string());
+            }
             match logrus_field(line, "msg").as_deref() {
                 Some("resolving") => trace.resolve_hosts.extend(logrus_field(line, "host")),
                 Some("resolved") => trace.resolved_host = logrus_field(line, "host"),
@@ -363,6 +370,7 @@ impl ContainerdHandle {
             args.extend(["--user", u]);
         }
         args.push(reference);
+        // ctr's stderr: the debug log (and any warning) of the client-side resolver.
         let (_, debug) = self.ctr(&namespace, &args)?;
         let (ls, _) = self.ctr(&namespace, &["images", "ls"])?;
         let image_digest = ls
@@ -681,6 +689,21 @@ pub fn layout_cases() -> Vec<LayoutCase> {
                 vec![(
                     format!("{}/hosts.toml", host_port_dir(u)),
                     mirror_table(m, "\"pull\""),
+                )]
+            },
+        },
+        LayoutCase {
+            name: "undecodable-hosts-toml",
+            description: "an unknown capability makes hosts.toml undecodable: containerd logs `failed to decode` and uses the directory's certificate files, so only the upstream",
+            mirror: Serves,
+            user: None,
+            resolvers: vec![Upstream],
+            resolve_order: vec![Upstream],
+            outcome: Outcome::Image(Upstream),
+            files: |u, m| {
+                vec![(
+                    format!("{}/hosts.toml", host_port_dir(u)),
+                    mirror_table(m, "\"pull\", \"fetch\""),
                 )]
             },
         },
