@@ -19,10 +19,12 @@
 
 pub mod config;
 mod containerd;
+pub mod containerd_config;
 pub mod content;
 pub mod cri;
 pub mod error;
 pub mod fake;
+pub mod hosts_dir;
 pub mod registries_conf;
 mod service;
 

@@ -6,9 +6,11 @@
 //! - [`RegistryHandle`]: start a registry on `127.0.0.1:<free port>` in a [`Mode`] (anonymous,
 //!   htpasswd, token with the [`token`] server, TLS), push layouts with skopeo, stop it on drop.
 //!   [`shared`] gives one registry per mode per test binary.
+//! - [`containerd`]: a real containerd (`ctr`) as an oracle of registry host configuration.
 #![deny(missing_docs)]
 
 pub mod certs;
+pub mod containerd;
 mod content;
 mod error;
 pub mod image;
