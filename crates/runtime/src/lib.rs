@@ -21,6 +21,7 @@ pub mod config;
 mod containerd;
 pub mod content;
 pub mod cri;
+pub mod crio;
 pub mod error;
 pub mod fake;
 pub mod registries_conf;
