@@ -1,0 +1,396 @@
+//! CRI-O's pull through `registries.conf` sources against real registries (Debian's
+//! `docker-registry`, distribution 2.8, through crates/testsupport), with skopeo 1.9.3 (built on
+//! containers/image, whose `docker/docker_image_src.go` `newImageSource` CRI-O runs) as the
+//! oracle for which source serves and for the combined error.
+//!
+//! Primary and mirror hold *different* images under one tag, so the manifest digest says who
+//! served. The attempt is wired as the coordinator will: resolve (a failure is a manifest-stage
+//! failure: next source), then pull from that source (a failure ends the pull).
+//!
+//! "Different domains" are 127.0.0.1:P and localhost:P: containers/image compares
+//! `reference.Domain`, host and port. Every endpoint is `insecure = true` (plain HTTP):
+//! containers/image treats loopback like any host and pings HTTPS first.
+//!
+//! skopeo 1.9.3 predates containers/image v5.24's shorter registry errors (commit 6fa5cda4,
+//! `registryHTTPResponseToError`: a message equal to its code's default is printed alone), so
+//! its `manifest unknown: manifest unknown` is compared as today's `manifest unknown`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use pullsim_credentials::AuthConfig;
+use pullsim_reference::{Digest, Reference};
+use pullsim_registry::{Client, ClientOptions, NoProgress, PullOutcome};
+use pullsim_runtime::StoreSink;
+use pullsim_runtime::crio::{
+    CrioPullError, CrioVersion, SourceFailure, default_registry_message, insecure_hosts,
+    pull_through_sources,
+};
+use pullsim_runtime::registries_conf::{MainFile, PullSource, RegistriesConf};
+use pullsim_store::Store;
+use pullsim_testsupport::image::{GeneratedImage, ImageSpec};
+use pullsim_testsupport::{Mode, RegistryConfig, RegistryHandle, free_loopback_port};
+
+fn start(mode: Mode) -> RegistryHandle {
+    RegistryHandle::start(mode, RegistryConfig::default()).unwrap()
+}
+
+fn push(reg: &RegistryHandle, seed: u64, repo_tag: &str) -> GeneratedImage {
+    let tag = repo_tag.rsplit_once(':').unwrap().1;
+    reg.push_generated(&ImageSpec::simple(tag, 2, 4096, seed), repo_tag)
+        .unwrap()
+}
+
+/// A layout: `registries.conf` in a temporary directory, with `registries.conf.d` beside it
+/// (empty), loaded as CRI-O would.
+struct Layout {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    conf: RegistriesConf,
+}
+
+fn layout(text: &str) -> Layout {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registries.conf");
+    std::fs::write(&path, text).unwrap();
+    let d = dir.path().join("registries.conf.d");
+    std::fs::create_dir(&d).unwrap();
+    let conf = RegistriesConf::load(&path, Some(&d), MainFile::Explicit).unwrap();
+    Layout {
+        _dir: dir,
+        path,
+        conf,
+    }
+}
+
+/// pullsim's CRI-O pull: each source resolved, the first that resolves pulled into a fresh
+/// store. Returns the top manifest digest and the source.
+async fn crio_pull(
+    l: &Layout,
+    image: &str,
+    auth: Option<&AuthConfig>,
+    version: CrioVersion,
+) -> Result<(Digest, PullSource), CrioPullError> {
+    let mut opts = ClientOptions::default();
+    opts.insecure_registries = insecure_hosts(&l.conf);
+    let client = Client::new(opts).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
+    let r = Reference::parse_normalized(image).unwrap();
+    pull_through_sources(&l.conf, &r, auth, version, |source, cred| {
+        let client = client.clone();
+        let physical = source.reference.clone();
+        let cred = cred.cloned();
+        let sink = Arc::new(StoreSink::new(store.clone()));
+        async move {
+            let resolved = client
+                .resolve(&physical, cred.as_ref())
+                .await
+                .map_err(SourceFailure::Manifest)?;
+            match client
+                .pull_unless_current(&physical, cred.as_ref(), sink, &NoProgress, None)
+                .await
+                .map_err(SourceFailure::Content)?
+            {
+                PullOutcome::Pulled(p) => {
+                    assert_eq!(p.manifest_digest, resolved.digest);
+                    Ok(p.manifest_digest)
+                }
+                PullOutcome::Current(r) => Ok(r.digest),
+                _ => panic!("a pull outcome this test does not know"),
+            }
+        }
+    })
+    .await
+}
+
+/// What skopeo answered: the manifest digest, or its error text without skopeo's own prefix.
+#[derive(Debug, PartialEq, Eq)]
+enum Oracle {
+    Served(String),
+    Failed(String),
+}
+
+/// `skopeo inspect --raw` through the layout, with `creds` as the request's credentials (no
+/// other credentials: an empty auth file).
+fn skopeo(l: &Layout, image: &str, creds: Option<(&str, &str)>) -> Oracle {
+    let auth = l.path.with_file_name("auth.json");
+    std::fs::write(&auth, "{}").unwrap();
+    let mut cmd = Command::new("skopeo");
+    cmd.arg("--registries-conf")
+        .arg(&l.path)
+        .args(["inspect", "--raw", "--authfile"])
+        .arg(&auth);
+    if let Some((u, p)) = creds {
+        cmd.arg("--creds").arg(format!("{u}:{p}"));
+    }
+    let out = cmd.arg(format!("docker://{image}")).output().unwrap();
+    if out.status.success() {
+        return Oracle::Served(format!("sha256:{}", sha256_hex(&out.stdout)));
+    }
+    // level=fatal msg="Error parsing image name \"docker://IMAGE\": TEXT"
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("level=fatal"))
+        .unwrap_or_else(|| panic!("skopeo: {stderr}"));
+    let msg = line.split_once("msg=").unwrap().1;
+    let unquoted = go_unquote(msg);
+    let prefix = format!("Error parsing image name \"docker://{image}\": ");
+    let text = unquoted.strip_prefix(&prefix).unwrap_or(&unquoted);
+    Oracle::Failed(newer_cimage_wording(text))
+}
+
+/// skopeo 1.9.3's registry errors as containers/image ≥ v5.24 prints them: `CODE: MESSAGE`
+/// becomes `MESSAGE` when the message is the code's default (commit 6fa5cda4).
+fn newer_cimage_wording(text: &str) -> String {
+    let mut out = text.to_string();
+    for code in [
+        "UNAUTHORIZED",
+        "DENIED",
+        "MANIFEST_UNKNOWN",
+        "NAME_UNKNOWN",
+        "BLOB_UNKNOWN",
+    ] {
+        let message = default_registry_message(code).unwrap();
+        let long = format!("{}: {message}", code.to_lowercase().replace('_', " "));
+        out = out.replace(&long, message);
+    }
+    out
+}
+
+/// The drop-in directory named in a blocked refusal replaced by `DIR` (skopeo names
+/// containers/image's default for the user it runs as; pullsim the layout's own).
+fn dropin_dir_as_placeholder(text: &str) -> String {
+    let Some(i) = text.find("registries.conf or ") else {
+        return text.to_string();
+    };
+    let start = i + "registries.conf or ".len();
+    let end = text[start..]
+        .find("registries.conf.d")
+        .map_or(text.len(), |j| start + j + "registries.conf.d".len());
+    format!("{}DIR{}", &text[..start], &text[end..])
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// logrus quotes `msg` with Go's `%q`: undo `\"`, `\\` and `\n`.
+fn go_unquote(s: &str) -> String {
+    let inner = s
+        .trim()
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap();
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some(o) => out.push(o),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn have_skopeo() -> bool {
+    let ok = Command::new("skopeo")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: skopeo is not installed (scripts/setup installs it)");
+    }
+    ok
+}
+
+fn served(r: &Result<(Digest, PullSource), CrioPullError>) -> (String, String) {
+    match r {
+        Ok((d, s)) => (d.to_string(), s.reference.to_string()),
+        Err(e) => panic!("pull failed: {e}"),
+    }
+}
+
+/// Mirror serves: the first mirror that has the tag serves it, ahead of the primary; a mirror
+/// without the repository (404) is passed over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_serves() {
+    if !have_skopeo() {
+        return;
+    }
+    let (a, b) = (start(Mode::Anonymous), start(Mode::Anonymous));
+    push(&a, 1, "team/app:v1");
+    let img2 = push(&b, 2, "mirror/team/app:v1");
+    let l = layout(&format!(
+        r#"
+[[registry]]
+prefix = "example.com/team"
+location = "{a}/team"
+insecure = true
+[[registry.mirror]]
+location = "{b}/absent"
+insecure = true
+[[registry.mirror]]
+location = "{b}/mirror/team"
+insecure = true
+"#,
+        a = a.host,
+        b = b.host
+    ));
+    let image = "example.com/team/app:v1";
+    let r = crio_pull(&l, image, None, CrioVersion::default()).await;
+    let (digest, source) = served(&r);
+    assert_eq!(digest, img2.top_digest());
+    assert_eq!(source, format!("{}/mirror/team/app:v1", b.host));
+    assert_eq!(skopeo(&l, image, None), Oracle::Served(digest));
+}
+
+/// A mirror on another domain never gets the pod's credentials (`newImageSourceAttempt`): the
+/// htpasswd mirror at localhost:P answers 401, the primary at 127.0.0.1:P (the logical
+/// reference's domain) gets them and serves. The same mirror under the primary's own domain
+/// gets them and serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_refuses_pod_credentials_primary_serves() {
+    if !have_skopeo() {
+        return;
+    }
+    let h = start(Mode::Htpasswd);
+    let img1 = push(&h, 3, "team/app:v1");
+    let img2 = push(&h, 4, "mirror/team/app:v1");
+    let port = h.host.rsplit_once(':').unwrap().1.to_string();
+    let (user, pass) = h.user().unwrap();
+    let pod = AuthConfig::basic(user, pass);
+    let image = format!("{}/team/app:v1", h.host);
+    let cases = [(format!("localhost:{port}"), false), (h.host.clone(), true)];
+    for (mirror_domain, want_mirror) in cases {
+        let l = layout(&format!(
+            r#"
+[[registry]]
+location = "{primary}/team"
+insecure = true
+[[registry.mirror]]
+location = "{mirror_domain}/mirror/team"
+insecure = true
+"#,
+            primary = h.host,
+        ));
+        let r = crio_pull(&l, &image, Some(&pod), CrioVersion::default()).await;
+        let (digest, source) = served(&r);
+        if want_mirror {
+            assert_eq!(digest, img2.top_digest());
+            assert_eq!(source, format!("{mirror_domain}/mirror/team/app:v1"));
+        } else {
+            assert_eq!(digest, img1.top_digest());
+            assert_eq!(source, image);
+        }
+        assert_eq!(
+            skopeo(&l, &image, Some((user, pass))),
+            Oracle::Served(digest),
+            "mirror {mirror_domain}"
+        );
+    }
+    // With the primary blocked, the refused mirror's error is containers/image's 401 text.
+    let l = layout(&format!(
+        r#"
+[[registry]]
+location = "{h}/team"
+insecure = true
+blocked = true
+[[registry.mirror]]
+location = "localhost:{port}/mirror/team"
+insecure = true
+"#,
+        h = h.host
+    ));
+    let e = crio_pull(&l, &image, Some(&pod), CrioVersion::V1_30)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.attempts[0].text,
+        format!("reading manifest v1 in localhost:{port}/mirror/team/app: authentication required")
+    );
+    let Oracle::Failed(sk) = skopeo(&l, &image, Some((user, pass))) else {
+        panic!("skopeo pulled through a blocked primary")
+    };
+    assert_eq!(
+        dropin_dir_as_placeholder(&sk),
+        dropin_dir_as_placeholder(&e.desc)
+    );
+}
+
+/// Blocked: a source whose own name lies in a blocked `[[registry]]` is refused without a
+/// request, with containers/image's text; `blocked` on an entry whose `location` rewrites
+/// elsewhere blocks nothing (the check is by the rewritten name, `newDockerClient`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_registry() {
+    if !have_skopeo() {
+        return;
+    }
+    let a = start(Mode::Anonymous);
+    let img1 = push(&a, 5, "team/app:v1");
+    let l = layout(&format!(
+        r#"
+[[registry]]
+location = "{a}/team"
+insecure = true
+blocked = true
+"#,
+        a = a.host
+    ));
+    let image = format!("{}/team/app:v1", a.host);
+    let e = crio_pull(&l, &image, None, CrioVersion::V1_30)
+        .await
+        .unwrap_err();
+    let dir = l.path.with_file_name("registries.conf.d");
+    let blocked = format!(
+        "registry {}/team is blocked in {} or {}",
+        a.host,
+        l.path.display(),
+        dir.display()
+    );
+    assert_eq!(e.desc, blocked);
+    assert!(e.cause.is_none());
+    let Oracle::Failed(sk) = skopeo(&l, &image, None) else {
+        panic!("skopeo pulled a blocked image")
+    };
+    assert_eq!(
+        dropin_dir_as_placeholder(&sk),
+        dropin_dir_as_placeholder(&blocked)
+    );
+    // CRI-O 1.36 (`internal/storage/image.go@v1.36.3`): not a network error, so the
+    // OCI-artifact attempt runs too and is refused the same way.
+    let e = crio_pull(&l, &image, None, CrioVersion::V1_36)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.desc,
+        format!(
+            "unable to pull image or OCI artifact: pull image err: initializing source docker://{image}: {blocked}; artifact err: image reference: get manifest from ref: create image source: {blocked}"
+        )
+    );
+
+    let l = layout(&format!(
+        r#"
+[[registry]]
+prefix = "example.com/team"
+location = "{a}/team"
+insecure = true
+blocked = true
+"#,
+        a = a.host
+    ));
+    let r = crio_pull(&l, "example.com/team/app:v1", None, CrioVersion::default()).await;
+    assert_eq!(served(&r).0, img1.top_digest());
+    assert_eq!(
+        skopeo(&l, "example.com/team/app:v1", None),
+        Oracle::Served(img1.top_digest().to_string())
+    );
+}
