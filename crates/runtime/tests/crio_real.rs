@@ -394,3 +394,172 @@ blocked = true
         Oracle::Served(img1.top_digest().to_string())
     );
 }
+
+/// `mirror-by-digest-only` and `pull-from-mirror`: a tag pull skips a digest-only mirror (the
+/// primary serves), a digest pull uses it (the primary lacks that digest); a `tag-only` mirror
+/// serves tag pulls and is skipped by digest pulls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_only_and_tag_only_mirrors() {
+    if !have_skopeo() {
+        return;
+    }
+    let (a, b) = (start(Mode::Anonymous), start(Mode::Anonymous));
+    let img1 = push(&a, 6, "team/app:v1");
+    let img2 = push(&b, 7, "mirror/team/app:v1");
+    let by_digest = format!("example.com/team/app@{}", img2.top_digest());
+    // (registry key, mirror key, tag pull served by the mirror, digest pull served by it)
+    let cases = [
+        ("mirror-by-digest-only = true", "", false, true),
+        ("", "pull-from-mirror = \"digest-only\"", false, true),
+        ("", "pull-from-mirror = \"tag-only\"", true, false),
+    ];
+    for (registry_key, mirror_key, tag_by_mirror, digest_by_mirror) in cases {
+        let case = format!("{registry_key}{mirror_key}");
+        let l = layout(&format!(
+            r#"
+[[registry]]
+prefix = "example.com/team"
+location = "{a}/team"
+insecure = true
+{registry_key}
+[[registry.mirror]]
+location = "{b}/mirror/team"
+insecure = true
+{mirror_key}
+"#,
+            a = a.host,
+            b = b.host
+        ));
+        let r = crio_pull(&l, "example.com/team/app:v1", None, CrioVersion::default()).await;
+        let (digest, _) = served(&r);
+        let want = if tag_by_mirror { &img2 } else { &img1 };
+        assert_eq!(digest, want.top_digest(), "{case}: tag pull");
+        assert_eq!(
+            skopeo(&l, "example.com/team/app:v1", None),
+            Oracle::Served(digest),
+            "{case}: tag pull"
+        );
+        let r = crio_pull(&l, &by_digest, None, CrioVersion::V1_30).await;
+        let oracle = skopeo(&l, &by_digest, None);
+        if digest_by_mirror {
+            let (digest, source) = served(&r);
+            assert_eq!(digest, img2.top_digest(), "{case}: digest pull");
+            assert_eq!(
+                source,
+                format!("{}/mirror/team/app@{}", b.host, img2.top_digest())
+            );
+            assert_eq!(oracle, Oracle::Served(digest), "{case}: digest pull");
+        } else {
+            let e = r.unwrap_err();
+            assert_eq!(e.attempts.len(), 1, "{case}: only the primary is tried");
+            assert_eq!(
+                e.desc,
+                format!(
+                    "reading manifest {d} in {a}/team/app: manifest unknown",
+                    d = img2.top_digest(),
+                    a = a.host
+                )
+            );
+            assert_eq!(
+                oracle,
+                Oracle::Failed(e.desc.clone()),
+                "{case}: digest pull"
+            );
+        }
+    }
+}
+
+/// Every source fails: a mirror without the repository (404), a mirror that refuses the
+/// connection, the primary without the tag (404). The combined text equals skopeo's; the CRI-O
+/// event text is pinned per release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_sources_fail_combined_error() {
+    if !have_skopeo() {
+        return;
+    }
+    let (a, b) = (start(Mode::Anonymous), start(Mode::Anonymous));
+    push(&a, 8, "team/other:v1");
+    let closed = free_loopback_port().unwrap();
+    let l = layout(&format!(
+        r#"
+[[registry]]
+prefix = "example.com/team"
+location = "{a}/team"
+insecure = true
+[[registry.mirror]]
+location = "{b}/absent"
+insecure = true
+[[registry.mirror]]
+location = "127.0.0.1:{closed}/m"
+insecure = true
+"#,
+        a = a.host,
+        b = b.host
+    ));
+    let image = "example.com/team/app:v1";
+    let combined = format!(
+        "(Mirrors also failed: [{b}/absent/app:v1: reading manifest v1 in {b}/absent/app: manifest unknown]\n\
+         [127.0.0.1:{closed}/m/app:v1: pinging container registry 127.0.0.1:{closed}: Get \"http://127.0.0.1:{closed}/v2/\": dial tcp 127.0.0.1:{closed}: connect: connection refused]): \
+         {a}/team/app:v1: reading manifest v1 in {a}/team/app: manifest unknown",
+        a = a.host,
+        b = b.host
+    );
+    let e = crio_pull(&l, image, None, CrioVersion::V1_30)
+        .await
+        .unwrap_err();
+    assert_eq!(e.desc, combined);
+    assert_eq!(skopeo(&l, image, None), Oracle::Failed(combined.clone()));
+    assert_eq!(e.attempts.len(), 3);
+    assert_eq!(
+        pullsim_runtime::RuntimeError::from(e).to_string(),
+        format!("rpc error: code = Unknown desc = {combined}")
+    );
+    // CRI-O 1.33 and 1.36: the primary's error is an HTTP answer, not a network error.
+    let e = crio_pull(&l, image, None, CrioVersion::V1_33)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.desc,
+        format!("initializing source docker://{image}: {combined}")
+    );
+    let e = crio_pull(&l, image, None, CrioVersion::V1_36)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.desc,
+        format!(
+            "unable to pull image or OCI artifact: pull image err: initializing source docker://{image}: {combined}; artifact err: image reference: get manifest from ref: create image source: {combined}"
+        )
+    );
+}
+
+/// A refused primary: CRI-O's `RegistryUnavailable: ` prefix and, in 1.36, no OCI-artifact
+/// attempt (a network error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_primary_registry_unavailable() {
+    if !have_skopeo() {
+        return;
+    }
+    let closed = free_loopback_port().unwrap();
+    let l = layout(&format!(
+        r#"
+[[registry]]
+location = "127.0.0.1:{closed}"
+insecure = true
+"#
+    ));
+    let image = format!("127.0.0.1:{closed}/team/app:v1");
+    let text = format!(
+        "pinging container registry 127.0.0.1:{closed}: Get \"http://127.0.0.1:{closed}/v2/\": dial tcp 127.0.0.1:{closed}: connect: connection refused"
+    );
+    assert_eq!(skopeo(&l, &image, None), Oracle::Failed(text.clone()));
+    let e = crio_pull(&l, &image, None, CrioVersion::V1_36)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.desc,
+        format!(
+            "RegistryUnavailable: unable to pull image: initializing source docker://{image}: {text}"
+        )
+    );
+}
