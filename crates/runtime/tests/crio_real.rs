@@ -144,8 +144,16 @@ fn skopeo(l: &Layout, image: &str, creds: Option<(&str, &str)>) -> Oracle {
 
 /// skopeo 1.9.3's registry errors as containers/image ≥ v5.24 prints them: `CODE: MESSAGE`
 /// becomes `MESSAGE` when the message is the code's default (commit 6fa5cda4).
+/// Likewise only the first error of a list is kept (commit 5283de11, also v5.24): skopeo's
+/// trailing `errors:\nE1\nE2\n` becomes `E1`.
 fn newer_cimage_wording(text: &str) -> String {
-    let mut out = text.to_string();
+    let mut out = match text.find("errors:\n") {
+        Some(i) if text.ends_with('\n') => {
+            let first = text[i + "errors:\n".len()..].lines().next().unwrap_or("");
+            format!("{}{first}", &text[..i])
+        }
+        _ => text.to_string(),
+    };
     for code in [
         "UNAUTHORIZED",
         "DENIED",
@@ -562,4 +570,50 @@ insecure = true
             "RegistryUnavailable: unable to pull image: initializing source docker://{image}: {text}"
         )
     );
+}
+
+/// A token registry as the primary (containers/image fetches the token before the manifest):
+/// wrong pod credentials are refused by the token endpoint (`unable to retrieve auth token:
+/// invalid username/password: …`, `docker/errors.go` `ErrUnauthorizedForCredentials`); a
+/// user whose token lacks the repository meets the registry's `insufficient_scope`
+/// (`requested access to the resource is denied`, `docker/distribution_error.go`
+/// `handleErrorResponse`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_registry_refusals() {
+    if !have_skopeo() {
+        return;
+    }
+    let t = start(Mode::Token);
+    push(&t, 9, "team/app:v1");
+    let l = layout(&format!(
+        r#"
+[[registry]]
+location = "{t}"
+insecure = true
+"#,
+        t = t.host
+    ));
+    let image = format!("{}/team/app:v1", t.host);
+    let cases = [
+        (
+            ("alice", "wrong"),
+            "unable to retrieve auth token: invalid username/password: unauthorized: incorrect username or password".to_string(),
+        ),
+        (
+            ("bob", "bob-pass"),
+            format!("reading manifest v1 in {}/team/app: requested access to the resource is denied", t.host),
+        ),
+    ];
+    for ((user, pass), want) in cases {
+        let pod = AuthConfig::basic(user, pass);
+        let e = crio_pull(&l, &image, Some(&pod), CrioVersion::V1_30)
+            .await
+            .unwrap_err();
+        assert_eq!(e.desc, want, "{user}");
+        assert_eq!(
+            skopeo(&l, &image, Some((user, pass))),
+            Oracle::Failed(want),
+            "{user}"
+        );
+    }
 }

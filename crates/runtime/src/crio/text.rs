@@ -111,6 +111,36 @@ fn registry_error_text(status: u16, code: Option<&str>) -> Option<String> {
     default_registry_message(code).map(str::to_string)
 }
 
+/// `errcode.Error` as containers/image ≥ v5.24 prints the first error of an envelope
+/// (`registryHTTPResponseToError`): the message alone when it is the code's default, else
+/// `code: message` (the code lower-cased, `_` as spaces); a code distribution does not register
+/// decodes as `UNKNOWN`. `first` is the first error as pullsim prints an envelope
+/// (`envelope_text`: `code: message`, several after `errors:\n`).
+fn cimage_errcode_text(first: &str) -> String {
+    let (code_words, message) = first.split_once(": ").unwrap_or((first, ""));
+    let code = code_words.to_ascii_uppercase().replace(' ', "_");
+    match default_registry_message(&code) {
+        Some(default) if default == message => message.to_string(),
+        Some(_) => format!("{code_words}: {message}"),
+        None => format!("unknown: {message}"),
+    }
+}
+
+/// The token endpoint's error envelope, which pullsim's client appends to its message in
+/// parentheses (`… unexpected status from GET request to URL: 401 Unauthorized (unauthorized:
+/// incorrect username or password)`), in containers/image's words.
+fn token_envelope_text(message: &str) -> Option<String> {
+    let from = message.find("unexpected status from ")?;
+    let rest = &message[from..];
+    let open = rest.find(" (")?;
+    let inner = rest[open + 2..].strip_suffix(')')?;
+    let first = match inner.strip_prefix("errors:\n") {
+        Some(list) => list.lines().next()?,
+        None => inner,
+    };
+    Some(cimage_errcode_text(first))
+}
+
 /// The tag or digest containers/image asks for (`tagOrDigest`): the digest of a digested
 /// reference, else its tag (`latest` when it has none).
 fn tag_or_digest(r: &Reference) -> String {
@@ -191,7 +221,8 @@ pub fn source_error_text(source: &PullSource, e: &RegistryError) -> String {
             ..
         } => match status {
             // httpResponseToError(res, "Requesting bearer token")
-            401 => registry_error_text(401, code.as_deref())
+            401 => token_envelope_text(&e.to_string())
+                .or_else(|| registry_error_text(401, code.as_deref()))
                 .map(|t| format!("unable to retrieve auth token: invalid username/password: {t}")),
             429 => Some("too many requests to registry".to_string()),
             s => Some(format!(
@@ -227,6 +258,35 @@ mod tests {
             Some("dial tcp 127.0.0.1:1: connect: connection refused")
         );
         assert_eq!(go_transport_detail("something else"), None);
+    }
+
+    #[test]
+    fn token_envelopes_as_containers_image() {
+        let m = |tail: &str| {
+            format!(
+                "failed to resolve reference \"r\": failed to authorize: failed to fetch oauth token: unexpected status from GET request to http://127.0.0.1:1/token?scope=x: 401 Unauthorized{tail}"
+            )
+        };
+        assert_eq!(
+            token_envelope_text(&m(" (unauthorized: incorrect username or password)")).as_deref(),
+            Some("unauthorized: incorrect username or password")
+        );
+        assert_eq!(
+            token_envelope_text(&m(" (unauthorized: authentication required)")).as_deref(),
+            Some("authentication required")
+        );
+        assert_eq!(
+            token_envelope_text(&m(
+                " (errors:\ndenied: requested access to the resource is denied\nunauthorized: x\n)"
+            ))
+            .as_deref(),
+            Some("requested access to the resource is denied")
+        );
+        assert_eq!(
+            token_envelope_text(&m(" (weird code: boom)")).as_deref(),
+            Some("unknown: boom")
+        );
+        assert_eq!(token_envelope_text(&m("")), None);
     }
 
     #[test]
