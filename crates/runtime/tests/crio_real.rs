@@ -88,11 +88,18 @@ async fn crio_pull(
                 .resolve(&physical, cred.as_ref())
                 .await
                 .map_err(SourceFailure::Manifest)?;
+            let index = resolved.media_type.contains("index")
+                || resolved.media_type.contains("manifest.list");
             match client
                 .pull_unless_current(&physical, cred.as_ref(), sink, &NoProgress, None)
                 .await
-                .map_err(SourceFailure::Content)?
-            {
+                .map_err(|e| {
+                    if index {
+                        SourceFailure::ContentThroughIndex(e)
+                    } else {
+                        SourceFailure::Content(e)
+                    }
+                })? {
                 PullOutcome::Pulled(p) => {
                     assert_eq!(p.manifest_digest, resolved.digest);
                     Ok(p.manifest_digest)
@@ -130,19 +137,15 @@ fn skopeo(l: &Layout, image: &str, creds: Option<(&str, &str)>) -> Oracle {
         return Oracle::Served(format!("sha256:{}", sha256_hex(&out.stdout)));
     }
     // level=fatal msg="Error parsing image name \"docker://IMAGE\": TEXT"
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stderr
-        .lines()
-        .find(|l| l.contains("level=fatal"))
-        .unwrap_or_else(|| panic!("skopeo: {stderr}"));
-    let msg = line.split_once("msg=").unwrap().1;
-    let unquoted = go_unquote(msg);
+    let unquoted = fatal_text(&out.stderr);
     let prefix = format!("Error parsing image name \"docker://{image}\": ");
     let text = unquoted.strip_prefix(&prefix).unwrap_or(&unquoted);
     Oracle::Failed(newer_cimage_wording(text))
 }
 
-/// skopeo 1.9.3's registry errors as containers/image ≥ v5.24 prints them: `CODE: MESSAGE`
+/// skopeo 1.9.3's registry errors as containers/image ≥ v5.24 prints them (a blob 404 is
+/// `fetching blob: <the body's error>` since commit 5b6c858c, distribution's body being
+/// `BLOB_UNKNOWN`): `CODE: MESSAGE`
 /// becomes `MESSAGE` when the message is the code's default (commit 6fa5cda4).
 /// Likewise only the first error of a list is kept (commit 5283de11, also v5.24): skopeo's
 /// trailing `errors:\nE1\nE2\n` becomes `E1`.
@@ -165,7 +168,10 @@ fn newer_cimage_wording(text: &str) -> String {
         let long = format!("{}: {message}", code.to_lowercase().replace('_', " "));
         out = out.replace(&long, message);
     }
-    out
+    out.replace(
+        "Error fetching blob: invalid status code from registry 404 (Not Found)",
+        "fetching blob: blob unknown to registry",
+    )
 }
 
 /// The drop-in directory named in a blocked refusal replaced by `DIR` (skopeo names
@@ -184,6 +190,16 @@ fn dropin_dir_as_placeholder(text: &str) -> String {
 fn sha256_hex(b: &[u8]) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(b))
+}
+
+/// The message of skopeo's `level=fatal` log line, unquoted.
+fn fatal_text(stderr: &[u8]) -> String {
+    let stderr = String::from_utf8_lossy(stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("level=fatal"))
+        .unwrap_or_else(|| panic!("skopeo: {stderr}"));
+    go_unquote(line.split_once("msg=").unwrap().1)
 }
 
 /// logrus quotes `msg` with Go's `%q`: undo `\"`, `\\` and `\n`.
@@ -616,4 +632,76 @@ insecure = true
             "{user}"
         );
     }
+}
+
+/// The chosen source serves every blob: a mirror whose manifest resolves but whose layer is
+/// gone fails the pull, although the primary has a complete image (no per-blob fallback in
+/// containers/image). The image is chosen from an index, so the copy's error says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chosen_mirror_serves_every_blob() {
+    if !have_skopeo() {
+        return;
+    }
+    let (a, b) = (start(Mode::Anonymous), start(Mode::Anonymous));
+    push(&a, 10, "team/app:v1");
+    let broken = b
+        .push_generated(
+            &ImageSpec::multi_arch("v1", 1, 4096, 11),
+            "mirror/team/app:v1",
+        )
+        .unwrap();
+    for m in &broken.manifests {
+        let hex = m.layers[0].digest.strip_prefix("sha256:").unwrap();
+        let data = b
+            .dir
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data");
+        std::fs::remove_file(&data).unwrap();
+    }
+    let amd64 = broken
+        .manifests
+        .iter()
+        .find(|m| m.platform.architecture == "amd64")
+        .unwrap();
+    let l = layout(&format!(
+        r#"
+[[registry]]
+prefix = "example.com/team"
+location = "{a}/team"
+insecure = true
+[[registry.mirror]]
+location = "{b}/mirror/team"
+insecure = true
+"#,
+        a = a.host,
+        b = b.host
+    ));
+    let image = "example.com/team/app:v1";
+    let e = crio_pull(&l, image, None, CrioVersion::V1_30)
+        .await
+        .unwrap_err();
+    let want = format!(
+        "copying system image from manifest list: reading blob {}: fetching blob: blob unknown to registry",
+        amd64.layers[0].digest
+    );
+    assert_eq!(e.desc, want);
+    assert!(e.attempts.is_empty(), "no source failed before the mirror");
+    // skopeo copy (inspect --raw reads only the manifest).
+    let out_dir = tempfile::tempdir().unwrap();
+    let auth = l.path.with_file_name("auth.json");
+    std::fs::write(&auth, "{}").unwrap();
+    let out = Command::new("skopeo")
+        .arg("--registries-conf")
+        .arg(&l.path)
+        .args(["copy", "--authfile"])
+        .arg(&auth)
+        .arg(format!("docker://{image}"))
+        .arg(format!("dir:{}", out_dir.path().join("out").display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let sk = newer_cimage_wording(&fatal_text(&out.stderr));
+    assert_eq!(sk, want);
 }

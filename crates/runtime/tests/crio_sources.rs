@@ -259,28 +259,70 @@ fn single_source_passes_through() {
     );
 }
 
-/// A failure after the manifest ends the pull at once: no fallback to the next source.
+/// A failure after the manifest ends the pull at once: no fallback to the next source. The
+/// copy's words (`copy/single.go` `reading blob %s: %w`, `docker_client.go` `getBlob`
+/// `fetching blob: %w`, `copy/copy.go` `copying system image from manifest list: %w`).
 #[test]
 fn content_failure_does_not_fall_back() {
     let c = conf(TWO_MIRRORS);
+    let d = "sha256:59fabc3041d2d1b7e696e475210591e99cb5fd3b7163cf2d849dd139ed0f6e95";
+    let blob_404 = |s: &str| RegistryError::NotFound {
+        reference: s.to_string(),
+        what: NotFoundKind::Blob,
+        code: Some("BLOB_UNKNOWN".to_string()),
+        message: format!(
+            "failed to copy: httpReadSeeker: failed open: content at http://mirror.example.net:5000/v2/cache/team/app/blobs/{d} not found: not found"
+        ),
+    };
     let (r, calls) = run(
         &c,
         "registry.example.com/team/app:v1",
         None,
         CrioVersion::V1_33,
-        |s| {
-            Err(SourceFailure::Content(RegistryError::NotFound {
-                reference: s.to_string(),
-                what: NotFoundKind::Blob,
-                code: Some("BLOB_UNKNOWN".to_string()),
-                message: "not found".to_string(),
-            }))
-        },
+        |s| Err(SourceFailure::Content(blob_404(s))),
     );
     assert_eq!(calls.len(), 1);
     let e = r.unwrap_err();
-    assert_eq!(e.desc, "fetching blob: blob unknown to registry");
+    assert_eq!(
+        e.desc,
+        format!("reading blob {d}: fetching blob: blob unknown to registry")
+    );
     assert!(e.attempts.is_empty());
+    let (r, _) = run(
+        &c,
+        "registry.example.com/team/app:v1",
+        None,
+        CrioVersion::V1_30,
+        |s| Err(SourceFailure::ContentThroughIndex(blob_404(s))),
+    );
+    assert_eq!(
+        r.unwrap_err().desc,
+        format!(
+            "copying system image from manifest list: reading blob {d}: fetching blob: blob unknown to registry"
+        )
+    );
+    // CRI-O 1.36: a network failure while copying is `unable to pull image: …`.
+    let (r, _) = run(
+        &c,
+        "registry.example.com/team/app:v1",
+        None,
+        CrioVersion::V1_36,
+        |s| {
+            Err(SourceFailure::Content(RegistryError::Unavailable {
+                reference: s.to_string(),
+                status: None,
+                message: format!(
+                    "failed to copy: failed to do request: Get \"https://mirror.example.net:5000/v2/cache/team/app/blobs/{d}\": dial tcp 10.0.0.7:5000: connect: connection refused"
+                ),
+            }))
+        },
+    );
+    assert_eq!(
+        r.unwrap_err().desc,
+        format!(
+            "RegistryUnavailable: unable to pull image: reading blob {d}: Get \"https://mirror.example.net:5000/v2/cache/team/app/blobs/{d}\": dial tcp 10.0.0.7:5000: connect: connection refused"
+        )
+    );
 }
 
 /// CRI-O 1.34's wording, from a real event (an OpenShift pod on Docker Hub, the token not

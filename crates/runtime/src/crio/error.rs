@@ -13,6 +13,9 @@ pub enum SourceFailure {
     Manifest(RegistryError),
     /// The manifest was read, then the content failed: the pull fails with this source's error.
     Content(RegistryError),
+    /// As [`SourceFailure::Content`], for an image chosen from an index (containers/image then
+    /// says `copying system image from manifest list: …`).
+    ContentThroughIndex(RegistryError),
 }
 
 /// One source tried and failed, as CRI-O's combined error lists it.

@@ -31,8 +31,8 @@ mod wording;
 pub use error::{CrioPullError, FailedSource, SourceFailure};
 pub use pull::{combined_error_text, pull_through_sources, request_credentials};
 pub use text::{
-    default_registry_message, is_connection_refused, is_transport_failure, source_error_text,
-    unexpected_status_text,
+    content_error_text, default_registry_message, is_connection_refused, is_transport_failure,
+    source_error_text, unexpected_status_text,
 };
 pub use wording::{CrioVersion, FailureKind, content_stage_desc, manifest_stage_desc};
 

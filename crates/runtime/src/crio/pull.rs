@@ -7,7 +7,9 @@ use pullsim_credentials::AuthConfig;
 use pullsim_reference::Reference;
 
 use super::error::{CrioPullError, FailedSource, SourceFailure};
-use super::text::{is_connection_refused, is_transport_failure, source_error_text};
+use super::text::{
+    content_error_text, is_connection_refused, is_transport_failure, source_error_text,
+};
 use super::wording::{CrioVersion, FailureKind, content_stage_desc, manifest_stage_desc};
 use crate::error::Code;
 use crate::registries_conf::{PullSource, RegistriesConf, sends_request_credentials};
@@ -53,6 +55,25 @@ pub fn combined_error_text(attempts: &[FailedSource]) -> String {
                 primary.text
             )
         }
+    }
+}
+
+/// The pull's error for a failure after `source` served the manifest: no other source is tried.
+fn content_failure(
+    version: CrioVersion,
+    source: &PullSource,
+    e: pullsim_registry::RegistryError,
+    through_index: bool,
+    image: String,
+    attempts: Vec<FailedSource>,
+) -> CrioPullError {
+    let text = content_error_text(source, &e, through_index);
+    CrioPullError {
+        code: Code::Unknown,
+        image,
+        desc: content_stage_desc(version, &text, kind_of(Some(&e))),
+        attempts,
+        cause: Some(Box::new(e)),
     }
 }
 
@@ -131,15 +152,10 @@ where
                 last_cause = Some(Box::new(e));
             }
             Err(SourceFailure::Content(e)) => {
-                let text = source_error_text(&source, &e);
-                let desc = content_stage_desc(version, &text, kind_of(Some(&e)));
-                return Err(CrioPullError {
-                    code: Code::Unknown,
-                    image,
-                    desc,
-                    attempts,
-                    cause: Some(Box::new(e)),
-                });
+                return Err(content_failure(version, &source, e, false, image, attempts));
+            }
+            Err(SourceFailure::ContentThroughIndex(e)) => {
+                return Err(content_failure(version, &source, e, true, image, attempts));
             }
         }
     }

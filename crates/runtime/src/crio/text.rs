@@ -245,6 +245,66 @@ pub fn source_error_text(source: &PullSource, e: &RegistryError) -> String {
     text.unwrap_or_else(|| e.to_string())
 }
 
+/// The blob digest named in a pullsim fetch error (its URL's `/blobs/DIGEST`).
+fn blob_digest(message: &str) -> Option<&str> {
+    let start = message.find("/blobs/")? + "/blobs/".len();
+    let rest = &message[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == ':'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|d| d.contains(':'))
+}
+
+/// containers/image's text for `e`, met after `source` served the manifest (the copy of its
+/// content, `copy/single.go` at v5.36.1): a blob is `reading blob DIGEST: fetching blob: ERR`
+/// (`docker/docker_client.go` `getBlob`), or `reading blob DIGEST: Get "URL": …` for a
+/// transport failure; an image chosen from an index adds `copying system image from manifest
+/// list: ` (`copy/copy.go`). Other failures are worded as [`source_error_text`] words them.
+pub fn content_error_text(source: &PullSource, e: &RegistryError, through_index: bool) -> String {
+    let message = e.to_string();
+    let text = match blob_digest(&message) {
+        Some(digest) => {
+            let inner = match e {
+                RegistryError::Unavailable { status: None, .. } | RegistryError::Tls { .. } => {
+                    message
+                        .find("failed to do request: ")
+                        .map(|i| message[i + "failed to do request: ".len()..].to_string())
+                }
+                RegistryError::NotFound { code, .. } => {
+                    registry_error_text(404, code.as_deref().or(Some("BLOB_UNKNOWN")))
+                        .map(|t| format!("fetching blob: {t}"))
+                }
+                RegistryError::Unauthorized { status, code, .. }
+                | RegistryError::Denied { status, code, .. } => {
+                    registry_error_text(*status, code.as_deref())
+                        .map(|t| format!("fetching blob: {t}"))
+                }
+                RegistryError::RateLimited { .. } => {
+                    registry_error_text(429, Some("TOOMANYREQUESTS"))
+                        .map(|t| format!("fetching blob: {t}"))
+                }
+                RegistryError::Unavailable {
+                    status: Some(s), ..
+                }
+                | RegistryError::Protocol {
+                    status: Some(s), ..
+                } => registry_error_text(*s, None).map(|t| format!("fetching blob: {t}")),
+                _ => None,
+            };
+            match inner {
+                Some(inner) => format!("reading blob {digest}: {inner}"),
+                None => source_error_text(source, e),
+            }
+        }
+        None => source_error_text(source, e),
+    };
+    if through_index {
+        format!("copying system image from manifest list: {text}")
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
