@@ -483,22 +483,61 @@ insecure = true
 }
 
 /// CRI-O sends credentials only when the request names a user (`PullImage`: "Specifying a
-/// username indicates the user intends to send authentication"); `auth` is decoded first.
+/// username indicates the user intends to send authentication"); `auth` is decoded first
+/// (`decodeDockerAuth`: padded base64, no `:` means no user, NULs trimmed from the password);
+/// an `auth` that is not base64 fails the pull before any request.
 #[test]
 fn request_credentials_need_a_user() {
-    assert!(request_credentials(None).is_none());
-    assert!(request_credentials(Some(&AuthConfig::default())).is_none());
-    let from_auth = AuthConfig {
-        auth: Some(Secret::new("Ym9iOmJvYi1wYXNz")), // bob:bob-pass
+    let with_auth = |a: &str| AuthConfig {
+        auth: Some(Secret::new(a)),
         ..AuthConfig::default()
     };
-    let c = request_credentials(Some(&from_auth)).unwrap();
+    assert!(request_credentials(None).unwrap().is_none());
+    assert!(
+        request_credentials(Some(&AuthConfig::default()))
+            .unwrap()
+            .is_none()
+    );
+    let c = request_credentials(Some(&with_auth("Ym9iOmJvYi1wYXNz"))) // bob:bob-pass
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (c.username.as_str(), c.password.expose()),
         ("bob", "bob-pass")
     );
+    // "bob:pw\0\0" padded
+    let c = request_credentials(Some(&with_auth("Ym9iOnB3AAA=")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.password.expose(), "pw");
+    // "nocolon": "if it's invalid just skip, as docker does"
+    assert!(
+        request_credentials(Some(&with_auth("bm9jb2xvbg==")))
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        request_credentials(Some(&with_auth("!!!"))).unwrap_err(),
+        "illegal base64 data at input byte 0"
+    );
     let plain = AuthConfig::basic("alice", "pw");
-    assert_eq!(request_credentials(Some(&plain)).unwrap().username, "alice");
+    assert_eq!(
+        request_credentials(Some(&plain)).unwrap().unwrap().username,
+        "alice"
+    );
+    let c = conf("");
+    let (r, calls) = run(
+        &c,
+        "registry.example.com/app:v1",
+        Some(&with_auth("!!!")),
+        CrioVersion::V1_36,
+        |_| Ok("served"),
+    );
+    assert!(calls.is_empty());
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "rpc error: code = Unknown desc = illegal base64 data at input byte 0"
+    );
 }
 
 /// The client's insecure hosts: every `insecure` endpoint's host, once.

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use pullsim_credentials::AuthConfig;
+use pullsim_credentials::{AuthConfig, Secret};
 use pullsim_reference::Reference;
 
 use super::error::{CrioPullError, FailedSource, SourceFailure};
@@ -14,27 +14,35 @@ use super::wording::{CrioVersion, FailureKind, content_stage_desc, manifest_stag
 use crate::error::Code;
 use crate::registries_conf::{PullSource, RegistriesConf, sends_request_credentials};
 
-/// The credentials CRI-O takes from the CRI request (`server/image_pull.go` `PullImage`): the
-/// user name and password (decoded from `auth` when that is set); "Specifying a username
-/// indicates the user intends to send authentication to the registry", so an `AuthConfig`
-/// without a user name sends none. An undecodable `auth` sends none either (CRI-O fails the
-/// pull before any request; pullsim's kubelet never sends one).
-pub fn request_credentials(auth: Option<&AuthConfig>) -> Option<AuthConfig> {
-    let auth = auth?;
+/// The credentials CRI-O takes from the CRI request (`server/image_pull.go@v1.36.3`
+/// `PullImage`): the user name and password, or those decoded from `auth` when it is set
+/// (`decodeDockerAuth`: standard padded base64, split at the first `:`, NULs trimmed from the
+/// password; a value without `:` gives no user). "Specifying a username indicates the user
+/// intends to send authentication to the registry": no user name, no credentials. An `auth`
+/// that is not base64 fails the pull with Go's decoding error, before any request.
+pub fn request_credentials(auth: Option<&AuthConfig>) -> Result<Option<AuthConfig>, String> {
+    let Some(auth) = auth else {
+        return Ok(None);
+    };
     let (username, password) = match &auth.auth {
         Some(field) if !field.expose().is_empty() => {
-            pullsim_credentials::auth::decode_auth_field(field.expose()).ok()?
+            let decoded = pullsim_credentials::auth::go_base64_decode(field.expose(), true)?;
+            let text = String::from_utf8_lossy(&decoded);
+            match text.split_once(':') {
+                Some((user, pass)) => (user.to_string(), Secret::new(pass.trim_matches('\0'))),
+                None => (String::new(), Secret::new("")),
+            }
         }
         _ => (auth.username.clone(), auth.password.clone()),
     };
     if username.is_empty() {
-        return None;
+        return Ok(None);
     }
-    Some(AuthConfig {
+    Ok(Some(AuthConfig {
         username,
         password,
         ..AuthConfig::default()
-    })
+    }))
 }
 
 /// `newImageSource`'s error over the failed sources: the single source's error unchanged, or
@@ -122,7 +130,13 @@ where
             cause: None,
         }
     })?;
-    let creds = request_credentials(auth);
+    let creds = request_credentials(auth).map_err(|desc| CrioPullError {
+        code: Code::Unknown,
+        image: image.clone(),
+        desc,
+        attempts: Vec::new(),
+        cause: None,
+    })?;
     let mut attempts: Vec<FailedSource> = Vec::new();
     let mut last_cause = None;
     for source in sources {
