@@ -24,8 +24,7 @@ use pullsim_reference::{Digest, Reference};
 use pullsim_registry::{Client, ClientOptions, NoProgress, PullOutcome};
 use pullsim_runtime::StoreSink;
 use pullsim_runtime::crio::{
-    CrioPullError, CrioVersion, SourceFailure, default_registry_message, insecure_hosts,
-    pull_through_sources,
+    CrioPullError, CrioVersion, default_registry_message, insecure_hosts, pull_with_client,
 };
 use pullsim_runtime::registries_conf::{MainFile, PullSource, RegistriesConf};
 use pullsim_store::Store;
@@ -64,8 +63,8 @@ fn layout(text: &str) -> Layout {
     }
 }
 
-/// pullsim's CRI-O pull: each source resolved, the first that resolves pulled into a fresh
-/// store. Returns the top manifest digest and the source.
+/// pullsim's CRI-O pull ([`pull_with_client`]) into a fresh store. Returns the top manifest
+/// digest and the source.
 async fn crio_pull(
     l: &Layout,
     image: &str,
@@ -78,38 +77,13 @@ async fn crio_pull(
     let root = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(root.path()).unwrap());
     let r = Reference::parse_normalized(image).unwrap();
-    pull_through_sources(&l.conf, &r, auth, version, |source, cred| {
-        let client = client.clone();
-        let physical = source.reference.clone();
-        let cred = cred.cloned();
-        let sink = Arc::new(StoreSink::new(store.clone()));
-        async move {
-            let resolved = client
-                .resolve(&physical, cred.as_ref())
-                .await
-                .map_err(SourceFailure::Manifest)?;
-            let index = resolved.media_type.contains("index")
-                || resolved.media_type.contains("manifest.list");
-            match client
-                .pull_unless_current(&physical, cred.as_ref(), sink, &NoProgress, None)
-                .await
-                .map_err(|e| {
-                    if index {
-                        SourceFailure::ContentThroughIndex(e)
-                    } else {
-                        SourceFailure::Content(e)
-                    }
-                })? {
-                PullOutcome::Pulled(p) => {
-                    assert_eq!(p.manifest_digest, resolved.digest);
-                    Ok(p.manifest_digest)
-                }
-                PullOutcome::Current(r) => Ok(r.digest),
-                _ => panic!("a pull outcome this test does not know"),
-            }
-        }
-    })
-    .await
+    let sink = Arc::new(StoreSink::new(store));
+    let (outcome, source) =
+        pull_with_client(&l.conf, &client, &r, auth, version, sink, &NoProgress, None).await?;
+    match outcome {
+        PullOutcome::Pulled(p) => Ok((p.manifest_digest, source)),
+        _ => panic!("nothing was current: the pull must pull"),
+    }
 }
 
 /// What skopeo answered: the manifest digest, or its error text without skopeo's own prefix.

@@ -10,6 +10,8 @@
 //! - [`pull_through_sources`]: that loop, generic over the per-source attempt (the caller
 //!   wires it to the registry client): blocked sources refused, the request's credentials never
 //!   sent to a mirror on another domain, the combined error.
+//! - [`pull_with_client`]: that loop wired to pullsim's registry client (resolve, then pull from
+//!   the source that resolved).
 //! - [`source_error_text`]: containers/image's text for a registry failure at one source
 //!   (`reading manifest TAG in HOST/REPO: manifest unknown`, `pinging container registry H:
 //!   …`).
@@ -23,11 +25,13 @@
 //! retries a 429 up to 5 times with back-off before giving up on a source; pullsim's client
 //! follows containerd's retry rules.
 
+mod client;
 mod error;
 mod pull;
 mod text;
 mod wording;
 
+pub use client::pull_with_client;
 pub use error::{CrioPullError, FailedSource, SourceFailure};
 pub use pull::{combined_error_text, pull_through_sources, request_credentials};
 pub use text::{
