@@ -606,6 +606,16 @@ insecure = true
             "{user}"
         );
     }
+    // No credentials: an anonymous token without access, the same refusal.
+    let e = crio_pull(&l, &image, None, CrioVersion::V1_30)
+        .await
+        .unwrap_err();
+    let want = format!(
+        "reading manifest v1 in {}/team/app: requested access to the resource is denied",
+        t.host
+    );
+    assert_eq!(e.desc, want);
+    assert_eq!(skopeo(&l, &image, None), Oracle::Failed(want));
 }
 
 /// The chosen source serves every blob: a mirror whose manifest resolves but whose layer is
