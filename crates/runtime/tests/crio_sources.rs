@@ -463,7 +463,8 @@ insecure = true
                 code: Some("DENIED".into()),
                 message: String::new(),
             },
-            format!("reading manifest {d} in 127.0.0.1:5000/team/app: requested access to the resource is denied"),
+            // No detail with DENIED: errcode.Errors.UnmarshalJSON keeps the bare code.
+            format!("reading manifest {d} in 127.0.0.1:5000/team/app: denied"),
         ),
         (
             RegistryError::NotFound {

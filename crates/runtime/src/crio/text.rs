@@ -86,9 +86,35 @@ pub fn unexpected_status_text(status: u16) -> String {
     }
 }
 
+/// Whether distribution attaches a `detail` to an error with this code: the API's own codes
+/// (`registry/api/v2/errors.go`: the manifest, blob and name errors carry the tag, digest or
+/// name) and `UNAUTHORIZED` (the auth challenge's access records); the generic `DENIED`,
+/// `UNSUPPORTED`, `UNAVAILABLE`, `TOOMANYREQUESTS` and `UNKNOWN` come without one.
+fn carries_detail(code: &str) -> bool {
+    !matches!(
+        code,
+        "DENIED" | "UNSUPPORTED" | "UNAVAILABLE" | "TOOMANYREQUESTS" | "UNKNOWN"
+    )
+}
+
+/// The words of one envelope error whose message is its code's default, as containers/image
+/// ends up printing it: `errcode.Errors.UnmarshalJSON` turns an error without `detail` into
+/// the bare code (printed as the code's words: `denied`); one with a detail stays an
+/// `errcode.Error`, printed as its message alone since v5.24 (`registryHTTPResponseToError`).
+fn default_error_words(code: &str) -> Option<String> {
+    let message = default_registry_message(code)?;
+    Some(if carries_detail(code) {
+        message.to_string()
+    } else {
+        code.to_ascii_lowercase().replace('_', " ")
+    })
+}
+
 /// `registryHTTPResponseToError` for an answer with `status` whose envelope's first code was
-/// `code`: the code's default message for 4xx, the unexpected-status text otherwise. A 401
-/// without a usable envelope is `UNAUTHORIZED` (`handleErrorResponse`). `None` when the text
+/// `code`, assuming the registry sent the code's default message and attached a detail where
+/// distribution does ([`carries_detail`]); [`RegistryError`] keeps neither message nor detail.
+/// Outside 400–499 the unexpected-status text. A 401 without a usable envelope is
+/// `UNAUTHORIZED` with the body as detail (`handleErrorResponse`). `None` when the text
 /// depends on what [`RegistryError`] does not keep (an unregistered code's message, a non-JSON
 /// body).
 fn registry_error_text(status: u16, code: Option<&str>) -> Option<String> {
@@ -97,30 +123,31 @@ fn registry_error_text(status: u16, code: Option<&str>) -> Option<String> {
     }
     let code = match (code, status) {
         (Some(c), _) => c,
-        (None, 401) => "UNAUTHORIZED",
+        (None, 401) => return Some("authentication required".to_string()),
         (None, _) => return None,
     };
-    if code == "insufficient_scope" {
-        // A Bearer challenge with error="insufficient_scope" is ErrorCodeDenied with its
-        // default message unless the challenge carries error_description.
-        return Some("requested access to the resource is denied".to_string());
+    match code {
+        // A Bearer challenge with error="insufficient_scope" (or "invalid_token") is an
+        // errcode.Error of DENIED (UNAUTHORIZED) with the default message unless the challenge
+        // carries error_description (`handleErrorResponse`).
+        "insufficient_scope" => Some("requested access to the resource is denied".to_string()),
+        "invalid_token" => Some("authentication required".to_string()),
+        _ => default_error_words(code),
     }
-    if code == "invalid_token" {
-        return Some("authentication required".to_string());
-    }
-    default_registry_message(code).map(str::to_string)
 }
 
-/// `errcode.Error` as containers/image ≥ v5.24 prints the first error of an envelope
-/// (`registryHTTPResponseToError`): the message alone when it is the code's default, else
-/// `code: message` (the code lower-cased, `_` as spaces); a code distribution does not register
-/// decodes as `UNKNOWN`. `first` is the first error as pullsim prints an envelope
+/// The first error of an envelope as containers/image ≥ v5.24 prints it
+/// (`registryHTTPResponseToError`): with the code's default message as
+/// [`default_error_words`], else `code: message` (the code lower-cased, `_` as spaces); a code
+/// distribution does not register decodes as `UNKNOWN`. `first` is the first error as pullsim prints an envelope
 /// (`envelope_text`: `code: message`, several after `errors:\n`).
 fn cimage_errcode_text(first: &str) -> String {
     let (code_words, message) = first.split_once(": ").unwrap_or((first, ""));
     let code = code_words.to_ascii_uppercase().replace(' ', "_");
     match default_registry_message(&code) {
-        Some(default) if default == message => message.to_string(),
+        Some(default) if default == message || message.is_empty() => {
+            default_error_words(&code).unwrap_or_else(|| message.to_string())
+        }
         Some(_) => format!("{code_words}: {message}"),
         None => format!("unknown: {message}"),
     }
@@ -336,11 +363,16 @@ mod tests {
             Some("authentication required")
         );
         assert_eq!(
+            token_envelope_text(&m(" (denied: requested access to the resource is denied)"))
+                .as_deref(),
+            Some("denied")
+        );
+        assert_eq!(
             token_envelope_text(&m(
                 " (errors:\ndenied: requested access to the resource is denied\nunauthorized: x\n)"
             ))
             .as_deref(),
-            Some("requested access to the resource is denied")
+            Some("denied")
         );
         assert_eq!(
             token_envelope_text(&m(" (weird code: boom)")).as_deref(),
