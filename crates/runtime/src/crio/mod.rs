@@ -24,6 +24,17 @@
 //! source chosen and the texts are the same; the request log is not. containers/image also
 //! retries a 429 up to 5 times with back-off before giving up on a source; pullsim's client
 //! follows containerd's retry rules.
+//!
+//! Limits of the texts, from what [`pullsim_registry::RegistryError`] keeps: a registry error
+//! is printed from its code as distribution sends it (the code's default message, a detail on
+//! the API's own codes); a registry that sends its own message (Docker Hub's
+//! `toomanyrequests: You have reached your pull rate limit…`, ECR's `denied: Your
+//! authorization token has expired…`) is printed with the default instead, except at the token
+//! endpoint, whose envelope the client keeps. A transport error names the host as pullsim's
+//! client does (`dial tcp localhost:5000`, where Go names the address it dialled). And
+//! pullsim's client reaches a loopback registry over plain HTTP even without `insecure = true`,
+//! where containers/image fails its HTTPS ping (`pinging container registry H: Get
+//! "https://H/v2/": http: server gave HTTP response to HTTPS client`).
 
 mod client;
 mod error;
