@@ -689,3 +689,36 @@ insecure = true
     let sk = newer_cimage_wording(&fatal_text(&out.stderr));
     assert_eq!(sk, want);
 }
+
+/// The credential rule compares domains with the *requested* image, so a `location` that
+/// rewrites `example.com/team` to an htpasswd registry gets none of the pod's credentials
+/// (meant for example.com) even as the primary: containers/image answers 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewritten_primary_gets_no_pod_credentials() {
+    if !have_skopeo() {
+        return;
+    }
+    let h = start(Mode::Htpasswd);
+    push(&h, 12, "team/app:v1");
+    let (user, pass) = h.user().unwrap();
+    let l = layout(&format!(
+        r#"
+[[registry]]
+prefix = "example.com/team"
+location = "{h}/team"
+insecure = true
+"#,
+        h = h.host
+    ));
+    let image = "example.com/team/app:v1";
+    let want = format!(
+        "reading manifest v1 in {}/team/app: authentication required",
+        h.host
+    );
+    let pod = AuthConfig::basic(user, pass);
+    let e = crio_pull(&l, image, Some(&pod), CrioVersion::V1_30)
+        .await
+        .unwrap_err();
+    assert_eq!(e.desc, want);
+    assert_eq!(skopeo(&l, image, Some((user, pass))), Oracle::Failed(want));
+}
