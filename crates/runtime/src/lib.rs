@@ -22,6 +22,7 @@ mod containerd;
 pub mod containerd_config;
 pub mod content;
 pub mod cri;
+pub mod crio;
 pub mod error;
 pub mod fake;
 pub mod hosts_dir;
