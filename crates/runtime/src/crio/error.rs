@@ -52,6 +52,8 @@ impl From<CrioPullError> for RuntimeError {
             image: e.image,
             desc: e.desc,
             cause: e.cause,
+            // The source whose error ended the pull: the last one tried.
+            host: e.attempts.last().map(|a| a.reference.clone()),
         }
     }
 }
