@@ -3,7 +3,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use pullsim_registry::Platform;
+
+use crate::containerd_config::ContainerdConfig;
+use crate::crio::CrioVersion;
+use crate::registries_conf::RegistriesConf;
 
 /// Which container runtime the node runs, with its own rules and wording (issue 12): how it
 /// resolves through mirrors, which error wins, its retries and its messages.
@@ -66,6 +72,14 @@ pub struct RuntimeConfig {
     pub image_pull_progress_timeout: Duration,
     /// The runtime the node runs (default: containerd 2.x).
     pub kind: RuntimeKind,
+    /// containerd's registry `config_path` (hosts directories), overriding the config file's.
+    pub registry_config_path: Option<String>,
+    /// The node's containerd `config.toml`, when given.
+    pub containerd: Option<Arc<ContainerdConfig>>,
+    /// CRI-O's `registries.conf` (with its drop-in directory), when given.
+    pub registries_conf: Option<Arc<RegistriesConf>>,
+    /// The CRI-O release whose wording a CRI-O runtime uses.
+    pub crio_version: CrioVersion,
     /// Called once when the store lock is held by another process and the runtime waits.
     pub on_store_wait: Option<pullsim_store::WaitReporter>,
 }
@@ -78,6 +92,9 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("ca_files", &self.ca_files)
             .field("platform", &self.platform)
             .field("kind", &self.kind)
+            .field("registry_config_path", &self.registry_config_path)
+            .field("containerd", &self.containerd.is_some())
+            .field("registries_conf", &self.registries_conf.is_some())
             .field("offline", &self.offline)
             .field("max_concurrent_downloads", &self.max_concurrent_downloads)
             .field(
@@ -102,6 +119,10 @@ impl RuntimeConfig {
             image_pull_progress_timeout: pullsim_registry::DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT,
             on_store_wait: None,
             kind: RuntimeKind::default(),
+            registry_config_path: None,
+            containerd: None,
+            registries_conf: None,
+            crio_version: CrioVersion::default(),
         }
     }
 }

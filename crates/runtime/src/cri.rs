@@ -146,14 +146,31 @@ pub struct RouteHost {
     pub skipped: Option<String>,
 }
 
-/// Where a pull of an image would go (pullsim extension, for `pod explain`): the endpoints in
-/// order, and notes on the runtime's configuration (a config_path it ignores, …).
+/// Something the runtime's configuration does that a user would not expect, with the fix
+/// (pullsim extension: a hint, printed beside the kubelet's words).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuntimeHint {
+    /// A stable code (`containerd-config-path-ignored`).
+    pub code: &'static str,
+    /// One sentence of why.
+    pub why: String,
+    /// What to change.
+    pub fix: String,
+}
+
+/// Where a pull of an image would go (pullsim extension, for `pod explain` and the hints of a
+/// pull): the endpoints in order, and what the runtime's configuration does on the way.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PullRoute {
     /// The endpoints in the order the runtime tries them.
     pub hosts: Vec<RouteHost>,
     /// Where the route came from (`/etc/containerd/certs.d/docker.io/hosts.toml`), when a file.
     pub source: Option<String>,
+    /// What the runtime logs while working the route out (containerd's `failed to decode
+    /// hosts.toml`, …), in its own log format.
+    pub log: Vec<String>,
+    /// Hints about the configuration.
+    pub hints: Vec<RuntimeHint>,
 }
 
 /// One [`crate::ImageService::resolve_image`] attempt: the result and what the auth flow met.

@@ -27,14 +27,16 @@ pub mod error;
 pub mod fake;
 pub mod hosts_dir;
 pub mod registries_conf;
+mod routing;
 mod service;
 
 pub use config::{RuntimeConfig, RuntimeKind};
 pub use containerd::{ContainerdImageService, PruneOutcome};
 pub use content::StoreSink;
+pub use routing::load_registries_conf;
 pub use cri::{
     AuthTrace, Image, ImageFsInfo, ImageSpec, OfferedCredential, PodSandboxConfig,
-    PullImageResponse, PullRoute, ResolveAttempt, Resolved, RouteHost,
+    PullImageResponse, PullRoute, ResolveAttempt, Resolved, RouteHost, RuntimeHint,
 };
 pub use error::{Code, RuntimeError};
 pub use pullsim_credentials::AuthConfig;
