@@ -129,9 +129,39 @@ version = 2
 
 #[test]
 fn version_1_bare_cri_plugin_name() {
-    let c = parse("[plugins.cri.registry]\nconfig_path = \"/a:/b\"\n");
+    let text = "[plugins.cri.registry]\nconfig_path = \"/a:/b\"\n";
+    let c = parse(text);
     assert_eq!(c.version, 0);
+    assert_eq!(c.generation, ContainerdGeneration::V1);
     assert_eq!(c.config_path.as_deref(), Some("/a:/b"));
+    // v1.7.34:services/server/config/config.go ValidateV2.
+    assert_eq!(
+        c.warnings,
+        [
+            "level=warning msg=\"containerd config version `1` has been deprecated and will be converted on each startup in containerd v2.0, use `containerd config migrate` after upgrading to containerd 2.0 to avoid conversion on startup\""
+        ]
+    );
+    // containerd 2.x: v1Migrate renames `cri`, the images plugin migration moves `registry`.
+    let c2 = ContainerdConfig::parse_str_as(text, Path::new("/c.toml"), ContainerdGeneration::V2)
+        .unwrap();
+    assert_eq!(c2.config_path.as_deref(), Some("/a:/b"));
+    assert_eq!(
+        c2.warnings,
+        [
+            "level=warning msg=\"Configuration migrated from version 0, use `containerd config migrate` to avoid migration\""
+        ]
+    );
+    // containerd 1.x refuses a version 3 file.
+    let e = ContainerdConfig::parse_str_as(
+        "version = 3\n",
+        Path::new("/c.toml"),
+        ContainerdGeneration::V1,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "failed to load TOML from /c.toml: unsupported config version `3`"
+    );
 }
 
 // plugins/cri/images/plugin.go@v2.3.4: the Linux default.
