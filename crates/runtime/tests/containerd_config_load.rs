@@ -250,11 +250,24 @@ version = 3
   auth = "dXNlcjpwYXNz"
 "#,
     );
-    let (user, pass) = c.registry_credentials("r.example:5000").unwrap().unwrap();
-    assert_eq!((user.as_str(), pass.expose()), ("u", "p"));
-    let (user, pass) = c.registry_credentials("other.example").unwrap().unwrap();
-    assert_eq!((user.as_str(), pass.expose()), ("user", "pass"));
-    assert!(c.registry_credentials("third.example").is_none());
+    let creds = |kubelet: Option<&AuthConfig>, host: &str| {
+        let (u, p) = c.cri_credentials(kubelet, host).unwrap();
+        (u, p.expose().to_string())
+    };
+    let pair = |u: &str, p: &str| (u.to_string(), p.to_string());
+    assert_eq!(creds(None, "r.example:5000"), pair("u", "p"));
+    assert_eq!(creds(None, "other.example"), pair("user", "pass"));
+    assert_eq!(creds(None, "third.example"), pair("", ""));
+    // The kubelet's credential wins, for every host (mirrors included).
+    let pod = AuthConfig::basic("pod-user", "pod-pass");
+    assert_eq!(
+        creds(Some(&pod), "other.example"),
+        pair("pod-user", "pod-pass")
+    );
+    assert_eq!(
+        creds(Some(&pod), "third.example"),
+        pair("pod-user", "pod-pass")
+    );
     assert!(
         c.warnings
             .iter()
