@@ -12,6 +12,7 @@ use pullsim_runtime::containerd_config::{
     ContainerdConfig, ContainerdConfigError, ContainerdGeneration, DEFAULT_CONFIG_PATH_2X,
     ParseAuthError, parse_auth,
 };
+use pullsim_runtime::hosts_dir::{ConfigPathMode, find_host_dir};
 
 fn parse(text: &str) -> ContainerdConfig {
     ContainerdConfig::parse_str(text, Path::new("/etc/containerd/config.toml")).unwrap()
@@ -179,6 +180,24 @@ fn default_config_path_2x() {
     );
     assert_eq!(c.effective_max_concurrent_downloads(), 3);
     assert!(!c.uses_local_image_pull());
+    // The transfer service takes the default list as one directory: no mirror is ever found.
+    assert_eq!(c.config_path_mode(), ConfigPathMode::WholeString);
+    let root = tempfile::tempdir().unwrap();
+    let a = root.path().join("a");
+    std::fs::create_dir_all(a.join("docker.io")).unwrap();
+    let listed = format!("{}:/nonexistent", a.display());
+    assert_eq!(
+        find_host_dir(&listed, c.config_path_mode(), "docker.io"),
+        None
+    );
+    let local = parse(
+        "version = 3\n[plugins.\"io.containerd.cri.v1.images\"]\nuse_local_image_pull = true\n",
+    );
+    assert_eq!(local.config_path_mode(), ConfigPathMode::SplitRoots);
+    assert_eq!(
+        find_host_dir(&listed, local.config_path_mode(), "docker.io"),
+        Some(a.join("docker.io"))
+    );
 }
 
 // CheckLocalImagePullConfigs: the first reason only, in containerd's order.

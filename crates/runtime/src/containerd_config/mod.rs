@@ -34,7 +34,7 @@ pub use parse::{
 };
 pub use types::{ContainerdConfig, ContainerdGeneration, RegistryHostConfig, RegistryTls};
 
-use crate::hosts_dir::logrus_line;
+use crate::hosts_dir::{ConfigPathMode, logrus_line};
 use pullsim_credentials::{AuthConfig, Secret};
 
 /// containerd 2.x's `config_path` on Linux when neither it nor `mirrors` is set
@@ -76,6 +76,18 @@ impl ContainerdConfig {
                 Some(DEFAULT_CONFIG_PATH_2X.to_string())
             }
             (None, _) => None,
+        }
+    }
+
+    /// How CRI splits `config_path` into roots: the local pull path splits it
+    /// (`filepath.SplitList`), 2.x's transfer service takes the whole string as one directory
+    /// (`core/transfer/registry/registry.go@v2.3.4`), so a colon-separated list, containerd
+    /// 2.x's own default included, then matches no directory.
+    pub fn config_path_mode(&self) -> ConfigPathMode {
+        if self.uses_local_image_pull() {
+            ConfigPathMode::SplitRoots
+        } else {
+            ConfigPathMode::WholeString
         }
     }
 
