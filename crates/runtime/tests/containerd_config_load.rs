@@ -12,6 +12,7 @@ use pullsim_runtime::containerd_config::{
     ContainerdConfig, ContainerdConfigError, ContainerdGeneration, DEFAULT_CONFIG_PATH_2X,
     ParseAuthError, parse_auth,
 };
+use pullsim_runtime::hosts_dir::{ConfigPathMode, find_host_dir};
 
 fn parse(text: &str) -> ContainerdConfig {
     ContainerdConfig::parse_str(text, Path::new("/etc/containerd/config.toml")).unwrap()
@@ -129,9 +130,39 @@ version = 2
 
 #[test]
 fn version_1_bare_cri_plugin_name() {
-    let c = parse("[plugins.cri.registry]\nconfig_path = \"/a:/b\"\n");
+    let text = "[plugins.cri.registry]\nconfig_path = \"/a:/b\"\n";
+    let c = parse(text);
     assert_eq!(c.version, 0);
+    assert_eq!(c.generation, ContainerdGeneration::V1);
     assert_eq!(c.config_path.as_deref(), Some("/a:/b"));
+    // v1.7.34:services/server/config/config.go ValidateV2.
+    assert_eq!(
+        c.warnings,
+        [
+            "level=warning msg=\"containerd config version `1` has been deprecated and will be converted on each startup in containerd v2.0, use `containerd config migrate` after upgrading to containerd 2.0 to avoid conversion on startup\""
+        ]
+    );
+    // containerd 2.x: v1Migrate renames `cri`, the images plugin migration moves `registry`.
+    let c2 = ContainerdConfig::parse_str_as(text, Path::new("/c.toml"), ContainerdGeneration::V2)
+        .unwrap();
+    assert_eq!(c2.config_path.as_deref(), Some("/a:/b"));
+    assert_eq!(
+        c2.warnings,
+        [
+            "level=warning msg=\"Configuration migrated from version 0, use `containerd config migrate` to avoid migration\""
+        ]
+    );
+    // containerd 1.x refuses a version 3 file.
+    let e = ContainerdConfig::parse_str_as(
+        "version = 3\n",
+        Path::new("/c.toml"),
+        ContainerdGeneration::V1,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "failed to load TOML from /c.toml: unsupported config version `3`"
+    );
 }
 
 // plugins/cri/images/plugin.go@v2.3.4: the Linux default.
@@ -149,6 +180,24 @@ fn default_config_path_2x() {
     );
     assert_eq!(c.effective_max_concurrent_downloads(), 3);
     assert!(!c.uses_local_image_pull());
+    // The transfer service takes the default list as one directory: no mirror is ever found.
+    assert_eq!(c.config_path_mode(), ConfigPathMode::WholeString);
+    let root = tempfile::tempdir().unwrap();
+    let a = root.path().join("a");
+    std::fs::create_dir_all(a.join("docker.io")).unwrap();
+    let listed = format!("{}:/nonexistent", a.display());
+    assert_eq!(
+        find_host_dir(&listed, c.config_path_mode(), "docker.io"),
+        None
+    );
+    let local = parse(
+        "version = 3\n[plugins.\"io.containerd.cri.v1.images\"]\nuse_local_image_pull = true\n",
+    );
+    assert_eq!(local.config_path_mode(), ConfigPathMode::SplitRoots);
+    assert_eq!(
+        find_host_dir(&listed, local.config_path_mode(), "docker.io"),
+        Some(a.join("docker.io"))
+    );
 }
 
 // CheckLocalImagePullConfigs: the first reason only, in containerd's order.
@@ -220,11 +269,24 @@ version = 3
   auth = "dXNlcjpwYXNz"
 "#,
     );
-    let (user, pass) = c.registry_credentials("r.example:5000").unwrap().unwrap();
-    assert_eq!((user.as_str(), pass.expose()), ("u", "p"));
-    let (user, pass) = c.registry_credentials("other.example").unwrap().unwrap();
-    assert_eq!((user.as_str(), pass.expose()), ("user", "pass"));
-    assert!(c.registry_credentials("third.example").is_none());
+    let creds = |kubelet: Option<&AuthConfig>, host: &str| {
+        let (u, p) = c.cri_credentials(kubelet, host).unwrap();
+        (u, p.expose().to_string())
+    };
+    let pair = |u: &str, p: &str| (u.to_string(), p.to_string());
+    assert_eq!(creds(None, "r.example:5000"), pair("u", "p"));
+    assert_eq!(creds(None, "other.example"), pair("user", "pass"));
+    assert_eq!(creds(None, "third.example"), pair("", ""));
+    // The kubelet's credential wins, for every host (mirrors included).
+    let pod = AuthConfig::basic("pod-user", "pod-pass");
+    assert_eq!(
+        creds(Some(&pod), "other.example"),
+        pair("pod-user", "pod-pass")
+    );
+    assert_eq!(
+        creds(Some(&pod), "third.example"),
+        pair("pod-user", "pod-pass")
+    );
     assert!(
         c.warnings
             .iter()

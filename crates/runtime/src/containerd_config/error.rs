@@ -40,6 +40,15 @@ pub enum ContainerdConfigError {
         /// The TOML type found.
         found: &'static str,
     },
+    /// containerd 1.x: a `version` above 2 (`v1.7.34:services/server/config/config.go`
+    /// `ValidateV2`).
+    #[error("failed to load TOML from {}: unsupported config version `{version}`", .path.display())]
+    UnsupportedVersion1x {
+        /// The file.
+        path: PathBuf,
+        /// The version written.
+        version: i64,
+    },
     /// A `version` newer than containerd 2.3 knows (`ValidateVersion`).
     #[error("failed to load TOML from {}: expected containerd config version equal to or less than `{max}`, got `{version}`", .path.display())]
     UnsupportedVersion {

@@ -34,8 +34,8 @@ pub use parse::{
 };
 pub use types::{ContainerdConfig, ContainerdGeneration, RegistryHostConfig, RegistryTls};
 
-use crate::hosts_dir::logrus_line;
-use pullsim_credentials::Secret;
+use crate::hosts_dir::{ConfigPathMode, logrus_line};
+use pullsim_credentials::{AuthConfig, Secret};
 
 /// containerd 2.x's `config_path` on Linux when neither it nor `mirrors` is set
 /// (`plugins/cri/images/plugin.go@v2.3.4`).
@@ -76,6 +76,18 @@ impl ContainerdConfig {
                 Some(DEFAULT_CONFIG_PATH_2X.to_string())
             }
             (None, _) => None,
+        }
+    }
+
+    /// How CRI splits `config_path` into roots: the local pull path splits it
+    /// (`filepath.SplitList`), 2.x's transfer service takes the whole string as one directory
+    /// (`core/transfer/registry/registry.go@v2.3.4`), so a colon-separated list, containerd
+    /// 2.x's own default included, then matches no directory.
+    pub fn config_path_mode(&self) -> ConfigPathMode {
+        if self.uses_local_image_pull() {
+            ConfigPathMode::SplitRoots
+        } else {
+            ConfigPathMode::WholeString
         }
     }
 
@@ -158,14 +170,17 @@ impl ContainerdConfig {
         n.unwrap_or(DEFAULT_MAX_CONCURRENT_DOWNLOADS)
     }
 
-    /// The credentials of `registry.configs."<host>".auth` for `host` (CRI uses them only
-    /// when the kubelet sent no auth), decoded as `ParseAuth`; `None` when the host has no
-    /// `auth`.
-    pub fn registry_credentials(
+    /// The credentials CRI offers to `host` (any host of the pull, mirrors included) when it
+    /// challenges: the kubelet's `auth` when the kubelet sent one, else
+    /// `registry.configs."<host>".auth`, decoded by [`parse_auth`]; `("", "")` is anonymous.
+    /// The `credentials` closure of CRI `PullImage` (`internal/cri/server/images/image_pull.go`
+    /// @v2.3.4, identical in `v1.7.34:pkg/cri/server/image_pull.go`).
+    pub fn cri_credentials(
         &self,
+        kubelet_auth: Option<&AuthConfig>,
         host: &str,
-    ) -> Option<Result<(String, Secret), ParseAuthError>> {
-        let auth = self.registry_configs.get(host)?.auth.as_ref()?;
-        Some(parse_auth(Some(auth), host))
+    ) -> Result<(String, Secret), ParseAuthError> {
+        let auth = kubelet_auth.or_else(|| self.registry_configs.get(host)?.auth.as_ref());
+        parse_auth(auth, host)
     }
 }

@@ -174,10 +174,16 @@ pub(crate) fn parse(
         ContainerdGeneration::V2 => MAX_VERSION_2X,
     };
     if version > max {
-        return Err(ContainerdConfigError::UnsupportedVersion {
-            path: file.to_path_buf(),
-            version,
-            max,
+        return Err(match generation {
+            ContainerdGeneration::V1 => ContainerdConfigError::UnsupportedVersion1x {
+                path: file.to_path_buf(),
+                version,
+            },
+            ContainerdGeneration::V2 => ContainerdConfigError::UnsupportedVersion {
+                path: file.to_path_buf(),
+                version,
+                max,
+            },
         });
     }
     let version = u32::try_from(version).map_err(|_| ContainerdConfigError::Negative {
@@ -186,6 +192,13 @@ pub(crate) fn parse(
         value: version.to_string(),
     })?;
     let mut warnings = Vec::new();
+    if generation == ContainerdGeneration::V1 && version < 2 {
+        // ValidateV2 (1.7): GetVersion() reports an absent version as 1.
+        warnings.push(warning(&format!(
+            "containerd config version `{}` has been deprecated and will be converted on each startup in containerd v2.0, use `containerd config migrate` after upgrading to containerd 2.0 to avoid conversion on startup",
+            version.max(1)
+        )));
+    }
     let empty = Table::new();
     let plugins = cx.table(&doc, "plugins", "plugins")?.unwrap_or(&empty);
     let cri_key = |name: &str| format!("plugins.{}", pullsim_reference::go_quote(name));

@@ -4,11 +4,10 @@
 
 use pullsim_reference::go_quote;
 
+/// logrus `needsQuoting` with the default `QuoteEmptyFields = false` (an empty value is bare).
 fn needs_quoting(s: &str) -> bool {
-    s.is_empty()
-        || !s.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '/' | '@' | '^' | '+')
-        })
+    !s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '/' | '@' | '^' | '+'))
 }
 
 fn value(s: &str) -> String {
@@ -42,6 +41,10 @@ mod tests {
         assert_eq!(
             logrus_line("error", "x", &[("error", "a/b.c")]),
             "level=error msg=x error=a/b.c"
+        );
+        assert_eq!(
+            logrus_line("info", "m", &[("k", "")]),
+            "level=info msg=m k="
         );
     }
 }

@@ -67,7 +67,7 @@ pub fn try_find_host_dir(
 }
 
 /// The contents of the host directory, before defaults: the hosts.toml entries, or the
-/// certificate-file entry. `Err(Ok(e))`-style decode failures are returned as a warning.
+/// certificate-file entry; a hosts.toml that did not decode is the log line containerd writes.
 pub(crate) struct DirHosts {
     pub(crate) hosts: Vec<HostConfig>,
     pub(crate) decode_warning: Option<String>,
