@@ -11,7 +11,8 @@ use pullsim_node::records::{
     CachedPullRecords, DryRunRecords, FsPullRecords, MemPullRecords, PullRecordsAccessor,
     migrate_legacy,
 };
-use pullsim_runtime::{ContainerdImageService, RuntimeConfig};
+use pullsim_runtime::containerd_config::{ContainerdConfig, ContainerdGeneration};
+use pullsim_runtime::{ContainerdImageService, RuntimeConfig, RuntimeKind, load_registries_conf};
 use pullsim_store::{LegacyNodeRecords, Store};
 
 use crate::flags::RegistryFlags;
@@ -41,6 +42,26 @@ pub fn runtime_config(
     cfg.insecure_registries = registry.insecure_registry.clone();
     cfg.ca_files = registry.ca_file.clone();
     cfg.offline = registry.offline;
+    let rt = &registry.runtime;
+    cfg.registry_config_path = rt.registry_config_path.clone();
+    if let Some(file) = &rt.containerd_config {
+        let generation = match cfg.kind {
+            RuntimeKind::Containerd17 => ContainerdGeneration::V1,
+            _ => ContainerdGeneration::V2,
+        };
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the containerd config {}", file.display()))?;
+        let c = ContainerdConfig::parse_str_as(&text, file, generation)?;
+        if let Some(t) = c.image_pull_progress_timeout {
+            cfg.image_pull_progress_timeout = t;
+        }
+        cfg.max_concurrent_downloads = c.effective_max_concurrent_downloads();
+        cfg.containerd = Some(Arc::new(c));
+    }
+    if let Some(file) = &rt.registries_conf {
+        cfg.registries_conf = Some(Arc::new(load_registries_conf(file)?));
+    }
+    // A flag wins over the containerd config.
     if let Some(t) = registry.image_pull_progress_timeout {
         cfg.image_pull_progress_timeout = t;
     }

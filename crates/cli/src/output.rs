@@ -17,9 +17,10 @@ pub enum Kind {
     Event,
     /// A container's (or image volume's) status (`pod run`).
     Container,
-    /// A hint (reserved).
-    #[allow(dead_code)]
+    /// A hint: something surprising the run met, why, and the fix.
     Hint,
+    /// A line the container runtime logged (`pull`, `pod run`, `creds check`).
+    RuntimeLog,
     /// One credential tried (`creds check`).
     Attempt,
     /// The verdict (`creds check`).
@@ -67,6 +68,7 @@ impl Kind {
             Kind::Event => "event",
             Kind::Container => "container",
             Kind::Hint => "hint",
+            Kind::RuntimeLog => "runtime_log",
             Kind::Attempt => "attempt",
             Kind::Result => "result",
             Kind::Image => "image",

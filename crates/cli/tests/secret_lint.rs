@@ -294,7 +294,8 @@ fn a_credential_helper_is_an_error() {
     assert_eq!(f["severity"], "error");
     let msg = f["message"].as_str().unwrap();
     assert!(
-        msg.contains("\"credsStore\": \"desktop\"") && msg.contains("cannot run credential helpers"),
+        msg.contains("\"credsStore\": \"desktop\"")
+            && msg.contains("cannot run credential helpers"),
         "{msg}"
     );
 }

@@ -36,6 +36,14 @@ impl RuntimeKind {
         }
     }
 
+    /// The program whose log lines the runtime writes (`containerd`, `crio`).
+    pub fn log_name(self) -> &'static str {
+        match self {
+            RuntimeKind::Containerd | RuntimeKind::Containerd17 => "containerd",
+            RuntimeKind::CriO => "crio",
+        }
+    }
+
     /// Whether this is a containerd (either version).
     pub fn is_containerd(self) -> bool {
         matches!(self, RuntimeKind::Containerd | RuntimeKind::Containerd17)

@@ -6,18 +6,17 @@ use std::time::Duration;
 
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::{Digest, Reference};
-use pullsim_registry::{
-    Client, ClientOptions, NoProgress, Progress, PullOutcome, Pulled, RegistryError,
-};
+use pullsim_registry::{Client, ClientOptions, NoProgress, Progress, PullOutcome, Pulled};
 use pullsim_store::{ImageRecord, Origin, Store, StoreError, StoreOptions};
 
-use crate::config::RuntimeConfig;
+use crate::config::{RuntimeConfig, RuntimeKind};
 use crate::content::StoreSink;
 use crate::cri::{
     AuthTrace, Image, ImageFsInfo, ImageSpec, PodSandboxConfig, PullImageResponse, ResolveAttempt,
-    Resolved,
 };
 use crate::error::{Code, RuntimeError};
+use crate::remote::Remote;
+use crate::routing::Routing;
 use crate::service::ImageService;
 
 /// What [`ContainerdImageService::prune_content`] deleted.
@@ -36,7 +35,7 @@ pub struct PruneOutcome {
 /// containerd's image service: lookups in the content store, pulls through the registry client.
 pub struct ContainerdImageService {
     store: Arc<Store>,
-    client: Client,
+    remote: Remote,
     offline: bool,
     progress: Arc<dyn Progress + Send + Sync>,
     needed_network: Mutex<BTreeSet<String>>,
@@ -81,12 +80,19 @@ impl ContainerdImageService {
         o.offline = cfg.offline;
         o.max_concurrent_layers = cfg.max_concurrent_downloads.max(1);
         o.image_pull_progress_timeout = cfg.image_pull_progress_timeout;
+        // containerd 2.x: one download limiter for the node; 1.7: one per pull.
+        o.shared_download_limit = cfg.kind == RuntimeKind::Containerd;
+        if let Some(conf) = &cfg.registries_conf {
+            o.insecure_registries
+                .extend(crate::crio::insecure_hosts(conf));
+        }
         let client = Client::new(o).map_err(|e| RuntimeError::Config {
             message: format!("creating the registry client: {e}"),
         })?;
+        let remote = Remote::new(client, Routing::new(cfg), cfg.image_pull_progress_timeout);
         Ok(ContainerdImageService {
             store,
-            client,
+            remote,
             offline: cfg.offline,
             progress: Arc::new(NoProgress),
             needed_network: Mutex::new(BTreeSet::new()),
@@ -102,6 +108,19 @@ impl ContainerdImageService {
     /// The content store (for `pullsim images`, which is the runtime's own CLI, as `ctr`).
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Hints drawn from the runtime's configuration on the pulls so far (`image`, hint), each
+    /// once (`containerd-config-path-ignored`, …).
+    pub fn hints(&self) -> Vec<(String, crate::cri::RuntimeHint)> {
+        self.remote.hints()
+    }
+
+    /// What the runtime logged so far, in its own log format (containerd's logrus text: the
+    /// transfer-service fallback at start, `failed to decode hosts.toml`, `cancel pulling image
+    /// … because of no progress in …`).
+    pub fn runtime_log(&self) -> Vec<String> {
+        self.remote.log()
     }
 
     /// Offline runs: the images whose pull or resolve needed the network.
@@ -272,31 +291,6 @@ fn to_images(records: Vec<ImageRecord>) -> Vec<Image> {
         .collect()
 }
 
-/// The gRPC code containerd's CRI plugin attaches (`errdefs.ToGRPC`).
-fn grpc_code(e: &RegistryError) -> Code {
-    match e {
-        RegistryError::NotFound { .. } | RegistryError::NoMatchingPlatform { .. } => Code::NotFound,
-        _ => Code::Unknown,
-    }
-}
-
-/// A registry failure as containerd's CRI `PullImage` returns it
-/// (`internal/cri/server/images/image_pull.go`): `failed to pull and unpack image "REF": ERR`.
-fn pull_error(
-    image: &str,
-    reference: &str,
-    e: RegistryError,
-    host: Option<String>,
-) -> RuntimeError {
-    RuntimeError::Pull {
-        code: grpc_code(&e),
-        image: image.to_string(),
-        desc: format!("failed to pull and unpack image {reference:?}: {e}"),
-        cause: Some(Box::new(e)),
-        host,
-    }
-}
-
 impl ImageService for ContainerdImageService {
     async fn pull_image(
         &self,
@@ -313,17 +307,19 @@ impl ImageService for ContainerdImageService {
             rec.written_as == image.image && rec.blobs.iter().all(|b| self.store.has_blob(b))
         });
         let sink = Arc::new(StoreSink::new(self.store.clone()));
-        let outcome = self
-            .client
-            .pull_unless_current(
+        let served = self
+            .remote
+            .pull(
+                &image.image,
                 &r,
                 auth,
                 sink,
                 self.progress.as_ref(),
                 current.as_ref().map(|rec| &rec.manifest_digest),
             )
-            .await
-            .map_err(|e| pull_error(&image.image, &cri_ref, e, Some(r.domain().to_string())))?;
+            .await?;
+        let served_by = served.host;
+        let outcome = served.outcome;
         let p = match (outcome, current) {
             (PullOutcome::Pulled(p), _) => p,
             (PullOutcome::Current(_), Some(rec)) => {
@@ -337,7 +333,7 @@ impl ImageService for ContainerdImageService {
                             .iter()
                             .position(|b| *b == rec.config_digest)
                             .unwrap_or(0),
-                    host: Some(r.domain().to_string()),
+                    host: Some(served_by),
                 });
             }
             (PullOutcome::Current(top), None) => {
@@ -361,7 +357,7 @@ impl ImageService for ContainerdImageService {
         };
         let rec = image_record(&r, &image.image, &p, pullsim_store::now_ms());
         let store = self.store.clone();
-        let host = r.domain().to_string();
+        let host = served_by;
         // The index write (and its fsyncs) off the async threads.
         tokio::task::spawn_blocking(move || record_pulled(&store, &r, &rec))
             .await
@@ -482,141 +478,15 @@ impl ImageService for ContainerdImageService {
             }
         };
         self.note_network(&image.image);
-        let cri_ref = r.with_default_tag().to_string();
-        let rep = self.client.resolve_traced(&r, auth).await;
-        let trace = AuthTrace {
-            scheme: rep.trace.scheme.clone(),
-            token_obtained: rep.trace.token_obtained,
-            status: rep.trace.status,
-        };
-        ResolveAttempt {
-            result: rep
-                .result
-                .map(|res| Resolved {
-                    digest: res.digest.to_string(),
-                    media_type: res.media_type,
-                    size: res.size,
-                })
-                .map_err(|e| pull_error(&image.image, &cri_ref, e, Some(r.domain().to_string()))),
-            trace,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use pullsim_registry::{NotFoundKind, Refuser};
-
-    #[test]
-    fn pull_error_wraps_like_containerd_cri() {
-        // internal/cri/server/images/image_pull.go: fmt.Errorf("failed to pull and unpack image
-        // %q: %w", ref, err), returned through errdefs.ToGRPC.
-        let e = RegistryError::NotFound {
-            reference: "docker.io/library/x:1".into(),
-            what: NotFoundKind::Manifest,
-            code: Some("MANIFEST_UNKNOWN".into()),
-            message: "failed to resolve reference \"docker.io/library/x:1\": docker.io/library/x:1: not found".into(),
-        };
-        let err = pull_error("x:1", "docker.io/library/x:1", e, None);
-        assert_eq!(
-            err.to_string(),
-            "rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/library/x:1\": failed to resolve reference \"docker.io/library/x:1\": docker.io/library/x:1: not found"
-        );
-        assert_eq!(err.outcome(), "not-found");
-        assert_eq!(err.status(), Some(404));
-        assert_eq!(err.registry_code(), Some("MANIFEST_UNKNOWN"));
+        self.remote.resolve(&image.image, &r, auth).await
     }
 
-    #[test]
-    fn grpc_codes_as_errdefs_to_grpc() {
-        // errdefs.ToGRPC: ErrNotFound -> codes.NotFound (containerd wraps a missing platform in
-        // ErrNotFound); errors without a class -> codes.Unknown. The kubelet's reason is
-        // ErrImagePull for all of them (pkg/kubelet/images/image_manager.go evalCRIPullErr:
-        // containerd's text never starts with "RegistryUnavailable"): that rule is the node's.
-        let table: Vec<(RegistryError, Code)> = vec![
-            (
-                RegistryError::Unauthorized {
-                    reference: "r".into(),
-                    by: Refuser::Registry,
-                    status: 401,
-                    code: None,
-                    message: "m".into(),
-                },
-                Code::Unknown,
-            ),
-            (
-                RegistryError::Denied {
-                    reference: "r".into(),
-                    status: 403,
-                    code: None,
-                    message: "m".into(),
-                },
-                Code::Unknown,
-            ),
-            (
-                RegistryError::NotFound {
-                    reference: "r".into(),
-                    what: NotFoundKind::Manifest,
-                    code: None,
-                    message: "m".into(),
-                },
-                Code::NotFound,
-            ),
-            (
-                RegistryError::NoMatchingPlatform {
-                    reference: "r".into(),
-                    index: Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap(),
-                    wanted: "linux/s390x".into(),
-                    available: vec!["linux/amd64".into()],
-                },
-                Code::NotFound,
-            ),
-            (
-                RegistryError::RateLimited {
-                    reference: "r".into(),
-                    retry_after: None,
-                    limit: None,
-                    remaining: None,
-                    message: "m".into(),
-                },
-                Code::Unknown,
-            ),
-            (
-                RegistryError::Unavailable {
-                    reference: "r".into(),
-                    status: None,
-                    message: "m".into(),
-                },
-                Code::Unknown,
-            ),
-            (
-                RegistryError::Tls {
-                    reference: "r".into(),
-                    message: "m".into(),
-                },
-                Code::Unknown,
-            ),
-            (
-                RegistryError::Offline {
-                    reference: "r".into(),
-                },
-                Code::Unknown,
-            ),
-        ];
-        for (e, code) in table {
-            let outcome = e.outcome();
-            let text = e.to_string();
-            let err = pull_error("img", "r", e, None);
-            assert_eq!(err.code(), code, "{err}");
-            assert_eq!(err.outcome(), outcome, "{err}");
-            assert_eq!(
-                err.to_string(),
-                format!(
-                    "rpc error: code = {code} desc = failed to pull and unpack image \"r\": {text}"
-                )
-            );
-            assert_eq!(err.cause_text(), text);
-        }
+    fn pull_route(
+        &self,
+        image: &ImageSpec,
+        auth: Option<&AuthConfig>,
+    ) -> Result<crate::cri::PullRoute, RuntimeError> {
+        let r = Self::parse(&image.image)?.with_default_tag();
+        self.remote.route(&r, auth)
     }
 }

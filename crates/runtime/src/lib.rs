@@ -27,13 +27,13 @@ pub mod error;
 pub mod fake;
 pub mod hosts_dir;
 pub mod registries_conf;
+mod remote;
 mod routing;
 mod service;
 
 pub use config::{RuntimeConfig, RuntimeKind};
 pub use containerd::{ContainerdImageService, PruneOutcome};
 pub use content::StoreSink;
-pub use routing::load_registries_conf;
 pub use cri::{
     AuthTrace, Image, ImageFsInfo, ImageSpec, OfferedCredential, PodSandboxConfig,
     PullImageResponse, PullRoute, ResolveAttempt, Resolved, RouteHost, RuntimeHint,
@@ -41,4 +41,5 @@ pub use cri::{
 pub use error::{Code, RuntimeError};
 pub use pullsim_credentials::AuthConfig;
 pub use pullsim_registry::{NoProgress, Platform, Progress as PullProgress};
+pub use routing::load_registries_conf;
 pub use service::ImageService;

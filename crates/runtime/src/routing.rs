@@ -64,13 +64,12 @@ fn capability(c: Capability) -> Capabilities {
 
 /// A hosts.toml entry as the registry client takes it.
 fn registry_host(e: &HostEntry) -> RegistryHost {
-    let tls = (!e.ca.is_empty() || !e.client.is_empty() || e.skip_verify.is_some()).then(|| {
-        HostTls {
+    let tls =
+        (!e.ca.is_empty() || !e.client.is_empty() || e.skip_verify.is_some()).then(|| HostTls {
             ca_files: e.ca.clone(),
             client_pairs: e.client.clone(),
             skip_verify: e.skip_verify.unwrap_or(false),
-        }
-    });
+        });
     RegistryHost {
         scheme: e.scheme.clone(),
         host: e.host.clone(),
@@ -105,28 +104,33 @@ fn server_address_host(s: &str) -> &str {
     s.split('/').next().unwrap_or(s)
 }
 
-/// CRI's credential rule for one host: the kubelet's auth unless it names another server,
-/// else the runtime's `registry.configs."<host>".auth` (only when the kubelet sent none).
+/// CRI's credential rule for one host (`GRPCCRIImageService.PullImage`'s closure, then
+/// `ParseAuth`): the kubelet's auth when it sent one, else the runtime's
+/// `registry.configs."<host>".auth`; an auth whose `ServerAddress` names another host is not
+/// offered.
 fn offered(
     kubelet: Option<&AuthConfig>,
     containerd: Option<&ContainerdConfig>,
     host: &str,
 ) -> (Option<AuthConfig>, OfferedCredential) {
-    match kubelet {
-        Some(a) => match a.server_address.as_deref().filter(|s| !s.is_empty()) {
-            Some(server) if server_address_host(server) != host => {
-                (None, OfferedCredential::Anonymous)
-            }
-            _ => (Some(a.clone()), OfferedCredential::Kubelet),
-        },
-        None => match containerd
-            .and_then(|c| c.registry_configs.get(host))
-            .and_then(|c| c.auth.clone())
-        {
-            Some(a) => (Some(a), OfferedCredential::RuntimeConfig),
-            None => (None, OfferedCredential::Anonymous),
-        },
+    let chosen = match containerd {
+        Some(c) => c.cri_auth(kubelet, host),
+        None => kubelet,
+    };
+    let Some(a) = chosen else {
+        return (None, OfferedCredential::Anonymous);
+    };
+    if let Some(server) = a.server_address.as_deref().filter(|s| !s.is_empty())
+        && server_address_host(server) != host
+    {
+        return (None, OfferedCredential::Anonymous);
     }
+    let from = if kubelet.is_some() {
+        OfferedCredential::Kubelet
+    } else {
+        OfferedCredential::RuntimeConfig
+    };
+    (Some(a.clone()), from)
 }
 
 impl Routing {
@@ -166,11 +170,8 @@ impl Routing {
         self.kind == RuntimeKind::CriO
     }
 
-    /// containerd's resolver rules in effect.
-    pub(crate) fn resolver(&self) -> Resolver {
-        self.resolver
-    }
-
+    /// How `config_path` is split: the transfer service takes it whole, the local pull path
+    /// (and 1.7) splits it (`ContainerdConfig::config_path_mode` for a config file).
     fn mode(&self) -> ConfigPathMode {
         match self.resolver {
             Resolver::Containerd2Transfer => ConfigPathMode::WholeString,
@@ -189,12 +190,11 @@ impl Routing {
         let mut route = PullRoute::default();
         let hosts: Vec<RegistryHost> = match &self.config_path {
             Some(path) => {
-                let found = load_hosts(path, self.mode(), registry).map_err(|e| {
-                    RuntimeError::Invalid {
+                let found =
+                    load_hosts(path, self.mode(), registry).map_err(|e| RuntimeError::Invalid {
                         code: Code::Unknown,
                         desc: format!("get registry hosts for {registry}: {e}"),
-                    }
-                })?;
+                    })?;
                 route.source = found
                     .dir
                     .as_ref()
@@ -236,9 +236,8 @@ impl Routing {
                 skipped,
             });
         }
-        let credentials: HostCredentials = Arc::new(move |host: &str| {
-            offered(kubelet.as_ref(), containerd.as_deref(), host).0
-        });
+        let credentials: HostCredentials =
+            Arc::new(move |host: &str| offered(kubelet.as_ref(), containerd.as_deref(), host).0);
         Ok(Planned {
             plan: HostPlan {
                 hosts,
@@ -344,14 +343,11 @@ pub fn load_registries_conf(file: &std::path::Path) -> Result<RegistriesConf, Ru
         .parent()
         .map(|p| p.join("registries.conf.d"))
         .unwrap_or_else(|| PathBuf::from("registries.conf.d"));
-    RegistriesConf::load(
-        file,
-        Some(&dir),
-        crate::registries_conf::MainFile::Explicit,
+    RegistriesConf::load(file, Some(&dir), crate::registries_conf::MainFile::Explicit).map_err(
+        |e| RuntimeError::Config {
+            message: e.to_string(),
+        },
     )
-    .map_err(|e| RuntimeError::Config {
-        message: e.to_string(),
-    })
 }
 
 #[cfg(test)]
@@ -366,7 +362,10 @@ mod tests {
             username: "u".into(),
             ..AuthConfig::default()
         };
-        assert_eq!(offered(Some(&a), None, "mirror:5000").1, OfferedCredential::Kubelet);
+        assert_eq!(
+            offered(Some(&a), None, "mirror:5000").1,
+            OfferedCredential::Kubelet
+        );
         let named = AuthConfig {
             server_address: Some("https://upstream:5000".into()),
             ..a.clone()
@@ -379,6 +378,9 @@ mod tests {
             offered(Some(&named), None, "upstream:5000").1,
             OfferedCredential::Kubelet
         );
-        assert_eq!(offered(None, None, "mirror:5000").1, OfferedCredential::Anonymous);
+        assert_eq!(
+            offered(None, None, "mirror:5000").1,
+            OfferedCredential::Anonymous
+        );
     }
 }

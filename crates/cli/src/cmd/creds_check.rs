@@ -81,6 +81,11 @@ pub fn run(args: CheckArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
     print(&report, args.output)?;
+    crate::cmd::runtime_notes::print(
+        &service,
+        args.output,
+        args.registry.runtime.runtime.kind().log_name(),
+    )?;
     Ok(crate::exit::answer(report.pullable))
 }
 

@@ -13,5 +13,6 @@ pub mod pod_render;
 pub mod policy;
 pub mod pull;
 pub mod reference;
+pub mod runtime_notes;
 pub mod secret;
 pub mod secret_create;

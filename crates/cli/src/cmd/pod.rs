@@ -121,5 +121,10 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         Format::Text => print_text(&report, offline.as_deref())?,
         Format::Json => print_json(&report, offline.as_deref())?,
     }
+    crate::cmd::runtime_notes::print(
+        &service,
+        a.output,
+        a.registry.runtime.runtime.kind().log_name(),
+    )?;
     Ok(crate::exit::answer(report.all_ready()))
 }

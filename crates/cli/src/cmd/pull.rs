@@ -32,9 +32,10 @@ pub struct PullArgs {
     /// Platform to pull from a multi-platform index (default: this host's).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<Platform>,
-    /// Blobs downloaded at the same time (containerd's max_concurrent_downloads).
-    #[arg(long, value_name = "N", default_value_t = pullsim_registry::DEFAULT_MAX_CONCURRENT_LAYERS)]
-    pub max_concurrent_downloads: usize,
+    /// Blobs downloaded at the same time (containerd's max_concurrent_downloads) [default: 3,
+    /// or the containerd config's].
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_downloads: Option<usize>,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]
@@ -96,14 +97,16 @@ impl PullProgress for Bars {
 pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     // Bad input (configuration, secrets) is trouble before any event.
     let kubelet = args.kubelet.node_config()?;
-    if args.max_concurrent_downloads == 0 {
+    if args.max_concurrent_downloads == Some(0) {
         anyhow::bail!("--max-concurrent-downloads must be at least 1");
     }
     let pod = args.creds.single_pod(&args.image, args.policy)?;
     let root = root_dir(root);
     let cfg = runtime_config(&root, &args.registry, |c| {
         c.platform = args.platform.clone();
-        c.max_concurrent_downloads = args.max_concurrent_downloads;
+        if let Some(n) = args.max_concurrent_downloads {
+            c.max_concurrent_downloads = n;
+        }
     })?;
     let mut service = ContainerdImageService::new(cfg)?;
     if args.output == Format::Text && std::io::stderr().is_terminal() {
@@ -148,5 +151,10 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    crate::cmd::runtime_notes::print(
+        &service,
+        args.output,
+        args.registry.runtime.runtime.kind().log_name(),
+    )?;
     Ok(crate::exit::answer(report.all_ready()))
 }

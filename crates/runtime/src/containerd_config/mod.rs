@@ -180,7 +180,16 @@ impl ContainerdConfig {
         kubelet_auth: Option<&AuthConfig>,
         host: &str,
     ) -> Result<(String, Secret), ParseAuthError> {
-        let auth = kubelet_auth.or_else(|| self.registry_configs.get(host)?.auth.as_ref());
-        parse_auth(auth, host)
+        parse_auth(self.cri_auth(kubelet_auth, host), host)
+    }
+
+    /// The `AuthConfig` CRI hands to `ParseAuth` for `host`: the kubelet's when it sent one,
+    /// else `registry.configs."<host>".auth`.
+    pub fn cri_auth<'a>(
+        &'a self,
+        kubelet_auth: Option<&'a AuthConfig>,
+        host: &str,
+    ) -> Option<&'a AuthConfig> {
+        kubelet_auth.or_else(|| self.registry_configs.get(host)?.auth.as_ref())
     }
 }
