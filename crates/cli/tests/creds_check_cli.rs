@@ -88,7 +88,10 @@ fn htpasswd_table() {
         assert_eq!(code, 1);
         assert_eq!(outcomes(&v), ["unauthorized"]);
         assert_eq!(v["attempts"][0]["status"], 401);
-        assert_eq!(v["attempts"][0]["registry_error"], "UNAUTHORIZED");
+        // containerd resolves with HEAD only (a body is fetched with GET only for a 403,
+        // core/remotes/docker/resolver.go@v2.3.4 withGETErrorBody): a HEAD 401 has no body,
+        // so no registry error code.
+        assert_eq!(v["attempts"][0]["registry_error"], Value::Null);
         assert_eq!(v["reason"], "ErrImagePull");
         assert!(!all.contains(MARK), "credential leaked: {all}");
     }
@@ -153,7 +156,8 @@ fn anonymous_not_found_and_down() {
     let (code, v, _) = check(&format!("{}/pub/chk:missing", reg.host), &[], &[]);
     assert_eq!(code, 1);
     assert_eq!(outcomes(&v), ["not-found"]);
-    assert_eq!(v["attempts"][0]["registry_error"], "MANIFEST_UNKNOWN");
+    // HEAD only, as containerd's resolver: a 404 without a body, no registry error code.
+    assert_eq!(v["attempts"][0]["registry_error"], Value::Null);
     let (code, v, _) = check(&format!("{}/pub/no-such-repo:v1", reg.host), &[], &[]);
     assert_eq!(code, 1);
     assert_eq!(outcomes(&v), ["not-found"]);
@@ -168,11 +172,22 @@ fn tls_with_and_without_ca() {
     let reg = shared(Mode::Tls);
     push(reg, "sec/chk:v1", 24);
     let image = format!("{}/sec/chk:v1", reg.host);
+    // containerd skips certificate verification for a loopback registry it was given no TLS
+    // settings for (core/remotes/docker/config/hosts.go@v2.3.4 ConfigureHosts: "Skipping TLS
+    // verification for localhost"): pullable without the CA.
     let (code, v, _) = check(&image, &[], &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 0, "{v}");
+    // CRI-O (containers/image) makes no such exception: the unknown authority fails, the CA
+    // file fixes it.
+    let (code, v, _) = check(&image, &[], &["--runtime", "cri-o"]);
+    assert_eq!(code, 1, "{v}");
     assert_eq!(outcomes(&v), ["tls-error"]);
     let ca = reg.ca_file.clone().unwrap();
-    let (code, v, _) = check(&image, &[], &["--ca-file", ca.to_str().unwrap()]);
+    let (code, v, _) = check(
+        &image,
+        &[],
+        &["--runtime", "cri-o", "--ca-file", ca.to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{v}");
 }
 
