@@ -11,10 +11,8 @@ use std::sync::OnceLock;
 
 use pullsim_runtime::hosts_dir::{Capability, ConfigPathMode, load_hosts};
 use pullsim_testsupport::containerd::{
-    ContainerdHandle, LayoutCase, MirrorState, OracleTrace, Outcome, Side, layout_cases,
+    ContainerdHandle, LayoutCase, OracleTrace, Outcome, Side, layout_cases,
 };
-use pullsim_testsupport::image::ImageSpec;
-use pullsim_testsupport::{Mode, RegistryConfig, RegistryHandle};
 
 fn containerd() -> &'static ContainerdHandle {
     static C: OnceLock<ContainerdHandle> = OnceLock::new();
@@ -23,66 +21,15 @@ fn containerd() -> &'static ContainerdHandle {
     })
 }
 
-struct Setup {
-    upstream: RegistryHandle,
-    mirror: Option<RegistryHandle>,
-    mirror_host: String,
-    upstream_digest: String,
-    upstream_config: String,
-    mirror_digest: Option<String>,
-}
+use pullsim_testsupport::layout_setup::{LAYOUT_REPO as REPO, LayoutSetup};
 
-const REPO: &str = "team/app:v1";
-
-fn setup(case: &LayoutCase, seed: u64) -> Setup {
-    let upstream = RegistryHandle::start(Mode::Anonymous, RegistryConfig::default()).unwrap();
-    let up = upstream
-        .push_generated(&ImageSpec::simple("v1", 2, 2048, seed), REPO)
-        .unwrap();
-    let mode = match case.mirror {
-        MirrorState::Htpasswd => Mode::Htpasswd,
-        _ => Mode::Anonymous,
-    };
-    let mirror = RegistryHandle::start(mode, RegistryConfig::default()).unwrap();
-    let mirror_host = mirror.host.clone();
-    let mirror_image = ImageSpec::simple("v1", 2, 2048, seed + 1000);
-    let (mirror, mirror_digest) = match case.mirror {
-        MirrorState::Serves | MirrorState::Htpasswd => {
-            let m = mirror.push_generated(&mirror_image, REPO).unwrap();
-            (Some(mirror), Some(m.top_digest().to_string()))
-        }
-        MirrorState::MissingRepo => {
-            mirror
-                .push_generated(&mirror_image, "elsewhere/app:v1")
-                .unwrap();
-            (Some(mirror), None)
-        }
-        MirrorState::Down => {
-            mirror.stop();
-            (None, None)
-        }
-    };
-    Setup {
-        upstream_digest: up.top_digest().to_string(),
-        upstream_config: up.manifests[0].config_digest.clone(),
-        upstream,
-        mirror,
-        mirror_host,
-        mirror_digest,
-    }
-}
-
-fn side_of(host: &str, s: &Setup) -> Side {
-    if host == s.mirror_host {
-        Side::Mirror
-    } else {
-        assert_eq!(host, s.upstream.host, "a host that is neither registry");
-        Side::Upstream
-    }
+fn side_of(host: &str, s: &LayoutSetup) -> Side {
+    s.side_of(host)
+        .unwrap_or_else(|| panic!("{host}: a host that is neither registry"))
 }
 
 fn run_case(case: &LayoutCase, seed: u64) {
-    let s = setup(case, seed);
+    let s = LayoutSetup::start(case, seed).unwrap();
     let root = tempfile::tempdir().unwrap();
     case.write(root.path(), &s.upstream.host, &s.mirror_host)
         .unwrap();

@@ -14,6 +14,7 @@ pub mod containerd;
 mod content;
 mod error;
 pub mod image;
+pub mod layout_setup;
 mod process;
 mod push;
 mod registry;
