@@ -639,3 +639,82 @@ async fn transient_transport_errors_retried_on_the_last_host_in_2x() {
     assert_eq!(n.load(Ordering::SeqCst), 1);
     assert_eq!(report.served_by, Some(format!("http://{}/v2", up.host)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_limit_per_pull_or_shared_by_the_client() {
+    // containerd 1.7: `max_concurrent_downloads` is a semaphore per pull (v1.7.34 pull.go);
+    // 2.x: one limiter for every pull of the node (internal/cri/server/images/service.go@v2.3.4
+    // downloadLimiter). Two pulls of different images, each blob answered after 400 ms, one
+    // download at a time: per pull they overlap, shared they queue.
+    let pause = std::time::Duration::from_millis(400);
+    let (a, b) = (TinyImage::new("a"), TinyImage::new("b"));
+    let s = serve(move |req: &Req| {
+        let img = if req.path.contains("/team/a/") {
+            &a
+        } else {
+            &b
+        };
+        let repo = if req.path.contains("/team/a/") {
+            "team/a"
+        } else {
+            "team/b"
+        };
+        match img.answer(repo, "v1", req) {
+            Script::Answer {
+                status,
+                headers,
+                body: Body::Full(bytes),
+            } if req.path.contains("/blobs/") => Script::Answer {
+                status,
+                headers,
+                body: Body::Delayed(pause, bytes),
+            },
+            other => other,
+        }
+    })
+    .await;
+    let mut took = Vec::new();
+    for shared in [false, true] {
+        let mut o = ClientOptions::default();
+        o.max_concurrent_layers = 1;
+        o.shared_download_limit = shared;
+        let c = Client::new(o).unwrap();
+        let p = plan(
+            vec![host(&s.host, Capabilities::ALL)],
+            Resolver::Containerd2Local,
+        );
+        let ra = Reference::parse_normalized(&format!("{}/team/a:v1", s.host)).unwrap();
+        let rb = Reference::parse_normalized(&format!("{}/team/b:v1", s.host)).unwrap();
+        let t = std::time::Instant::now();
+        let (x, y) = tokio::join!(pull(&c, &ra, &p), pull(&c, &rb, &p));
+        took.push(t.elapsed());
+        assert!(
+            x.result.is_ok() && y.result.is_ok(),
+            "{:?} {:?}",
+            x.result,
+            y.result
+        );
+    }
+    // 2 blobs a pull: per pull ~2 pauses, shared ~4.
+    assert!(took[0] < pause * 7 / 2, "per pull: {:?}", took[0]);
+    assert!(took[1] >= pause * 4, "shared: {:?}", took[1]);
+}
+
+#[tokio::test]
+async fn a_missing_client_certificate_is_named() {
+    // config/hosts.go@v2.3.4 updateTLSConfigFromHost: a client pair that cannot be loaded is
+    // an error of the host's configuration.
+    let mut h = host("127.0.0.1:1", Capabilities::ALL);
+    h.scheme = "https".into();
+    h.tls = Some(pullsim_registry::HostTls {
+        client_pairs: vec![("/nonexistent/client.pem".into(), None)],
+        ..Default::default()
+    });
+    let r = reference("127.0.0.1:1", ":v1");
+    let e = client()
+        .resolve_on(&r, &plan(vec![h], Resolver::Containerd2Local))
+        .await
+        .result
+        .unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/client.pem"), "{e}");
+}
