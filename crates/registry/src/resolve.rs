@@ -158,7 +158,7 @@ pub(crate) async fn resolve_at(
             &Method::HEAD,
             &url,
             &session.reference,
-            Stage::Resolve,
+            (Stage::Resolve, session.resolver),
         )));
     }
     let headers = resp.headers();
@@ -243,7 +243,7 @@ pub(crate) async fn get_manifest(
             &Method::GET,
             &url,
             &session.reference,
-            stage,
+            (stage, session.resolver),
         )
         .await);
     }

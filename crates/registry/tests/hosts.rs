@@ -718,3 +718,51 @@ async fn a_missing_client_certificate_is_named() {
         .unwrap_err();
     assert!(e.to_string().contains("/nonexistent/client.pem"), "{e}");
 }
+
+#[tokio::test]
+async fn fetch_error_wording_per_resolver() {
+    // 2.x: unexpectedResponseErr (core/remotes/docker/errcode.go@v2.3.4) joins the registry's
+    // errors with a newline; 1.7: `unexpected status code URL: STATUS - Server message: ...`
+    // (v1.7.34:remotes/docker/fetcher.go open; kata-containers#10109).
+    let img = TinyImage::new("x");
+    let a = img.clone();
+    let layer = img.layer_digest.clone();
+    let s = serve(move |req: &Req| {
+        if req.path.contains(&layer) {
+            return answer(
+                "429 Too Many Requests",
+                &[("Content-Type", "application/json")],
+                Body::Full(
+                    br#"{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}"#
+                        .to_vec(),
+                ),
+            );
+        }
+        a.answer(REPO, "v1", req)
+    })
+    .await;
+    let url = format!("http://{}/v2/{REPO}/blobs/{}", s.host, img.layer_digest);
+    for (resolver, want) in [
+        (
+            Resolver::Containerd2Local,
+            format!(
+                "failed to copy: httpReadSeeker: failed open: unexpected status from GET request to {url}: 429 Too Many Requests\ntoomanyrequests: You have reached your pull rate limit."
+            ),
+        ),
+        (
+            Resolver::Containerd17,
+            format!(
+                "failed to copy: httpReadSeeker: failed open: unexpected status code {url}: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit."
+            ),
+        ),
+    ] {
+        let p = plan(vec![host(&s.host, Capabilities::ALL)], resolver);
+        let e = pull(&client(), &reference(&s.host, ":v1"), &p)
+            .await
+            .result
+            .unwrap_err();
+        assert_eq!(e.to_string(), want, "{resolver:?}");
+        assert_eq!(e.outcome(), "rate-limited");
+        assert_eq!(e.stage(), Some(Stage::Fetch));
+    }
+}
