@@ -192,7 +192,7 @@ impl Transport {
         self.offline
     }
 
-    fn is_insecure(&self, host: &str) -> bool {
+    pub(crate) fn is_insecure(&self, host: &str) -> bool {
         self.insecure_hosts
             .iter()
             .any(|e| insecure_matches(e, host))
@@ -207,16 +207,20 @@ impl Transport {
         candidates: &[&'static str],
         profile: &Profile,
     ) -> Vec<&'static str> {
-        if let Ok(m) = self.schemes.lock()
-            && let Some(s) = m.get(host)
-        {
-            return vec![s];
-        }
-        if profile.tls.is_none() && self.is_insecure(host) {
+        let candidates = if profile.tls.is_none() && self.is_insecure(host) {
             vec!["https", "http"]
         } else {
             candidates.to_vec()
+        };
+        // A scheme learned by an earlier fallback, when this host entry allows it (another
+        // entry for the same host may name one scheme only).
+        if let Ok(m) = self.schemes.lock()
+            && let Some(s) = m.get(host)
+            && candidates.contains(s)
+        {
+            return vec![s];
         }
+        candidates
     }
 
     /// Send the first request to a registry host (`path` relative to its root), trying the

@@ -766,3 +766,30 @@ async fn fetch_error_wording_per_resolver() {
         assert_eq!(e.stage(), Some(Stage::Fetch));
     }
 }
+
+#[tokio::test]
+async fn a_learned_http_fallback_is_not_used_by_an_https_only_entry() {
+    // resolver.go@v2.3.4 httpFallback: only a host configured with the fallback goes to plain
+    // HTTP; an `https://` entry for the same host keeps to HTTPS.
+    let img = TinyImage::new("x");
+    let a = img.clone();
+    let s = serve(move |req| a.answer(REPO, "v1", req)).await;
+    let r = reference(&s.host, ":v1");
+    let c = client();
+    let fallback = HostPlan::default_for(&r, None, Resolver::Containerd2Local);
+    assert!(fallback.hosts[0].http_fallback);
+    assert!(c.resolve_on(&r, &fallback).await.result.is_ok());
+    let mut https = fallback.hosts[0].clone();
+    https.http_fallback = false;
+    let e = c
+        .resolve_on(&r, &plan(vec![https], Resolver::Containerd2Local))
+        .await
+        .result
+        .unwrap_err();
+    assert_eq!(e.outcome(), "tls-error", "{e}");
+    assert!(
+        e.to_string()
+            .contains("http: server gave HTTP response to HTTPS client"),
+        "{e}"
+    );
+}

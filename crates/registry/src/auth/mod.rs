@@ -86,7 +86,14 @@ impl<'a> Session<'a> {
         let host = rhost.host.clone();
         let cached = inner.hosts.lock().ok().and_then(|m| m.get(&host).cloned());
         let (base, challenge) = match cached {
-            Some((base, challenge)) => (Some(base), challenge),
+            // The base URL learned by another entry for this host only when its scheme is
+            // one this entry may use (the scheme is detected again otherwise).
+            Some((base, challenge)) => {
+                let usable = base.scheme() == rhost.scheme
+                    || rhost.http_fallback
+                    || inner.transport.is_insecure(&host);
+                (usable.then_some(base), challenge)
+            }
             None => (None, None),
         };
         let trace = AuthTrace {
