@@ -159,13 +159,16 @@ impl Client {
         r: &Reference,
         cred: Option<&AuthConfig>,
     ) -> Result<Resolved, RegistryError> {
-        self.resolve_traced(r, cred).await.result
+        self.resolve_on(r, &Self::one_host(r, cred)).await.result
     }
 
     /// [`Client::resolve`], also reporting the auth scheme met, whether a token was obtained
     /// and the last HTTP status (for `pullsim creds check`).
+    /// When the registry refuses or lacks the reference, its error code is learned by one more
+    /// `GET` (a `HEAD` answer has no body): a diagnostic containerd does not make, so only
+    /// this method does it.
     pub async fn resolve_traced(&self, r: &Reference, cred: Option<&AuthConfig>) -> ResolveReport {
-        let report = self.resolve_on(r, &Self::one_host(r, cred)).await;
+        let report = self.resolve_hosts(r, &Self::one_host(r, cred), true).await;
         ResolveReport {
             result: report.result,
             trace: report.trace,
@@ -176,6 +179,17 @@ impl Client {
     /// capabilities in order, the next one after a failure, the error of `plan.resolver`'s
     /// rules when none resolves. Reports which host served and what each did.
     pub async fn resolve_on(&self, r: &Reference, plan: &HostPlan) -> HostsResolveReport {
+        self.resolve_hosts(r, plan, false).await
+    }
+
+    /// [`Client::resolve_on`]; with `diagnose`, a refusal's or absence's registry code is
+    /// learned by a `GET` at the host asked last.
+    async fn resolve_hosts(
+        &self,
+        r: &Reference,
+        plan: &HostPlan,
+        diagnose: bool,
+    ) -> HostsResolveReport {
         let r = r.with_default_tag();
         let route = match route::Route::open(&self.inner, &r, plan) {
             Ok(route) => route,
@@ -188,7 +202,10 @@ impl Client {
                 };
             }
         };
-        let (result, asked) = route.resolve(&r).await;
+        let (mut result, asked) = route.resolve(&r).await;
+        if diagnose && let Err(e) = result {
+            result = Err(route.with_diagnosed_code(&r, asked, e).await);
+        }
         let served_by = result.as_ref().ok().map(|(_, i)| plan.hosts[*i].url());
         HostsResolveReport {
             result: result.map(|(resolved, _)| resolved),

@@ -14,7 +14,7 @@ use crate::error::{NotFoundKind, RegistryError};
 use crate::fetch::{BlobOutcome, BlobSpec, fetch_blob};
 use crate::hosts::{Capabilities, HostAttempt, HostPlan, Resolver, Stage};
 use crate::progress::Progress;
-use crate::resolve::{HostFailure, Resolved, get_manifest, resolve_at};
+use crate::resolve::{HostFailure, Resolved, error_code_by_get, get_manifest, resolve_at};
 use crate::shared::Inner;
 use crate::sink::BlobSink;
 
@@ -168,6 +168,24 @@ impl<'a> Route<'a> {
             None => self.not_found(&self.reference),
         };
         (Err(err), last_asked)
+    }
+
+    /// `e` with the registry's error code learned by a diagnostic `GET` at host `i` when a
+    /// `HEAD` 401 or 404 left it unknown (for `pullsim creds check`; not containerd's).
+    pub(crate) async fn with_diagnosed_code(
+        &self,
+        r: &Reference,
+        i: usize,
+        e: RegistryError,
+    ) -> RegistryError {
+        let unknown = e.registry_code().is_none() && matches!(e.status(), Some(401 | 404));
+        let Some(session) = self.sessions.get(i).filter(|_| unknown) else {
+            return e;
+        };
+        match error_code_by_get(session, r).await {
+            Some(code) => e.with_code(code),
+            None => e,
+        }
     }
 
     /// Reword a resolve-stage error for the transfer service (`failed to resolve image: `).

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::Reference;
 use pullsim_registry::{
-    Capabilities, Client, ClientOptions, HostPlan, NoProgress, PullOutcome, RegistryHost, Resolver,
-    Stage,
+    Capabilities, Client, ClientOptions, HostPlan, NoProgress, NotFoundKind, PullOutcome,
+    RegistryError, RegistryHost, Resolver, Stage,
 };
 
 mod common;
@@ -792,4 +792,31 @@ async fn a_learned_http_fallback_is_not_used_by_an_https_only_entry() {
             .contains("http: server gave HTTP response to HTTPS client"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn only_the_traced_resolve_asks_for_the_error_code() {
+    // containerd never reads a HEAD 404's body (resolver.go@v2.3.4 Resolve); `pullsim creds
+    // check` (resolve_traced) asks again with GET to name the registry's code.
+    let s = serve(|_| not_found("NAME_UNKNOWN")).await;
+    let r = reference(&s.host, ":v1");
+    let c = client();
+    let e = c.resolve(&r, None).await.unwrap_err();
+    assert_eq!(e.registry_code(), None);
+    assert_eq!(s.requests(), [format!("HEAD /v2/{REPO}/manifests/v1")]);
+    let e = c.resolve_traced(&r, None).await.result.unwrap_err();
+    assert_eq!(e.registry_code(), Some("NAME_UNKNOWN"));
+    assert!(matches!(
+        e,
+        RegistryError::NotFound {
+            what: NotFoundKind::Repository,
+            ..
+        }
+    ));
+    assert_eq!(
+        e.to_string(),
+        format!("failed to resolve reference \"{r}\": {r}: not found")
+    );
+    assert_eq!(s.requests().len(), 3);
+    assert_eq!(s.requests()[2], format!("GET /v2/{REPO}/manifests/v1"));
 }
