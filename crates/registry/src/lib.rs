@@ -17,9 +17,13 @@
 //!   ([`ClientOptions::image_pull_progress_timeout`], containerd's knob) and every body a cap
 //!   (manifests 4 MiB, error answers [`MAX_ERROR_BODY_SIZE`], token answers
 //!   [`MAX_TOKEN_RESPONSE_SIZE`], blobs their descriptor's size).
-//! - Transport: HTTPS by default, plain HTTP for loopback and `insecure_registries` hosts,
-//!   extra CA files, redirects followed without forwarding `Authorization` to another host,
-//!   and an offline mode that never connects.
+//! - Hosts: a resolve or pull goes through a [`HostPlan`] (mirrors, then the upstream) as
+//!   containerd's resolver and fetcher: capabilities, fallback to the next host, retries and
+//!   the error returned per [`Resolver`] (containerd 1.7, 2.x local pull, 2.x transfer).
+//! - Transport: each host's scheme (HTTPS first with the HTTP fallback for loopback hosts, as
+//!   containerd), `insecure_registries`, extra CA files, per-host TLS, redirects followed
+//!   without forwarding `Authorization` to another host, and an offline mode that never
+//!   connects.
 //! - Errors: [`RegistryError`], typed protocol errors worded as containerd's `remotes/docker`
 //!   resolver and fetcher; no CRI or kubelet wording (the runtime wraps them).
 //!   Credentials, tokens and `Authorization` values never appear in errors or logs.

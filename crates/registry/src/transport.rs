@@ -1,10 +1,10 @@
-//! HTTP transport with a node's rules: HTTPS by default; plain HTTP allowed for loopback
-//! registries (127.0.0.0/8, ::1, localhost — containerd's `core/remotes/docker/config/hosts.go`
-//! allows both for them; pullsim tries HTTP first and moves to HTTPS when the peer speaks TLS)
-//! and for hosts named in `insecure_registries` (whose certificates are also not verified, as
-//! docker's `insecure-registries`); extra CA
-//! files join the root store; redirects are followed by hand and the `Authorization` header is
-//! never sent to another host; an offline client never opens a connection.
+//! HTTP transport with a node's rules: each host's scheme (HTTPS first with containerd's HTTP
+//! fallback where the host asks for it, as containerd's default for loopback registries:
+//! `core/remotes/docker/config/hosts.go@v2.3.4`); hosts named in `insecure_registries` HTTPS
+//! then HTTP, certificates not verified (docker's `insecure-registries`); extra CA files join
+//! the root store; a host's own TLS settings and dial timeout get their own client; redirects
+//! are followed by hand and the `Authorization` header is never sent to another host; an
+//! offline client never opens a connection.
 
 use std::collections::HashMap;
 use std::error::Error as _;
