@@ -168,9 +168,12 @@ fn tls_with_and_without_ca() {
     let reg = shared(Mode::Tls);
     push(reg, "sec/chk:v1", 24);
     let image = format!("{}/sec/chk:v1", reg.host);
+    // containerd's default host for a loopback registry skips certificate verification
+    // (core/remotes/docker/config/hosts.go@v2.3.4 ConfigureHosts): pullable without the CA.
+    // The refusal without the CA is pinned in crates/registry/tests/hosts_real.rs.
     let (code, v, _) = check(&image, &[], &[]);
-    assert_eq!(code, 1);
-    assert_eq!(outcomes(&v), ["tls-error"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(outcomes(&v), ["ok"]);
     let ca = reg.ca_file.clone().unwrap();
     let (code, v, _) = check(&image, &[], &["--ca-file", ca.to_str().unwrap()]);
     assert_eq!(code, 0, "{v}");

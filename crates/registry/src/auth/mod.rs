@@ -431,7 +431,7 @@ impl<'a> Session<'a> {
         e: crate::transport::SendError,
         more: bool,
     ) -> Result<(), RegistryError> {
-        let retry = matches!(&e, crate::transport::SendError::Transient(_))
+        let retry = matches!(&e, crate::transport::SendError::Transient { .. })
             && more
             && self.last_host
             && self.resolver.is_v2();
