@@ -5,6 +5,8 @@
 //! registry's mirrors and upstream. Only for what a real registry will not do.
 #![allow(dead_code)]
 
+pub mod plans;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
