@@ -353,3 +353,45 @@ async fn token_post_400_falls_back_to_get_and_host_headers_reach_the_token_endpo
     );
     assert!(heads[2].contains("authorization: basic "), "{}", heads[2]);
 }
+
+#[tokio::test]
+async fn head_403_borrows_the_get_body_in_2x() {
+    // resolver.go@v2.3.4 Resolve + withGETErrorBody (pusher.go@v2.3.4, 2.3.3+): a HEAD 403 is
+    // asked again with GET; a 403 body's errors are joined to the HEAD's error. 1.7 asks
+    // nothing more.
+    let s = serve(|req: &Req| {
+        if req.method == "HEAD" {
+            return answer("403 Forbidden", &[], Body::Full(Vec::new()));
+        }
+        answer(
+            "403 Forbidden",
+            &[("Content-Type", "application/json")],
+            Body::Full(
+                br#"{"errors":[{"code":"DENIED","message":"key vault access denied"}]}"#.to_vec(),
+            ),
+        )
+    })
+    .await;
+    let r = reference(&s.host, ":v1");
+    let url = format!("http://{}/v2/{REPO}/manifests/v1", s.host);
+    for (resolver, requests, tail) in [
+        (
+            Resolver::Containerd2Local,
+            2,
+            "\ndenied: key vault access denied",
+        ),
+        (Resolver::Containerd17, 1, ""),
+    ] {
+        let before = s.requests().len();
+        let p = plan(vec![host(&s.host, Capabilities::ALL)], resolver);
+        let e = client().resolve_on(&r, &p).await.result.unwrap_err();
+        assert_eq!(s.requests().len() - before, requests, "{resolver:?}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "failed to resolve reference \"{r}\": unexpected status from HEAD request to {url}: 403 Forbidden{tail}"
+            )
+        );
+        assert_eq!(e.outcome(), "denied");
+    }
+}
