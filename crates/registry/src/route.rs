@@ -125,6 +125,26 @@ impl<'a> Route<'a> {
         if hosts.is_empty() {
             return (Err(self.not_found("no resolve hosts")), 0);
         }
+        // containerd passes `i == len(hosts)-1` over the capable hosts while resolving.
+        for (k, &i) in hosts.iter().enumerate() {
+            self.sessions[i].set_last_host(k + 1 == hosts.len());
+        }
+        let outcome = self.resolve_among(r, &hosts, kinds).await;
+        // Fetching asks every host: the last of the plan is the last.
+        let n = self.sessions.len();
+        for (i, s) in self.sessions.iter().enumerate() {
+            s.set_last_host(i + 1 == n);
+        }
+        outcome
+    }
+
+    /// [`Route::resolve`] over the capable `hosts` (indices), for each of `kinds` in turn.
+    async fn resolve_among(
+        &self,
+        r: &Reference,
+        hosts: &[usize],
+        kinds: &[&str],
+    ) -> (Result<(Resolved, usize), RegistryError>, usize) {
         let mut first: Option<(u8, RegistryError)> = None;
         let mut last_asked = hosts[0];
         for kind in kinds {
@@ -133,7 +153,7 @@ impl<'a> Route<'a> {
             if self.resolver.is_v2() && first.as_ref().is_some_and(|(p, _)| *p > 2) {
                 break;
             }
-            for &i in &hosts {
+            for &i in hosts {
                 last_asked = i;
                 match resolve_at(&self.sessions[i], r, kind).await {
                     Ok(resolved) => {

@@ -395,3 +395,27 @@ async fn head_403_borrows_the_get_body_in_2x() {
         assert_eq!(e.outcome(), "denied");
     }
 }
+
+#[tokio::test]
+async fn last_host_is_the_last_capable_one_while_resolving() {
+    // resolver.go@v2.3.4 Resolve: `doWithRetries(ctx, i == len(hosts)-1)` over the hosts
+    // filtered by capability: a mirror followed only by a pull-only host is the last to
+    // resolve a tag, so its 503 is retried.
+    let img = TinyImage::new("x");
+    let (mirror, n) = scripted(vec!["503 Service Unavailable"], img.clone()).await;
+    let a = img.clone();
+    let pull_only = serve(move |req| a.answer(REPO, "v1", req)).await;
+    let p = plan(
+        vec![
+            host(&mirror.host, Capabilities::ALL),
+            host(&pull_only.host, Capabilities::PULL),
+        ],
+        Resolver::Containerd2Local,
+    );
+    let report = client()
+        .resolve_on(&reference(&mirror.host, ":v1"), &p)
+        .await;
+    assert!(report.result.is_ok(), "{:?}", report.result);
+    assert_eq!(n.load(Ordering::SeqCst), 2);
+    assert!(pull_only.requests().is_empty());
+}

@@ -49,7 +49,9 @@ pub(crate) struct Session<'a> {
     /// Whose retry rules.
     pub(crate) resolver: Resolver,
     /// The last host of the plan: 5xx are retried there (containerd 2.x).
-    pub(crate) last_host: bool,
+    /// The last host asked (containerd's `lastHost`: of the capable hosts while resolving, of
+    /// all hosts while fetching): 5xx and transient errors are retried there (2.x).
+    pub(crate) last_host: std::sync::atomic::AtomicBool,
     /// `scheme://host/` once the scheme is known.
     base: std::sync::Mutex<Option<url::Url>>,
     pub(crate) repository: String,
@@ -123,7 +125,7 @@ impl<'a> Session<'a> {
                 dial_timeout: rhost.dial_timeout,
             },
             resolver,
-            last_host,
+            last_host: std::sync::atomic::AtomicBool::new(last_host),
             base: std::sync::Mutex::new(base),
             repository: repository.to_string(),
             cred,
@@ -157,6 +159,17 @@ impl<'a> Session<'a> {
         } else {
             &["https"]
         }
+    }
+
+    /// Whether this host is the last one asked now.
+    pub(crate) fn is_last_host(&self) -> bool {
+        self.last_host.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Set whether this host is the last one asked (resolution asks only the capable hosts).
+    pub(crate) fn set_last_host(&self, last: bool) {
+        self.last_host
+            .store(last, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// What the transport needs to know of this session for a request.
@@ -376,7 +389,7 @@ impl<'a> Session<'a> {
                 | StatusCode::GATEWAY_TIMEOUT
                     if more
                         && self.resolver.is_v2()
-                        && self.last_host
+                        && self.is_last_host()
                         && before != Some(status) =>
                 {
                     continue;
@@ -433,7 +446,7 @@ impl<'a> Session<'a> {
     ) -> Result<(), RegistryError> {
         let retry = matches!(&e, crate::transport::SendError::Transient { .. })
             && more
-            && self.last_host
+            && self.is_last_host()
             && self.resolver.is_v2();
         if !retry {
             return Err(e.into_registry());
