@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use pullsim_reference::{Digest, Reference};
 
-use crate::auth::{AuthTrace, Cred, Session};
+use crate::auth::{AuthTrace, Session};
 use crate::bounded::Deadline;
 use crate::error::{NotFoundKind, RegistryError};
 use crate::fetch::{BlobOutcome, BlobSpec, fetch_blob};
@@ -40,13 +40,12 @@ impl<'a> Route<'a> {
         let n = plan.hosts.len();
         let mut sessions = Vec::with_capacity(n);
         for (i, h) in plan.hosts.iter().enumerate() {
-            let cred = (plan.credentials)(&h.host).map(|a| Cred::from_auth(&a));
             sessions.push(Session::at(
                 inner,
                 h,
                 r.domain(),
                 r.path(),
-                cred,
+                plan.credentials.clone(),
                 &reference,
                 (plan.resolver, i + 1 == n),
                 deadline.clone(),

@@ -3,6 +3,9 @@
 //! `v1.7.34:remotes/docker/resolver.go`), against scripted in-process servers on different
 //! loopback ports: which host is asked, in which order, how often, and which error wins.
 
+use std::sync::Arc;
+
+use pullsim_credentials::AuthConfig;
 use pullsim_registry::{Capabilities, HostPlan, NotFoundKind, RegistryError, Resolver, Stage};
 
 mod common;
@@ -398,4 +401,61 @@ async fn only_the_traced_resolve_asks_for_the_error_code() {
     );
     assert_eq!(s.requests().len(), 3);
     assert_eq!(s.requests()[2], format!("GET /v2/{REPO}/manifests/v1"));
+}
+
+/// A Basic-auth host that serves `img` to `user` only (401 with a Basic challenge otherwise).
+async fn basic_host(img: TinyImage, user: &'static str) -> common::Server {
+    use base64::Engine as _;
+    let want = format!(
+        "authorization: basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw"))
+    )
+    .to_ascii_lowercase();
+    serve(move |req: &Req| {
+        if req.head.to_ascii_lowercase().contains(&want) {
+            return img.answer(REPO, "v1", req);
+        }
+        answer(
+            "401 Unauthorized",
+            &[("WWW-Authenticate", "Basic realm=\"r\"")],
+            Body::Full(Vec::new()),
+        )
+    })
+    .await
+}
+
+#[tokio::test]
+async fn each_host_gets_its_own_credential() {
+    // authorizer.go@v2.3.4: the credential is looked up for the host that challenged
+    // (`a.credentials(host)`); the plan's function decides (the CRI offers the kubelet's auth
+    // to every host).
+    let img = TinyImage::new("x");
+    let mirror = basic_host(img.clone(), "mirror-user").await;
+    let up = basic_host(img.clone(), "up-user").await;
+    let (m, u) = (mirror.host.clone(), up.host.clone());
+    let asked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = asked.clone();
+    let p = HostPlan {
+        hosts: vec![host(&m, Capabilities::ALL), host(&u, Capabilities::ALL)],
+        resolver: Resolver::Containerd2Local,
+        credentials: Arc::new(move |h: &str| {
+            log.lock().unwrap().push(h.to_string());
+            let user = if h == m { "mirror-user" } else { "up-user" };
+            Some(AuthConfig {
+                username: user.into(),
+                password: pullsim_credentials::Secret::new("pw"),
+                ..AuthConfig::default()
+            })
+        }),
+    };
+    let report = pull(&client(), &reference(&u, ":v1"), &p).await;
+    assert_eq!(pulled_config(&report), img.config_digest);
+    assert_eq!(
+        report.resolved_by,
+        Some(format!("http://{}/v2", mirror.host))
+    );
+    // Asked when a host challenged: the upstream never was.
+    assert_eq!(*asked.lock().unwrap(), std::slice::from_ref(&mirror.host));
+    // The mirror served everything: the upstream was never asked.
+    assert!(up.requests().is_empty());
 }

@@ -55,7 +55,10 @@ pub(crate) struct Session<'a> {
     /// `scheme://host/` once the scheme is known.
     base: std::sync::Mutex<Option<url::Url>>,
     pub(crate) repository: String,
-    pub(crate) cred: Option<Cred>,
+    /// The credential for this host, asked of the plan on first need (a challenge).
+    cred: std::sync::OnceLock<Option<Cred>>,
+    /// Where the credential comes from.
+    credentials: crate::hosts::HostCredentials,
     pub(crate) reference: String,
     /// The challenge learned for this host (from this client's earlier 401 answers).
     challenge: std::sync::Mutex<Option<Challenge>>,
@@ -75,7 +78,7 @@ impl<'a> Session<'a> {
         rhost: &RegistryHost,
         registry: &str,
         repository: &str,
-        cred: Option<Cred>,
+        credentials: crate::hosts::HostCredentials,
         reference: &str,
         (resolver, last_host): (Resolver, bool),
         deadline: std::sync::Arc<Deadline>,
@@ -128,7 +131,8 @@ impl<'a> Session<'a> {
             last_host: std::sync::atomic::AtomicBool::new(last_host),
             base: std::sync::Mutex::new(base),
             repository: repository.to_string(),
-            cred,
+            cred: std::sync::OnceLock::new(),
+            credentials,
             reference: reference.to_string(),
             challenge: std::sync::Mutex::new(challenge),
             trace: std::sync::Mutex::new(trace),
@@ -159,6 +163,15 @@ impl<'a> Session<'a> {
         } else {
             &["https"]
         }
+    }
+
+    /// The credential for this host: asked of the plan's function (with the host's
+    /// `host[:port]`) the first time a challenge needs it, as containerd's authorizer asks
+    /// `credentials(host)` when the host challenges.
+    pub(crate) fn cred(&self) -> Option<&Cred> {
+        self.cred
+            .get_or_init(|| (self.credentials)(&self.host).map(|a| Cred::from_auth(&a)))
+            .as_ref()
     }
 
     /// Whether this host is the last one asked now.
@@ -217,8 +230,7 @@ impl<'a> Session<'a> {
             host: self.host.clone(),
             repository: self.repository.clone(),
             cred_id: self
-                .cred
-                .as_ref()
+                .cred()
                 .map(Cred::id)
                 .unwrap_or_else(|| "anonymous".to_string()),
         }
@@ -239,14 +251,14 @@ impl<'a> Session<'a> {
             return Ok((None, false));
         };
         match ch.scheme {
-            Scheme::Basic => match &self.cred {
+            Scheme::Basic => match self.cred() {
                 Some(c) if !c.username.is_empty() || !c.password.is_empty() => {
                     Ok((Some(c.basic_header()?), false))
                 }
                 _ => Ok((None, false)),
             },
             Scheme::Bearer => {
-                if let Some(rt) = self.cred.as_ref().and_then(|c| c.registry_token.as_ref()) {
+                if let Some(rt) = self.cred().and_then(|c| c.registry_token.as_ref()) {
                     if let Ok(mut t) = self.trace.lock() {
                         t.token_obtained = true;
                     }
@@ -269,7 +281,7 @@ impl<'a> Session<'a> {
                     &self.deadline,
                     &ch,
                     &self.scope(),
-                    self.cred.as_ref(),
+                    self.cred(),
                     &self.reference,
                 )
                 .await?;
@@ -471,7 +483,7 @@ impl<'a> Session<'a> {
         if let Some(err) = bearer.and_then(|c| c.param("error")) {
             // core/remotes/docker/authorizer.go invalidAuthorization
             let message = format!("{prefix}{denied}: server message: {err}: authorization failed");
-            if err == "insufficient_scope" && self.cred.is_some() {
+            if err == "insufficient_scope" && self.cred().is_some() {
                 return RegistryError::Denied {
                     reference,
                     status: 401,
