@@ -459,3 +459,41 @@ async fn each_host_gets_its_own_credential() {
     // The mirror served everything: the upstream was never asked.
     assert!(up.requests().is_empty());
 }
+
+#[tokio::test]
+async fn oversize_manifest_moves_on_and_wins_over_not_found() {
+    // resolver.go@v2.3.4 Resolve: "Prevent resolving to excessively large manifests" — the
+    // next host, with the error of priority 4 (furthest through resolution).
+    let big = 5 << 20;
+    let mirror = serve(move |req: &Req| {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let headers = [
+            ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+            ("Docker-Content-Digest", digest.as_str()),
+        ];
+        if req.method == "HEAD" {
+            return answer("200 OK", &headers, Body::Full(vec![b' '; big]));
+        }
+        not_found("MANIFEST_UNKNOWN")
+    })
+    .await;
+    let up = serve(|_| not_found("MANIFEST_UNKNOWN")).await;
+    let r = reference(&up.host, ":v1");
+    let p = plan(
+        vec![
+            host(&mirror.host, Capabilities::ALL),
+            host(&up.host, Capabilities::ALL),
+        ],
+        Resolver::Containerd2Local,
+    );
+    let report = client().resolve_on(&r, &p).await;
+    let e = report.result.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "failed to resolve reference \"{r}\": rejecting {big} byte manifest for {r}: not found"
+        )
+    );
+    assert_eq!(up.requests().len(), 1);
+    assert_eq!(report.attempts.len(), 2);
+}
