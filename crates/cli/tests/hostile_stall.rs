@@ -45,6 +45,12 @@ fn read_request(s: &mut TcpStream) -> String {
             Ok(0) | Err(_) => break,
             Ok(n) => buf.extend_from_slice(&b[..n]),
         }
+        if buf.first().is_some_and(|c| !c.is_ascii_uppercase()) {
+            // Not HTTP (a TLS ClientHello: the client tries HTTPS first on a loopback host, as
+            // containerd): answer as an HTTP server does, so it falls back to plain HTTP.
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+            return String::new();
+        }
     }
     String::from_utf8_lossy(&buf).into_owned()
 }

@@ -142,9 +142,12 @@ fn tls_registry_needs_ca_file() {
     push(reg, "sec/cli:v1", 14);
     let image = format!("{}/sec/cli:v1", reg.host);
     let root = tempfile::tempdir().unwrap();
+    // containerd's default host for a loopback registry skips certificate verification
+    // (core/remotes/docker/config/hosts.go@v2.3.4 ConfigureHosts): no CA needed there. The
+    // refusal without the CA is pinned in crates/registry/tests/hosts_real.rs.
     let o = pullsim(root.path(), &["pull", &image, "-o", "json"]);
-    assert_eq!(o.code, 1);
-    assert!(o.stdout.contains("certificate"), "{}", o.stdout);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let root = tempfile::tempdir().unwrap();
     let ca = reg.ca_file.clone().unwrap();
     let o = pullsim(
         root.path(),

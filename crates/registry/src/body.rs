@@ -9,7 +9,8 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, Response, StatusCode};
 
 use crate::bounded::{BodyEnd, Deadline, read_capped, read_error_body};
-use crate::error::{NotFoundKind, Refuser, RegistryError, parse_error_envelope};
+use crate::error::{NotFoundKind, Refuser, RegistryError, envelope_text, parse_error_envelope};
+use crate::hosts::Resolver;
 
 /// containerd's `MaxManifestSize` (4 MiB).
 pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
@@ -30,14 +31,29 @@ pub(crate) async fn status_error(
     method: &Method,
     url: &url::Url,
     reference: &str,
-    stage: Stage,
+    (stage, resolver): (Stage, Resolver),
 ) -> RegistryError {
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = read_error_body(resp, deadline).await;
-    status_error_parts(status, &headers, &body, method, url, reference, stage)
+    status_error_parts(
+        status,
+        &headers,
+        &body,
+        method,
+        url,
+        reference,
+        (stage, resolver),
+    )
 }
 
+/// The typed error of an error status, worded as `resolver`'s containerd:
+/// - 2.x (`unexpectedResponseErr`, `core/remotes/docker/errcode.go@v2.3.4`): `unexpected status
+///   from METHOD request to URL: STATUS`, joined (`errors.Join`: a newline) with the registry's
+///   decoded errors when the body has some;
+/// - 1.7 fetch (`v1.7.34:remotes/docker/fetcher.go` `open`): `unexpected status code URL:
+///   STATUS`, with ` - Server message: ERRORS` when the body has some;
+/// - 1.7 resolve (`remoteerrors.NewUnexpectedStatusErr`): the 2.x line without the errors.
 pub(crate) fn status_error_parts(
     status: StatusCode,
     headers: &HeaderMap,
@@ -45,7 +61,7 @@ pub(crate) fn status_error_parts(
     method: &Method,
     url: &url::Url,
     reference: &str,
-    stage: Stage,
+    (stage, resolver): (Stage, Resolver),
 ) -> RegistryError {
     let errors = parse_error_envelope(body);
     let code = errors.first().map(|e| e.code.clone());
@@ -53,10 +69,23 @@ pub(crate) fn status_error_parts(
         Stage::Resolve => format!("failed to resolve reference {reference:?}: "),
         Stage::Fetch => "failed to copy: httpReadSeeker: failed open: ".to_string(),
     };
-    let unexpected = format!(
-        "{prefix}unexpected status from {} request to {url}: {status}",
-        method.as_str()
-    );
+    let mut unexpected = if !resolver.is_v2() && stage == Stage::Fetch {
+        format!("{prefix}unexpected status code {url}: {status}")
+    } else {
+        format!(
+            "{prefix}unexpected status from {} request to {url}: {status}",
+            method.as_str()
+        )
+    };
+    if !errors.is_empty() {
+        if resolver.is_v2() {
+            unexpected.push('\n');
+            unexpected.push_str(&envelope_text(&errors));
+        } else if stage == Stage::Fetch {
+            unexpected.push_str(" - Server message: ");
+            unexpected.push_str(&envelope_text(&errors));
+        }
+    }
     let reference = reference.to_string();
     match status {
         StatusCode::NOT_FOUND => {
@@ -92,21 +121,16 @@ pub(crate) fn status_error_parts(
             message: unexpected,
         },
         StatusCode::TOO_MANY_REQUESTS => {
-            let retry_after_raw = header_str(headers, "retry-after");
-            let retry_after = retry_after_raw
-                .as_deref()
+            // containerd prints no Retry-After: it is kept as a field only.
+            let retry_after = header_str(headers, "retry-after")
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let mut message = unexpected;
-            if let Some(v) = &retry_after_raw {
-                message.push_str(&format!(" (Retry-After: {v})"));
-            }
             RegistryError::RateLimited {
                 reference,
                 retry_after,
                 limit: header_str(headers, "ratelimit-limit"),
                 remaining: header_str(headers, "ratelimit-remaining"),
-                message,
+                message: unexpected,
             }
         }
         s if s.is_server_error() => RegistryError::Unavailable {

@@ -331,6 +331,26 @@ impl RegistryError {
         }
     }
 
+    /// The same error with the registry's error code set, when it has none (a diagnostic
+    /// `GET` told what a `HEAD` answer could not).
+    pub(crate) fn with_code(mut self, found: String) -> RegistryError {
+        match &mut self {
+            RegistryError::NotFound { code, what, .. } if code.is_none() => {
+                if found == "NAME_UNKNOWN" {
+                    *what = NotFoundKind::Repository;
+                }
+                *code = Some(found);
+            }
+            RegistryError::Unauthorized { code, .. } | RegistryError::Denied { code, .. }
+                if code.is_none() =>
+            {
+                *code = Some(found);
+            }
+            _ => {}
+        }
+        self
+    }
+
     /// The same error with its message's leading `from` replaced by `to` (the resolve stage's
     /// wording of another containerd code path).
     pub(crate) fn replace_message_prefix(mut self, from: &str, to: &str) -> RegistryError {

@@ -115,9 +115,15 @@ pub(crate) async fn fetch_blob(
     if !status.is_success() {
         let url = resp.url().clone();
         let deadline = &session.deadline;
-        return Err(
-            status_error(resp, deadline, &Method::GET, &url, reference, Stage::Fetch).await,
-        );
+        return Err(status_error(
+            resp,
+            deadline,
+            &Method::GET,
+            &url,
+            reference,
+            (Stage::Fetch, session.resolver),
+        )
+        .await);
     }
     let mut received = if status == StatusCode::PARTIAL_CONTENT {
         let cr = resp

@@ -17,9 +17,13 @@
 //!   ([`ClientOptions::image_pull_progress_timeout`], containerd's knob) and every body a cap
 //!   (manifests 4 MiB, error answers [`MAX_ERROR_BODY_SIZE`], token answers
 //!   [`MAX_TOKEN_RESPONSE_SIZE`], blobs their descriptor's size).
-//! - Transport: HTTPS by default, plain HTTP for loopback and `insecure_registries` hosts,
-//!   extra CA files, redirects followed without forwarding `Authorization` to another host,
-//!   and an offline mode that never connects.
+//! - Hosts: a resolve or pull goes through a [`HostPlan`] (mirrors, then the upstream) as
+//!   containerd's resolver and fetcher: capabilities, fallback to the next host, retries and
+//!   the error returned per [`Resolver`] (containerd 1.7, 2.x local pull, 2.x transfer).
+//! - Transport: each host's scheme (HTTPS first with the HTTP fallback for loopback hosts, as
+//!   containerd), `insecure_registries`, extra CA files, per-host TLS, redirects followed
+//!   without forwarding `Authorization` to another host, and an offline mode that never
+//!   connects.
 //! - Errors: [`RegistryError`], typed protocol errors worded as containerd's `remotes/docker`
 //!   resolver and fetcher; no CRI or kubelet wording (the runtime wraps them).
 //!   Credentials, tokens and `Authorization` values never appear in errors or logs.
@@ -159,13 +163,16 @@ impl Client {
         r: &Reference,
         cred: Option<&AuthConfig>,
     ) -> Result<Resolved, RegistryError> {
-        self.resolve_traced(r, cred).await.result
+        self.resolve_on(r, &Self::one_host(r, cred)).await.result
     }
 
     /// [`Client::resolve`], also reporting the auth scheme met, whether a token was obtained
     /// and the last HTTP status (for `pullsim creds check`).
+    /// When the registry refuses or lacks the reference, its error code is learned by one more
+    /// `GET` (a `HEAD` answer has no body): a diagnostic containerd does not make, so only
+    /// this method does it.
     pub async fn resolve_traced(&self, r: &Reference, cred: Option<&AuthConfig>) -> ResolveReport {
-        let report = self.resolve_on(r, &Self::one_host(r, cred)).await;
+        let report = self.resolve_hosts(r, &Self::one_host(r, cred), true).await;
         ResolveReport {
             result: report.result,
             trace: report.trace,
@@ -176,6 +183,17 @@ impl Client {
     /// capabilities in order, the next one after a failure, the error of `plan.resolver`'s
     /// rules when none resolves. Reports which host served and what each did.
     pub async fn resolve_on(&self, r: &Reference, plan: &HostPlan) -> HostsResolveReport {
+        self.resolve_hosts(r, plan, false).await
+    }
+
+    /// [`Client::resolve_on`]; with `diagnose`, a refusal's or absence's registry code is
+    /// learned by a `GET` at the host asked last.
+    async fn resolve_hosts(
+        &self,
+        r: &Reference,
+        plan: &HostPlan,
+        diagnose: bool,
+    ) -> HostsResolveReport {
         let r = r.with_default_tag();
         let route = match route::Route::open(&self.inner, &r, plan) {
             Ok(route) => route,
@@ -188,7 +206,10 @@ impl Client {
                 };
             }
         };
-        let (result, asked) = route.resolve(&r).await;
+        let (mut result, asked) = route.resolve(&r).await;
+        if diagnose && let Err(e) = result {
+            result = Err(route.with_diagnosed_code(&r, asked, e).await);
+        }
         let served_by = result.as_ref().ok().map(|(_, i)| plan.hosts[*i].url());
         HostsResolveReport {
             result: result.map(|(resolved, _)| resolved),

@@ -158,7 +158,7 @@ pub(crate) async fn resolve_at(
             &Method::HEAD,
             &url,
             &session.reference,
-            Stage::Resolve,
+            (Stage::Resolve, session.resolver),
         )));
     }
     let headers = resp.headers();
@@ -218,6 +218,34 @@ pub(crate) async fn resolve_at(
     Ok(resolved)
 }
 
+/// The registry's error code for `reference` at the host of `session`, by a `GET` of the
+/// manifest (a `HEAD` answer has no body). Not containerd's: only `pullsim creds check` asks,
+/// to tell `MANIFEST_UNKNOWN` from `NAME_UNKNOWN` and `UNAUTHORIZED` from `DENIED`.
+pub(crate) async fn error_code_by_get(
+    session: &Session<'_>,
+    reference: &Reference,
+) -> Option<String> {
+    let object = match (reference.digest(), reference.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(t)) => t.to_string(),
+        (None, None) => "latest".to_string(),
+    };
+    let path = session.object_path("manifests", &object);
+    match session
+        .request(Method::GET, &path, manifest_headers())
+        .await
+    {
+        Err(e) => e.registry_code().map(str::to_string),
+        Ok(resp) if !resp.status().is_success() => {
+            let body = read_error_body(resp, &session.deadline).await;
+            crate::error::parse_error_envelope(&body)
+                .first()
+                .map(|e| e.code.clone())
+        }
+        Ok(_) => None,
+    }
+}
+
 /// GET a manifest at `path`, check `Docker-Content-Digest` and `expected` against the sha256
 /// of the body, and return its descriptor and bytes.
 pub(crate) async fn get_manifest(
@@ -243,7 +271,7 @@ pub(crate) async fn get_manifest(
             &Method::GET,
             &url,
             &session.reference,
-            stage,
+            (stage, session.resolver),
         )
         .await);
     }

@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use pullsim_reference::{Digest, Reference};
 
-use crate::auth::{AuthTrace, Cred, Session};
+use crate::auth::{AuthTrace, Session};
 use crate::bounded::Deadline;
 use crate::error::{NotFoundKind, RegistryError};
 use crate::fetch::{BlobOutcome, BlobSpec, fetch_blob};
 use crate::hosts::{Capabilities, HostAttempt, HostPlan, Resolver, Stage};
 use crate::progress::Progress;
-use crate::resolve::{HostFailure, Resolved, get_manifest, resolve_at};
+use crate::resolve::{HostFailure, Resolved, error_code_by_get, get_manifest, resolve_at};
 use crate::shared::Inner;
 use crate::sink::BlobSink;
 
@@ -40,13 +40,12 @@ impl<'a> Route<'a> {
         let n = plan.hosts.len();
         let mut sessions = Vec::with_capacity(n);
         for (i, h) in plan.hosts.iter().enumerate() {
-            let cred = (plan.credentials)(&h.host).map(|a| Cred::from_auth(&a));
             sessions.push(Session::at(
                 inner,
                 h,
                 r.domain(),
                 r.path(),
-                cred,
+                plan.credentials.clone(),
                 &reference,
                 (plan.resolver, i + 1 == n),
                 deadline.clone(),
@@ -125,6 +124,26 @@ impl<'a> Route<'a> {
         if hosts.is_empty() {
             return (Err(self.not_found("no resolve hosts")), 0);
         }
+        // containerd passes `i == len(hosts)-1` over the capable hosts while resolving.
+        for (k, &i) in hosts.iter().enumerate() {
+            self.sessions[i].set_last_host(k + 1 == hosts.len());
+        }
+        let outcome = self.resolve_among(r, &hosts, kinds).await;
+        // Fetching asks every host: the last of the plan is the last.
+        let n = self.sessions.len();
+        for (i, s) in self.sessions.iter().enumerate() {
+            s.set_last_host(i + 1 == n);
+        }
+        outcome
+    }
+
+    /// [`Route::resolve`] over the capable `hosts` (indices), for each of `kinds` in turn.
+    async fn resolve_among(
+        &self,
+        r: &Reference,
+        hosts: &[usize],
+        kinds: &[&str],
+    ) -> (Result<(Resolved, usize), RegistryError>, usize) {
         let mut first: Option<(u8, RegistryError)> = None;
         let mut last_asked = hosts[0];
         for kind in kinds {
@@ -133,7 +152,7 @@ impl<'a> Route<'a> {
             if self.resolver.is_v2() && first.as_ref().is_some_and(|(p, _)| *p > 2) {
                 break;
             }
-            for &i in &hosts {
+            for &i in hosts {
                 last_asked = i;
                 match resolve_at(&self.sessions[i], r, kind).await {
                     Ok(resolved) => {
@@ -168,6 +187,24 @@ impl<'a> Route<'a> {
             None => self.not_found(&self.reference),
         };
         (Err(err), last_asked)
+    }
+
+    /// `e` with the registry's error code learned by a diagnostic `GET` at host `i` when a
+    /// `HEAD` 401 or 404 left it unknown (for `pullsim creds check`; not containerd's).
+    pub(crate) async fn with_diagnosed_code(
+        &self,
+        r: &Reference,
+        i: usize,
+        e: RegistryError,
+    ) -> RegistryError {
+        let unknown = e.registry_code().is_none() && matches!(e.status(), Some(401 | 404));
+        let Some(session) = self.sessions.get(i).filter(|_| unknown) else {
+            return e;
+        };
+        match error_code_by_get(session, r).await {
+            Some(code) => e.with_code(code),
+            None => e,
+        }
     }
 
     /// Reword a resolve-stage error for the transfer service (`failed to resolve image: `).

@@ -1,10 +1,10 @@
-//! HTTP transport with a node's rules: HTTPS by default; plain HTTP allowed for loopback
-//! registries (127.0.0.0/8, ::1, localhost — containerd's `core/remotes/docker/config/hosts.go`
-//! allows both for them; pullsim tries HTTP first and moves to HTTPS when the peer speaks TLS)
-//! and for hosts named in `insecure_registries` (whose certificates are also not verified, as
-//! docker's `insecure-registries`); extra CA
-//! files join the root store; redirects are followed by hand and the `Authorization` header is
-//! never sent to another host; an offline client never opens a connection.
+//! HTTP transport with a node's rules: each host's scheme (HTTPS first with containerd's HTTP
+//! fallback where the host asks for it, as containerd's default for loopback registries:
+//! `core/remotes/docker/config/hosts.go@v2.3.4`); hosts named in `insecure_registries` HTTPS
+//! then HTTP, certificates not verified (docker's `insecure-registries`); extra CA files join
+//! the root store; a host's own TLS settings and dial timeout get their own client; redirects
+//! are followed by hand and the `Authorization` header is never sent to another host; an
+//! offline client never opens a connection.
 
 use std::collections::HashMap;
 use std::error::Error as _;
@@ -192,7 +192,7 @@ impl Transport {
         self.offline
     }
 
-    fn is_insecure(&self, host: &str) -> bool {
+    pub(crate) fn is_insecure(&self, host: &str) -> bool {
         self.insecure_hosts
             .iter()
             .any(|e| insecure_matches(e, host))
@@ -207,16 +207,20 @@ impl Transport {
         candidates: &[&'static str],
         profile: &Profile,
     ) -> Vec<&'static str> {
-        if let Ok(m) = self.schemes.lock()
-            && let Some(s) = m.get(host)
-        {
-            return vec![s];
-        }
-        if profile.tls.is_none() && self.is_insecure(host) {
+        let candidates = if profile.tls.is_none() && self.is_insecure(host) {
             vec!["https", "http"]
         } else {
             candidates.to_vec()
+        };
+        // A scheme learned by an earlier fallback, when this host entry allows it (another
+        // entry for the same host may name one scheme only).
+        if let Ok(m) = self.schemes.lock()
+            && let Some(s) = m.get(host)
+            && candidates.contains(s)
+        {
+            return vec![s];
         }
+        candidates
     }
 
     /// Send the first request to a registry host (`path` relative to its root), trying the
@@ -269,7 +273,7 @@ impl Transport {
                     return Ok((base, resp));
                 }
                 Err(e) => {
-                    let wrong_protocol = e.is_wrong_protocol(scheme);
+                    let wrong_protocol = e.is_wrong_protocol(scheme, host);
                     if wrong_protocol && more {
                         // containerd's HTTPFallback: a TLS error on HTTPS (or, plain HTTP
                         // first on loopback, a peer that does not answer HTTP) moves on to
@@ -534,7 +538,14 @@ pub(crate) enum SendError {
     NotTls(RegistryError),
     /// containerd's `isTransientTransportErr` (`core/remotes/docker/resolver.go@v2.3.4`): a
     /// `net.Error` timeout, `io.EOF` or `io.ErrUnexpectedEOF`.
-    Transient(RegistryError),
+    Transient {
+        /// The error.
+        error: RegistryError,
+        /// A timeout (not an EOF): with a refused connection, containerd's `isPortError`.
+        timeout: bool,
+    },
+    /// The connection was refused (`ECONNREFUSED`).
+    Refused(RegistryError),
     /// Anything else: final.
     Other(RegistryError),
 }
@@ -542,18 +553,28 @@ pub(crate) enum SendError {
 impl SendError {
     pub(crate) fn into_registry(self) -> RegistryError {
         match self {
-            SendError::NotTls(e) | SendError::Transient(e) | SendError::Other(e) => e,
+            SendError::NotTls(e)
+            | SendError::Transient { error: e, .. }
+            | SendError::Refused(e)
+            | SendError::Other(e) => e,
         }
     }
 
     /// Whether this failure of an attempt over `scheme` only says that the peer speaks the
     /// other protocol (the signal to try the other scheme, never the error to report when the
     /// other scheme has a real one).
-    pub(crate) fn is_wrong_protocol(&self, scheme: &str) -> bool {
+    /// containerd's `httpFallback.RoundTrip` (`core/remotes/docker/resolver.go@v2.3.4`): a TLS
+    /// error (`isTLSError`), or, to a host without a port, a refused connection or a timeout
+    /// (`isPortError`: "Port is specified, will not retry on different port with scheme
+    /// change").
+    pub(crate) fn is_wrong_protocol(&self, scheme: &str, host: &str) -> bool {
+        if scheme != "https" {
+            return false;
+        }
         match self {
-            SendError::NotTls(_) => scheme == "https",
-            SendError::Transient(_) => false,
-            SendError::Other(_) => false,
+            SendError::NotTls(_) => true,
+            SendError::Refused(_) | SendError::Transient { timeout: true, .. } => !has_port(host),
+            _ => false,
         }
     }
 }
@@ -679,8 +700,13 @@ fn classify(e: &reqwest::Error, method: &Method, url: &url::Url, reference: &str
         status: None,
         message: format!("{prefix}: {detail}"),
     };
-    if transient {
-        SendError::Transient(err)
+    if io_kind == Some(std::io::ErrorKind::ConnectionRefused) {
+        SendError::Refused(err)
+    } else if transient {
+        SendError::Transient {
+            error: err,
+            timeout: e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut),
+        }
     } else {
         SendError::Other(err)
     }
@@ -725,6 +751,33 @@ mod tests {
         ] {
             assert_eq!(insecure_matches(entry, host), want, "{entry} {host}");
         }
+    }
+
+    #[test]
+    fn http_fallback_triggers() {
+        // core/remotes/docker/resolver.go@v2.3.4 httpFallback: isTLSError always, isPortError
+        // (refused, timeout) only for a host without a port; never over plain HTTP.
+        let e = || RegistryError::Config {
+            message: String::new(),
+        };
+        let not_tls = SendError::NotTls(e());
+        let refused = SendError::Refused(e());
+        let timeout = SendError::Transient {
+            error: e(),
+            timeout: true,
+        };
+        let eof = SendError::Transient {
+            error: e(),
+            timeout: false,
+        };
+        assert!(not_tls.is_wrong_protocol("https", "reg:5000"));
+        assert!(!not_tls.is_wrong_protocol("http", "reg"));
+        assert!(refused.is_wrong_protocol("https", "reg"));
+        assert!(!refused.is_wrong_protocol("https", "reg:443"));
+        assert!(timeout.is_wrong_protocol("https", "[::1]"));
+        assert!(!timeout.is_wrong_protocol("https", "[::1]:5000"));
+        assert!(!eof.is_wrong_protocol("https", "reg"));
+        assert!(!SendError::Other(e()).is_wrong_protocol("https", "reg"));
     }
 
     #[test]

@@ -4,67 +4,13 @@
 //! loopback ports: which host is asked, in which order, how often, and which error wins.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pullsim_credentials::AuthConfig;
-use pullsim_reference::Reference;
-use pullsim_registry::{
-    Capabilities, Client, ClientOptions, HostPlan, NoProgress, PullOutcome, RegistryHost, Resolver,
-    Stage,
-};
+use pullsim_registry::{Capabilities, HostPlan, NotFoundKind, RegistryError, Resolver, Stage};
 
 mod common;
-use common::{Body, MemSink, Req, Script, SharedSink, TinyImage, answer, not_found, serve};
-
-const REPO: &str = "team/app";
-
-fn client() -> Client {
-    Client::new(ClientOptions::default()).unwrap()
-}
-
-/// A plain-HTTP host entry (as `[host."http://127.0.0.1:PORT"]`).
-fn host(h: &str, caps: Capabilities) -> RegistryHost {
-    RegistryHost {
-        scheme: "http".into(),
-        host: h.into(),
-        path: "/v2".into(),
-        capabilities: caps,
-        tls: None,
-        headers: Vec::new(),
-        dial_timeout: None,
-        http_fallback: false,
-    }
-}
-
-fn plan(hosts: Vec<RegistryHost>, resolver: Resolver) -> HostPlan {
-    HostPlan {
-        hosts,
-        resolver,
-        credentials: Arc::new(|_| None),
-    }
-}
-
-fn reference(registry: &str, tail: &str) -> Reference {
-    Reference::parse_normalized(&format!("{registry}/{REPO}{tail}")).unwrap()
-}
-
-/// `?ns=` as containerd's `url.Values.Encode` writes a registry host.
-fn ns(registry: &str) -> String {
-    format!("?ns={}", registry.replace(':', "%3A"))
-}
-
-async fn pull(c: &Client, r: &Reference, p: &HostPlan) -> pullsim_registry::HostsPullReport {
-    let sink = Arc::new(MemSink::default());
-    c.pull_on(r, p, Arc::new(SharedSink(sink)), &NoProgress, None)
-        .await
-}
-
-fn pulled_config(report: &pullsim_registry::HostsPullReport) -> String {
-    match report.result.as_ref().unwrap() {
-        PullOutcome::Pulled(p) => p.config_digest.to_string(),
-        other => panic!("{other:?}"),
-    }
-}
+use common::plans::*;
+use common::{Body, Req, TinyImage, answer, not_found, serve};
 
 #[tokio::test]
 async fn mirror_down_then_upstream() {
@@ -93,11 +39,6 @@ async fn mirror_down_then_upstream() {
     assert!(e.contains("connection refused"), "{e}");
     assert_eq!(report.attempts[1].error, None);
     assert_eq!(up.requests(), [format!("HEAD /v2/{REPO}/manifests/v1")]);
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 #[tokio::test]
@@ -184,140 +125,6 @@ async fn no_resolve_host_for_a_tag() {
     );
     assert_eq!(e.stage(), Some(Stage::Resolve));
     assert_eq!(e.outcome(), "not-found");
-}
-
-/// A server answering each request with the next status of `statuses` (then the image).
-async fn scripted(
-    statuses: Vec<&'static str>,
-    img: TinyImage,
-) -> (common::Server, Arc<AtomicUsize>) {
-    let n = Arc::new(AtomicUsize::new(0));
-    let count = n.clone();
-    let server = serve(move |req: &Req| {
-        let i = count.fetch_add(1, Ordering::SeqCst);
-        match statuses.get(i) {
-            Some(s) => answer(s, &[], Body::Full(Vec::new())),
-            None => img.answer(REPO, "v1", req),
-        }
-    })
-    .await;
-    (server, n)
-}
-
-#[tokio::test]
-async fn too_many_requests_is_retried_at_once() {
-    // resolver.go@v2.3.4 retryRequest: 408/429 retried, maxAttempts = 5 requests in all.
-    let img = TinyImage::new("x");
-    let (s, n) = scripted(vec!["429 Too Many Requests"; 2], img.clone()).await;
-    let p = plan(
-        vec![host(&s.host, Capabilities::ALL)],
-        Resolver::Containerd2Local,
-    );
-    let report = client().resolve_on(&reference(&s.host, ":v1"), &p).await;
-    assert_eq!(
-        report.result.unwrap().digest.to_string(),
-        img.manifest_digest
-    );
-    assert_eq!(n.load(Ordering::SeqCst), 3);
-
-    for (resolver, requests) in [(Resolver::Containerd2Local, 5), (Resolver::Containerd17, 6)] {
-        // v1.7.34 retryRequest: `len(responses) > 5` stops: 6 requests.
-        let (s, n) = scripted(vec!["429 Too Many Requests"; 10], img.clone()).await;
-        let p = plan(vec![host(&s.host, Capabilities::ALL)], resolver);
-        let r = reference(&s.host, ":v1");
-        let e = client().resolve_on(&r, &p).await.result.unwrap_err();
-        assert_eq!(n.load(Ordering::SeqCst), requests, "{resolver:?}");
-        assert_eq!(e.outcome(), "rate-limited");
-        assert_eq!(
-            e.to_string(),
-            format!(
-                "failed to resolve reference \"{r}\": unexpected status from HEAD request to http://{}/v2/{REPO}/manifests/v1: 429 Too Many Requests",
-                s.host
-            )
-        );
-    }
-}
-
-#[tokio::test]
-async fn server_error_retried_once_on_the_last_host_in_2x_only() {
-    // resolver.go@v2.3.4 retryRequest: 500/503/504 retried on the last host, not after the
-    // same status; v1.7.34 never retries them.
-    let img = TinyImage::new("x");
-    let (s, n) = scripted(vec!["503 Service Unavailable"], img.clone()).await;
-    let p = plan(
-        vec![host(&s.host, Capabilities::ALL)],
-        Resolver::Containerd2Local,
-    );
-    let report = client().resolve_on(&reference(&s.host, ":v1"), &p).await;
-    assert!(report.result.is_ok(), "{:?}", report.result);
-    assert_eq!(n.load(Ordering::SeqCst), 2);
-
-    let (s, n) = scripted(vec!["503 Service Unavailable"], img.clone()).await;
-    let p = plan(
-        vec![host(&s.host, Capabilities::ALL)],
-        Resolver::Containerd17,
-    );
-    let e = client()
-        .resolve_on(&reference(&s.host, ":v1"), &p)
-        .await
-        .result
-        .unwrap_err();
-    assert_eq!(n.load(Ordering::SeqCst), 1);
-    assert_eq!(e.status(), Some(503));
-
-    // Twice the same status: one retry only.
-    let (s, n) = scripted(vec!["503 Service Unavailable"; 3], img.clone()).await;
-    let p = plan(
-        vec![host(&s.host, Capabilities::ALL)],
-        Resolver::Containerd2Local,
-    );
-    let e = client()
-        .resolve_on(&reference(&s.host, ":v1"), &p)
-        .await
-        .result
-        .unwrap_err();
-    assert_eq!(n.load(Ordering::SeqCst), 2);
-    assert_eq!(e.status(), Some(503));
-
-    // Not the last host: no retry, the next host serves.
-    let (mirror, m) = scripted(vec!["503 Service Unavailable"; 3], img.clone()).await;
-    let a = img.clone();
-    let up = serve(move |req| a.answer(REPO, "v1", req)).await;
-    let p = plan(
-        vec![
-            host(&mirror.host, Capabilities::ALL),
-            host(&up.host, Capabilities::ALL),
-        ],
-        Resolver::Containerd2Local,
-    );
-    let report = client().resolve_on(&reference(&up.host, ":v1"), &p).await;
-    assert!(report.result.is_ok());
-    assert_eq!(m.load(Ordering::SeqCst), 1);
-    assert_eq!(report.attempts[0].status, Some(503));
-}
-
-#[tokio::test]
-async fn head_405_is_asked_again_with_get() {
-    // resolver.go@v2.3.4 retryRequest: "Support registries which have not properly
-    // implemented the HEAD method for manifests endpoint".
-    let img = TinyImage::new("x");
-    let (s, _) = scripted(vec!["405 Method Not Allowed"], img.clone()).await;
-    let p = plan(
-        vec![host(&s.host, Capabilities::ALL)],
-        Resolver::Containerd2Local,
-    );
-    let report = client().resolve_on(&reference(&s.host, ":v1"), &p).await;
-    assert_eq!(
-        report.result.unwrap().digest.to_string(),
-        img.manifest_digest
-    );
-    assert_eq!(
-        s.requests(),
-        [
-            format!("HEAD /v2/{REPO}/manifests/v1"),
-            format!("GET /v2/{REPO}/manifests/v1"),
-        ]
-    );
 }
 
 #[tokio::test]
@@ -429,73 +236,6 @@ async fn which_error_wins_mirror_401_upstream_404() {
 }
 
 #[tokio::test]
-async fn token_post_400_falls_back_to_get_and_host_headers_reach_the_token_endpoint() {
-    // authorizer.go@v2.3.4 doBearerAuth: with a secret, the OAuth POST first; 400 ("ACR is
-    // known to return 400"), 401, 404, or 405 with a username → GET with Basic credentials.
-    // config/hosts.go: the host's `header` goes to the token endpoint too (WithAuthHeader).
-    let img = TinyImage::new("x");
-    let heads = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let seen = heads.clone();
-    let s = serve(move |req: &Req| {
-        seen.lock().unwrap().push(req.head.to_ascii_lowercase());
-        if req.path.starts_with("/token") {
-            if req.method == "POST" {
-                return answer("400 Bad Request", &[], Body::Full(Vec::new()));
-            }
-            return answer(
-                "200 OK",
-                &[("Content-Type", "application/json")],
-                Body::Full(br#"{"token":"tok","expires_in":300}"#.to_vec()),
-            );
-        }
-        if !req
-            .head
-            .to_ascii_lowercase()
-            .contains("authorization: bearer tok")
-        {
-            let challenge = format!("Bearer realm=\"http://{}/token\",service=\"reg\"", req.host);
-            return answer(
-                "401 Unauthorized",
-                &[("WWW-Authenticate", challenge.as_str())],
-                Body::Full(Vec::new()),
-            );
-        }
-        img.answer(REPO, "v1", req)
-    })
-    .await;
-    let mut h = host(&s.host, Capabilities::ALL);
-    h.headers = vec![("X-Mirror-Key".into(), "k1".into())];
-    let cred = AuthConfig {
-        username: "alice".into(),
-        password: pullsim_credentials::Secret::new("pw"),
-        ..AuthConfig::default()
-    };
-    let p = HostPlan {
-        hosts: vec![h],
-        resolver: Resolver::Containerd2Local,
-        credentials: Arc::new(move |_| Some(cred.clone())),
-    };
-    let report = client().resolve_on(&reference(&s.host, ":v1"), &p).await;
-    assert!(report.result.is_ok(), "{:?}", report.result);
-    let reqs = s.requests();
-    assert_eq!(reqs.len(), 4, "{reqs:?}");
-    assert_eq!(reqs[0], format!("HEAD /v2/{REPO}/manifests/v1"));
-    assert_eq!(reqs[1], "POST /token");
-    assert!(
-        reqs[2].starts_with("GET /token?scope=repository%3Ateam%2Fapp%3Apull&service=reg"),
-        "{}",
-        reqs[2]
-    );
-    assert_eq!(reqs[3], format!("HEAD /v2/{REPO}/manifests/v1"));
-    let heads = heads.lock().unwrap();
-    assert!(
-        heads.iter().all(|h| h.contains("x-mirror-key: k1")),
-        "{heads:?}"
-    );
-    assert!(heads[2].contains("authorization: basic "), "{}", heads[2]);
-}
-
-#[tokio::test]
 async fn digest_reference_blobs_pass() {
     // resolver.go@v2.3.4 Resolve: a digest ref falls back to /blobs/ after 404s on
     // /manifests/, not after an error of priority > 2 (2.3, commit 9b7fa613); 1.7 always.
@@ -591,42 +331,154 @@ async fn blob_missing_everywhere_is_not_found_by_descriptor() {
 }
 
 #[tokio::test]
-async fn transient_transport_errors_retried_on_the_last_host_in_2x() {
-    // resolver.go@v2.3.4 doWithTransportRetries / isTransientTransportErr (v2.3.2+, commit
-    // 983bbddc): an EOF before the answer is sent again, 50 ms later, on the last host only.
+async fn a_missing_client_certificate_is_named() {
+    // config/hosts.go@v2.3.4 updateTLSConfigFromHost: a client pair that cannot be loaded is
+    // an error of the host's configuration.
+    let mut h = host("127.0.0.1:1", Capabilities::ALL);
+    h.scheme = "https".into();
+    h.tls = Some(pullsim_registry::HostTls {
+        client_pairs: vec![("/nonexistent/client.pem".into(), None)],
+        ..Default::default()
+    });
+    let r = reference("127.0.0.1:1", ":v1");
+    let e = client()
+        .resolve_on(&r, &plan(vec![h], Resolver::Containerd2Local))
+        .await
+        .result
+        .unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/client.pem"), "{e}");
+}
+
+#[tokio::test]
+async fn a_learned_http_fallback_is_not_used_by_an_https_only_entry() {
+    // resolver.go@v2.3.4 httpFallback: only a host configured with the fallback goes to plain
+    // HTTP; an `https://` entry for the same host keeps to HTTPS.
     let img = TinyImage::new("x");
-    let hangup_once = |img: TinyImage| {
-        let n = Arc::new(AtomicUsize::new(0));
-        let count = n.clone();
-        let handler = move |req: &Req| {
-            if count.fetch_add(1, Ordering::SeqCst) == 0 {
-                return Script::Hangup;
-            }
-            img.answer(REPO, "v1", req)
-        };
-        (handler, n)
-    };
-    for (resolver, ok, requests) in [
-        (Resolver::Containerd2Local, true, 2),
-        (Resolver::Containerd17, false, 1),
-    ] {
-        let (h, n) = hangup_once(img.clone());
-        let s = serve(h).await;
-        let p = plan(vec![host(&s.host, Capabilities::ALL)], resolver);
-        let report = client().resolve_on(&reference(&s.host, ":v1"), &p).await;
-        assert_eq!(
-            report.result.is_ok(),
-            ok,
-            "{resolver:?}: {:?}",
-            report.result
-        );
-        assert_eq!(n.load(Ordering::SeqCst), requests, "{resolver:?}");
-    }
-    // A mirror that hangs up is left at once for the next host.
-    let (h, n) = hangup_once(img.clone());
-    let mirror = serve(h).await;
     let a = img.clone();
-    let up = serve(move |req| a.answer(REPO, "v1", req)).await;
+    let s = serve(move |req| a.answer(REPO, "v1", req)).await;
+    let r = reference(&s.host, ":v1");
+    let c = client();
+    let fallback = HostPlan::default_for(&r, None, Resolver::Containerd2Local);
+    assert!(fallback.hosts[0].http_fallback);
+    assert!(c.resolve_on(&r, &fallback).await.result.is_ok());
+    let mut https = fallback.hosts[0].clone();
+    https.http_fallback = false;
+    let e = c
+        .resolve_on(&r, &plan(vec![https], Resolver::Containerd2Local))
+        .await
+        .result
+        .unwrap_err();
+    assert_eq!(e.outcome(), "tls-error", "{e}");
+    assert!(
+        e.to_string()
+            .contains("http: server gave HTTP response to HTTPS client"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn only_the_traced_resolve_asks_for_the_error_code() {
+    // containerd never reads a HEAD 404's body (resolver.go@v2.3.4 Resolve); `pullsim creds
+    // check` (resolve_traced) asks again with GET to name the registry's code.
+    let s = serve(|_| not_found("NAME_UNKNOWN")).await;
+    let r = reference(&s.host, ":v1");
+    let c = client();
+    let e = c.resolve(&r, None).await.unwrap_err();
+    assert_eq!(e.registry_code(), None);
+    assert_eq!(s.requests(), [format!("HEAD /v2/{REPO}/manifests/v1")]);
+    let e = c.resolve_traced(&r, None).await.result.unwrap_err();
+    assert_eq!(e.registry_code(), Some("NAME_UNKNOWN"));
+    assert!(matches!(
+        e,
+        RegistryError::NotFound {
+            what: NotFoundKind::Repository,
+            ..
+        }
+    ));
+    assert_eq!(
+        e.to_string(),
+        format!("failed to resolve reference \"{r}\": {r}: not found")
+    );
+    assert_eq!(s.requests().len(), 3);
+    assert_eq!(s.requests()[2], format!("GET /v2/{REPO}/manifests/v1"));
+}
+
+/// A Basic-auth host that serves `img` to `user` only (401 with a Basic challenge otherwise).
+async fn basic_host(img: TinyImage, user: &'static str) -> common::Server {
+    use base64::Engine as _;
+    let want = format!(
+        "authorization: basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw"))
+    )
+    .to_ascii_lowercase();
+    serve(move |req: &Req| {
+        if req.head.to_ascii_lowercase().contains(&want) {
+            return img.answer(REPO, "v1", req);
+        }
+        answer(
+            "401 Unauthorized",
+            &[("WWW-Authenticate", "Basic realm=\"r\"")],
+            Body::Full(Vec::new()),
+        )
+    })
+    .await
+}
+
+#[tokio::test]
+async fn each_host_gets_its_own_credential() {
+    // authorizer.go@v2.3.4: the credential is looked up for the host that challenged
+    // (`a.credentials(host)`); the plan's function decides (the CRI offers the kubelet's auth
+    // to every host).
+    let img = TinyImage::new("x");
+    let mirror = basic_host(img.clone(), "mirror-user").await;
+    let up = basic_host(img.clone(), "up-user").await;
+    let (m, u) = (mirror.host.clone(), up.host.clone());
+    let asked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = asked.clone();
+    let p = HostPlan {
+        hosts: vec![host(&m, Capabilities::ALL), host(&u, Capabilities::ALL)],
+        resolver: Resolver::Containerd2Local,
+        credentials: Arc::new(move |h: &str| {
+            log.lock().unwrap().push(h.to_string());
+            let user = if h == m { "mirror-user" } else { "up-user" };
+            Some(AuthConfig {
+                username: user.into(),
+                password: pullsim_credentials::Secret::new("pw"),
+                ..AuthConfig::default()
+            })
+        }),
+    };
+    let report = pull(&client(), &reference(&u, ":v1"), &p).await;
+    assert_eq!(pulled_config(&report), img.config_digest);
+    assert_eq!(
+        report.resolved_by,
+        Some(format!("http://{}/v2", mirror.host))
+    );
+    // Asked when a host challenged: the upstream never was.
+    assert_eq!(*asked.lock().unwrap(), std::slice::from_ref(&mirror.host));
+    // The mirror served everything: the upstream was never asked.
+    assert!(up.requests().is_empty());
+}
+
+#[tokio::test]
+async fn oversize_manifest_moves_on_and_wins_over_not_found() {
+    // resolver.go@v2.3.4 Resolve: "Prevent resolving to excessively large manifests" — the
+    // next host, with the error of priority 4 (furthest through resolution).
+    let big = 5 << 20;
+    let mirror = serve(move |req: &Req| {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let headers = [
+            ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+            ("Docker-Content-Digest", digest.as_str()),
+        ];
+        if req.method == "HEAD" {
+            return answer("200 OK", &headers, Body::Full(vec![b' '; big]));
+        }
+        not_found("MANIFEST_UNKNOWN")
+    })
+    .await;
+    let up = serve(|_| not_found("MANIFEST_UNKNOWN")).await;
+    let r = reference(&up.host, ":v1");
     let p = plan(
         vec![
             host(&mirror.host, Capabilities::ALL),
@@ -634,8 +486,14 @@ async fn transient_transport_errors_retried_on_the_last_host_in_2x() {
         ],
         Resolver::Containerd2Local,
     );
-    let report = client().resolve_on(&reference(&up.host, ":v1"), &p).await;
-    assert!(report.result.is_ok());
-    assert_eq!(n.load(Ordering::SeqCst), 1);
-    assert_eq!(report.served_by, Some(format!("http://{}/v2", up.host)));
+    let report = client().resolve_on(&r, &p).await;
+    let e = report.result.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "failed to resolve reference \"{r}\": rejecting {big} byte manifest for {r}: not found"
+        )
+    );
+    assert_eq!(up.requests().len(), 1);
+    assert_eq!(report.attempts.len(), 2);
 }

@@ -4,40 +4,26 @@
 //! host's own CA file, containerd's loopback default (`config/hosts.go@v2.3.4`: certificate
 //! verification skipped on a loopback host), and a host with TLS but no CA.
 
-use std::sync::Arc;
-
 use pullsim_reference::Reference;
-use pullsim_registry::{
-    Client, ClientOptions, HostPlan, HostTls, NoProgress, PullOutcome, RegistryHost, Resolver,
-};
+use pullsim_registry::{HostPlan, HostTls, RegistryHost, Resolver};
 use pullsim_testsupport::image::ImageSpec;
 use pullsim_testsupport::{Mode, RegistryConfig, RegistryHandle, shared};
 
 mod common;
-use common::{MemSink, SharedSink};
+use common::plans::{client, pull, pulled_config};
 
 fn start() -> RegistryHandle {
     RegistryHandle::start(Mode::Anonymous, RegistryConfig::default()).unwrap()
 }
 
 fn plan(hosts: Vec<RegistryHost>) -> HostPlan {
-    HostPlan {
-        hosts,
-        resolver: Resolver::Containerd2Transfer,
-        credentials: Arc::new(|_| None),
-    }
+    common::plans::plan(hosts, Resolver::Containerd2Transfer)
 }
 
-async fn pulled_config(r: &Reference, p: &HostPlan) -> (String, Option<String>) {
-    let c = Client::new(ClientOptions::default()).unwrap();
-    let sink = Arc::new(MemSink::default());
-    let report = c
-        .pull_on(r, p, Arc::new(SharedSink(sink)), &NoProgress, None)
-        .await;
-    match report.result {
-        Ok(PullOutcome::Pulled(p)) => (p.config_digest.to_string(), report.resolved_by),
-        other => panic!("{other:?}"),
-    }
+/// The config pulled through `p` and the host that resolved.
+async fn pulled(r: &Reference, p: &HostPlan) -> (String, Option<String>) {
+    let report = pull(&client(), r, p).await;
+    (pulled_config(&report), report.resolved_by)
 }
 
 #[tokio::test]
@@ -59,7 +45,7 @@ async fn mirror_serves_else_upstream() {
     ];
     let p = plan(hosts.clone());
     let r = Reference::parse_normalized(&upstream.reference("team/app:v1")).unwrap();
-    let (config, by) = pulled_config(&r, &p).await;
+    let (config, by) = pulled(&r, &p).await;
     assert_eq!(config, mirror_img.manifests[0].config_digest);
     assert_eq!(by, Some(hosts[0].url()));
 
@@ -67,7 +53,7 @@ async fn mirror_serves_else_upstream() {
     let other = upstream
         .push_generated(&ImageSpec::simple("v1", 1, 2048, 3), "team/other:v1")
         .unwrap();
-    let (config, by) = pulled_config(&r, &p).await;
+    let (config, by) = pulled(&r, &p).await;
     assert_eq!(config, other.manifests[0].config_digest);
     assert_eq!(by, Some(hosts[1].url()));
 }
@@ -79,7 +65,7 @@ async fn host_tls_settings() {
         .push_generated(&ImageSpec::simple("v1", 1, 2048, 4), "hosts/tls:v1")
         .unwrap();
     let r = Reference::parse_normalized(&reg.reference("hosts/tls:v1")).unwrap();
-    let c = Client::new(ClientOptions::default()).unwrap();
+    let c = client();
     let https = |tls: Option<HostTls>| RegistryHost {
         tls,
         http_fallback: false,

@@ -49,11 +49,16 @@ pub(crate) struct Session<'a> {
     /// Whose retry rules.
     pub(crate) resolver: Resolver,
     /// The last host of the plan: 5xx are retried there (containerd 2.x).
-    pub(crate) last_host: bool,
+    /// The last host asked (containerd's `lastHost`: of the capable hosts while resolving, of
+    /// all hosts while fetching): 5xx and transient errors are retried there (2.x).
+    pub(crate) last_host: std::sync::atomic::AtomicBool,
     /// `scheme://host/` once the scheme is known.
     base: std::sync::Mutex<Option<url::Url>>,
     pub(crate) repository: String,
-    pub(crate) cred: Option<Cred>,
+    /// The credential for this host, asked of the plan on first need (a challenge).
+    cred: std::sync::OnceLock<Option<Cred>>,
+    /// Where the credential comes from.
+    credentials: crate::hosts::HostCredentials,
     pub(crate) reference: String,
     /// The challenge learned for this host (from this client's earlier 401 answers).
     challenge: std::sync::Mutex<Option<Challenge>>,
@@ -73,7 +78,7 @@ impl<'a> Session<'a> {
         rhost: &RegistryHost,
         registry: &str,
         repository: &str,
-        cred: Option<Cred>,
+        credentials: crate::hosts::HostCredentials,
         reference: &str,
         (resolver, last_host): (Resolver, bool),
         deadline: std::sync::Arc<Deadline>,
@@ -86,7 +91,14 @@ impl<'a> Session<'a> {
         let host = rhost.host.clone();
         let cached = inner.hosts.lock().ok().and_then(|m| m.get(&host).cloned());
         let (base, challenge) = match cached {
-            Some((base, challenge)) => (Some(base), challenge),
+            // The base URL learned by another entry for this host only when its scheme is
+            // one this entry may use (the scheme is detected again otherwise).
+            Some((base, challenge)) => {
+                let usable = base.scheme() == rhost.scheme
+                    || rhost.http_fallback
+                    || inner.transport.is_insecure(&host);
+                (usable.then_some(base), challenge)
+            }
             None => (None, None),
         };
         let trace = AuthTrace {
@@ -116,10 +128,11 @@ impl<'a> Session<'a> {
                 dial_timeout: rhost.dial_timeout,
             },
             resolver,
-            last_host,
+            last_host: std::sync::atomic::AtomicBool::new(last_host),
             base: std::sync::Mutex::new(base),
             repository: repository.to_string(),
-            cred,
+            cred: std::sync::OnceLock::new(),
+            credentials,
             reference: reference.to_string(),
             challenge: std::sync::Mutex::new(challenge),
             trace: std::sync::Mutex::new(trace),
@@ -150,6 +163,26 @@ impl<'a> Session<'a> {
         } else {
             &["https"]
         }
+    }
+
+    /// The credential for this host: asked of the plan's function (with the host's
+    /// `host[:port]`) the first time a challenge needs it, as containerd's authorizer asks
+    /// `credentials(host)` when the host challenges.
+    pub(crate) fn cred(&self) -> Option<&Cred> {
+        self.cred
+            .get_or_init(|| (self.credentials)(&self.host).map(|a| Cred::from_auth(&a)))
+            .as_ref()
+    }
+
+    /// Whether this host is the last one asked now.
+    pub(crate) fn is_last_host(&self) -> bool {
+        self.last_host.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Set whether this host is the last one asked (resolution asks only the capable hosts).
+    pub(crate) fn set_last_host(&self, last: bool) {
+        self.last_host
+            .store(last, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// What the transport needs to know of this session for a request.
@@ -197,8 +230,7 @@ impl<'a> Session<'a> {
             host: self.host.clone(),
             repository: self.repository.clone(),
             cred_id: self
-                .cred
-                .as_ref()
+                .cred()
                 .map(Cred::id)
                 .unwrap_or_else(|| "anonymous".to_string()),
         }
@@ -219,14 +251,14 @@ impl<'a> Session<'a> {
             return Ok((None, false));
         };
         match ch.scheme {
-            Scheme::Basic => match &self.cred {
+            Scheme::Basic => match self.cred() {
                 Some(c) if !c.username.is_empty() || !c.password.is_empty() => {
                     Ok((Some(c.basic_header()?), false))
                 }
                 _ => Ok((None, false)),
             },
             Scheme::Bearer => {
-                if let Some(rt) = self.cred.as_ref().and_then(|c| c.registry_token.as_ref()) {
+                if let Some(rt) = self.cred().and_then(|c| c.registry_token.as_ref()) {
                     if let Ok(mut t) = self.trace.lock() {
                         t.token_obtained = true;
                     }
@@ -249,7 +281,7 @@ impl<'a> Session<'a> {
                     &self.deadline,
                     &ch,
                     &self.scope(),
-                    self.cred.as_ref(),
+                    self.cred(),
                     &self.reference,
                 )
                 .await?;
@@ -369,7 +401,7 @@ impl<'a> Session<'a> {
                 | StatusCode::GATEWAY_TIMEOUT
                     if more
                         && self.resolver.is_v2()
-                        && self.last_host
+                        && self.is_last_host()
                         && before != Some(status) =>
                 {
                     continue;
@@ -424,9 +456,9 @@ impl<'a> Session<'a> {
         e: crate::transport::SendError,
         more: bool,
     ) -> Result<(), RegistryError> {
-        let retry = matches!(&e, crate::transport::SendError::Transient(_))
+        let retry = matches!(&e, crate::transport::SendError::Transient { .. })
             && more
-            && self.last_host
+            && self.is_last_host()
             && self.resolver.is_v2();
         if !retry {
             return Err(e.into_registry());
@@ -451,7 +483,7 @@ impl<'a> Session<'a> {
         if let Some(err) = bearer.and_then(|c| c.param("error")) {
             // core/remotes/docker/authorizer.go invalidAuthorization
             let message = format!("{prefix}{denied}: server message: {err}: authorization failed");
-            if err == "insufficient_scope" && self.cred.is_some() {
+            if err == "insufficient_scope" && self.cred().is_some() {
                 return RegistryError::Denied {
                     reference,
                     status: 401,

@@ -5,6 +5,8 @@
 //! registry's mirrors and upstream. Only for what a real registry will not do.
 #![allow(dead_code)]
 
+pub mod plans;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,8 @@ pub enum Body {
     StallAfter(Vec<u8>),
     /// 1 GiB announced, sent in 64 KiB chunks until the client hangs up.
     Endless,
+    /// These bytes, sent after a pause (the headers go at once).
+    Delayed(Duration, Vec<u8>),
 }
 
 /// What the server does with one request.
@@ -174,6 +178,7 @@ async fn connection(mut conn: TcpStream, handler: Arc<Handler>, host: String, st
     let len = match &body {
         Body::Full(b) => b.len() as u64,
         Body::StallAfter(b) => b.len() as u64 + 1000,
+        Body::Delayed(_, b) => b.len() as u64,
         Body::Endless => ENDLESS_LEN,
     };
     let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n");
@@ -186,6 +191,10 @@ async fn connection(mut conn: TcpStream, handler: Arc<Handler>, host: String, st
     }
     match body {
         Body::Full(b) => {
+            let _ = conn.write_all(&b).await;
+        }
+        Body::Delayed(pause, b) => {
+            tokio::time::sleep(pause).await;
             let _ = conn.write_all(&b).await;
         }
         Body::StallAfter(b) => {
