@@ -158,18 +158,57 @@ fn check_stalled(how: Stall) -> Vec<String> {
         ),
     );
     let secret = secret.display().to_string();
-    let t = ["--image-pull-progress-timeout", TIMEOUT];
+    // The registry speaks plain HTTP only: its hosts.toml says so (a loopback registry's
+    // default host is tried over HTTPS first, and a silent server never fails the handshake).
+    let hosts = node.dir.path().join("certs.d");
+    let dir = hosts.join(reg.addr.replace(':', "_") + "_");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("hosts.toml"),
+        format!("server = \"http://{}\"\n", reg.addr),
+    )
+    .unwrap();
+    let hosts = hosts.display().to_string();
+    // The same timeout from a node's containerd config (`image_pull_progress_timeout`).
+    let config = node.write(
+        "config.toml",
+        &format!(
+            "version = 3\n[plugins.\"io.containerd.cri.v1.images\"]\n  image_pull_progress_timeout = \"{TIMEOUT}\"\n[plugins.\"io.containerd.cri.v1.images\".registry]\n  config_path = \"{hosts}\"\n"
+        ),
+    );
+    let config = config.display().to_string();
+    let t = [
+        "--image-pull-progress-timeout",
+        TIMEOUT,
+        "--registry-config-path",
+        &hosts,
+    ];
+    let c = ["--containerd-config", &config];
     let mut problems = Vec::new();
     let runs: Vec<Vec<&str>> = vec![
-        vec!["pod", "run", "-o", "json", &pods, t[0], t[1]],
-        vec!["pod", "run", &pods, "--secret", &secret, t[0], t[1]],
-        vec!["pull", &image, t[0], t[1]],
+        vec!["pod", "run", "-o", "json", &pods, t[0], t[1], t[2], t[3]],
+        vec!["pod", "run", "-o", "json", &pods, c[0], c[1]],
+        // In virtual time too: the stall is real, the back-off between retries virtual.
         vec![
-            "pull", "-o", "json", &image, "--secret", &secret, t[0], t[1],
+            "pod",
+            "run",
+            "-o",
+            "json",
+            &pods,
+            "--virtual-time",
+            "--until",
+            "25s",
+            c[0],
+            c[1],
         ],
-        vec!["creds", "check", &image, t[0], t[1]],
+        vec!["pod", "run", &pods, "--secret", &secret, c[0], c[1]],
+        vec!["pull", &image, t[0], t[1], t[2], t[3]],
         vec![
-            "creds", "check", "-o", "json", &image, "--secret", &secret, t[0], t[1],
+            "pull", "-o", "json", &image, "--secret", &secret, c[0], c[1],
+        ],
+        vec!["creds", "check", &image, t[0], t[1], t[2], t[3]],
+        vec![
+            "creds", "check", "-o", "json", &image, "--secret", &secret, c[0], c[1],
         ],
     ];
     for args in runs {
@@ -192,12 +231,33 @@ fn check_stalled(how: Stall) -> Vec<String> {
         }
         // The failure says what stalled.
         let said = match how {
-            Stall::Silent => "no response within 2s",
+            // containerd cancels the pull's context (`pullProgressReporter`): the waiting
+            // request fails with `context canceled`, and containerd logs why.
+            Stall::Silent => "context canceled",
             Stall::ErrorHeaders => "500 Internal Server Error",
             Stall::TokenBody | Stall::TokenErrorBody => "token",
         };
         if expected == 1 && !out.stdout.contains(said) {
             problems.push(format!("{what}: {said:?} not said:\n{}", out.stdout));
+        }
+        // internal/cri/server/images/image_pull.go@v2.3.4: "cancel pulling image %s because
+        // of no progress in %v", with the timeout as Go prints a duration.
+        let log = format!("cancel pulling image {image} because of no progress in {TIMEOUT}");
+        if matches!(how, Stall::Silent) && !out.stdout.contains(&log) {
+            problems.push(format!("{what}: {log:?} not logged:\n{}", out.stdout));
+        }
+        if args.contains(&"--virtual-time") {
+            let pulls = out
+                .stdout
+                .lines()
+                .filter(|l| l.contains("\"reason\":\"Pulling\"") && l.contains("stalled"))
+                .count();
+            if pulls < 2 || !out.stdout.contains("\"reason\":\"BackOff\"") {
+                problems.push(format!(
+                    "{what}: no retry after a back-off in virtual time:\n{}",
+                    out.stdout
+                ));
+            }
         }
         if args[..2] == ["pod", "run"] && args.contains(&"json") {
             let st = out.statuses();

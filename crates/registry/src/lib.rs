@@ -186,6 +186,14 @@ impl Client {
         self.resolve_hosts(r, plan, false).await
     }
 
+    /// [`Client::resolve_on`], and when the hosts refuse or lack the reference, its registry
+    /// error code learned by one more `GET` at the host asked last (a `HEAD` answer has no
+    /// body): a diagnostic containerd does not make (`pullsim creds check`), and the `GET`
+    /// containers/image sends anyway (it reads manifests with `GET`).
+    pub async fn resolve_diagnosed(&self, r: &Reference, plan: &HostPlan) -> HostsResolveReport {
+        self.resolve_hosts(r, plan, true).await
+    }
+
     /// [`Client::resolve_on`]; with `diagnose`, a refusal's or absence's registry code is
     /// learned by a `GET` at the host asked last.
     async fn resolve_hosts(

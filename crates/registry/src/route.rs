@@ -207,13 +207,22 @@ impl<'a> Route<'a> {
         }
     }
 
-    /// Reword a resolve-stage error for the transfer service (`failed to resolve image: `).
+    /// The resolve stage's wording on an error of the resolver: every error the resolver
+    /// returns is wrapped by the pull (`client/pull.go@v2.3.4` and `v1.7.34:pull.go`:
+    /// `failed to resolve reference %q: %w`; the transfer service's
+    /// `core/transfer/local/pull.go@v2.3.4`: `failed to resolve image: %w`), transport failures
+    /// (`failed to do request: …`) included.
     pub(crate) fn restage(&self, e: RegistryError) -> RegistryError {
+        let local = format!("failed to resolve reference {:?}: ", self.reference);
+        let e = if e.to_string().starts_with(&local) {
+            e
+        } else {
+            e.replace_message_prefix("", &local)
+        };
         if self.resolver != Resolver::Containerd2Transfer {
             return e;
         }
-        let from = format!("failed to resolve reference {:?}: ", self.reference);
-        e.replace_message_prefix(&from, "failed to resolve image: ")
+        e.replace_message_prefix(&local, "failed to resolve image: ")
     }
 
     /// containerd's fetcher first checks that some host has `pull` (`no pull hosts: not

@@ -67,8 +67,57 @@ fn canceled_text(e: &RegistryError) -> String {
             Some(i) => format!("{}: context canceled", &message[..i]),
             None => message.clone(),
         },
-        _ => "failed to copy: context canceled".to_string(),
+        RegistryError::Stalled { what, .. } => {
+            match what.strip_suffix(": reading the token response") {
+                // The token answer's body: `failed to fetch oauth token: …: context canceled`.
+                Some(fetching) => format!("{fetching}: context canceled"),
+                None => "failed to copy: context canceled".to_string(),
+            }
+        }
+        _ => e.to_string(),
     }
+}
+
+/// containerd's `SanitizeError` (`internal/cri/util/sanitize.go@v2.3.4`, also in v1.7.34): the
+/// URL of the first `*url.Error` in the chain (`failed to do request: Head "URL": …`) has
+/// every query value replaced by `[REDACTED]` (query-encoded, keys sorted as Go's
+/// `url.Values.Encode`), wherever that URL appears in the text. Status errors are not
+/// `*url.Error`s and keep their query (`…?ns=docker.io: 403 Forbidden`).
+fn sanitize_url_error(text: &str, e: &RegistryError) -> String {
+    let transport = matches!(
+        e,
+        RegistryError::Unavailable { status: None, .. } | RegistryError::Tls { .. }
+    ) || is_stall(e);
+    let Some(start) = text.find("failed to do request: ") else {
+        return text.to_string();
+    };
+    if !transport {
+        return text.to_string();
+    }
+    let rest = &text[start..];
+    let Some(open) = rest.find(" \"") else {
+        return text.to_string();
+    };
+    let url_start = start + open + 2;
+    let Some(len) = text[url_start..].find('"') else {
+        return text.to_string();
+    };
+    let url = &text[url_start..url_start + len];
+    let Some((base, query)) = url.split_once('?') else {
+        return text.to_string();
+    };
+    let mut keys: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| kv.split_once('=').map(|(k, _)| k).unwrap_or(kv))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.is_empty() {
+        return text.to_string();
+    }
+    let redacted: Vec<String> = keys.iter().map(|k| format!("{k}=%5BREDACTED%5D")).collect();
+    text.replace(url, &format!("{base}?{}", redacted.join("&")))
 }
 
 /// A registry failure as containerd's CRI `PullImage` returns it
@@ -84,6 +133,7 @@ pub(crate) fn pull_error(
     } else {
         e.to_string()
     };
+    let text = sanitize_url_error(&text, &e);
     RuntimeError::Pull {
         code: grpc_code(&e),
         image: image.to_string(),
@@ -259,7 +309,7 @@ impl Remote {
                     let sink = sink.clone();
                     let physical = source.reference.clone();
                     async move {
-                        let resolved = self.client.resolve_on(&physical, &plan).await;
+                        let resolved = self.client.resolve_diagnosed(&physical, &plan).await;
                         let top = resolved.result.map_err(SourceFailure::Manifest)?;
                         let through_index =
                             pullsim_registry::resolve::is_index_type(&top.media_type);
@@ -332,7 +382,7 @@ impl Remote {
                 let physical = source.reference.clone();
                 let trace = &trace;
                 async move {
-                    let rep = self.client.resolve_on(&physical, &plan).await;
+                    let rep = self.client.resolve_diagnosed(&physical, &plan).await;
                     if let Ok(mut t) = trace.lock() {
                         *t = to_trace(&rep.trace);
                     }
@@ -347,7 +397,8 @@ impl Remote {
                 Err(e) => Err(e),
                 Ok(planned) => {
                     self.note(image, &planned.route);
-                    let rep = self.client.resolve_on(r, &planned.plan).await;
+                    // `creds check`: the registry's error code too (one more GET on a refusal).
+                    let rep = self.client.resolve_diagnosed(r, &planned.plan).await;
                     if let Ok(mut t) = trace.lock() {
                         *t = to_trace(&rep.trace);
                     }
@@ -386,6 +437,33 @@ fn to_trace(t: &pullsim_registry::AuthTrace) -> AuthTrace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_errors_lose_their_query_values_status_errors_keep_them() {
+        // internal/cri/util/sanitize.go@v2.3.4 SanitizeError: a *url.Error's URL has every
+        // query value set to "[REDACTED]" and re-encoded (url.Values.Encode).
+        let refused = RegistryError::Unavailable {
+            reference: "r".into(),
+            status: None,
+            message: "failed to resolve image: failed to do request: Head \"http://m:5000/v2/a/manifests/1?ns=docker.io\": dial tcp 127.0.0.1:5000: connect: connection refused".into(),
+        };
+        let err = pull_error("a:1", "docker.io/library/a:1", refused, None);
+        assert!(
+            err.to_string().ends_with("failed to do request: Head \"http://m:5000/v2/a/manifests/1?ns=%5BREDACTED%5D\": dial tcp 127.0.0.1:5000: connect: connection refused"),
+            "{err}"
+        );
+        let denied = RegistryError::Denied {
+            reference: "r".into(),
+            status: 403,
+            code: None,
+            message: "failed to resolve image: unexpected status from HEAD request to http://m:5000/v2/a/manifests/1?ns=docker.io: 403 Forbidden".into(),
+        };
+        let err = pull_error("a:1", "docker.io/library/a:1", denied, None);
+        assert!(
+            err.to_string().contains("?ns=docker.io: 403 Forbidden"),
+            "{err}"
+        );
+    }
     use pullsim_registry::{NotFoundKind, Refuser};
 
     #[test]
