@@ -101,10 +101,12 @@ fn missing_tag_fails_with_containerd_message() {
     assert_eq!(o.code, 1);
     let ev = events(&o.stdout);
     assert_eq!(ev[1]["reason"], "Failed");
+    // containerd 2.x (the default runtime) pulls through the transfer service:
+    // core/transfer/local/pull.go@v2.3.4 "failed to resolve image: %w".
     assert_eq!(
         ev[1]["message"],
         format!(
-            "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
+            "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve image: {image}: not found"
         )
     );
     assert_eq!(ev[2]["message"], "Error: ErrImagePull");

@@ -8,17 +8,14 @@ use std::time::Duration;
 
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::{Digest, Reference};
-use pullsim_registry::{
-    BlobSink, Capabilities, Client, HostPlan, HostTls, Progress, PullOutcome, RegistryError,
-    RegistryHost, Resolver,
-};
+use pullsim_registry::{BlobSink, Client, Progress, PullOutcome, RegistryError, RegistryHost};
 
 use crate::cri::{
     AuthTrace, OfferedCredential, PullRoute, ResolveAttempt, Resolved, RouteHost, RuntimeHint,
 };
-use crate::crio::{self, CrioPullError, SourceFailure};
+use crate::crio::{self, SourceFailure};
 use crate::error::{Code, RuntimeError};
-use crate::registries_conf::{PullSource, RegistriesConf, sends_request_credentials};
+use crate::registries_conf::{RegistriesConf, sends_request_credentials};
 use crate::routing::Routing;
 
 /// A pull that reached a registry: the outcome and the host that served it.
@@ -140,36 +137,6 @@ pub(crate) fn pull_error(
         desc: format!("failed to pull and unpack image {reference:?}: {text}"),
         cause: Some(Box::new(e)),
         host,
-    }
-}
-
-/// A CRI-O source as one registry host: HTTPS, and for an `insecure` endpoint certificates not
-/// verified and plain HTTP after a TLS failure (containers/image `docker_client.go`: no
-/// exception for loopback hosts).
-fn crio_host(source: &PullSource) -> RegistryHost {
-    let domain = source.reference.domain();
-    let mut h = RegistryHost::default_for(domain);
-    h.scheme = "https".to_string();
-    h.capabilities = Capabilities::ALL;
-    if source.endpoint.insecure {
-        h.tls = Some(HostTls {
-            skip_verify: true,
-            ..HostTls::default()
-        });
-        h.http_fallback = true;
-    } else {
-        h.tls = None;
-        h.http_fallback = false;
-    }
-    h
-}
-
-fn crio_plan(source: &PullSource, cred: Option<&AuthConfig>) -> HostPlan {
-    let cred = cred.cloned();
-    HostPlan {
-        hosts: vec![crio_host(source)],
-        resolver: Resolver::Containerd2Local,
-        credentials: Arc::new(move |_| cred.clone()),
     }
 }
 
@@ -299,36 +266,18 @@ impl Remote {
         let cri_ref = r.to_string();
         if self.routing.is_crio() {
             let conf = self.conf();
-            let (outcome, source) = crio::pull_through_sources(
+            let (outcome, source) = crio::pull_with_client(
                 &conf,
+                &self.client,
                 r,
                 auth,
                 self.routing.crio_version,
-                |source, cred| {
-                    let plan = crio_plan(source, cred);
-                    let sink = sink.clone();
-                    let physical = source.reference.clone();
-                    async move {
-                        let resolved = self.client.resolve_diagnosed(&physical, &plan).await;
-                        let top = resolved.result.map_err(SourceFailure::Manifest)?;
-                        let through_index =
-                            pullsim_registry::resolve::is_index_type(&top.media_type);
-                        let rep = self
-                            .client
-                            .pull_on(&physical, &plan, sink, progress, current)
-                            .await;
-                        rep.result.map_err(|e| {
-                            if through_index {
-                                SourceFailure::ContentThroughIndex(e)
-                            } else {
-                                SourceFailure::Content(e)
-                            }
-                        })
-                    }
-                },
+                sink,
+                progress,
+                current,
             )
             .await
-            .map_err(|e: CrioPullError| RuntimeError::from(e))?;
+            .map_err(RuntimeError::from)?;
             return Ok(Served {
                 outcome,
                 host: source.reference.to_string(),
@@ -378,7 +327,7 @@ impl Remote {
         let result = if self.routing.is_crio() {
             let conf = self.conf();
             crio::pull_through_sources(&conf, r, auth, self.routing.crio_version, |source, cred| {
-                let plan = crio_plan(source, cred);
+                let plan = crio::source_plan(source, cred);
                 let physical = source.reference.clone();
                 let trace = &trace;
                 async move {

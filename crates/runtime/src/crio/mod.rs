@@ -42,7 +42,7 @@ mod pull;
 mod text;
 mod wording;
 
-pub use client::pull_with_client;
+pub use client::{pull_with_client, source_host, source_plan};
 pub use error::{CrioPullError, FailedSource, SourceFailure};
 pub use pull::{combined_error_text, pull_through_sources, request_credentials};
 pub use text::{

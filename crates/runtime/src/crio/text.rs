@@ -274,7 +274,12 @@ pub fn source_error_text(source: &PullSource, e: &RegistryError) -> String {
 
 /// The blob digest named in a pullsim fetch error (its URL's `/blobs/DIGEST`).
 fn blob_digest(message: &str) -> Option<&str> {
-    let start = message.find("/blobs/")? + "/blobs/".len();
+    // A blob URL (`…/blobs/sha256:…`), or the fetcher's `could not fetch content descriptor
+    // sha256:… (TYPE) from remote` when every host answered 404.
+    let start = match message.find("/blobs/") {
+        Some(i) => i + "/blobs/".len(),
+        None => message.find("content descriptor ")? + "content descriptor ".len(),
+    };
     let rest = &message[start..];
     let end = rest
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == ':'))
