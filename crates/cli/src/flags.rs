@@ -10,7 +10,6 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use pullsim_credentials::Keyring;
 use pullsim_credentials::PullSecret;
-use pullsim_credentials::plugin::duration::parse_go_duration;
 use pullsim_node::Manifests;
 use pullsim_node::kubelet_config::{
     FlagOverrides, KubeletConfig, KubeletConfigFile, parse_feature_gates, resolve,
@@ -18,6 +17,7 @@ use pullsim_node::kubelet_config::{
 use pullsim_node::pods::{self, SecretSet};
 use pullsim_node::sync::PodRun;
 use pullsim_policy::PullPolicy;
+use pullsim_reference::go_duration::parse_go_duration;
 use pullsim_store::{Store, StoreOptions};
 
 /// `-o text|json`: human text (the default) or JSON, one object per line.
@@ -226,6 +226,8 @@ impl CredentialFlags {
 /// A Go duration flag (`2m`, `1h30m`, `-1m`), as the kubelet's flags parse them; signed ns.
 fn go_duration(s: &str) -> Result<i128, String> {
     parse_go_duration(s)
+        .map(i128::from)
+        .map_err(|e| e.to_string())
 }
 
 /// The kubelet's configuration: `--config FILE` and the flags that override it

@@ -208,8 +208,9 @@ fn expected(f: &KubeletConfigFile, fl: &FlagOverrides) -> Option<Expected> {
     }
     let kep2535 = gates[GATE_ENSURE_SECRET_PULLED_IMAGES];
     let dur = |s: &Option<String>| {
-        s.as_deref()
-            .map(|d| pullsim_credentials::plugin::duration::parse_go_duration(d).unwrap())
+        s.as_deref().map(|d| {
+            i128::from(pullsim_credentials::plugin::duration::parse_go_duration(d).unwrap())
+        })
     };
     let min_age = fl
         .image_minimum_gc_age

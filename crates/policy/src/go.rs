@@ -4,7 +4,6 @@
 //! Upstream: go/src/strconv/quote.go (appendQuotedWith, appendEscapedRune),
 //! go/src/unicode/graphic.go (IsPrint), go/src/time/time.go (Duration.format).
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 pub use pullsim_reference::go_quote;
@@ -14,57 +13,10 @@ pub use pullsim_reference::go_quote;
 /// Go durations are signed 64-bit nanosecond counts; a longer Rust `Duration` is clamped to
 /// Go's maximum (`2562047h47m16.854775807s`).
 pub fn go_duration(d: Duration) -> String {
-    let u: u64 = u64::try_from(d.as_nanos())
-        .unwrap_or(i64::MAX as u64)
-        .min(i64::MAX as u64);
-    let mut out = String::with_capacity(24);
-    if u < 1_000_000_000 {
-        let (prec, unit) = match u {
-            0 => return "0s".to_string(),
-            1..=999 => (0, "ns"),
-            1_000..=999_999 => (3, "µs"),
-            _ => (6, "ms"),
-        };
-        push_int_frac(&mut out, u, prec);
-        out.push_str(unit);
-        return out;
-    }
-    let frac = u % 1_000_000_000;
-    let total_secs = u / 1_000_000_000;
-    let secs = total_secs % 60;
-    let total_mins = total_secs / 60;
-    if total_mins > 0 {
-        let mins = total_mins % 60;
-        let hours = total_mins / 60;
-        if hours > 0 {
-            let _ = write!(out, "{hours}h");
-        }
-        let _ = write!(out, "{mins}m");
-    }
-    let _ = write!(out, "{secs}");
-    push_frac(&mut out, frac, 9);
-    out.push('s');
-    out
-}
-
-/// Writes `v / 10^prec` with its fraction (trailing zeros dropped, no point when zero).
-fn push_int_frac(out: &mut String, v: u64, prec: u32) {
-    let scale = 10u64.pow(prec);
-    let _ = write!(out, "{}", v / scale);
-    push_frac(out, v % scale, prec);
-}
-
-/// Writes `.digits` of a `prec`-digit fraction, trailing zeros omitted; nothing when zero.
-fn push_frac(out: &mut String, frac: u64, prec: u32) {
-    if frac == 0 || prec == 0 {
-        return;
-    }
-    let mut digits = format!("{:0width$}", frac, width = prec as usize);
-    while digits.ends_with('0') {
-        digits.pop();
-    }
-    out.push('.');
-    out.push_str(&digits);
+    let nanos = i128::try_from(d.as_nanos())
+        .unwrap_or(i128::MAX)
+        .min(i128::from(i64::MAX));
+    pullsim_reference::go_duration::format_go_duration(nanos)
 }
 
 #[cfg(test)]

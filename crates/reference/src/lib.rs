@@ -20,6 +20,7 @@ mod algorithm;
 mod digest;
 mod error;
 mod go;
+pub mod go_duration;
 mod grammar;
 mod image_name;
 mod reference;

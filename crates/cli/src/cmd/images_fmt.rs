@@ -135,7 +135,8 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 /// Parse a Go duration (`2m`, `1h30m`, `90s`, `500ms`, `0`) as Go's `time.ParseDuration` does
 /// (the kubelet's flags); negative durations are refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let n = pullsim_credentials::plugin::duration::parse_go_duration(s.trim())?;
+    let n =
+        pullsim_reference::go_duration::parse_go_duration(s.trim()).map_err(|e| e.to_string())?;
     let n =
         u64::try_from(n).map_err(|_| format!("invalid duration {s:?}: must not be negative"))?;
     Ok(Duration::from_nanos(n))

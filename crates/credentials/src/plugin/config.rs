@@ -139,7 +139,7 @@ fn decode(value: &Value) -> Result<Vec<ProviderConfig>, String> {
                 "args" => cfg.args = str_list(v, "CredentialProvider.args")?,
                 "defaultCacheDuration" => match v {
                     Value::Null => {}
-                    Value::String(s) => cfg.default_cache_duration = Some(parse_go_duration(s)?),
+                    Value::String(s) => cfg.default_cache_duration = Some(i128::from(parse_go_duration(s).map_err(|e| e.to_string())?)),
                     _ => return Err("json: cannot unmarshal non-string into Go struct field CredentialProvider.defaultCacheDuration of type string".into()),
                 },
                 "env" => match v {

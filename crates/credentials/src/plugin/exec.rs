@@ -197,7 +197,7 @@ pub fn decode_response(
             "cacheDuration" => match v {
                 Value::Null => {}
                 Value::String(s) => {
-                    resp.cache_duration = Some(parse_go_duration(s).map_err(|_| decoding())?)
+                    resp.cache_duration = Some(parse_go_duration(s).map_err(|_| decoding())?.into())
                 }
                 _ => return Err(decoding()),
             },

@@ -199,9 +199,9 @@ impl KubeletConfigFile {
             .into_iter()
             .flatten()
         {
-            parse_go_duration(d).map_err(|message| KubeletConfigError::Decode {
+            parse_go_duration(d).map_err(|e| KubeletConfigError::Decode {
                 path: path.to_path_buf(),
-                message,
+                message: e.to_string(),
             })?;
         }
         Ok(file)
@@ -340,14 +340,14 @@ pub fn resolve(
     let file_min_age = f
         .image_minimum_gc_age
         .as_deref()
-        .map(parse_go_duration)
+        .map(|d| parse_go_duration(d).map(i128::from))
         .transpose()
         .unwrap_or_default()
         .filter(|n| *n != 0);
     let file_max_age = f
         .image_maximum_gc_age
         .as_deref()
-        .map(parse_go_duration)
+        .map(|d| parse_go_duration(d).map(i128::from))
         .transpose()
         .unwrap_or_default();
     let file_policy = f

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use super::duration::DurationError;
+use pullsim_reference::go_duration::DurationError;
 
 /// Reading the host directory failed (anything but "does not exist").
 #[derive(Debug, thiserror::Error)]

@@ -25,7 +25,6 @@
 //! only `server` falls back to the defaults.
 
 mod configure;
-mod duration;
 mod error;
 mod log;
 mod lookup;
@@ -35,11 +34,11 @@ mod types;
 use std::path::{Path, PathBuf};
 
 pub use configure::HTTPS_FIRST_MESSAGE;
-pub use duration::{DurationError, parse_go_duration};
 pub use error::{HostsDirError, HostsFileError};
 pub(crate) use log::logrus_line;
 pub use lookup::{config_roots, host_directory, host_paths, try_find_host_dir};
 pub(crate) use parse::go_url_parts;
+pub use pullsim_reference::go_duration::{DurationError, parse_go_duration};
 pub use types::{Capability, ConfigPathMode, HostEntry, HostsResolution};
 
 /// The host directory containerd reads for `registry_host`, `None` when there is none (a

@@ -8,9 +8,9 @@ use toml::{Table, Value};
 use toml_parser::parser::EventReceiver;
 use toml_parser::{ErrorSink, Source, Span};
 
-use super::duration::parse_go_duration;
 use super::error::HostsFileError;
 use super::types::Capability;
+use pullsim_reference::go_duration::parse_go_duration;
 
 /// containerd's `hostConfig`: one entry before `ConfigureHosts` fills defaults. `None`/empty
 /// `host` is the root entry without `server`.

@@ -1,12 +1,13 @@
-//! Go's `time.ParseDuration` (`src/time/format.go`, go1.22+): the format of `dial_timeout` in
-//! hosts.toml and of duration settings in containerd's config.toml
-//! (`image_pull_progress_timeout`).
+//! Go's `time.ParseDuration` (`src/time/format.go`, go1.22+) and `time.Duration.String()`
+//! (`src/time/time.go`): durations as Go programs read and print them — the kubelet's
+//! configuration (`imageMinimumGCAge`), credential provider configs (`defaultCacheDuration`),
+//! containerd's hosts.toml (`dial_timeout`) and config.toml (`image_pull_progress_timeout`).
 //!
 //! A duration is an optionally signed sequence of decimal numbers, each with an optional
 //! fraction and a unit suffix: `300ms`, `-1.5h`, `2h45m`. Units: `ns`, `us` (or `µs` U+00B5,
 //! `μs` U+03BC), `ms`, `s`, `m`, `h`. `0` alone needs no unit. The error texts are Go's.
 
-use pullsim_reference::go_quote;
+use crate::go_quote;
 
 /// Why a string is not a Go duration. Display: Go's error text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -176,6 +177,52 @@ pub fn parse_go_duration(input: &str) -> Result<i64, DurationError> {
     Ok(d as i64)
 }
 
+/// Go's `time.Duration.String()` for signed nanoseconds (`"1m0s"`, `"-1.5s"`, `"0s"`).
+pub fn format_go_duration(nanos: i128) -> String {
+    if nanos == 0 {
+        return "0s".into();
+    }
+    let neg = nanos < 0;
+    let u = nanos.unsigned_abs();
+    let mut out = String::new();
+    if u < 1_000_000_000 {
+        let (unit, div) = if u < 1_000 {
+            ("ns", 1u128)
+        } else if u < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        out.push_str(&frac_str(u, div));
+        out.push_str(unit);
+    } else {
+        let secs_total = u / 1_000_000_000;
+        let h = secs_total / 3600;
+        let m = (secs_total / 60) % 60;
+        let sec_nanos = u % 60_000_000_000;
+        if h > 0 {
+            out.push_str(&format!("{h}h"));
+        }
+        if h > 0 || m > 0 {
+            out.push_str(&format!("{m}m"));
+        }
+        out.push_str(&frac_str(sec_nanos, 1_000_000_000));
+        out.push('s');
+    }
+    if neg { format!("-{out}") } else { out }
+}
+
+fn frac_str(v: u128, div: u128) -> String {
+    let int = v / div;
+    let frac = v % div;
+    if frac == 0 {
+        return int.to_string();
+    }
+    let width = div.to_string().len() - 1;
+    let f = format!("{frac:0width$}");
+    format!("{int}.{}", f.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +316,28 @@ mod tests {
         for (s, want) in bad {
             let err = parse_go_duration(s).expect_err(s);
             assert_eq!(err.to_string(), *want, "{s:?}");
+        }
+    }
+
+    // go/src/time/time_test.go durationTests (subset).
+    #[test]
+    fn format_table() {
+        let s = 1_000_000_000i128;
+        let cases: &[(i128, &str)] = &[
+            (0, "0s"),
+            (1, "1ns"),
+            (1100, "1.1µs"),
+            (2_200_000, "2.2ms"),
+            (3 * s + 300_000_000, "3.3s"),
+            (4 * 60 * s + 5 * s, "4m5s"),
+            (4 * 60 * s + 5 * s + 1_000_000, "4m5.001s"),
+            (5 * 3600 * s + 6 * 60 * s + 7 * s + 1_000_000, "5h6m7.001s"),
+            (8 * 60 * s + 1, "8m0.000000001s"),
+            (-60 * s, "-1m0s"),
+            (3600 * s, "1h0m0s"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(format_go_duration(*n), *want);
         }
     }
 }
