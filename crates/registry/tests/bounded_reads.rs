@@ -274,11 +274,12 @@ async fn redirect_loop_is_not_reported_as_http_vs_https() {
     let text = err.to_string();
     assert!(!text.contains("HTTPS client"), "{text}");
     // Go's net/http client: 10 requests, then `Head "<the last URL>": stopped after 10
-    // redirects`, which containerd prefixes with "failed to do request".
+    // redirects`, which containerd prefixes with "failed to do request", and the pull with
+    // its resolve stage (pull.go@v1.7.34: "failed to resolve reference %q: %w").
     assert_eq!(
         text,
         format!(
-            "failed to do request: Head \"http://{}/hop/9\": stopped after 10 redirects",
+            "failed to resolve reference \"{0}/team/app:1\": failed to do request: Head \"http://{0}/hop/9\": stopped after 10 redirects",
             server.host
         )
     );
@@ -308,7 +309,10 @@ async fn file_redirect_is_not_reported_as_http_vs_https() {
     // Go's http.Transport refuses other schemes: `unsupported protocol scheme "file"`.
     assert_eq!(
         err.to_string(),
-        "failed to do request: Head \"file:///etc/passwd\": unsupported protocol scheme \"file\""
+        format!(
+            "failed to resolve reference \"{}/team/app:1\": failed to do request: Head \"file:///etc/passwd\": unsupported protocol scheme \"file\"",
+            server.host
+        )
     );
 }
 
@@ -325,7 +329,7 @@ async fn header_timeout_is_not_reported_as_http_vs_https() {
     assert!(!text.contains("HTTPS client"), "{text}");
     assert!(
         text.starts_with(&format!(
-            "failed to do request: Head \"http://{}/v2/team/app/manifests/1\": i/o timeout",
+            "failed to resolve reference \"{0}/team/app:1\": failed to do request: Head \"http://{0}/v2/team/app/manifests/1\": i/o timeout",
             server.host
         )),
         "{text}"
