@@ -66,6 +66,10 @@ pub struct RuntimeConfig {
     pub image_pull_progress_timeout: Duration,
     /// The runtime the node runs (default: containerd 2.x).
     pub kind: RuntimeKind,
+    /// Unpack pulled images (default `true`, as every CRI pull): each layer is decompressed
+    /// and its digest checked against the config's `rootfs.diff_ids`. `false` is a fetch-only
+    /// pull (`ctr content fetch`, skopeo; `--no-unpack`): nothing is decompressed.
+    pub unpack: bool,
     /// Called once when the store lock is held by another process and the runtime waits.
     pub on_store_wait: Option<pullsim_store::WaitReporter>,
 }
@@ -78,6 +82,7 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("ca_files", &self.ca_files)
             .field("platform", &self.platform)
             .field("kind", &self.kind)
+            .field("unpack", &self.unpack)
             .field("offline", &self.offline)
             .field("max_concurrent_downloads", &self.max_concurrent_downloads)
             .field(
@@ -90,7 +95,7 @@ impl std::fmt::Debug for RuntimeConfig {
 
 impl RuntimeConfig {
     /// Defaults for a store at `root`: containerd's CRI defaults (3 concurrent downloads, a
-    /// 5 min `image_pull_progress_timeout`), the host platform, online.
+    /// 5 min `image_pull_progress_timeout`, unpack), the host platform, online.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         RuntimeConfig {
             root: root.into(),
@@ -102,6 +107,7 @@ impl RuntimeConfig {
             image_pull_progress_timeout: pullsim_registry::DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT,
             on_store_wait: None,
             kind: RuntimeKind::default(),
+            unpack: true,
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod error;
 pub mod fake;
 pub mod registries_conf;
 mod service;
+pub mod unpack;
 
 pub use config::{RuntimeConfig, RuntimeKind};
 pub use containerd::{ContainerdImageService, PruneOutcome};
