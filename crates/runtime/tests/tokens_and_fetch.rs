@@ -38,10 +38,13 @@ fn sha(b: &[u8]) -> String {
 }
 
 fn fake() -> Fake {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
-            .to_vec();
     let layer: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    // A valid image: the layer has no gzip magic, so its diff ID is its own digest.
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [sha(&layer)]},
+    }))
+    .unwrap();
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
