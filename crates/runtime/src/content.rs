@@ -117,6 +117,8 @@ struct Tee {
     /// Decoding since offset 0; `None` for a resumed write (decompressed from the store after
     /// the pull instead).
     hasher: Option<DiffHasher>,
+    /// Time spent in the hasher.
+    busy: std::time::Duration,
 }
 
 impl BlobWrite for StoreWrite {
@@ -129,8 +131,12 @@ impl BlobWrite for StoreWrite {
     }
 
     fn write_bytes(&mut self, chunk: Bytes) -> Result<(), SinkError> {
-        if let Some(h) = self.unpack.as_mut().and_then(|t| t.hasher.as_mut()) {
+        if let Some(t) = self.unpack.as_mut()
+            && let Some(h) = t.hasher.as_mut()
+        {
+            let started = std::time::Instant::now();
             h.update(&chunk);
+            t.busy += started.elapsed();
         }
         self.writer
             .write_bytes(chunk)
@@ -145,6 +151,7 @@ impl BlobWrite for StoreWrite {
         // At offset 0 again: the whole stream passes through a new hasher.
         if let Some(t) = self.unpack.as_mut() {
             t.hasher = Some(DiffHasher::new());
+            t.busy = std::time::Duration::ZERO;
         }
         Ok(())
     }
@@ -156,14 +163,16 @@ impl BlobWrite for StoreWrite {
             store,
             stats,
             hasher: Some(h),
+            busy,
         }) = self.unpack
         {
             let decoded = h.decodes();
+            let started = std::time::Instant::now();
             // A stream that does not decode is left to the check after the pull, which reads
             // it again from the store and reports containerd's error.
             if let Ok(Some(u)) = h.finish() {
                 if decoded {
-                    stats.note_streamed();
+                    stats.note_streamed(u.size, busy + started.elapsed());
                 }
                 crate::unpack::record(&store, &blob, &u);
             }
@@ -207,6 +216,7 @@ impl BlobSink for StoreSink {
             store: self.store.clone(),
             stats: stats.clone(),
             hasher: (writer.offset() == 0 && !writer.already_exists()).then(DiffHasher::new),
+            busy: std::time::Duration::ZERO,
         });
         Ok(Box::new(StoreWrite {
             writer,

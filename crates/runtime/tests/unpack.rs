@@ -38,12 +38,20 @@ fn digest(s: &str) -> Digest {
     Digest::parse(s).unwrap()
 }
 
-fn counts(streamed: u64, from_store: u64, from_record: u64) -> Option<UnpackCounts> {
-    let mut c = UnpackCounts::default();
-    c.streamed = streamed;
-    c.from_store = from_store;
-    c.from_record = from_record;
-    Some(c)
+/// The decompression counts (bytes and time aside).
+fn counts(streamed: u64, from_store: u64, from_record: u64) -> Option<(u64, u64, u64)> {
+    Some((streamed, from_store, from_record))
+}
+
+trait Counted {
+    fn unpack_counts3(&self) -> Option<(u64, u64, u64)>;
+}
+
+impl Counted for ContainerdImageService {
+    fn unpack_counts3(&self) -> Option<(u64, u64, u64)> {
+        self.unpack_counts()
+            .map(|c: UnpackCounts| (c.streamed, c.from_store, c.from_record))
+    }
 }
 
 /// The uncompressed digests the store recorded for the image's layers.
@@ -73,7 +81,7 @@ async fn gzip_zstd_and_plain_layers_verify_while_they_stream() {
     assert_eq!(resp.image_ref, m.config_digest);
     // The gzip and zstd layers were decoded as they downloaded (the check after the pull
     // reads what the download recorded); the plain one is its own diff.
-    assert_eq!(svc.unpack_counts(), counts(2, 0, 2));
+    assert_eq!(svc.unpack_counts3(), counts(2, 0, 2));
     assert_eq!(
         recorded(&svc, &img),
         [
@@ -83,6 +91,10 @@ async fn gzip_zstd_and_plain_layers_verify_while_they_stream() {
         ]
     );
     assert!(svc.image_status(&spec).unwrap().is_some());
+    // The throughput figure: the tar bytes of the two compressed layers (file + tar headers).
+    let c = svc.unpack_counts().unwrap();
+    assert!(c.uncompressed_bytes > 90_000, "{c:?}");
+    assert!(c.throughput_mb_s().is_some_and(|t| t > 0.0), "{c:?}");
 
     // The same image under another name: its layers are present and their records agree with
     // the config, so nothing is decompressed again.
@@ -90,10 +102,10 @@ async fn gzip_zstd_and_plain_layers_verify_while_they_stream() {
         .unwrap();
     let again = ImageSpec::new(reg.reference("rt/unpack-mixed:again"));
     svc.pull_image(&again, None, None).await.unwrap();
-    assert_eq!(svc.unpack_counts(), counts(2, 0, 4));
+    assert_eq!(svc.unpack_counts3(), counts(2, 0, 4));
     // A pull of the current image checks it from the records too.
     svc.pull_image(&spec, None, None).await.unwrap();
-    assert_eq!(svc.unpack_counts(), counts(2, 0, 6));
+    assert_eq!(svc.unpack_counts3(), counts(2, 0, 6));
 
     // A lost record, and a damaged one: the layer is decompressed from the store, and recorded.
     let rec_dir = root.path().join("uncompressed");
@@ -103,7 +115,7 @@ async fn gzip_zstd_and_plain_layers_verify_while_they_stream() {
     let text = std::fs::read_to_string(&p1).unwrap();
     std::fs::write(&p1, text.replace("\"size\":", "\"size\":1")).unwrap();
     svc.pull_image(&spec, None, None).await.unwrap();
-    assert_eq!(svc.unpack_counts(), counts(2, 2, 6));
+    assert_eq!(svc.unpack_counts3(), counts(2, 2, 6));
     assert_eq!(
         recorded(&svc, &img),
         [
@@ -210,6 +222,7 @@ async fn fetch_only_pulls_what_unpack_refuses_and_a_later_unpack_checks_it() {
     let resp = fetch.pull_image(&image, None, None).await.unwrap();
     assert_eq!(resp.image_ref, m.config_digest);
     assert_eq!(fetch.unpack_counts(), None);
+    assert_eq!(fetch.unpack_counts3(), None);
     // No decompression at all: no records.
     assert_eq!(recorded(&fetch, &img), [None, None, None]);
     assert!(fetch.image_status(&image).unwrap().is_some());
@@ -226,7 +239,7 @@ async fn fetch_only_pulls_what_unpack_refuses_and_a_later_unpack_checks_it() {
         "{err}"
     );
     // Decompressed from the store (nothing was downloaded), and the true digest recorded.
-    assert_eq!(svc.unpack_counts(), counts(0, 1, 0));
+    assert_eq!(svc.unpack_counts3(), counts(0, 1, 0));
     assert_eq!(
         recorded(&svc, &img)[0].as_deref(),
         Some(m.layers[0].diff_id.as_str())
@@ -248,6 +261,6 @@ async fn creds_check_resolution_never_downloads_layers() {
         .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(blobs.is_empty(), "{blobs:?}");
-    assert_eq!(svc.unpack_counts(), counts(0, 0, 0));
+    assert_eq!(svc.unpack_counts3(), counts(0, 0, 0));
     assert!(svc.list_images(None).unwrap().is_empty());
 }

@@ -7,6 +7,7 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use pullsim_reference::Digest;
 use pullsim_store::{Store, StoreError, Uncompressed};
@@ -24,6 +25,8 @@ pub struct UnpackStats {
     streamed: AtomicU64,
     from_store: AtomicU64,
     from_record: AtomicU64,
+    bytes: AtomicU64,
+    busy_ns: AtomicU64,
 }
 
 /// A snapshot of [`UnpackStats`].
@@ -37,6 +40,21 @@ pub struct UnpackCounts {
     pub from_store: u64,
     /// Layers whose uncompressed digest came from the store's record (no decompression).
     pub from_record: u64,
+    /// Uncompressed bytes those decompressions produced (and hashed).
+    pub uncompressed_bytes: u64,
+    /// Time spent decompressing and hashing them, summed over layers (layers that download
+    /// at once decode in parallel, so this can exceed the wall time of a pull).
+    pub decode_time: Duration,
+}
+
+impl UnpackCounts {
+    /// Decompress + hash throughput in MB/s (10^6 bytes of uncompressed data per second of
+    /// [`UnpackCounts::decode_time`]); `None` before anything was decompressed.
+    pub fn throughput_mb_s(&self) -> Option<f64> {
+        let secs = self.decode_time.as_secs_f64();
+        (self.uncompressed_bytes > 0 && secs > 0.0)
+            .then(|| self.uncompressed_bytes as f64 / secs / 1e6)
+    }
 }
 
 impl UnpackStats {
@@ -46,11 +64,21 @@ impl UnpackStats {
             streamed: self.streamed.load(Ordering::Relaxed),
             from_store: self.from_store.load(Ordering::Relaxed),
             from_record: self.from_record.load(Ordering::Relaxed),
+            uncompressed_bytes: self.bytes.load(Ordering::Relaxed),
+            decode_time: Duration::from_nanos(self.busy_ns.load(Ordering::Relaxed)),
         }
     }
 
-    pub(crate) fn note_streamed(&self) {
+    /// A layer decompressed while it downloaded: `bytes` out, in `busy`.
+    pub(crate) fn note_streamed(&self, bytes: u64, busy: Duration) {
         self.streamed.fetch_add(1, Ordering::Relaxed);
+        self.note_work(bytes, busy);
+    }
+
+    fn note_work(&self, bytes: u64, busy: Duration) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        let ns = u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX);
+        self.busy_ns.fetch_add(ns, Ordering::Relaxed);
     }
 }
 
@@ -210,6 +238,7 @@ fn uncompressed_digest(
             }));
         }
     };
+    let started = Instant::now();
     let mut h = DiffHasher::new();
     let mut buf = vec![0u8; READ_BUF];
     loop {
@@ -241,6 +270,7 @@ fn uncompressed_digest(
         Some(u) => {
             if decoded {
                 stats.from_store.fetch_add(1, Ordering::Relaxed);
+                stats.note_work(u.size, started.elapsed());
             }
             record(store, layer, &u);
             Ok(u.digest)
