@@ -4,7 +4,9 @@
 //! content sink gets network buffers. Throughput is in bytes of *uncompressed* data (criterion's
 //! MB/s of the tar), beside plain SHA-256 of the same tar (the hash alone) and one-shot decoders
 //! into SHA-256 (flate2 `read::MultiGzDecoder`, `zstd::stream::copy_decode`): what the streaming
-//! hasher costs above a decoder that owns the whole stream.
+//! hasher costs above a decoder that owns the whole stream. `*_8_layers_parallel`: the same
+//! 32 MiB as eight 4 MiB layers decoded on as many threads as the machine has cores, from
+//! memory — the floor issue 14 measures the unpack pull against.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -99,6 +101,37 @@ fn unpack(c: &mut Criterion) {
             h.0.finalize()
         })
     });
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for (name, codec) in [("gzip", 0u8), ("zstd", 1u8)] {
+        let layers: Vec<Vec<u8>> = tar
+            .chunks(TAR / 8)
+            .map(|part| {
+                if codec == 0 {
+                    let mut e =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+                    e.write_all(part).expect("gzip");
+                    e.finish().expect("gzip")
+                } else {
+                    zstd::stream::encode_all(part, 3).expect("zstd")
+                }
+            })
+            .collect();
+        g.bench_function(format!("{name}_8_layers_parallel_{threads}_threads"), |b| {
+            b.iter(|| {
+                std::thread::scope(|s| {
+                    let per = layers.len().div_ceil(threads);
+                    let handles: Vec<_> = layers
+                        .chunks(per)
+                        .map(|group| s.spawn(move || group.iter().map(|l| stream(l)).count()))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("thread"))
+                        .sum::<usize>()
+                })
+            })
+        });
+    }
     g.finish();
 }
 

@@ -1,6 +1,6 @@
 //! The errors of the unpack check, worded as containerd words them.
 
-use pullsim_reference::Digest;
+use pullsim_reference::{Digest, go_quote};
 
 use super::media::Compression;
 
@@ -145,11 +145,15 @@ impl UnpackError {
     ) -> Self {
         let text = match wording {
             Wording::V2 => format!(
-                "wrong diff id {:?} calculated on extraction {expected:?}, desc {:?}",
-                actual.to_string(),
-                layer.to_string()
+                "wrong diff id {} calculated on extraction {}, desc {}",
+                go_quote(&actual.to_string()),
+                go_quote(expected),
+                go_quote(&layer.to_string())
             ),
-            Wording::V1_7 => format!("wrong diff id calculated on extraction {expected:?}"),
+            Wording::V1_7 => format!(
+                "wrong diff id calculated on extraction {}",
+                go_quote(expected)
+            ),
         };
         UnpackError::WrongDiffId {
             text,
@@ -181,11 +185,11 @@ impl UnpackError {
         };
         let text = match wording {
             Wording::V2 => format!(
-                "failed to extract layer ({} {}) to {} as {:?}: {cause_text}",
+                "failed to extract layer ({} {}) to {} as {}: {cause_text}",
                 at.media_type,
                 at.layer,
                 SNAPSHOTTER,
-                extraction_key(at.chain_id)
+                go_quote(&extraction_key(at.chain_id))
             ),
             Wording::V1_7 => format!("failed to extract layer {}: {cause_text}", at.diff_id),
         };
@@ -307,6 +311,12 @@ mod tests {
                 "wrong diff id calculated on extraction \"sha256:{}\"",
                 "c".repeat(64)
             )
+        );
+        // %q is Go's strconv.Quote: a config's diff ID is any JSON string.
+        assert_eq!(
+            UnpackError::wrong_diff_id(Wording::V1_7, 0, &layer, "sha256:\"x\u{7}é", &actual)
+                .to_string(),
+            "wrong diff id calculated on extraction \"sha256:\\\"x\\aé\""
         );
         // unpacker.go (both): "number of layers and diffIDs don't match: %d != %d"
         assert_eq!(

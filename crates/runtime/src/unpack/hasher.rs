@@ -184,7 +184,10 @@ impl ZstdStream {
             if made > 0 {
                 sink.write(&self.out[..made]);
             }
-            if input.pos() == chunk.len() && made < self.out.len() {
+            // Go on while input is left, or while the frame has output pending (a full
+            // buffer). Not after a frame ended (hint 0): a call with no input would start the
+            // next frame's header and its hint would say the stream is cut.
+            if input.pos() == chunk.len() && (made < self.out.len() || self.hint == 0) {
                 return Ok(());
             }
         }
