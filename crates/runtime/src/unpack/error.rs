@@ -146,9 +146,9 @@ impl UnpackError {
         let text = match wording {
             Wording::V2 => format!(
                 "wrong diff id {} calculated on extraction {}, desc {}",
-                go_quote(&actual.to_string()),
+                go_quote(actual.as_ref()),
                 go_quote(expected),
-                go_quote(&layer.to_string())
+                go_quote(layer.as_ref())
             ),
             Wording::V1_7 => format!(
                 "wrong diff id calculated on extraction {}",
