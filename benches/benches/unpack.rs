@@ -122,7 +122,9 @@ fn unpack(c: &mut Criterion) {
                     let per = layers.len().div_ceil(threads);
                     let handles: Vec<_> = layers
                         .chunks(per)
-                        .map(|group| s.spawn(move || group.iter().map(|l| stream(l)).count()))
+                        .map(|group| {
+                            s.spawn(move || group.iter().map(|l| stream(l).len()).sum::<usize>())
+                        })
                         .collect();
                     handles
                         .into_iter()
