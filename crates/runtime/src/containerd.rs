@@ -41,8 +41,9 @@ pub struct ContainerdImageService {
     offline: bool,
     progress: Arc<dyn Progress + Send + Sync>,
     needed_network: Mutex<BTreeSet<String>>,
-    /// Unpack on: the check after each pull, worded as this containerd words it.
-    unpack: Option<(Wording, Arc<UnpackStats>)>,
+    /// Unpack on: the check after each pull, worded as this containerd words it, and the OS
+    /// 2.x's transfer service unpacks for (`None` for 1.7: every image is checked).
+    unpack: Option<(Wording, Option<String>, Arc<UnpackStats>)>,
 }
 
 impl std::fmt::Debug for ContainerdImageService {
@@ -94,11 +95,17 @@ impl ContainerdImageService {
             progress: Arc::new(NoProgress),
             needed_network: Mutex::new(BTreeSet::new()),
             unpack: cfg.unpack.then(|| {
-                let wording = match cfg.kind {
-                    RuntimeKind::Containerd17 => Wording::V1_7,
-                    _ => Wording::V2,
+                let os = cfg
+                    .platform
+                    .clone()
+                    .unwrap_or_else(pullsim_registry::Platform::host)
+                    .normalize()
+                    .os;
+                let (wording, os) = match cfg.kind {
+                    RuntimeKind::Containerd17 => (Wording::V1_7, None),
+                    _ => (Wording::V2, Some(os)),
                 };
-                (wording, Arc::new(UnpackStats::default()))
+                (wording, os, Arc::new(UnpackStats::default()))
             }),
         })
     }
@@ -117,7 +124,7 @@ impl ContainerdImageService {
     /// How many layers the unpack check decompressed (while downloading, or from the store)
     /// or found recorded; `None` with unpack off.
     pub fn unpack_counts(&self) -> Option<UnpackCounts> {
-        self.unpack.as_ref().map(|(_, s)| s.counts())
+        self.unpack.as_ref().map(|(_, _, s)| s.counts())
     }
 
     /// Offline runs: the images whose pull or resolve needed the network.
@@ -237,13 +244,13 @@ impl ContainerdImageService {
         manifest: &Digest,
         config: &Digest,
     ) -> Result<(), RuntimeError> {
-        let Some((wording, stats)) = self.unpack.clone() else {
+        let Some((wording, os, stats)) = self.unpack.clone() else {
             return Ok(());
         };
         let store = self.store.clone();
         let (manifest, config) = (manifest.clone(), config.clone());
         tokio::task::spawn_blocking(move || {
-            crate::unpack::verify_image(&store, &manifest, &config, wording, &stats)
+            crate::unpack::verify_image(&store, &manifest, &config, wording, os.as_deref(), &stats)
         })
         .await
         .map_err(|e| RuntimeError::Invalid {
@@ -377,7 +384,7 @@ impl ImageService for ContainerdImageService {
             rec.written_as == image.image && rec.blobs.iter().all(|b| self.store.has_blob(b))
         });
         let sink = Arc::new(match &self.unpack {
-            Some((_, stats)) => StoreSink::unpacking(self.store.clone(), stats.clone()),
+            Some((_, _, stats)) => StoreSink::unpacking(self.store.clone(), stats.clone()),
             None => StoreSink::new(self.store.clone()),
         });
         let outcome = self

@@ -81,7 +81,15 @@ fn present_layers_are_decompressed_from_the_store_once() {
         &[sha(&tar), sha(&docker_tar), sha(&docker_tar)],
     );
     let stats = UnpackStats::default();
-    let v = verify_image(&store, &img.manifest, &img.config, Wording::V2, &stats).unwrap();
+    let v = verify_image(
+        &store,
+        &img.manifest,
+        &img.config,
+        Wording::V2,
+        Some("linux"),
+        &stats,
+    )
+    .unwrap();
     assert_eq!(v, Verified::Unpacked { layers: 3 });
     let c = stats.counts();
     assert_eq!((c.streamed, c.from_store, c.from_record), (0, 1, 0));
@@ -91,7 +99,15 @@ fn present_layers_are_decompressed_from_the_store_once() {
             .map(|u| (u.digest.to_string(), u.size)),
         Some((sha(&tar), tar.len() as u64))
     );
-    verify_image(&store, &img.manifest, &img.config, Wording::V2, &stats).unwrap();
+    verify_image(
+        &store,
+        &img.manifest,
+        &img.config,
+        Wording::V2,
+        Some("linux"),
+        &stats,
+    )
+    .unwrap();
     let c = stats.counts();
     assert_eq!((c.streamed, c.from_store, c.from_record), (0, 1, 1));
 }
@@ -109,7 +125,15 @@ fn a_record_that_disagrees_is_not_believed() {
     };
     store.record_uncompressed(&img.layers[0], &lie).unwrap();
     let stats = UnpackStats::default();
-    verify_image(&store, &img.manifest, &img.config, Wording::V2, &stats).unwrap();
+    verify_image(
+        &store,
+        &img.manifest,
+        &img.config,
+        Wording::V2,
+        Some("linux"),
+        &stats,
+    )
+    .unwrap();
     assert_eq!(stats.counts().from_store, 1);
     assert_eq!(
         store
@@ -132,7 +156,8 @@ fn a_broken_gzip_stream_fails_as_containerd_extracting_it() {
     let img = put(&store, &[(GZ, cut)], &ids);
     for wording in [Wording::V2, Wording::V1_7] {
         let stats = UnpackStats::default();
-        let e = verify_image(&store, &img.manifest, &img.config, wording, &stats).unwrap_err();
+        let e =
+            verify_image(&store, &img.manifest, &img.config, wording, None, &stats).unwrap_err();
         let UnpackError::Extract { index, source, .. } = &e else {
             panic!("{e:?}");
         };
@@ -175,6 +200,7 @@ fn a_broken_gzip_stream_fails_as_containerd_extracting_it() {
         &img.manifest,
         &img.config,
         Wording::V1_7,
+        None,
         &UnpackStats::default(),
     )
     .unwrap_err();
@@ -198,7 +224,15 @@ fn media_types_containerd_does_not_apply_or_decompress() {
         &[sha(&gz)],
     );
     let stats = UnpackStats::default();
-    verify_image(&store, &img.manifest, &img.config, Wording::V2, &stats).unwrap();
+    verify_image(
+        &store,
+        &img.manifest,
+        &img.config,
+        Wording::V2,
+        Some("linux"),
+        &stats,
+    )
+    .unwrap();
     assert_eq!(stats.counts().from_store, 0);
     // EROFS is a layer type (counted) without a stream processor here.
     let img = put(
@@ -206,7 +240,15 @@ fn media_types_containerd_does_not_apply_or_decompress() {
         &[("application/vnd.erofs.layer.v1", tar.clone())],
         &[sha(&tar)],
     );
-    let e = verify_image(&store, &img.manifest, &img.config, Wording::V1_7, &stats).unwrap_err();
+    let e = verify_image(
+        &store,
+        &img.manifest,
+        &img.config,
+        Wording::V1_7,
+        Some("linux"),
+        &stats,
+    )
+    .unwrap_err();
     assert_eq!(
         e.to_string(),
         format!(
@@ -224,14 +266,73 @@ fn media_types_containerd_does_not_apply_or_decompress() {
         &[sha(&tar)],
     );
     assert_eq!(
-        verify_image(&store, &img.manifest, &img.config, Wording::V2, &stats).unwrap(),
+        verify_image(
+            &store,
+            &img.manifest,
+            &img.config,
+            Wording::V2,
+            Some("linux"),
+            &stats
+        )
+        .unwrap(),
         Verified::Unpacked { layers: 1 }
     );
+    // A config for another OS: 2.x's transfer service unpacks by OS (platforms.OnlyOS), so it
+    // only fetches it; 1.7 checks it.
+    let bad = put(&store, &[(GZ, gzip(&tar))], &[sha(b"wrong")]);
+    let mut windows: serde_json::Value =
+        serde_json::from_slice(&store.read_blob(&bad.config).unwrap()).unwrap();
+    windows["os"] = "Windows".into();
+    let windows = store
+        .put_bytes(&serde_json::to_vec(&windows).unwrap())
+        .unwrap();
+    assert_eq!(
+        verify_image(
+            &store,
+            &bad.manifest,
+            &windows,
+            Wording::V2,
+            Some("linux"),
+            &stats
+        )
+        .unwrap(),
+        Verified::FetchOnly
+    );
+    assert_eq!(
+        verify_image(
+            &store,
+            &bad.manifest,
+            &windows,
+            Wording::V2,
+            Some("windows"),
+            &stats
+        )
+        .unwrap_err()
+        .to_string(),
+        format!(
+            "wrong diff id {:?} calculated on extraction {:?}, desc {:?}",
+            sha(&tar),
+            sha(b"wrong"),
+            bad.layers[0].to_string()
+        )
+    );
+    assert!(matches!(
+        verify_image(&store, &bad.manifest, &windows, Wording::V1_7, None, &stats),
+        Err(UnpackError::WrongDiffId { .. })
+    ));
     // A rootfs type other than "layers" is only fetched.
     let config = br#"{"rootfs":{"type":"other","diff_ids":["sha256:00"]}}"#;
     let config_d = store.put_bytes(config).unwrap();
     assert_eq!(
-        verify_image(&store, &img.manifest, &config_d, Wording::V2, &stats).unwrap(),
+        verify_image(
+            &store,
+            &img.manifest,
+            &config_d,
+            Wording::V2,
+            Some("linux"),
+            &stats
+        )
+        .unwrap(),
         Verified::FetchOnly
     );
 }

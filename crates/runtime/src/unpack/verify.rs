@@ -91,8 +91,8 @@ pub enum Verified {
         /// The layers checked.
         layers: usize,
     },
-    /// Nothing to unpack (no layers, or a `rootfs.type` other than `layers`): containerd only
-    /// fetches such an image.
+    /// Nothing to unpack (no layers, a `rootfs.type` other than `layers`, or a config for
+    /// another OS than the one unpacked for): containerd only fetches such an image.
     FetchOnly,
 }
 
@@ -112,6 +112,8 @@ struct Descriptor {
 #[derive(serde::Deserialize)]
 struct UnpackConfig {
     #[serde(default)]
+    os: String,
+    #[serde(default)]
     rootfs: RootFs,
 }
 
@@ -130,12 +132,17 @@ fn store_err(what: &str, d: &Digest, e: impl std::fmt::Display) -> UnpackError {
 }
 
 /// Check a pulled image whose manifest (`manifest`, the platform's) and config are in `store`.
+/// `unpack_os`: the OS containerd unpacks for, when it matches unpack platforms by OS (2.x's
+/// transfer service: `platforms.OnlyOS` unless `check_platform_supported`,
+/// `plugins/transfer/plugin.go@v2.3.4`); a config for another OS is then only fetched. `None`:
+/// every image is checked (1.7, whose fallback `Image.Unpack` checks the diff IDs too).
 /// Blocking (it may read and decompress layers): run it off the async threads.
 pub fn verify_image(
     store: &Store,
     manifest: &Digest,
     config: &Digest,
     wording: Wording,
+    unpack_os: Option<&str>,
     stats: &UnpackStats,
 ) -> Result<Verified, UnpackError> {
     let m = store
@@ -174,6 +181,15 @@ pub fn verify_image(
     // "layers" is the only rootfs type an OCI image unpacks; others are only fetched.
     if !c.rootfs.kind.is_empty() && c.rootfs.kind != "layers" {
         return Ok(Verified::FetchOnly);
+    }
+    // platforms.Normalize lowercases the OS (and calls macOS darwin) before comparing.
+    if let Some(os) = unpack_os {
+        let normalized = pullsim_registry::Platform::new(&c.os, "", None)
+            .normalize()
+            .os;
+        if normalized != os {
+            return Ok(Verified::FetchOnly);
+        }
     }
     let chains = chain_ids(&diff_ids);
     for (i, (media_type, layer)) in layers.iter().enumerate() {
