@@ -14,7 +14,7 @@ use pullsim_store::{Store, StoreError, Uncompressed};
 
 use super::error::{DecompressError, LayerAt, UnpackError, Wording, chain_ids};
 use super::hasher::DiffHasher;
-use super::media::{DiffCompression, diff_compression, is_layer_type};
+use super::media::{Compression, DiffCompression, SNIFF_LEN, diff_compression, is_layer_type};
 
 /// Read size when decompressing a layer from the store.
 const READ_BUF: usize = 1 << 20;
@@ -257,8 +257,10 @@ fn uncompressed_digest(
     let started = Instant::now();
     let mut h = DiffHasher::new();
     let mut buf = vec![0u8; READ_BUF];
+    // The first read is just what sniffing needs: a plain layer is known after a few bytes.
+    let mut want = SNIFF_LEN;
     loop {
-        let n = match f.read(&mut buf) {
+        let n = match f.read(&mut buf[..want]) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -272,9 +274,10 @@ fn uncompressed_digest(
             }
         };
         h.update(&buf[..n]);
+        want = READ_BUF;
         if h.compression().is_some() && !h.decodes() {
             // Not compressed (or failed already): no need to read further to know.
-            if h.compression() == Some(super::media::Compression::Uncompressed) {
+            if h.compression() == Some(Compression::Uncompressed) {
                 return Ok(layer.clone());
             }
             break;
