@@ -21,6 +21,8 @@ pub enum Kind {
     Hint,
     /// A line the container runtime logged (`pull`, `pod run`, `creds check`).
     RuntimeLog,
+    /// What the unpack check did (`pull`, `pod run`).
+    Unpack,
     /// One credential tried (`creds check`).
     Attempt,
     /// The verdict (`creds check`).
@@ -69,6 +71,7 @@ impl Kind {
             Kind::Container => "container",
             Kind::Hint => "hint",
             Kind::RuntimeLog => "runtime_log",
+            Kind::Unpack => "unpack",
             Kind::Attempt => "attempt",
             Kind::Result => "result",
             Kind::Image => "image",

@@ -88,6 +88,10 @@ pub struct RuntimeConfig {
     pub registries_conf: Option<Arc<RegistriesConf>>,
     /// The CRI-O release whose wording a CRI-O runtime uses.
     pub crio_version: CrioVersion,
+    /// Unpack pulled images (default `true`, as every CRI pull): each layer is decompressed
+    /// and its digest checked against the config's `rootfs.diff_ids`. `false` is a fetch-only
+    /// pull (`ctr content fetch`, skopeo; `--no-unpack`): nothing is decompressed.
+    pub unpack: bool,
     /// Called once when the store lock is held by another process and the runtime waits.
     pub on_store_wait: Option<pullsim_store::WaitReporter>,
 }
@@ -103,6 +107,7 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("registry_config_path", &self.registry_config_path)
             .field("containerd", &self.containerd.is_some())
             .field("registries_conf", &self.registries_conf.is_some())
+            .field("unpack", &self.unpack)
             .field("offline", &self.offline)
             .field("max_concurrent_downloads", &self.max_concurrent_downloads)
             .field(
@@ -115,7 +120,7 @@ impl std::fmt::Debug for RuntimeConfig {
 
 impl RuntimeConfig {
     /// Defaults for a store at `root`: containerd's CRI defaults (3 concurrent downloads, a
-    /// 5 min `image_pull_progress_timeout`), the host platform, online.
+    /// 5 min `image_pull_progress_timeout`, unpack), the host platform, online.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         RuntimeConfig {
             root: root.into(),
@@ -131,6 +136,7 @@ impl RuntimeConfig {
             containerd: None,
             registries_conf: None,
             crio_version: CrioVersion::default(),
+            unpack: true,
         }
     }
 }

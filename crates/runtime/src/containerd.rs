@@ -18,6 +18,7 @@ use crate::error::{Code, RuntimeError};
 use crate::remote::Remote;
 use crate::routing::Routing;
 use crate::service::ImageService;
+use crate::unpack::{UnpackCounts, UnpackError, UnpackStats, Wording};
 
 /// What [`ContainerdImageService::prune_content`] deleted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,6 +40,9 @@ pub struct ContainerdImageService {
     offline: bool,
     progress: Arc<dyn Progress + Send + Sync>,
     needed_network: Mutex<BTreeSet<String>>,
+    /// Unpack on: the check after each pull, worded as this containerd words it, and the OS
+    /// 2.x's transfer service unpacks for (`None` for 1.7: every image is checked).
+    unpack: Option<(Wording, Option<String>, Arc<UnpackStats>)>,
 }
 
 impl std::fmt::Debug for ContainerdImageService {
@@ -96,6 +100,19 @@ impl ContainerdImageService {
             offline: cfg.offline,
             progress: Arc::new(NoProgress),
             needed_network: Mutex::new(BTreeSet::new()),
+            unpack: cfg.unpack.then(|| {
+                let os = cfg
+                    .platform
+                    .clone()
+                    .unwrap_or_else(pullsim_registry::Platform::host)
+                    .normalize()
+                    .os;
+                let (wording, os) = match cfg.kind {
+                    RuntimeKind::Containerd17 => (Wording::V1_7, None),
+                    _ => (Wording::V2, Some(os)),
+                };
+                (wording, os, Arc::new(UnpackStats::default()))
+            }),
         })
     }
 
@@ -121,6 +138,12 @@ impl ContainerdImageService {
     /// … because of no progress in …`).
     pub fn runtime_log(&self) -> Vec<String> {
         self.remote.log()
+    }
+
+    /// How many layers the unpack check decompressed (while downloading, or from the store)
+    /// or found recorded; `None` with unpack off.
+    pub fn unpack_counts(&self) -> Option<UnpackCounts> {
+        self.unpack.as_ref().map(|(_, _, s)| s.counts())
     }
 
     /// Offline runs: the images whose pull or resolve needed the network.
@@ -229,6 +252,54 @@ fn record_pulled(
     Ok(())
 }
 
+impl ContainerdImageService {
+    /// The unpack check of a pulled image (unpack on), off the async threads. On failure the
+    /// image is not recorded; its blobs stay in the store.
+    async fn check_unpack(
+        &self,
+        image: &str,
+        cri_ref: &str,
+        host: &str,
+        manifest: &Digest,
+        config: &Digest,
+    ) -> Result<(), RuntimeError> {
+        let Some((wording, os, stats)) = self.unpack.clone() else {
+            return Ok(());
+        };
+        let store = self.store.clone();
+        let (manifest, config) = (manifest.clone(), config.clone());
+        tokio::task::spawn_blocking(move || {
+            crate::unpack::verify_image(&store, &manifest, &config, wording, os.as_deref(), &stats)
+        })
+        .await
+        .map_err(|e| RuntimeError::Invalid {
+            code: Code::Internal,
+            desc: format!("unpacking image {image:?}: {e}"),
+        })?
+        .map(|_| ())
+        .map_err(|e| unpack_error(image, cri_ref, e, Some(host.to_string())))
+    }
+}
+
+/// An unpack failure as containerd's CRI `PullImage` returns it: the unpacker's error, unwrapped
+/// by the pull (`core/transfer/local/pull.go@v2.3.4`, `client/pull.go` return it as is), under
+/// `failed to pull and unpack image "REF": ` (`internal/cri/server/images/image_pull.go`), with
+/// `errdefs.ToGRPC`'s code for an error without a class: `Unknown`.
+fn unpack_error(
+    image: &str,
+    reference: &str,
+    e: UnpackError,
+    host: Option<String>,
+) -> RuntimeError {
+    RuntimeError::Pull {
+        code: Code::Unknown,
+        image: image.to_string(),
+        desc: format!("failed to pull and unpack image {reference:?}: {e}"),
+        cause: None,
+        host,
+    }
+}
+
 /// The CRI image of one record (one name).
 fn image_of(rec: ImageRecord) -> Image {
     let mut img = Image {
@@ -306,7 +377,10 @@ impl ImageService for ContainerdImageService {
         let current = self.store.lookup(&r).ok().flatten().filter(|rec| {
             rec.written_as == image.image && rec.blobs.iter().all(|b| self.store.has_blob(b))
         });
-        let sink = Arc::new(StoreSink::new(self.store.clone()));
+        let sink = Arc::new(match &self.unpack {
+            Some((_, _, stats)) => StoreSink::unpacking(self.store.clone(), stats.clone()),
+            None => StoreSink::new(self.store.clone()),
+        });
         let served = self
             .remote
             .pull(
@@ -323,6 +397,21 @@ impl ImageService for ContainerdImageService {
         let p = match (outcome, current) {
             (PullOutcome::Pulled(p), _) => p,
             (PullOutcome::Current(_), Some(rec)) => {
+                // Present, maybe fetched without unpack: checked too (from the records, for an
+                // image unpacked before), as containerd's unpacker runs on every CRI pull.
+                let config_at = rec.blobs.iter().position(|b| *b == rec.config_digest);
+                let manifest = config_at
+                    .and_then(|i| i.checked_sub(1))
+                    .and_then(|i| rec.blobs.get(i))
+                    .unwrap_or(&rec.manifest_digest);
+                self.check_unpack(
+                    &image.image,
+                    &cri_ref,
+                    &served_by,
+                    manifest,
+                    &rec.config_digest,
+                )
+                .await?;
                 return Ok(PullImageResponse {
                     image_ref: rec.id(),
                     bytes_downloaded: 0,
@@ -355,6 +444,14 @@ impl ImageService for ContainerdImageService {
                 });
             }
         };
+        self.check_unpack(
+            &image.image,
+            &cri_ref,
+            &served_by,
+            &p.platform_manifest,
+            &p.config_digest,
+        )
+        .await?;
         let rec = image_record(&r, &image.image, &p, pullsim_store::now_ms());
         let store = self.store.clone();
         let host = served_by;

@@ -4,6 +4,11 @@
 //! [`StoreSink`] hands the store's own [`BlobWriter`] to the fetcher: the fetcher moves it to
 //! a blocking thread, where it hashes the network buffers as they arrive and commits them
 //! verified. Nothing is copied or buffered here.
+//!
+//! With unpack on ([`StoreSink::unpacking`]), a writer that starts at offset 0 also tees each
+//! chunk into a [`DiffHasher`] (decompress + SHA-256, in the same blocking thread), and after
+//! its commit the store remembers the layer's uncompressed digest: the unpack check after the
+//! pull then reads that record instead of decompressing the layer again.
 
 use std::sync::Arc;
 
@@ -12,16 +17,32 @@ use pullsim_reference::Digest;
 use pullsim_registry::{BlobSink, BlobWrite, Committed, SinkError};
 use pullsim_store::{BlobWriter, CommitOutcome, Store, StoreError};
 
+use crate::unpack::{DiffHasher, UnpackStats};
+
 /// A [`BlobSink`] over a [`Store`], shared with the registry client's blocking threads.
 #[derive(Clone, Debug)]
 pub struct StoreSink {
     store: Arc<Store>,
+    /// Unpack on: the counters of the layers decompressed while they stream in.
+    unpack: Option<Arc<UnpackStats>>,
 }
 
 impl StoreSink {
-    /// A sink writing into `store`.
+    /// A sink writing into `store`, fetch only (no decompression).
     pub fn new(store: Arc<Store>) -> Self {
-        StoreSink { store }
+        StoreSink {
+            store,
+            unpack: None,
+        }
+    }
+
+    /// A sink writing into `store` that decompresses and hashes compressed blobs as they
+    /// stream in, recording their uncompressed digests in the store (counted in `stats`).
+    pub fn unpacking(store: Arc<Store>, stats: Arc<UnpackStats>) -> Self {
+        StoreSink {
+            store,
+            unpack: Some(stats),
+        }
     }
 }
 
@@ -84,6 +105,20 @@ fn committed(o: CommitOutcome) -> Committed {
 struct StoreWrite {
     writer: BlobWriter,
     ingest_ref: String,
+    /// Unpack on: the blob, the store and the counters the uncompressed digest goes to.
+    unpack: Option<Tee>,
+}
+
+/// What a writer with unpack on keeps beside the store's writer.
+struct Tee {
+    blob: Digest,
+    store: Arc<Store>,
+    stats: Arc<UnpackStats>,
+    /// Decoding since offset 0; `None` for a resumed write (decompressed from the store after
+    /// the pull instead).
+    hasher: Option<DiffHasher>,
+    /// Time spent in the hasher.
+    busy: std::time::Duration,
 }
 
 impl BlobWrite for StoreWrite {
@@ -96,6 +131,13 @@ impl BlobWrite for StoreWrite {
     }
 
     fn write_bytes(&mut self, chunk: Bytes) -> Result<(), SinkError> {
+        if let Some(t) = self.unpack.as_mut()
+            && let Some(h) = t.hasher.as_mut()
+        {
+            let started = std::time::Instant::now();
+            h.update(&chunk);
+            t.busy += started.elapsed();
+        }
         self.writer
             .write_bytes(chunk)
             .map_err(|source| SinkError::Write {
@@ -105,11 +147,37 @@ impl BlobWrite for StoreWrite {
     }
 
     fn truncate(&mut self) -> Result<(), SinkError> {
-        self.writer.truncate().map_err(sink_error)
+        self.writer.truncate().map_err(sink_error)?;
+        // At offset 0 again: the whole stream passes through a new hasher.
+        if let Some(t) = self.unpack.as_mut() {
+            t.hasher = Some(DiffHasher::new());
+            t.busy = std::time::Duration::ZERO;
+        }
+        Ok(())
     }
 
     fn commit(self: Box<Self>) -> Result<Committed, SinkError> {
-        self.writer.commit().map(committed).map_err(sink_error)
+        let out = self.writer.commit().map(committed).map_err(sink_error)?;
+        if let Some(Tee {
+            blob,
+            store,
+            stats,
+            hasher: Some(h),
+            busy,
+        }) = self.unpack
+        {
+            let decoded = h.decodes();
+            let started = std::time::Instant::now();
+            // A stream that does not decode is left to the check after the pull, which reads
+            // it again from the store and reports containerd's error.
+            if let Ok(Some(u)) = h.finish() {
+                if decoded {
+                    stats.note_streamed(u.size, busy + started.elapsed());
+                }
+                crate::unpack::record(&store, &blob, &u);
+            }
+        }
+        Ok(out)
     }
 
     fn abort(self: Box<Self>) {
@@ -143,9 +211,17 @@ impl BlobSink for StoreSink {
             .store
             .writer(ingest_ref, expected, Some(size))
             .map_err(sink_error)?;
+        let unpack = self.unpack.as_ref().map(|stats| Tee {
+            blob: expected.clone(),
+            store: self.store.clone(),
+            stats: stats.clone(),
+            hasher: (writer.offset() == 0 && !writer.already_exists()).then(DiffHasher::new),
+            busy: std::time::Duration::ZERO,
+        });
         Ok(Box::new(StoreWrite {
             writer,
             ingest_ref: ingest_ref.to_string(),
+            unpack,
         }))
     }
 

@@ -30,6 +30,7 @@ pub mod registries_conf;
 mod remote;
 mod routing;
 mod service;
+pub mod unpack;
 
 pub use config::{RuntimeConfig, RuntimeKind};
 pub use containerd::{ContainerdImageService, PruneOutcome};

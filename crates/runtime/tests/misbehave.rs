@@ -84,10 +84,14 @@ fn image() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 
 /// An image whose one layer has `layer_size` bytes.
 fn image_with_layer(layer_size: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
-            .to_vec();
     let layer: Vec<u8> = (0..layer_size).map(|i| (i % 251) as u8).collect();
+    // A valid image: the layer is not compressed (no gzip magic), so its diff ID is its digest
+    // (what the runtime's unpack check finds).
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [sha(&layer)]},
+    }))
+    .unwrap();
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -518,7 +522,11 @@ async fn a_stalled_image_does_not_hold_back_another_images_pull() {
     // containerd cancels the pull (`pullProgressReporter`): gRPC Canceled, the copy's
     // `context canceled`; the registry's cause keeps what stalled.
     assert_eq!(err.code(), pullsim_runtime::Code::Canceled, "{err}");
-    assert!(err.to_string().ends_with("failed to copy: context canceled"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("failed to copy: context canceled"),
+        "{err}"
+    );
     assert!(err.cause_text().contains("no progress for 6s"), "{err:?}");
     assert_eq!(err.outcome(), "unavailable");
 }

@@ -28,6 +28,8 @@ struct Fake {
     config: Vec<u8>,
     layer: Vec<u8>,
     layer_gets: AtomicU64,
+    /// GETs of the config blob.
+    config_gets: AtomicU64,
     ranges: Mutex<Vec<String>>,
     /// Form bodies of POST /token requests.
     posts: Mutex<Vec<String>>,
@@ -38,10 +40,17 @@ fn sha(b: &[u8]) -> String {
 }
 
 fn fake() -> Fake {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
-            .to_vec();
-    let layer: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    // A gzip layer (stored blocks: about as large as its 200 KB tar) and a config naming the
+    // tar's digest as its diff ID, as a valid image does.
+    let tar: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let layer = gz.finish().unwrap();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [sha(&tar)]},
+    }))
+    .unwrap();
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -58,6 +67,7 @@ fn fake() -> Fake {
         config,
         layer,
         layer_gets: AtomicU64::new(0),
+        config_gets: AtomicU64::new(0),
         ranges: Mutex::new(Vec::new()),
         posts: Mutex::new(Vec::new()),
     }
@@ -126,6 +136,7 @@ async fn handle(
             .unwrap();
     }
     if path.ends_with(&sha(&s.config)) {
+        s.config_gets.fetch_add(1, Ordering::SeqCst);
         return resp(StatusCode::OK)
             .body(Body::from(s.config.clone()))
             .unwrap();
@@ -292,4 +303,43 @@ async fn registry_token_is_sent_as_bearer_without_a_token_request() {
     let rep = c.resolve_traced(&r, Some(&cred)).await;
     assert!(rep.result.is_ok(), "{:?}", rep.result);
     assert_eq!(f.token_requests.load(Ordering::SeqCst), 0);
+}
+
+/// A download resumed with Range did not pass through the streaming hasher from byte 0: the
+/// unpack check decompresses that layer from the store after the pull. And `resolve_image`
+/// (`creds check`) fetches no blob at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumed_layer_is_unpacked_from_the_store_and_resolve_fetches_no_blob() {
+    use pullsim_runtime::{ContainerdImageService, ImageService, ImageSpec, RuntimeConfig};
+    let (host, f) = serve().await;
+    let root = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
+    let svc = ContainerdImageService::with_store(store.clone(), &RuntimeConfig::new(root.path()))
+        .unwrap();
+    let cred = AuthConfig::basic("alice", "pw");
+    let spec = ImageSpec::new(format!("{host}/tok/app:1"));
+
+    let attempt = svc.resolve_image(&spec, Some(&cred)).await;
+    assert!(attempt.result.is_ok(), "{:?}", attempt.result);
+    assert_eq!(f.layer_gets.load(Ordering::SeqCst), 0);
+    assert_eq!(f.config_gets.load(Ordering::SeqCst), 0);
+
+    let layer = Digest::parse(&sha(&f.layer)).unwrap();
+    {
+        use std::io::Write as _;
+        let mut w = store
+            .writer(
+                &format!("tok/app@{layer}"),
+                &layer,
+                Some(f.layer.len() as u64),
+            )
+            .unwrap();
+        w.write_all(&f.layer[..70_000]).unwrap();
+        w.flush().unwrap();
+    }
+    svc.pull_image(&spec, Some(&cred), None).await.unwrap();
+    assert_eq!(f.ranges.lock().unwrap().as_slice(), ["bytes=70000-"]);
+    let c = svc.unpack_counts().unwrap();
+    assert_eq!((c.streamed, c.from_store, c.from_record), (0, 1, 0));
+    assert!(store.uncompressed(&layer).is_some());
 }

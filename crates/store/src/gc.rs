@@ -135,6 +135,7 @@ impl Store {
                         && m.is_file()
                     {
                         fs::remove_file(&p).map_err(|e| StoreError::io("remove", &p, e))?;
+                        self.forget_uncompressed(d);
                         freed += m.len();
                         deleted.push(d.clone());
                     }
@@ -189,9 +190,12 @@ impl Store {
                     fs::remove_file(&p).map_err(|e| StoreError::io("remove", &p, e))?;
                     out.bytes_freed += md.len();
                     if let Ok(d) = Digest::from_sha256_hex(&name) {
+                        self.forget_uncompressed(&d);
                         out.blobs_deleted.push(d);
                     }
                 }
+                // The uncompressed-digest records of blobs deleted by other means.
+                self.sweep_uncompressed();
                 Ok(out)
             },
         )?;

@@ -10,6 +10,7 @@
 //! ROOT/leases/<id>/          blobs a load or pull holds until it records them
 //! ROOT/pullsim.lock          the store lock (flock: dies with its holder)
 //! ROOT/pullsim.redb          the index: images, blob references (rebuildable from the layout)
+//! ROOT/uncompressed/<hex>    a layer's uncompressed digest, once computed (self-checked)
 //! ```
 //!
 //! Contracts:
@@ -44,6 +45,7 @@ mod recover;
 mod redb_header;
 mod serde_digest;
 mod store;
+mod uncompressed;
 mod verify;
 mod walk;
 
@@ -57,4 +59,5 @@ pub use media::*;
 pub use record::now_ms;
 pub use record::{ImageRecord, Origin};
 pub use store::{Store, StoreOptions};
+pub use uncompressed::Uncompressed;
 pub use verify::{VerifyProblem, VerifyReport};

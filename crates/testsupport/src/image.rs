@@ -10,8 +10,10 @@
 //!   gets its own layers (the seed is mixed with the platform's position).
 //!
 //! Layers are real tar archives holding one file (`layer-<n>.bin`) of `size` bytes of random or
-//! compressible content, gzip-compressed (`application/vnd.oci.image.layer.v1.tar+gzip`) or not
-//! (`application/vnd.oci.image.layer.v1.tar`). The config carries the correct `rootfs.diff_ids`.
+//! compressible content, gzip-compressed (`application/vnd.oci.image.layer.v1.tar+gzip`),
+//! zstd-compressed (`application/vnd.oci.image.layer.v1.tar+zstd`) or not
+//! (`application/vnd.oci.image.layer.v1.tar`). The config carries the correct `rootfs.diff_ids`,
+//! unless [`generate_with`] is told to break them ([`Tamper`]).
 //! Output is deterministic for a given [`ImageSpec`]. Generating into a directory that already holds
 //! a layout adds the tag to it (an entry with the same tag is replaced).
 
@@ -36,6 +38,8 @@ pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+jso
 pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// Media type of a gzip-compressed OCI layer.
 pub const MEDIA_TYPE_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// Media type of a zstd-compressed OCI layer.
+pub const MEDIA_TYPE_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 /// Media type of an uncompressed OCI layer.
 pub const MEDIA_TYPE_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 /// Annotation that names a tag in an OCI layout's `index.json`.
@@ -154,6 +158,8 @@ pub struct LayerSpec {
     pub size: usize,
     /// Gzip-compress the layer (`tar+gzip`), otherwise store it as plain `tar`.
     pub gzip: bool,
+    /// Zstd-compress the layer (`tar+zstd`) instead (wins over `gzip`).
+    pub zstd: bool,
     /// Fill the file with compressible text-like content instead of random bytes.
     pub compressible: bool,
 }
@@ -164,6 +170,17 @@ impl LayerSpec {
         LayerSpec {
             size,
             gzip: true,
+            zstd: false,
+            compressible: false,
+        }
+    }
+
+    /// A zstd layer of `size` random bytes.
+    pub fn zstd(size: usize) -> Self {
+        LayerSpec {
+            size,
+            gzip: false,
+            zstd: true,
             compressible: false,
         }
     }
@@ -173,6 +190,7 @@ impl LayerSpec {
         LayerSpec {
             size,
             gzip: false,
+            zstd: false,
             compressible: false,
         }
     }
@@ -311,8 +329,59 @@ impl GeneratedImage {
     }
 }
 
+/// How [`generate_with`] breaks the config's `rootfs.diff_ids` (the layers stay intact): an
+/// image a registry serves and a fetch accepts, but that a runtime's unpack refuses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tamper {
+    /// Replace the diff ID of this layer (index, bottom first) with the digest of other bytes.
+    pub wrong_diff_id: Option<usize>,
+    /// Leave the last diff ID out (one fewer diff ID than layers).
+    pub drop_last_diff_id: bool,
+}
+
+impl Tamper {
+    /// The diff ID of layer `i` is wrong.
+    pub fn wrong_diff_id(i: usize) -> Self {
+        Tamper {
+            wrong_diff_id: Some(i),
+            ..Tamper::default()
+        }
+    }
+
+    /// The config lists one diff ID fewer than the manifest has layers.
+    pub fn drop_last_diff_id() -> Self {
+        Tamper {
+            drop_last_diff_id: true,
+            ..Tamper::default()
+        }
+    }
+
+    /// The config's diff IDs for `layers`, broken as asked.
+    fn diff_ids(&self, layers: &[GeneratedLayer]) -> Vec<String> {
+        let mut ids: Vec<String> = layers.iter().map(|l| l.diff_id.clone()).collect();
+        if let Some(id) = self.wrong_diff_id.and_then(|i| ids.get_mut(i)) {
+            *id = sha256_digest(format!("not the layer behind {id}").as_bytes());
+        }
+        if self.drop_last_diff_id {
+            ids.pop();
+        }
+        ids
+    }
+}
+
 /// Writes the image described by `spec` as an OCI layout into `dir` (created if missing).
 pub fn generate(dir: &Path, spec: &ImageSpec) -> Result<GeneratedImage, ImageError> {
+    generate_with(dir, spec, &Tamper::default())
+}
+
+/// [`generate`], with the config's diff IDs broken as `tamper` says. The returned layers keep
+/// their true diff IDs.
+pub fn generate_with(
+    dir: &Path,
+    spec: &ImageSpec,
+    tamper: &Tamper,
+) -> Result<GeneratedImage, ImageError> {
     validate(spec)?;
     let blobs = dir.join("blobs").join("sha256");
     fs::create_dir_all(&blobs).map_err(|e| io_err(&blobs, e))?;
@@ -340,7 +409,7 @@ pub fn generate(dir: &Path, spec: &ImageSpec) -> Result<GeneratedImage, ImageErr
             );
             map.insert(
                 "rootfs".into(),
-                json!({"type": "layers", "diff_ids": layers.iter().map(|l| l.diff_id.clone()).collect::<Vec<_>>()}),
+                json!({"type": "layers", "diff_ids": tamper.diff_ids(&layers)}),
             );
             map.insert("history".into(), Value::Array(history));
         }
@@ -477,7 +546,13 @@ fn write_layer(
     let content_seed = rng.next();
     let data = ContentReader::new(spec.size, spec.compressible, content_seed);
     let name = format!("layer-{index}.bin");
-    let result = if spec.gzip {
+    let result = if spec.zstd {
+        // Level 1: random bytes stay as raw blocks, text compresses several times; fast.
+        let enc = zstd::stream::write::Encoder::new(stored, 1).map_err(|e| io_err(&tmp_path, e))?;
+        let (enc, diff_id, _) = write_tar(HashingWriter::new(enc), &name, spec.size, data)?;
+        let stored = enc.finish().map_err(|e| io_err(&tmp_path, e))?;
+        finish_blob(stored, &tmp_path, blobs).map(|(digest, size)| (digest, size, diff_id))
+    } else if spec.gzip {
         // Random bytes do not compress: deflate at any level falls back to stored blocks, so
         // level 0 gives the same kind of stream, fast. Compressible content uses level 1
         // (about 4x on this text; generation stays quick even in debug builds).
@@ -499,7 +574,9 @@ fn write_layer(
             digest,
             diff_id,
             size,
-            media_type: if spec.gzip {
+            media_type: if spec.zstd {
+                MEDIA_TYPE_LAYER_ZSTD
+            } else if spec.gzip {
                 MEDIA_TYPE_LAYER_GZIP
             } else {
                 MEDIA_TYPE_LAYER_TAR

@@ -378,13 +378,24 @@ impl RegistryHandle {
         spec: &crate::image::ImageSpec,
         dest_repo_tag: &str,
     ) -> Result<crate::image::GeneratedImage, RegistryError> {
+        self.push_generated_with(spec, &crate::image::Tamper::default(), dest_repo_tag)
+    }
+
+    /// [`RegistryHandle::push_generated`] of an image whose config's diff IDs are broken as
+    /// `tamper` says (see [`crate::image::generate_with`]).
+    pub fn push_generated_with(
+        &self,
+        spec: &crate::image::ImageSpec,
+        tamper: &crate::image::Tamper,
+        dest_repo_tag: &str,
+    ) -> Result<crate::image::GeneratedImage, RegistryError> {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let layout = self
             .dir
             .join("layouts")
             .join(format!("{}-{n}", std::process::id()));
-        let image = crate::image::generate(&layout, spec)
+        let image = crate::image::generate_with(&layout, spec, tamper)
             .map_err(|source| RegistryError::Image { source })?;
         self.push_image(&image, dest_repo_tag)?;
         Ok(image)

@@ -25,16 +25,19 @@ fn single_platform_layout_is_consistent() {
             LayerSpec {
                 size: 10_000,
                 gzip: true,
+                zstd: false,
                 compressible: false,
             },
             LayerSpec {
                 size: 20_000,
                 gzip: false,
+                zstd: false,
                 compressible: false,
             },
             LayerSpec {
                 size: 50_000,
                 gzip: true,
+                zstd: false,
                 compressible: true,
             },
         ],
@@ -232,4 +235,45 @@ fn skopeo_reads_the_layout() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn zstd_layers_carry_their_diff_ids_and_tamper_breaks_only_the_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = ImageSpec {
+        layers: vec![LayerSpec::zstd(30_000), LayerSpec::gzip(1000)],
+        platforms: vec![Platform::linux_amd64()],
+        tag: "z".into(),
+        seed: 9,
+    };
+    let img = image::generate(tmp.path(), &spec).unwrap();
+    let m = &img.manifests[0];
+    assert_eq!(m.layers[0].media_type, image::MEDIA_TYPE_LAYER_ZSTD);
+    let bytes = blob(tmp.path(), &m.layers[0].digest);
+    assert_eq!(&bytes[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd frame magic");
+    let tar_bytes = zstd::stream::decode_all(&bytes[..]).unwrap();
+    assert_eq!(sha256_digest(&tar_bytes), m.layers[0].diff_id);
+    let config: Value = serde_json::from_slice(&blob(tmp.path(), &m.config_digest)).unwrap();
+    assert_eq!(
+        config["rootfs"]["diff_ids"][0],
+        m.layers[0].diff_id.as_str()
+    );
+
+    // The same layers under a config with a wrong diff ID for layer 1, then one fewer.
+    let wrong = tempfile::tempdir().unwrap();
+    let t = image::generate_with(wrong.path(), &spec, &image::Tamper::wrong_diff_id(1)).unwrap();
+    let tm = &t.manifests[0];
+    assert_eq!(tm.layers, m.layers, "the layers are untouched");
+    assert_ne!(tm.config_digest, m.config_digest);
+    let config: Value = serde_json::from_slice(&blob(wrong.path(), &tm.config_digest)).unwrap();
+    let ids = config["rootfs"]["diff_ids"].as_array().unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], m.layers[0].diff_id.as_str());
+    assert_ne!(ids[1], m.layers[1].diff_id.as_str());
+    assert!(ids[1].as_str().unwrap().starts_with("sha256:"));
+    let fewer = tempfile::tempdir().unwrap();
+    let f = image::generate_with(fewer.path(), &spec, &image::Tamper::drop_last_diff_id()).unwrap();
+    let config: Value =
+        serde_json::from_slice(&blob(fewer.path(), &f.manifests[0].config_digest)).unwrap();
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 1);
 }

@@ -94,6 +94,7 @@ fn gen_image_prints_the_digests_of_the_library() {
             LayerSpec {
                 size: 2048,
                 gzip: false,
+                zstd: false,
                 compressible: false
             };
             2

@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// Platform to pull from multi-platform images (default: this host's).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<Platform>,
+    /// Fetch only: skip the unpack check (decompressing each layer and checking it against the
+    /// config's diff_ids, which a CRI pull always does).
+    #[arg(long)]
+    pub no_unpack: bool,
     /// --insecure-registry, --ca-file and --offline (an air-gapped node: no network connection
     /// at all; pulls fail, and the report names every image that needed the network).
     #[command(flatten)]
@@ -102,6 +106,7 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let root = root_dir(root);
     let service = open_runtime(runtime_config(&root, &a.registry, |c| {
         c.platform = a.platform.clone();
+        c.unpack = !a.no_unpack;
     })?)?;
     let records = records(&service, &root)?;
     let pods = build_pods(&manifests, &secrets, &node);

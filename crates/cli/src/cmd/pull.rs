@@ -40,6 +40,10 @@ pub struct PullArgs {
     pub registry: RegistryFlags,
     #[command(flatten)]
     pub kubelet: KubeletFlags,
+    /// Fetch only: skip the unpack check (decompressing each layer and checking it against the
+    /// config's diff_ids, which a CRI pull always does), as `ctr content fetch` or skopeo.
+    #[arg(long)]
+    pub no_unpack: bool,
     /// Output: text events (with progress bars on a terminal) or JSON lines.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
@@ -107,6 +111,7 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         if let Some(n) = args.max_concurrent_downloads {
             c.max_concurrent_downloads = n;
         }
+        c.unpack = !args.no_unpack;
     })?;
     let mut service = ContainerdImageService::new(cfg)?;
     if args.output == Format::Text && std::io::stderr().is_terminal() {
@@ -151,6 +156,7 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    crate::cmd::runtime_notes::print_unpack(&service, args.output)?;
     crate::cmd::runtime_notes::print(
         &service,
         args.output,

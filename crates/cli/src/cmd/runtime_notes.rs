@@ -1,6 +1,6 @@
 //! What the container runtime said beside the kubelet's words: the hints pullsim draws from
-//! its configuration, and the runtime's own log lines (containerd's logrus text), after a
-//! command's events.
+//! its configuration, the runtime's own log lines (containerd's logrus text) and what the
+//! unpack check did, after a command's events.
 
 use pullsim_reference::terminal_safe as safe;
 use pullsim_runtime::{ContainerdImageService, RuntimeHint};
@@ -31,14 +31,26 @@ pub fn print_hint(format: Format, image: &str, h: &RuntimeHint) -> anyhow::Resul
     }
 }
 
-/// The runtime's hints and log lines so far.
+/// Whether a logrus line is a warning or worse (info and debug lines, such as containerd's
+/// `host will try HTTPS first` for every loopback registry, stay out of the way).
+fn worth_showing(line: &str) -> bool {
+    ["level=warning", "level=error", "level=fatal"]
+        .iter()
+        .any(|lvl| line.starts_with(lvl) || line.contains(&format!(" {lvl}")))
+}
+
+/// The runtime's hints and its log lines of level warning and above so far.
 pub fn print(
     service: &ContainerdImageService,
     format: Format,
     runtime: &str,
 ) -> anyhow::Result<()> {
     let hints = service.hints();
-    let log = service.runtime_log();
+    let log: Vec<String> = service
+        .runtime_log()
+        .into_iter()
+        .filter(|l| worth_showing(l))
+        .collect();
     if format == Format::Text && !(hints.is_empty() && log.is_empty()) {
         outln!();
     }
@@ -55,4 +67,51 @@ pub fn print(
         }
     }
     Ok(())
+}
+
+/// What the unpack check did: layers checked against the config's `rootfs.diff_ids` and the
+/// decompress + hash throughput (nothing with `--no-unpack`, or when no layer was checked).
+pub fn print_unpack(service: &ContainerdImageService, format: Format) -> anyhow::Result<()> {
+    let Some(c) = service.unpack_counts() else {
+        return Ok(());
+    };
+    // Each layer checked is read from its record or decompressed from the store; a layer
+    // decompressed while downloading is recorded then, and read from that record.
+    let layers = c.from_store + c.from_record;
+    let recorded_before = c.from_record.saturating_sub(c.streamed);
+    if layers == 0 {
+        return Ok(());
+    }
+    let mb_s = c.throughput_mb_s();
+    match format {
+        Format::Json => output::json(
+            Kind::Unpack,
+            &json!({
+                "layers": layers,
+                "decompressed_while_downloading": c.streamed,
+                "decompressed_from_store": c.from_store,
+                "already_recorded": recorded_before,
+                "uncompressed_bytes": c.uncompressed_bytes,
+                "decode_seconds": c.decode_time.as_secs_f64(),
+                "throughput_mb_s": mb_s,
+            }),
+        ),
+        Format::Text => {
+            let speed = match mb_s {
+                Some(v) => format!(
+                    ", {:.1} MB decoded in {:.3} s ({v:.0} MB/s)",
+                    c.uncompressed_bytes as f64 / 1e6,
+                    c.decode_time.as_secs_f64()
+                ),
+                None => String::new(),
+            };
+            outln!(
+                "Unpack:  {layers} layer(s) checked against the config's diff_ids ({} decompressed while downloading, {} from the store, {} already recorded){speed}",
+                c.streamed,
+                c.from_store,
+                recorded_before
+            );
+            Ok(())
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! pullsim-testreg serve MODE --dir DIR [--tls] [--token-ttl SECS] [--anonymous-pull GLOB]...
-//! pullsim-testreg gen-image --out DIR --tag T --layers N --layer-size BYTES [--gzip|--plain]
+//! pullsim-testreg gen-image --out DIR --tag T --layers N --layer-size BYTES [--gzip|--zstd|--plain]
 //!                           [--compressible] [--platforms linux/amd64,linux/arm64/v8] [--seed S]
 //! pullsim-testreg push --env FILE --layout DIR --tag T --dest REPO[:TAG]
 //! ```
@@ -21,7 +21,7 @@ const USAGE: &str = "usage:
       MODE: anonymous | htpasswd | token | tls. Runs docker-registry (and the token server) on
       127.0.0.1:<free port> until SIGTERM/SIGINT (or until stdin closes when it is a pipe);
       writes DIR/env (REGISTRY=127.0.0.1:PORT, REGISTRY_MODE, REGISTRY_USER/PASS, ...).
-  pullsim-testreg gen-image --out DIR --tag T --layers N --layer-size BYTES [--gzip|--plain]
+  pullsim-testreg gen-image --out DIR --tag T --layers N --layer-size BYTES [--gzip|--zstd|--plain]
       [--compressible] [--platforms linux/amd64,linux/arm64/v8] [--seed S]
       Writes an OCI layout and prints its digests as JSON. Sizes accept K, M, G suffixes (KiB...).
   pullsim-testreg push --env FILE --layout DIR --tag T --dest REPO[:TAG]
@@ -216,14 +216,19 @@ fn parse_size(s: &str) -> Res<usize> {
 fn gen_image(args: &[String]) -> Res<()> {
     let a = Args::parse(
         args,
-        &["gzip", "plain", "compressible"],
+        &["gzip", "zstd", "plain", "compressible"],
         &["out", "tag", "layers", "layer-size", "platforms", "seed"],
     )?;
     if let Some(p) = a.positional.first() {
         return Err(format!("unexpected argument {p:?}\n{USAGE}"));
     }
-    if a.has("gzip") && a.has("plain") {
-        return Err("--gzip and --plain exclude each other".into());
+    if [a.has("gzip"), a.has("zstd"), a.has("plain")]
+        .iter()
+        .filter(|x| **x)
+        .count()
+        > 1
+    {
+        return Err("--gzip, --zstd and --plain exclude each other".into());
     }
     let out = PathBuf::from(a.required("out")?);
     let layers: usize = a
@@ -247,7 +252,8 @@ fn gen_image(args: &[String]) -> Res<()> {
         layers: vec![
             LayerSpec {
                 size,
-                gzip: !a.has("plain"),
+                gzip: !a.has("plain") && !a.has("zstd"),
+                zstd: a.has("zstd"),
                 compressible: a.has("compressible")
             };
             layers
