@@ -398,3 +398,136 @@ fn each_containerd_version_words_a_missing_tag_its_own_way() {
         assert_eq!(failed["message"], message.as_str(), "{runtime}");
     }
 }
+
+/// Which error wins when every host fails: a mirror that asks for credentials the pod does not
+/// have (401, Basic) and an upstream without the tag (404). containerd 2.x returns the error
+/// from furthest through resolution (core/remotes/docker/resolver.go@v2.3.4: an auth failure
+/// is priority 1, a 404 priority 2); 1.7 the first that is not a 404
+/// (`v1.7.34:remotes/docker/resolver.go`), worded `pull access denied, …`.
+#[test]
+fn each_containerd_version_picks_its_own_winning_error() {
+    let p = pair();
+    let locked = pullsim_testsupport::shared(Mode::Htpasswd);
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = hosts_dir(
+        &tmp.path().join("certs.d"),
+        &p.upstream.host,
+        &mirror_toml(&locked.host),
+    );
+    let image = format!("{}/team/app:missing", p.upstream.host);
+    let path = certs.display().to_string();
+    let root = tempfile::tempdir().unwrap();
+    let want = [
+        (
+            "containerd",
+            format!(
+                "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve image: {image}: not found"
+            ),
+        ),
+        (
+            "containerd-1.7",
+            format!(
+                "Failed to pull image \"{image}\": failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials"
+            ),
+        ),
+    ];
+    for (runtime, message) in want {
+        let o = pullsim(
+            root.path(),
+            &[
+                "pull",
+                &image,
+                "--runtime",
+                runtime,
+                "--registry-config-path",
+                &path,
+                "-o",
+                "json",
+            ],
+        );
+        assert_eq!(o.code, 1, "{runtime}: {}{}", o.stdout, o.stderr);
+        let failed = lines(&o.stdout)
+            .into_iter()
+            .find(|l| l["reason"] == "Failed")
+            .unwrap_or_else(|| panic!("{}", o.stdout));
+        assert_eq!(failed["message"], message.as_str(), "{runtime}");
+    }
+}
+
+/// CRI-O through `registries.conf`: the mirror first, then the primary; the pod's credentials
+/// only to sources on the image's own domain (containers/image `docker/docker_image_src.go`);
+/// no plain-HTTP exception for loopback registries unless `insecure = true`.
+#[test]
+fn cri_o_pulls_through_registries_conf() {
+    let p = pair();
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("registries.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[registry]]\nlocation = \"{}\"\ninsecure = true\n[[registry.mirror]]\nlocation = \"{}\"\ninsecure = true\n",
+            p.upstream.host, p.mirror.host
+        ),
+    )
+    .unwrap();
+    let conf = conf.display().to_string();
+    let image = format!("{}/team/app:v1", p.upstream.host);
+    let root = tempfile::tempdir().unwrap();
+    let o = pullsim(
+        root.path(),
+        &[
+            "pull",
+            &image,
+            "--runtime",
+            "cri-o",
+            "--registries-conf",
+            &conf,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        pulled_id(&o).as_deref(),
+        Some(p.mirror_id.as_str()),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        host_of_pulled(&o),
+        Some(format!("{}/team/app:v1", p.mirror.host))
+    );
+    // The mirror lacks only/upstream: the primary serves.
+    let only = format!("{}/only/upstream:v1", p.upstream.host);
+    let o = pullsim(
+        root.path(),
+        &[
+            "pull",
+            &only,
+            "--runtime",
+            "cri-o",
+            "--registries-conf",
+            &conf,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(host_of_pulled(&o), Some(only.clone()));
+    // No registries.conf: the registry alone, over HTTPS only — a plain-HTTP registry fails
+    // as containers/image fails on it.
+    let root = tempfile::tempdir().unwrap();
+    let o = pullsim(
+        root.path(),
+        &["pull", &image, "--runtime", "cri-o", "-o", "json"],
+    );
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains(&format!(
+            "pinging container registry {}: Get \\\"https://{}/v2/\\\": http: server gave HTTP response to HTTPS client",
+            p.upstream.host, p.upstream.host
+        )),
+        "{}",
+        o.stdout
+    );
+}
