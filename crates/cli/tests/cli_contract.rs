@@ -40,6 +40,8 @@ const KINDS: &[&str] = &[
     "disk_usage",
     "loaded",
     "saved",
+    "runtime_log",
+    "unpack",
 ];
 
 struct Env {
@@ -306,7 +308,7 @@ fn every_json_line_has_a_known_kind() {
         ),
         (vec!["creds", "check", &remote], &["attempt", "result"]),
         (vec!["creds", "check", "BAD//x"], &["result"]),
-        (vec!["pull", &remote], &["event", "container"]),
+        (vec!["pull", &remote], &["event", "container", "unpack"]),
         (vec!["pull", "nginx:v1"], &["event", "container"]),
         (
             vec!["pod", "run", &pod, &never, "--offline", "--capacity", "1"],
