@@ -126,6 +126,7 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         Format::Text => print_text(&report, offline.as_deref())?,
         Format::Json => print_json(&report, offline.as_deref())?,
     }
+    crate::cmd::runtime_notes::print_unpack(&service, a.output)?;
     crate::cmd::runtime_notes::print(
         &service,
         a.output,
