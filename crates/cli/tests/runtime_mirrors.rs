@@ -138,6 +138,26 @@ fn containerd_mirror_serves_then_upstream_when_the_mirror_is_down() {
             "{runtime}"
         );
     }
+    // creds check resolves through the same hosts and names the one that answered.
+    let root = tempfile::tempdir().unwrap();
+    let o = pullsim(
+        root.path(),
+        &[
+            "creds",
+            "check",
+            &image,
+            "--registry-config-path",
+            &path,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let attempt = lines(&o.stdout)
+        .into_iter()
+        .find(|l| l["kind"] == "attempt")
+        .unwrap_or_else(|| panic!("{}", o.stdout));
+    assert_eq!(attempt["host"], format!("http://{}/v2", p.mirror.host));
     // The same layout with the mirror unreachable: containerd goes on to the upstream.
     let down = hosts_dir(
         &tmp.path().join("down.d"),

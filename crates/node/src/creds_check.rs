@@ -37,6 +37,8 @@ pub struct CredentialAttempt {
     pub error: Option<String>,
     /// The manifest digest the reference resolved to.
     pub digest: Option<String>,
+    /// The registry endpoint that resolved the reference, or whose error is reported.
+    pub host: Option<String>,
 }
 
 /// The verdict of `creds check`.
@@ -96,6 +98,7 @@ pub async fn check_credentials<S: ImageService>(
             token_obtained: rep.trace.token_obtained,
             error: None,
             digest: None,
+            host: rep.trace.host.clone(),
         };
         match rep.result {
             Ok(r) => {
@@ -109,6 +112,7 @@ pub async fn check_credentials<S: ImageService>(
                 a.status = e.status().or(a.status);
                 a.registry_error = e.registry_code().map(str::to_string);
                 a.error = Some(e.cause_text());
+                a.host = e.host().map(str::to_string).or(a.host);
                 errors.push(pull_error_text(&e));
                 attempts.push(a);
             }

@@ -89,6 +89,9 @@ pub struct AuthTrace {
     pub token_obtained: bool,
     /// Status of the last registry answer.
     pub status: Option<u16>,
+    /// The registry endpoint that resolved the reference, or whose error is reported
+    /// (`https://mirror.example.com/v2`; for CRI-O, the source's reference).
+    pub host: Option<String>,
 }
 
 /// The manifest (or index) a reference resolves to.

@@ -333,7 +333,7 @@ impl Remote {
                 async move {
                     let rep = self.client.resolve_diagnosed(&physical, &plan).await;
                     if let Ok(mut t) = trace.lock() {
-                        *t = to_trace(&rep.trace);
+                        *t = to_trace(&rep.trace, Some(physical.to_string()));
                     }
                     rep.result.map_err(SourceFailure::Manifest)
                 }
@@ -348,15 +348,16 @@ impl Remote {
                     self.note(image, &planned.route);
                     // `creds check`: the registry's error code too (one more GET on a refusal).
                     let rep = self.client.resolve_diagnosed(r, &planned.plan).await;
+                    let host = rep.served_by.clone().or_else(|| {
+                        rep.attempts
+                            .iter()
+                            .rev()
+                            .find(|a| a.error.is_some())
+                            .map(|a| a.host.clone())
+                    });
                     if let Ok(mut t) = trace.lock() {
-                        *t = to_trace(&rep.trace);
+                        *t = to_trace(&rep.trace, host.clone());
                     }
-                    let host = rep
-                        .attempts
-                        .iter()
-                        .rev()
-                        .find(|a| a.error.is_some())
-                        .map(|a| a.host.clone());
                     rep.result.map_err(|e| {
                         self.note_stall(&cri_ref, &e);
                         pull_error(image, &cri_ref, e, host)
@@ -375,11 +376,12 @@ impl Remote {
     }
 }
 
-fn to_trace(t: &pullsim_registry::AuthTrace) -> AuthTrace {
+fn to_trace(t: &pullsim_registry::AuthTrace, host: Option<String>) -> AuthTrace {
     AuthTrace {
         scheme: t.scheme.clone(),
         token_obtained: t.token_obtained,
         status: t.status,
+        host,
     }
 }
 

@@ -102,6 +102,7 @@ struct AttemptLine<'a> {
     scheme: Option<&'a str>,
     token: bool,
     error: Option<&'a str>,
+    host: Option<&'a str>,
 }
 
 fn print(r: &Report, format: Format) -> anyhow::Result<()> {
@@ -121,6 +122,7 @@ fn print(r: &Report, format: Format) -> anyhow::Result<()> {
                         scheme: a.scheme.as_deref(),
                         token: a.token_obtained,
                         error: a.error.as_deref(),
+                        host: a.host.as_deref(),
                     },
                 )?;
             }
@@ -161,6 +163,9 @@ fn print_text(r: &Report) -> anyhow::Result<()> {
             safe(a.registry_error.as_deref().unwrap_or("-")),
             a.digest.as_deref().unwrap_or("-"),
         );
+        if let Some(h) = &a.host {
+            outln!("  host: {}", safe(h));
+        }
         match &a.error {
             None => outln!("  outcome: ok"),
             Some(e) => outln!("  outcome: {}: {}", a.outcome, safe(e)),
