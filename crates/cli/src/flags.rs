@@ -171,7 +171,7 @@ impl CredentialFlags {
         let mut out = Vec::new();
         for path in &self.secret {
             out.extend(
-                pullsim_credentials::load_pull_secrets(path)
+                load_secrets(path)
                     .with_context(|| format!("reading --secret {}", path.display()))?,
             );
         }
@@ -364,10 +364,19 @@ pub struct NodeFlags {
 impl NodeFlags {
     /// Manifests, secrets and the node keyring.
     pub fn load(&self, files: &[PathBuf]) -> anyhow::Result<(Manifests, SecretSet, Keyring)> {
-        let manifests = Manifests::load(files)?;
+        let on_disk: Vec<PathBuf> = files
+            .iter()
+            .filter(|f| !crate::stdin::is_stdin(f))
+            .cloned()
+            .collect();
+        let mut manifests = Manifests::load(&on_disk)?;
+        if files.iter().any(|f| crate::stdin::is_stdin(f)) {
+            let text = crate::stdin::read("FILE")?;
+            manifests.add_text(&crate::stdin::origin(), &text)?;
+        }
         let mut secrets = SecretSet::from_manifests(&manifests)?;
         for path in &self.secret {
-            let s = pullsim_credentials::load_pull_secrets(path).context("--secret")?;
+            let s = load_secrets(path).context("--secret")?;
             secrets.add(s);
         }
         let mut node = Keyring::new();
@@ -386,6 +395,18 @@ impl NodeFlags {
         }
         Ok((manifests, secrets, node))
     }
+}
+
+/// Pull secrets from a `--secret` file, or from standard input for `-`.
+fn load_secrets(path: &Path) -> anyhow::Result<Vec<PullSecret>> {
+    if crate::stdin::is_stdin(path) {
+        let text = crate::stdin::read("--secret")?;
+        return Ok(pullsim_credentials::parse_pull_secrets(
+            &text,
+            &crate::stdin::origin(),
+        )?);
+    }
+    Ok(pullsim_credentials::load_pull_secrets(path)?)
 }
 
 /// Open the store at `--root` (or the default root), reporting lock waits on stderr.

@@ -15,6 +15,7 @@ mod exit;
 mod flags;
 mod node;
 mod output;
+mod stdin;
 
 use std::process::ExitCode;
 
@@ -39,8 +40,30 @@ struct Cli {
     /// Store root (default: $XDG_DATA_HOME/pullsim, else ~/.local/share/pullsim).
     #[arg(long, global = true, env = "PULLSIM_ROOT", value_name = "DIR")]
     pub root: Option<std::path::PathBuf>,
+    /// Run on a fresh, empty node (a temporary store and kubelet directory), removed when the
+    /// command ends: results that do not depend on earlier runs. Not with --root/PULLSIM_ROOT.
+    #[arg(long, global = true)]
+    pub ephemeral: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The temporary root of `--ephemeral` (a usage error with `--root` or `PULLSIM_ROOT`).
+fn ephemeral_root(cli: &Cli) -> anyhow::Result<Option<tempfile::TempDir>> {
+    if !cli.ephemeral {
+        return Ok(None);
+    }
+    if let Some(root) = &cli.root {
+        anyhow::bail!(
+            "--ephemeral runs on a fresh temporary store, but a store was given ({}, from --root or PULLSIM_ROOT): use one or the other",
+            root.display()
+        );
+    }
+    Ok(Some(
+        tempfile::Builder::new()
+            .prefix("pullsim-ephemeral-")
+            .tempdir()?,
+    ))
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,7 +88,22 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // `--ephemeral`: a temporary root, removed when it drops at the end of main.
+    let ephemeral = match ephemeral_root(&cli) {
+        Ok(e) => e,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit::trouble();
+        }
+    };
+    if let Some(dir) = &ephemeral {
+        eprintln!(
+            "pullsim: ephemeral node at {} (removed at exit)",
+            dir.path().display()
+        );
+        cli.root = Some(dir.path().to_path_buf());
+    }
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Policy(args) => cmd::policy::run(args),
         Command::Ref(args) => cmd::reference::run(args),

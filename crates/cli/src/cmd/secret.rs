@@ -125,7 +125,13 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     let mut unreadable = false;
     let (mut errors, mut warnings) = (0usize, 0usize);
     for file in &args.files {
-        match lint::lint_file(file) {
+        let linted = if crate::stdin::is_stdin(file) {
+            crate::stdin::read("FILE")
+                .and_then(|t| Ok(lint::lint_text(&t, &crate::stdin::origin())?))
+        } else {
+            lint::lint_file(file).map_err(anyhow::Error::from)
+        };
+        match linted {
             Err(e) => {
                 eprintln!("error: {}", safe(&e.to_string()));
                 unreadable = true;
@@ -142,7 +148,12 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
                 if findings.is_empty() && args.output == Format::Text {
-                    outln!("{}: ok", safe(&file.display().to_string()));
+                    let shown = if crate::stdin::is_stdin(file) {
+                        crate::stdin::origin()
+                    } else {
+                        file.clone()
+                    };
+                    outln!("{}: ok", safe(&shown.display().to_string()));
                 }
             }
         }
@@ -218,7 +229,14 @@ fn decode_entries(s: &PullSecret, show: bool) -> Vec<DecodedEntry> {
 }
 
 fn run_decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
-    let secrets = load_pull_secrets(&args.file)?;
+    let secrets = if crate::stdin::is_stdin(&args.file) {
+        pullsim_credentials::parse_pull_secrets(
+            &crate::stdin::read("FILE")?,
+            &crate::stdin::origin(),
+        )?
+    } else {
+        load_pull_secrets(&args.file)?
+    };
     if secrets.is_empty() {
         anyhow::bail!(
             "{}: no pull secret or docker config found",

@@ -1,0 +1,111 @@
+//! `-` reads standard input wherever a FILE is taken (`pod run -`, `pod explain -`, `secret
+//! lint -`, `secret decode -`, `--secret -`), named `<stdin>` in errors and origins, once per
+//! command; `--ephemeral` runs on a temporary node removed at exit.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str], stdin: &str, env_root: Option<&str>) -> Out {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pullsim"));
+    cmd.args(args)
+        .env_remove("PULLSIM_ROOT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(r) = env_root {
+        cmd.env("PULLSIM_ROOT", r);
+    }
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: default}\nspec:\n  imagePullSecrets: [{name: regcred}]\n  containers: [{name: app, image: \"registry.example.com/team/app:v1\", imagePullPolicy: Never}]\n";
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: regcred, namespace: default}\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{\"auths\":{\"registry.example.com\":{\"username\":\"u\",\"password\":\"\"}}}'\n";
+
+#[test]
+fn pod_run_and_explain_read_standard_input() {
+    let o = run(&["--ephemeral", "pod", "run", "-", "-o", "json"], POD, None);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("ErrImageNeverPull"), "{}", o.stdout);
+    let o = run(&["--ephemeral", "pod", "run", "-"], POD, None);
+    assert!(
+        o.stdout.contains("Source:           <stdin>: document 1"),
+        "{}",
+        o.stdout
+    );
+    let o = run(&["--ephemeral", "pod", "explain", "-"], POD, None);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("Pod default/web:"), "{}", o.stdout);
+    // The pod's secret from standard input.
+    let pod_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pod_file.path(), POD).unwrap();
+    let path = pod_file.path().display().to_string();
+    let o = run(
+        &["--ephemeral", "pod", "explain", &path, "--secret", "-"],
+        SECRET,
+        None,
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("secret:default/regcred"), "{}", o.stdout);
+    // Twice: a usage error.
+    let o = run(
+        &["--ephemeral", "pod", "run", "-", "--secret", "-"],
+        POD,
+        None,
+    );
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("given twice"), "{}", o.stderr);
+    // An error in standard input names <stdin> and the line.
+    let o = run(&["--ephemeral", "pod", "run", "-"], "kind: [\n", None);
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("<stdin>"), "{}", o.stderr);
+}
+
+#[test]
+fn secret_lint_and_decode_read_standard_input() {
+    let o = run(&["secret", "decode", "-", "-o", "json"], SECRET, None);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let row: serde_json::Value = serde_json::from_str(o.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(row["file"], "<stdin>");
+    let o = run(&["secret", "lint", "-"], SECRET, None);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(o.stdout.trim(), "<stdin>: ok");
+}
+
+#[test]
+fn ephemeral_runs_on_a_removed_temporary_node() {
+    let o = run(&["--ephemeral", "images", "ls"], "", None);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let dir = o
+        .stderr
+        .split("ephemeral node at ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("{}", o.stderr))
+        .to_string();
+    assert!(!std::path::Path::new(&dir).exists(), "{dir} left behind");
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().display().to_string();
+    let o = run(&["--ephemeral", "--root", &r, "images", "ls"], "", None);
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    let o = run(&["--ephemeral", "images", "ls"], "", Some(&r));
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("--ephemeral"), "{}", o.stderr);
+}
