@@ -19,6 +19,13 @@ use crate::output::{self, Kind, outln};
 
 /// `pullsim creds check`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  # Each credential in the kubelet's order: auth scheme, token, status, the host that answered
+  pullsim creds check 127.0.0.1:5000/team/app:v1 --secret wrong.yaml --secret regcred.yaml
+  # Which credential would be used, without connecting
+  pullsim creds check nginx --secret hub.yaml --offline -o json
+  # A secret straight from kubectl
+  kubectl get secret regcred -o yaml | pullsim creds check registry.example.com/app:1 --secret -")]
 pub struct CheckArgs {
     /// The image as a pod spec writes it.
     pub image: String,

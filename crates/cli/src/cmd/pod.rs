@@ -33,6 +33,18 @@ enum PodCommand {
 
 /// `pullsim pod run`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  # A Deployment and its pull secret; the kubelet's events and the container statuses
+  pullsim pod run deploy.yaml --secret regcred.yaml
+  # From kubectl, through standard input, on a fresh throw-away node
+  kubectl get deploy web -o yaml | pullsim --ephemeral pod run -
+  # A wrong secret for five virtual minutes: ErrImagePull, ImagePullBackOff 10s, 20s, 40s...
+  pullsim pod run pod.yaml --secret wrong.yaml --virtual-time --until 5m
+  # An air-gapped node, and a node behind a containerd mirror
+  pullsim pod run pods.yaml --offline
+  pullsim pod run pods.yaml --registry-config-path /etc/containerd/certs.d
+  # CRI-O with its registries.conf; JSON lines for scripts
+  pullsim pod run pods.yaml --runtime cri-o --registries-conf /etc/containers/registries.conf -o json")]
 pub struct RunArgs {
     /// Manifest files or directories (YAML or JSON, multi-document): Pods, Deployments,
     /// ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, Lists, Secrets, ServiceAccounts.

@@ -16,6 +16,13 @@ use crate::output::{self, Kind, outln};
 
 /// `pullsim pod explain`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  # Per container: the policy and why, present or not, KEP-2535 verification, credentials in
+  # try order, back-off, the decision, and the registry hosts the runtime would try
+  pullsim pod explain deploy.yaml --secret regcred.yaml
+  # With the node's containerd configuration: which mirror gets which credential
+  pullsim pod explain deploy.yaml --containerd-config /etc/containerd/config.toml
+  kubectl get pod web -o yaml | pullsim pod explain - -o json")]
 pub struct ExplainArgs {
     /// Manifest files or directories.
     #[arg(required = true, value_name = "FILE")]

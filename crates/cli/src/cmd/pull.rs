@@ -20,6 +20,15 @@ use crate::output::outln;
 
 /// `pullsim pull`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  # The kubelet's path for one image: policy, local lookup, credentials, pull, events
+  pullsim pull registry.example.com:5000/team/app:1.0 --secret regcred.yaml
+  # Always re-resolves the tag (one HEAD when the image is current)
+  pullsim pull nginx:latest --policy Always
+  # Fetch only (no unpack check), a platform from a multi-arch index, JSON lines
+  pullsim pull nginx:1.27 --no-unpack --platform linux/arm64/v8 -o json
+  # Through the node's mirrors, as containerd 1.7 would
+  pullsim pull nginx:1.27 --runtime containerd-1.7 --registry-config-path /etc/containerd/certs.d")]
 pub struct PullArgs {
     /// The image as a pod spec writes it (`nginx`, `registry:5000/team/app:1.0`, `x@sha256:..`).
     pub image: String,
