@@ -146,6 +146,11 @@ pub struct CredentialFlags {
     /// .dockercfg); repeat in the pod's imagePullSecrets order.
     #[arg(long = "secret", value_name = "FILE")]
     pub secret: Vec<PathBuf>,
+    /// The namespace of objects that have none (as kubectl's -n); an object in another
+    /// namespace is refused as kubectl refuses it [default: default].
+    #[arg(short = 'n', long = "namespace", value_name = "NS")]
+    pub namespace: Option<String>,
+
     /// A node docker config (the kubelet's config.json / .dockercfg search result).
     #[arg(long = "node-config", value_name = "FILE")]
     pub node_config: Option<PathBuf>,
@@ -171,7 +176,7 @@ impl CredentialFlags {
         let mut out = Vec::new();
         for path in &self.secret {
             out.extend(
-                load_secrets(path)
+                load_secrets(path, self.namespace.as_deref())
                     .with_context(|| format!("reading --secret {}", path.display()))?,
             );
         }
@@ -209,7 +214,10 @@ impl CredentialFlags {
     /// node's credentials — so the image goes through exactly the path a pod's would.
     pub fn single_pod(&self, image: &str, policy: Option<PullPolicy>) -> anyhow::Result<PodRun> {
         let secrets = self.secrets()?;
-        let namespace = pods::secrets_namespace(&secrets)?;
+        let namespace = match &self.namespace {
+            Some(ns) => ns.clone(),
+            None => pods::secrets_namespace(&secrets)?,
+        };
         let mut names: Vec<String> = Vec::new();
         for s in &secrets {
             if !names.contains(&s.name) {
@@ -353,6 +361,11 @@ pub struct NodeFlags {
     /// pods refer to them by name in imagePullSecrets. Secrets in the manifests count too.
     #[arg(long = "secret", value_name = "FILE")]
     pub secret: Vec<PathBuf>,
+    /// The namespace of objects that have none (as kubectl's -n); an object in another
+    /// namespace is refused as kubectl refuses it [default: default].
+    #[arg(short = 'n', long = "namespace", value_name = "NS")]
+    pub namespace: Option<String>,
+
     /// The node's docker config (config.json or .dockercfg): node credentials, tried after the
     /// pod's secrets.
     #[arg(long = "node-config", value_name = "FILE")]
@@ -369,14 +382,15 @@ impl NodeFlags {
             .filter(|f| !crate::stdin::is_stdin(f))
             .cloned()
             .collect();
-        let mut manifests = Manifests::load(&on_disk)?;
+        let ns = self.namespace.as_deref();
+        let mut manifests = Manifests::load_in(&on_disk, ns)?;
         if files.iter().any(|f| crate::stdin::is_stdin(f)) {
             let text = crate::stdin::read("FILE")?;
-            manifests.add_text(&crate::stdin::origin(), &text)?;
+            manifests.add_text_in(&crate::stdin::origin(), &text, ns)?;
         }
         let mut secrets = SecretSet::from_manifests(&manifests)?;
         for path in &self.secret {
-            let s = load_secrets(path).context("--secret")?;
+            let s = load_secrets(path, ns).context("--secret")?;
             secrets.add(s);
         }
         let mut node = Keyring::new();
@@ -398,15 +412,19 @@ impl NodeFlags {
 }
 
 /// Pull secrets from a `--secret` file, or from standard input for `-`.
-fn load_secrets(path: &Path) -> anyhow::Result<Vec<PullSecret>> {
-    if crate::stdin::is_stdin(path) {
-        let text = crate::stdin::read("--secret")?;
-        return Ok(pullsim_credentials::parse_pull_secrets(
-            &text,
-            &crate::stdin::origin(),
-        )?);
-    }
-    Ok(pullsim_credentials::load_pull_secrets(path)?)
+/// With `namespace` (`-n`), secrets without one take it and others are refused, as kubectl.
+fn load_secrets(path: &Path, namespace: Option<&str>) -> anyhow::Result<Vec<PullSecret>> {
+    let (text, origin) = if crate::stdin::is_stdin(path) {
+        (crate::stdin::read("--secret")?, crate::stdin::origin())
+    } else {
+        (
+            pullsim_credentials::manifest::read_text(path)?,
+            path.to_path_buf(),
+        )
+    };
+    Ok(pullsim_credentials::manifest::parse_pull_secrets_in(
+        &text, &origin, namespace,
+    )?)
 }
 
 /// Open the store at `--root` (or the default root), reporting lock waits on stderr.

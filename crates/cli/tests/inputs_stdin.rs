@@ -109,3 +109,71 @@ fn ephemeral_runs_on_a_removed_temporary_node() {
     assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
     assert!(o.stderr.contains("--ephemeral"), "{}", o.stderr);
 }
+
+/// `-n NS`: objects without a namespace take it (a `--dry-run=client -o yaml` secret included),
+/// and an object in another namespace is refused with kubectl's message (cli-runtime
+/// `pkg/resource/visitor.go` RequireNamespace), exit 2.
+#[test]
+fn namespace_flag_as_kubectl() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  imagePullSecrets: [{name: regcred}]\n  containers: [{name: app, image: \"registry.example.com/team/app:v1\", imagePullPolicy: Never}]\n";
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: regcred}\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{\"auths\":{\"registry.example.com\":{\"username\":\"u\",\"password\":\"p\"}}}'\n";
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("secret.yaml");
+    std::fs::write(&secret_file, secret).unwrap();
+    let s = secret_file.display().to_string();
+    // Without -n both land in default; with -n team both in team: the secret is found.
+    for ns in [None, Some("team")] {
+        let mut args = vec![
+            "--ephemeral",
+            "pod",
+            "explain",
+            "-",
+            "--secret",
+            &s,
+            "-o",
+            "json",
+        ];
+        if let Some(n) = ns {
+            args.extend(["-n", n]);
+        }
+        let o = run(&args, pod, None);
+        assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+        let want = ns.unwrap_or("default");
+        assert!(
+            o.stdout.contains(&format!("\"pod\":\"{want}/web\"")),
+            "{}",
+            o.stdout
+        );
+        assert!(
+            o.stdout.contains(&format!("secret:{want}/regcred")),
+            "{}",
+            o.stdout
+        );
+    }
+    // An object in another namespace.
+    let o = run(&["--ephemeral", "pod", "run", "-", "-n", "team"], POD, None);
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains("the namespace from the provided object \"default\" does not match the namespace \"team\". You must pass '--namespace=default' to perform this operation."),
+        "{}",
+        o.stderr
+    );
+    // creds match: the secret read from standard input lands in -n's namespace.
+    let o = run(
+        &[
+            "creds",
+            "match",
+            "registry.example.com/team/app:v1",
+            "--secret",
+            "-",
+            "-n",
+            "team",
+            "-o",
+            "json",
+        ],
+        secret,
+        None,
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("secret:team/regcred"), "{}", o.stdout);
+}

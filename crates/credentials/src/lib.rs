@@ -23,6 +23,7 @@ pub mod keyring;
 pub mod kubectl;
 pub mod lint;
 pub mod manifest;
+pub mod namespace;
 pub mod nodeconfig;
 pub mod plugin;
 pub mod secret;

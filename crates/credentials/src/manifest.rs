@@ -127,7 +127,7 @@ pub fn load_pull_secrets(path: &Path) -> Result<Vec<PullSecret>, CredentialsErro
 }
 
 /// Read a file as UTF-8 text; errors name the file (and the offset of a byte that is not UTF-8).
-pub(crate) fn read_text(path: &Path) -> Result<String, CredentialsError> {
+pub fn read_text(path: &Path) -> Result<String, CredentialsError> {
     let bytes = std::fs::read(path).map_err(|error| CredentialsError::Io {
         path: path.to_path_buf(),
         error,
@@ -144,9 +144,36 @@ pub(crate) fn read_text(path: &Path) -> Result<String, CredentialsError> {
 
 /// [`load_pull_secrets`] on text already read; `origin` names it in errors.
 pub fn parse_pull_secrets(text: &str, origin: &Path) -> Result<Vec<PullSecret>, CredentialsError> {
+    parse_pull_secrets_in(text, origin, None)
+}
+
+/// [`parse_pull_secrets`] with kubectl's `-n NAMESPACE`: Secrets without a namespace take it, a
+/// Secret in another namespace is refused ([`crate::namespace::require_namespace`]).
+pub fn parse_pull_secrets_in(
+    text: &str,
+    origin: &Path,
+    namespace: Option<&str>,
+) -> Result<Vec<PullSecret>, CredentialsError> {
     let mut out = Vec::new();
-    for doc in parse_documents(text, origin)? {
+    for mut doc in parse_documents(text, origin)? {
+        if let Some(ns) = namespace {
+            crate::namespace::require_namespace(&mut doc.value, ns).map_err(|e| {
+                CredentialsError::NotCredentials {
+                    path: origin.to_path_buf(),
+                    message: e.to_string(),
+                }
+            })?;
+        }
+        let before = out.len();
         collect(&doc.value, origin, doc.index, "", &mut out)?;
+        // A bare config.json / .dockercfg has no metadata: it lands in the given namespace.
+        if let Some(ns) = namespace
+            && doc.value.get("kind").is_none()
+        {
+            for s in &mut out[before..] {
+                s.namespace = ns.to_string();
+            }
+        }
     }
     Ok(out)
 }

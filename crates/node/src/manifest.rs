@@ -32,6 +32,12 @@ impl Manifests {
     /// Read every path (file or directory; a directory's `*.yaml`, `*.yml`, `*.json` files in
     /// name order, not recursive).
     pub fn load(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
+        Self::load_in(paths, None)
+    }
+
+    /// [`Manifests::load`] with kubectl's `-n NAMESPACE`: objects without a namespace take it,
+    /// an object in another namespace is refused with kubectl's message.
+    pub fn load_in(paths: &[PathBuf], namespace: Option<&str>) -> Result<Manifests, ManifestError> {
         let mut out = Manifests::default();
         for p in paths {
             for file in expand(p)? {
@@ -39,7 +45,7 @@ impl Manifests {
                     path: file.clone(),
                     error,
                 })?;
-                out.add_text(&file, &text)?;
+                out.add_text_in(&file, &text, namespace)?;
             }
         }
         Ok(out)
@@ -47,8 +53,27 @@ impl Manifests {
 
     /// Parse one file's text (YAML, or JSON when it starts with `{` or `[`).
     pub fn add_text(&mut self, file: &Path, text: &str) -> Result<(), ManifestError> {
+        self.add_text_in(file, text, None)
+    }
+
+    /// [`Manifests::add_text`] with kubectl's `-n NAMESPACE` (see [`Manifests::load_in`]).
+    pub fn add_text_in(
+        &mut self,
+        file: &Path,
+        text: &str,
+        namespace: Option<&str>,
+    ) -> Result<(), ManifestError> {
         let docs = parse_documents(file, text)?;
-        for (i, doc) in docs.into_iter().enumerate() {
+        for (i, mut doc) in docs.into_iter().enumerate() {
+            if let Some(ns) = namespace {
+                pullsim_credentials::namespace::require_namespace(&mut doc, ns).map_err(
+                    |mismatch| ManifestError::Namespace {
+                        path: file.to_path_buf(),
+                        document: i + 1,
+                        mismatch,
+                    },
+                )?;
+            }
             self.add_object(file, i + 1, &doc, None)?;
         }
         Ok(())

@@ -69,6 +69,16 @@ pub enum ManifestError {
         /// The credentials crate's error.
         message: String,
     },
+    /// An object in another namespace than `-n` names (kubectl's refusal).
+    #[error("{}: document {document}: {mismatch}", path.display())]
+    Namespace {
+        /// The file.
+        path: PathBuf,
+        /// The document (1-based).
+        document: usize,
+        /// kubectl's message (in the text, not chained: printed once).
+        mismatch: pullsim_credentials::namespace::NamespaceMismatch,
+    },
     /// Nothing to run.
     #[error("no pods found in {what}")]
     NoPods {
