@@ -16,6 +16,7 @@ mod flags;
 mod node;
 mod output;
 mod stdin;
+mod verbosity;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,11 @@ struct Cli {
     /// command ends: results that do not depend on earlier runs. Not with --root/PULLSIM_ROOT.
     #[arg(long, global = true)]
     pub ephemeral: bool,
+    /// Verbose: -v shows every HTTP exchange with registries (method, URL with query values
+    /// redacted, status, time) and the runtime's info log lines on stderr; -vv adds headers,
+    /// credentials redacted.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -89,6 +95,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
+    verbosity::init(cli.verbose);
     // `--ephemeral`: a temporary root, removed when it drops at the end of main.
     let ephemeral = match ephemeral_root(&cli) {
         Ok(e) => e,

@@ -40,6 +40,7 @@ mod options;
 pub mod platform;
 pub mod progress;
 mod pull;
+pub mod redact;
 pub mod resolve;
 mod route;
 mod shared;

@@ -100,21 +100,7 @@ fn sanitize_url_error(text: &str, e: &RegistryError) -> String {
         return text.to_string();
     };
     let url = &text[url_start..url_start + len];
-    let Some((base, query)) = url.split_once('?') else {
-        return text.to_string();
-    };
-    let mut keys: Vec<&str> = query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| kv.split_once('=').map(|(k, _)| k).unwrap_or(kv))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    if keys.is_empty() {
-        return text.to_string();
-    }
-    let redacted: Vec<String> = keys.iter().map(|k| format!("{k}=%5BREDACTED%5D")).collect();
-    text.replace(url, &format!("{base}?{}", redacted.join("&")))
+    text.replace(url, &pullsim_registry::redact::redact_query_values(url))
 }
 
 /// A registry failure as containerd's CRI `PullImage` returns it

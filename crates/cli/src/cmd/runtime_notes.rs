@@ -31,9 +31,13 @@ pub fn print_hint(format: Format, image: &str, h: &RuntimeHint) -> anyhow::Resul
     }
 }
 
-/// Whether a logrus line is a warning or worse (info and debug lines, such as containerd's
-/// `host will try HTTPS first` for every loopback registry, stay out of the way).
+/// Whether a logrus line is shown: a warning or worse, or any line with `-v` (info lines, such
+/// as containerd's `host will try HTTPS first` for every loopback registry, stay out of the way
+/// otherwise).
 fn worth_showing(line: &str) -> bool {
+    if crate::verbosity::level() > 0 {
+        return true;
+    }
     ["level=warning", "level=error", "level=fatal"]
         .iter()
         .any(|lvl| line.starts_with(lvl) || line.contains(&format!(" {lvl}")))
