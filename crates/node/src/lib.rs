@@ -24,6 +24,7 @@ pub mod error;
 mod excerpt;
 pub mod explain;
 pub mod gc;
+pub mod hints;
 pub mod image_manager;
 pub mod keyring;
 pub mod kubelet_config;

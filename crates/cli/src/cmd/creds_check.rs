@@ -92,6 +92,7 @@ pub fn run(args: CheckArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         &service,
         args.output,
         args.registry.runtime.runtime.kind().log_name(),
+        &[],
     )?;
     Ok(crate::exit::answer(report.pullable))
 }

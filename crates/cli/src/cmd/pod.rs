@@ -139,10 +139,12 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         Format::Json => print_json(&report, offline.as_deref())?,
     }
     crate::cmd::runtime_notes::print_unpack(&service, a.output)?;
+    let hints = crate::cmd::runtime_notes::pod_hints(&report.pods, &secrets, &service);
     crate::cmd::runtime_notes::print(
         &service,
         a.output,
         a.registry.runtime.runtime.kind().log_name(),
+        &hints,
     )?;
     Ok(crate::exit::answer(report.all_ready()))
 }

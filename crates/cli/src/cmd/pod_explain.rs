@@ -146,7 +146,10 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
                 }
                 if let Some(route) = &e.route {
                     for h in &route.hints {
-                        crate::cmd::runtime_notes::print_hint(Format::Text, &e.image, h)?;
+                        crate::cmd::runtime_notes::print_hint(
+                            Format::Text,
+                            &crate::cmd::runtime_notes::from_runtime(&e.image, h),
+                        )?;
                     }
                 }
                 if let Some(err) = &e.route_error {

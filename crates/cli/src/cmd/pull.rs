@@ -166,10 +166,16 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
     }
     crate::cmd::runtime_notes::print_unpack(&service, args.output)?;
+    let hints = crate::cmd::runtime_notes::pod_hints(
+        &report.pods,
+        &pullsim_node::pods::SecretSet::default(),
+        &service,
+    );
     crate::cmd::runtime_notes::print(
         &service,
         args.output,
         args.registry.runtime.runtime.kind().log_name(),
+        &hints,
     )?;
     Ok(crate::exit::answer(report.all_ready()))
 }

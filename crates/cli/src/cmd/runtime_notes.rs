@@ -2,33 +2,80 @@
 //! its configuration, the runtime's own log lines (containerd's logrus text) and what the
 //! unpack check did, after a command's events.
 
+use pullsim_node::hints::Hint;
 use pullsim_reference::terminal_safe as safe;
-use pullsim_runtime::{ContainerdImageService, RuntimeHint};
+use pullsim_runtime::{ContainerdImageService, ImageService, ImageSpec, RuntimeHint};
 use serde_json::json;
 
 use crate::flags::Format;
 use crate::output::{self, Kind, outln};
 
-/// One hint line (`pod` and `container` unknown at the runtime: null).
-pub fn print_hint(format: Format, image: &str, h: &RuntimeHint) -> anyhow::Result<()> {
+/// A runtime's hint as a hint of the run (the runtime knows the image, not the pod).
+pub fn from_runtime(image: &str, h: &RuntimeHint) -> Hint {
+    Hint {
+        code: h.code,
+        pod: None,
+        container: None,
+        image: Some(image.to_string()),
+        why: h.why.clone(),
+        fix: h.fix.clone(),
+    }
+}
+
+/// One hint line: JSON `{"kind":"hint","code","pod","container","image","why","fix"}`, or text
+/// `Hint [code] WHERE: why` and `  fix: …`.
+pub fn print_hint(format: Format, h: &Hint) -> anyhow::Result<()> {
     match format {
         Format::Json => output::json(
             Kind::Hint,
             &json!({
                 "code": h.code,
-                "pod": null,
-                "container": null,
-                "image": image,
+                "pod": h.pod,
+                "container": h.container,
+                "image": h.image,
                 "why": h.why,
                 "fix": h.fix,
             }),
         ),
         Format::Text => {
-            outln!("Hint [{}] {}: {}", h.code, safe(image), safe(&h.why));
+            let mut at: Vec<String> = Vec::new();
+            if let Some(p) = &h.pod {
+                at.push(format!("pod {p}"));
+            }
+            if let Some(c) = &h.container {
+                at.push(format!("container {c}"));
+            }
+            if let Some(i) = &h.image {
+                at.push(i.clone());
+            }
+            outln!(
+                "Hint [{}] {}: {}",
+                h.code,
+                safe(&at.join(", ")),
+                safe(&h.why)
+            );
             outln!("  fix: {}", safe(&h.fix));
             Ok(())
         }
     }
+}
+
+/// The node's hints for the pods of a run (`present`: the image is in the node's store).
+pub fn pod_hints(
+    pods: &[pullsim_node::PodRun],
+    secrets: &pullsim_node::pods::SecretSet,
+    service: &ContainerdImageService,
+) -> Vec<Hint> {
+    let present = |image: &str| {
+        service
+            .image_status(&ImageSpec::new(image))
+            .ok()
+            .flatten()
+            .is_some()
+    };
+    pods.iter()
+        .flat_map(|p| pullsim_node::hints::pod_hints(p, secrets, &present))
+        .collect()
 }
 
 /// Whether a logrus line is shown: a warning or worse, or any line with `-v` (info lines, such
@@ -48,8 +95,10 @@ pub fn print(
     service: &ContainerdImageService,
     format: Format,
     runtime: &str,
+    node_hints: &[Hint],
 ) -> anyhow::Result<()> {
-    let hints = service.hints();
+    let mut hints: Vec<Hint> = node_hints.to_vec();
+    hints.extend(service.hints().iter().map(|(i, h)| from_runtime(i, h)));
     let log: Vec<String> = service
         .runtime_log()
         .into_iter()
@@ -58,8 +107,8 @@ pub fn print(
     if format == Format::Text && !(hints.is_empty() && log.is_empty()) {
         outln!();
     }
-    for (image, h) in &hints {
-        print_hint(format, image, h)?;
+    for h in &hints {
+        print_hint(format, h)?;
     }
     for line in &log {
         match format {
