@@ -153,7 +153,11 @@ pub fn redacted_lines(text: &str) -> Vec<String> {
                 continue;
             }
         }
-        block = None;
+        // A secret block stays open to the end of its document: a stray, less indented key
+        // inside it (broken YAML) must not let the data lines after it show.
+        if document_marker {
+            block = None;
+        }
         if line.trim() == "---" {
             out.push(line.to_string());
             continue;
@@ -288,6 +292,18 @@ mod tests {
 
     // Found by tests/manifest_properties.rs (issue 11): lines of a Secret's data that the
     // excerpt showed.
+
+    #[test]
+    fn data_after_a_stray_less_indented_key_is_still_redacted() {
+        // Broken YAML: a key at column 0 inside `stringData`, then more data lines.
+        let text = "kind: Secret\nstringData:\n  a: MARKER1\nstray: x\n  c: MARKER2\n  b: MARKER3\n---\nkind: Pod\n  shown: yes\n";
+        let lines = redacted_lines(text);
+        assert!(lines.iter().all(|l| !l.contains("MARKER")), "{lines:?}");
+        assert_eq!(lines[3], "stray: x");
+        assert_eq!(lines[4], "  c: <redacted>");
+        // The next document is not a secret block.
+        assert_eq!(lines[8], "  shown: yes");
+    }
 
     #[test]
     fn multi_line_flow_mapping_under_string_data_is_redacted() {
