@@ -75,49 +75,6 @@ fn insecure_matches(entry: &str, host_port: &str) -> bool {
     !has_port(entry) && split_host(entry).eq_ignore_ascii_case(split_host(host_port))
 }
 
-/// One HTTP exchange at `debug` (`-v`: method, URL with query values redacted, status, time)
-/// and its headers at `trace` (`-vv`: credentials redacted by name), on the `pullsim::http`
-/// target. Never a credential, a token or a form body.
-fn log_exchange(
-    method: &Method,
-    shown_url: &str,
-    outcome: &Result<Result<Response, reqwest::Error>, Duration>,
-    elapsed: Duration,
-    request_headers: &HeaderMap,
-    authorization: bool,
-) {
-    if !tracing::enabled!(target: "pullsim::http", tracing::Level::DEBUG) {
-        return;
-    }
-    let ms = elapsed.as_secs_f64() * 1000.0;
-    let result = match outcome {
-        Ok(Ok(r)) => r.status().to_string(),
-        Ok(Err(e)) => format!("error: {}", chain_text(e)),
-        Err(t) => format!("no response within {}s", t.as_secs_f64()),
-    };
-    tracing::debug!(target: "pullsim::http", "{method} {shown_url} -> {result} ({ms:.1} ms)");
-    if tracing::enabled!(target: "pullsim::http", tracing::Level::TRACE) {
-        let show = |name: &str, value: &HeaderValue| {
-            if crate::redact::is_secret_header(name) {
-                "<redacted>".to_string()
-            } else {
-                value.to_str().unwrap_or("<binary>").to_string()
-            }
-        };
-        for (name, value) in request_headers {
-            tracing::trace!(target: "pullsim::http", "  > {name}: {}", show(name.as_str(), value));
-        }
-        if authorization {
-            tracing::trace!(target: "pullsim::http", "  > authorization: <redacted>");
-        }
-        if let Ok(Ok(r)) = outcome {
-            for (name, value) in r.headers() {
-                tracing::trace!(target: "pullsim::http", "  < {name}: {}", show(name.as_str(), value));
-            }
-        }
-    }
-}
-
 /// Whom a request serves: the reference (for error texts) and its pull's no-progress deadline.
 #[derive(Clone, Copy)]
 pub(crate) struct Call<'a> {
@@ -483,16 +440,22 @@ impl Transport {
             }
             sent += 1;
             let started = std::time::Instant::now();
-            let shown = crate::redact::redact_query_values(url.as_str());
             let outcome = deadline.run(rb.send()).await;
-            log_exchange(
-                &method,
-                &shown,
-                &outcome,
-                started.elapsed(),
-                &req.headers,
-                same_host && req.authorization.is_some(),
-            );
+            if crate::redact::logging_exchanges() {
+                let ended = match &outcome {
+                    Ok(Ok(r)) => crate::redact::Exchange::Answered(r),
+                    Ok(Err(e)) => crate::redact::Exchange::Failed(chain_text(e)),
+                    Err(t) => crate::redact::Exchange::NoResponse(*t),
+                };
+                crate::redact::log_exchange(
+                    &method,
+                    &crate::redact::redact_query_values(url.as_str()),
+                    ended,
+                    started.elapsed(),
+                    &req.headers,
+                    same_host && req.authorization.is_some(),
+                );
+            }
             let resp = match outcome {
                 Err(timeout) => {
                     return Err(SendError::Other(RegistryError::Unavailable {
