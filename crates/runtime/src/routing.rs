@@ -98,12 +98,6 @@ fn capability_words(c: Capabilities) -> Vec<&'static str> {
     .collect()
 }
 
-/// The host of a URL-ish `ServerAddress` (`https://h:p/path` or `h:p`).
-fn server_address_host(s: &str) -> &str {
-    let s = s.split_once("://").map(|(_, rest)| rest).unwrap_or(s);
-    s.split('/').next().unwrap_or(s)
-}
-
 /// CRI's credential rule for one host (`GRPCCRIImageService.PullImage`'s closure, then
 /// `ParseAuth`): the kubelet's auth when it sent one, else the runtime's
 /// `registry.configs."<host>".auth`; an auth whose `ServerAddress` names another host is not
@@ -120,9 +114,7 @@ fn offered(
     let Some(a) = chosen else {
         return (None, OfferedCredential::Anonymous);
     };
-    if let Some(server) = a.server_address.as_deref().filter(|s| !s.is_empty())
-        && server_address_host(server) != host
-    {
+    if !crate::containerd_config::offered_to(a, host) {
         return (None, OfferedCredential::Anonymous);
     }
     let from = if kubelet.is_some() {

@@ -116,6 +116,7 @@ pub fn print_json(report: &SimReport, needed_network: Option<&[String]>) -> anyh
         )?;
     }
     for pod in &report.pods {
+        let events = pod_events(report, &pod.key());
         for (i, img) in pod.spec.images.iter().enumerate() {
             let (state, reason, message, id) = match &pod.states[i] {
                 ImageState::Ready { image_id } => ("ready", None, None, Some(image_id.clone())),
@@ -139,10 +140,7 @@ pub fn print_json(report: &SimReport, needed_network: Option<&[String]>) -> anyh
                     "reason": reason,
                     "message": message,
                     "image_id": id,
-                    "host": pullsim_node::describe::last_pull_host(
-                        &pod_events(report, &pod.key()),
-                        &img.name
-                    ),
+                    "host": pullsim_node::describe::last_pull_host(&events, &img.name),
                 }),
             )?;
         }

@@ -44,6 +44,15 @@ pub fn parse_auth(
 
 /// `url.Parse(serverAddress).Host`: empty for a value without `//` (e.g. `registry.io`, which
 /// then matches no host).
+/// Whether `ParseAuth` gives `auth` to `host`: yes unless its `ServerAddress` names another
+/// host (or does not parse).
+pub fn offered_to(auth: &AuthConfig, host: &str) -> bool {
+    match auth.server_address.as_deref().filter(|s| !s.is_empty()) {
+        None => true,
+        Some(server) => server_address_host(server).is_ok_and(|h| h == host),
+    }
+}
+
 fn server_address_host(server: &str) -> Result<String, ParseAuthError> {
     pullsim_credentials::gourl::parse(server)
         .map(|u| u.host)

@@ -27,7 +27,7 @@ mod types;
 
 use std::path::Path;
 
-pub use auth::parse_auth;
+pub use auth::{offered_to, parse_auth};
 pub use error::{ContainerdConfigError, ParseAuthError};
 pub use parse::{
     CRI_IMAGES_PLUGIN, CRI_PLUGIN_V2, MAX_VERSION_1X, MAX_VERSION_2X, TRANSFER_PLUGIN,
