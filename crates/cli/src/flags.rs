@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use pullsim_credentials::Keyring;
-use pullsim_credentials::PullSecret;
+use pullsim_credentials::SecretsRead;
 use pullsim_node::Manifests;
 use pullsim_node::kubelet_config::{
     FlagOverrides, KubeletConfig, KubeletConfigFile, parse_feature_gates, resolve,
@@ -171,14 +171,15 @@ pub struct CredentialFlags {
 }
 
 impl CredentialFlags {
-    /// The pull secrets of `--secret`, in order (each file may hold several).
-    pub fn secrets(&self) -> anyhow::Result<Vec<PullSecret>> {
-        let mut out = Vec::new();
+    /// The Secrets of `--secret`, in order (each file may hold several): pull secrets, and
+    /// Secrets of other types (present, no credentials, as the kubelet treats them).
+    pub fn secrets(&self) -> anyhow::Result<SecretsRead> {
+        let mut out = SecretsRead::default();
         for path in &self.secret {
-            out.extend(
-                load_secrets(path, self.namespace.as_deref())
-                    .with_context(|| format!("reading --secret {}", path.display()))?,
-            );
+            let read = load_secrets(path, self.namespace.as_deref())
+                .with_context(|| format!("reading --secret {}", path.display()))?;
+            out.pull.extend(read.pull);
+            out.other.extend(read.other);
         }
         Ok(out)
     }
@@ -203,7 +204,7 @@ impl CredentialFlags {
     /// The keyring: pod secrets, then the node config, then plugins (the kubelet's union order).
     pub fn keyring(&self) -> anyhow::Result<Keyring> {
         let mut k = self.node_keyring()?;
-        for s in &self.secrets()? {
+        for s in &self.secrets()?.pull {
             k.add_secret(s);
         }
         Ok(k)
@@ -212,22 +213,33 @@ impl CredentialFlags {
     /// A one-container pod for `image` (`pull`, `creds check`): every `--secret` is one of its
     /// imagePullSecrets, in order, in the secrets' namespace (`default` when none), over the
     /// node's credentials — so the image goes through exactly the path a pod's would.
-    pub fn single_pod(&self, image: &str, policy: Option<PullPolicy>) -> anyhow::Result<PodRun> {
+    /// Also the secrets it was given and the node's keyring, for the hints.
+    pub fn single_pod(
+        &self,
+        image: &str,
+        policy: Option<PullPolicy>,
+    ) -> anyhow::Result<(PodRun, SecretSet, Keyring)> {
         let secrets = self.secrets()?;
         let namespace = match &self.namespace {
             Some(ns) => ns.clone(),
             None => pods::secrets_namespace(&secrets)?,
         };
         let mut names: Vec<String> = Vec::new();
-        for s in &secrets {
-            if !names.contains(&s.name) {
-                names.push(s.name.clone());
+        let all = secrets
+            .pull
+            .iter()
+            .map(|s| &s.name)
+            .chain(secrets.other.iter().map(|s| &s.name));
+        for name in all {
+            if !names.contains(name) {
+                names.push(name.clone());
             }
         }
         let spec = pods::single_container_pod(image, policy, &namespace, &names);
         let mut set = SecretSet::default();
-        set.add(secrets);
-        Ok(pods::build_pod(spec, &names, &set, &self.node_keyring()?))
+        set.add_read(secrets);
+        let node = self.node_keyring()?;
+        Ok((pods::build_pod(spec, &names, &set, &node), set, node))
     }
 }
 
@@ -391,7 +403,7 @@ impl NodeFlags {
         let mut secrets = SecretSet::from_manifests(&manifests)?;
         for path in &self.secret {
             let s = load_secrets(path, ns).context("--secret")?;
-            secrets.add(s);
+            secrets.add_read(s);
         }
         let mut node = Keyring::new();
         if let Some(p) = &self.node_config {
@@ -413,7 +425,7 @@ impl NodeFlags {
 
 /// Pull secrets from a `--secret` file, or from standard input for `-`.
 /// With `namespace` (`-n`), secrets without one take it and others are refused, as kubectl.
-fn load_secrets(path: &Path, namespace: Option<&str>) -> anyhow::Result<Vec<PullSecret>> {
+fn load_secrets(path: &Path, namespace: Option<&str>) -> anyhow::Result<SecretsRead> {
     let (text, origin) = if crate::stdin::is_stdin(path) {
         (crate::stdin::read("--secret")?, crate::stdin::origin())
     } else {
@@ -422,7 +434,7 @@ fn load_secrets(path: &Path, namespace: Option<&str>) -> anyhow::Result<Vec<Pull
             path.to_path_buf(),
         )
     };
-    Ok(pullsim_credentials::manifest::parse_pull_secrets_in(
+    Ok(pullsim_credentials::manifest::read_secrets_in(
         &text, &origin, namespace,
     )?)
 }

@@ -193,6 +193,28 @@ pub fn decode_auth_field(field: &str) -> Result<(String, Secret), String> {
 }
 
 /// Go's case-insensitive field lookup for `encoding/json` (exact match preferred).
+/// The credential helpers a docker config names, as written (`"credsStore": "desktop"`,
+/// `"credHelpers" (gcr.io, ecr)`): docker's CLI runs them, the kubelet never does
+/// (pkg/credentialprovider/config.go reads only `auths`).
+pub fn credential_helpers(value: &Value) -> Vec<String> {
+    let Value::Object(obj) = value else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for helper in ["credsStore", "credHelpers"] {
+        match go_field(obj, helper) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(name)) => out.push(format!("\"{helper}\": {name:?}")),
+            Some(Value::Object(map)) => {
+                let hosts: Vec<&str> = map.keys().map(String::as_str).collect();
+                out.push(format!("\"{helper}\" ({})", hosts.join(", ")));
+            }
+            Some(_) => out.push(format!("\"{helper}\"")),
+        }
+    }
+    out
+}
+
 pub(crate) fn go_field<'a>(
     obj: &'a serde_json::Map<String, Value>,
     name: &str,

@@ -34,6 +34,7 @@ pub struct Keyring {
     pod: BasicKeyring,
     node: BasicKeyring,
     plugins: Vec<Arc<PluginProvider>>,
+    node_helpers: Vec<String>,
 }
 
 impl Keyring {
@@ -55,9 +56,20 @@ impl Keyring {
     /// Add a node docker config file given by path: `.dockercfg` format when the file is named
     /// `.dockercfg`, else `config.json` format (`{"auths":{...}}`).
     pub fn add_node_config(&mut self, path: &Path) -> Result<(), CredentialsError> {
-        let cfg = crate::nodeconfig::read_node_config(path)?;
+        let (cfg, helpers) = crate::nodeconfig::read_node_config_with_helpers(path)?;
         self.add_node_docker_config(path, &cfg);
+        self.node_helpers.extend(
+            helpers
+                .into_iter()
+                .map(|h| format!("{h} in {}", path.display())),
+        );
         Ok(())
+    }
+
+    /// Credential helpers named in the node's docker config (`"credsStore": "desktop" in
+    /// /var/lib/kubelet/config.json`): the kubelet ignores them.
+    pub fn node_credential_helpers(&self) -> &[String] {
+        &self.node_helpers
     }
 
     /// Add node credentials already read.

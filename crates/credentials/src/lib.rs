@@ -32,5 +32,7 @@ pub mod urlmatch;
 pub use auth::{AuthConfig, DockerConfig, DockerConfigEntry};
 pub use error::CredentialsError;
 pub use keyring::{Keyring, Lookup, Match, Miss, Source};
-pub use manifest::{PullSecret, SecretFormat, load_pull_secrets, parse_pull_secrets};
+pub use manifest::{
+    OtherSecret, PullSecret, SecretFormat, SecretsRead, load_pull_secrets, parse_pull_secrets,
+};
 pub use secret::Secret;

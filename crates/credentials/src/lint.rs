@@ -418,22 +418,16 @@ fn lint_config_json(l: &mut Linter, value: &Value, loc: &Loc) {
         );
         return;
     };
-    let mut helper_found = false;
-    for helper in ["credsStore", "credHelpers"] {
-        if let Some(v) = go_field(obj, helper) {
-            helper_found = true;
-            let what = match v {
-                Value::String(name) => format!("\"{helper}\": \"{name}\""),
-                _ => format!("\"{helper}\""),
-            };
-            l.push(
-                loc,
-                None,
-                Severity::Error,
-                "credential-helper-in-config",
-                format!("{what}: the kubelet reads only \"auths\" from a pull secret and cannot run credential helpers (docker-credential-*), so the credentials kept in the helper never reach the node; create the secret with the credentials themselves (kubectl create secret docker-registry --docker-username … --docker-password …)"),
-            );
-        }
+    let helpers = crate::auth::credential_helpers(value);
+    let helper_found = !helpers.is_empty();
+    for what in helpers {
+        l.push(
+            loc,
+            None,
+            Severity::Error,
+            "credential-helper-in-config",
+            format!("{what}: the kubelet reads only \"auths\" from a pull secret and cannot run credential helpers (docker-credential-*), so the credentials kept in the helper never reach the node; create the secret with the credentials themselves (kubectl create secret docker-registry --docker-username … --docker-password …)"),
+        );
     }
     let Some(auths) = go_field(obj, "auths") else {
         if !obj.is_empty() && obj.values().all(looks_like_entry) {

@@ -55,6 +55,34 @@ pub struct PullSecret {
     pub source_file: PathBuf,
     /// 1-based index among the non-empty YAML documents, when the file has several.
     pub document: Option<usize>,
+    /// Credential helpers the docker config names (`"credsStore": "desktop"`, `"credHelpers"
+    /// (gcr.io)`): the kubelet cannot run them, so what they keep never reaches the node.
+    pub credential_helpers: Vec<String>,
+}
+
+/// A Secret whose type the kubelet does not read for image pulls (`Opaque`, TLS, …): present
+/// in the namespace, contributing no credentials (secrets.go `MakeDockerKeyring` skips it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherSecret {
+    /// Namespace (`default` when the manifest has none).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The type as written (`Opaque` when absent).
+    pub secret_type: String,
+    /// The file it was read from.
+    pub source_file: PathBuf,
+    /// 1-based document index, when the file has several.
+    pub document: Option<usize>,
+}
+
+/// Everything a secrets file holds: pull secrets, and Secrets of other types.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretsRead {
+    /// dockerconfigjson / dockercfg Secrets and bare docker config files, in file order.
+    pub pull: Vec<PullSecret>,
+    /// Secrets of other types, in file order.
+    pub other: Vec<OtherSecret>,
 }
 
 /// One parsed YAML/JSON document (crate-internal: the value holds credentials).
@@ -148,13 +176,34 @@ pub fn parse_pull_secrets(text: &str, origin: &Path) -> Result<Vec<PullSecret>, 
 }
 
 /// [`parse_pull_secrets`] with kubectl's `-n NAMESPACE`: Secrets without a namespace take it, a
-/// Secret in another namespace is refused ([`crate::namespace::require_namespace`]).
+/// Secret in another namespace is refused ([`crate::namespace::require_namespace`]). A Secret of
+/// a type the kubelet does not read for pulls is an error here ([`read_secrets_in`] keeps it).
 pub fn parse_pull_secrets_in(
     text: &str,
     origin: &Path,
     namespace: Option<&str>,
 ) -> Result<Vec<PullSecret>, CredentialsError> {
-    let mut out = Vec::new();
+    let read = read_secrets_in(text, origin, namespace)?;
+    if let Some(o) = read.other.into_iter().next() {
+        return Err(CredentialsError::UnsupportedSecretType {
+            path: o.source_file,
+            document: o.document,
+            name: o.name,
+            actual: o.secret_type,
+        });
+    }
+    Ok(read.pull)
+}
+
+/// Every Secret of a file as the kubelet sees the namespace's secrets: pull secrets with their
+/// entries, and Secrets of other types (present, no credentials). `-n` as
+/// [`parse_pull_secrets_in`].
+pub fn read_secrets_in(
+    text: &str,
+    origin: &Path,
+    namespace: Option<&str>,
+) -> Result<SecretsRead, CredentialsError> {
+    let mut out = SecretsRead::default();
     for mut doc in parse_documents(text, origin)? {
         if let Some(ns) = namespace {
             crate::namespace::require_namespace(&mut doc.value, ns).map_err(|e| {
@@ -164,13 +213,13 @@ pub fn parse_pull_secrets_in(
                 }
             })?;
         }
-        let before = out.len();
+        let before = out.pull.len();
         collect(&doc.value, origin, doc.index, "", &mut out)?;
         // A bare config.json / .dockercfg has no metadata: it lands in the given namespace.
         if let Some(ns) = namespace
             && doc.value.get("kind").is_none()
         {
-            for s in &mut out[before..] {
+            for s in &mut out.pull[before..] {
                 s.namespace = ns.to_string();
             }
         }
@@ -205,7 +254,7 @@ fn collect(
     origin: &Path,
     document: Option<usize>,
     prefix: &str,
-    out: &mut Vec<PullSecret>,
+    out: &mut SecretsRead,
 ) -> Result<(), CredentialsError> {
     let Value::Object(obj) = value else {
         return Err(CredentialsError::NotCredentials {
@@ -244,7 +293,10 @@ fn collect(
             Ok(())
         }
         Some(Value::String(kind)) if kind == "Secret" => {
-            out.push(secret_from_object(obj, origin, document, prefix)?);
+            match secret_from_object(obj, origin, document, prefix)? {
+                Ok(s) => out.pull.push(s),
+                Err(o) => out.other.push(o),
+            }
             Ok(())
         }
         Some(Value::String(_)) => Ok(()), // another kind of object: not a pull secret
@@ -259,7 +311,8 @@ fn collect(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| origin.display().to_string());
-            let (format, entries) = if go_field(obj, "auths").is_some() {
+            let helpers = auth::credential_helpers(value);
+            let (format, entries) = if go_field(obj, "auths").is_some() || !helpers.is_empty() {
                 let entries = auth::parse_config_json_value(value)
                     .map_err(|e| field_err(origin, document, join(prefix, &e.field), e.message))?;
                 (SecretFormat::BareConfigJson, entries)
@@ -268,7 +321,7 @@ fn collect(
                     .map_err(|e| field_err(origin, document, join(prefix, &e.field), e.message))?;
                 (SecretFormat::BareDockercfg, entries)
             };
-            out.push(PullSecret {
+            out.pull.push(PullSecret {
                 namespace: "default".into(),
                 name,
                 uid: None,
@@ -276,6 +329,7 @@ fn collect(
                 entries,
                 source_file: origin.to_path_buf(),
                 document,
+                credential_helpers: helpers,
             });
             Ok(())
         }
@@ -373,12 +427,13 @@ pub(crate) fn meta_string(obj: &serde_json::Map<String, Value>, field: &str) -> 
         .map(str::to_string)
 }
 
+/// A Secret object: a pull secret (`Ok`), or one of another type (`Err`), or an error.
 fn secret_from_object(
     obj: &serde_json::Map<String, Value>,
     origin: &Path,
     document: Option<usize>,
     prefix: &str,
-) -> Result<PullSecret, CredentialsError> {
+) -> Result<Result<PullSecret, OtherSecret>, CredentialsError> {
     let name = meta_string(obj, "name").unwrap_or_default();
     let namespace = meta_string(obj, "namespace").unwrap_or_else(|| "default".into());
     let uid = meta_string(obj, "uid");
@@ -404,15 +459,17 @@ fn secret_from_object(
         TYPE_DOCKER_CONFIG_JSON => (SecretFormat::DockerConfigJson, KEY_DOCKER_CONFIG_JSON),
         TYPE_DOCKERCFG => (SecretFormat::Dockercfg, KEY_DOCKERCFG),
         _ => {
-            return Err(CredentialsError::UnsupportedSecretType {
-                path: origin.to_path_buf(),
-                document,
+            return Ok(Err(OtherSecret {
+                namespace,
                 name,
-                actual: secret_type,
-            });
+                secret_type,
+                source_file: origin.to_path_buf(),
+                document,
+            }));
         }
     };
     let mut entries = Vec::new();
+    let mut credential_helpers = Vec::new();
     if let Some(bytes) = get(key).filter(|b| !b.is_empty()) {
         let field = join(prefix, &format!("data[{}]", go_quote(key)));
         let value: Value = serde_json::from_slice(bytes).map_err(|e| {
@@ -423,6 +480,9 @@ fn secret_from_object(
                 format!("invalid JSON: {}", json_error_text(&e)),
             )
         })?;
+        if format == SecretFormat::DockerConfigJson {
+            credential_helpers = auth::credential_helpers(&value);
+        }
         let parsed = match format {
             SecretFormat::DockerConfigJson => auth::parse_config_json_value(&value),
             _ => auth::parse_dockercfg_value(&value, ""),
@@ -436,7 +496,7 @@ fn secret_from_object(
             field_err(origin, document, format!("{field}{inner}"), e.message)
         })?;
     }
-    Ok(PullSecret {
+    Ok(Ok(PullSecret {
         namespace,
         name,
         uid,
@@ -444,5 +504,6 @@ fn secret_from_object(
         entries,
         source_file: origin.to_path_buf(),
         document,
-    })
+        credential_helpers,
+    }))
 }

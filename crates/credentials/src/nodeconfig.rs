@@ -96,18 +96,28 @@ pub fn parse_config_json_bytes(
     bytes: &[u8],
     path: &Path,
 ) -> Result<DockerConfig, CredentialsError> {
+    parse_config_json_with_helpers(bytes, path).map(|(cfg, _)| cfg)
+}
+
+/// [`parse_config_json_bytes`], and the credential helpers the file names (which the kubelet
+/// ignores: [`auth::credential_helpers`]).
+fn parse_config_json_with_helpers(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(DockerConfig, Vec<String>), CredentialsError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| CredentialsError::Syntax {
             path: path.to_path_buf(),
             document: None,
             message: format!("invalid JSON: {}", json_error_text(&e)),
         })?;
-    auth::parse_config_json_value(&value).map_err(|e| CredentialsError::Field {
+    let cfg = auth::parse_config_json_value(&value).map_err(|e| CredentialsError::Field {
         path: path.to_path_buf(),
         document: None,
         field: e.field,
         message: e.message,
-    })
+    })?;
+    Ok((cfg, auth::credential_helpers(&value)))
 }
 
 /// Parse `.dockercfg` bytes (`ReadDockerConfigFileFromBytes`).
@@ -129,6 +139,13 @@ pub fn parse_dockercfg_bytes(bytes: &[u8], path: &Path) -> Result<DockerConfig, 
 /// Read a node config by path: `.dockercfg` format when the file name ends in `.dockercfg`,
 /// else `config.json` format.
 pub fn read_node_config(path: &Path) -> Result<DockerConfig, CredentialsError> {
+    read_node_config_with_helpers(path).map(|(cfg, _)| cfg)
+}
+
+/// [`read_node_config`], and the credential helpers a `config.json` names.
+pub fn read_node_config_with_helpers(
+    path: &Path,
+) -> Result<(DockerConfig, Vec<String>), CredentialsError> {
     let bytes = std::fs::read(path).map_err(|error| CredentialsError::Io {
         path: path.to_path_buf(),
         error,
@@ -137,9 +154,9 @@ pub fn read_node_config(path: &Path) -> Result<DockerConfig, CredentialsError> {
         .file_name()
         .is_some_and(|n| n.to_string_lossy().ends_with(".dockercfg"));
     if is_dockercfg {
-        parse_dockercfg_bytes(&bytes, path)
+        parse_dockercfg_bytes(&bytes, path).map(|cfg| (cfg, Vec::new()))
     } else {
-        parse_config_json_bytes(&bytes, path)
+        parse_config_json_with_helpers(&bytes, path)
     }
 }
 

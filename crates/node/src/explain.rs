@@ -4,7 +4,7 @@
 
 use pullsim_policy::{Decision, PullPolicy, Reason, Verification, VerificationPolicy};
 use pullsim_reference::Reference;
-use pullsim_runtime::{Image, ImageService, ImageSpec, PullRoute};
+use pullsim_runtime::{ImageService, ImageSpec, PullRoute};
 
 use crate::decision::decide_image;
 use crate::image_manager::ManagerConfig;
@@ -85,45 +85,6 @@ fn host_platform() -> String {
         other => other,
     };
     format!("{}/{arch}", std::env::consts::OS)
-}
-
-/// The repository of a CRI image name (`repo:tag` or `repo@digest`).
-fn repository_of(name: &str) -> &str {
-    if let Some((repo, _)) = name.split_once('@') {
-        return repo;
-    }
-    match name.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => repo,
-        _ => name,
-    }
-}
-
-fn near_matches(images: &[Image], r: &Reference) -> Vec<String> {
-    let last = r.path().rsplit('/').next().unwrap_or("").to_string();
-    let mut out = Vec::new();
-    for img in images {
-        for shown in img.repo_tags.iter().chain(img.repo_digests.iter()) {
-            let repo = repository_of(shown);
-            if repo == r.name() {
-                out.push(format!(
-                    "another tag of the same repository: {shown} (image {})",
-                    img.id
-                ));
-            } else if repo.rsplit('/').next() == Some(last.as_str()) {
-                let hint = if r.domain() == "docker.io" && !r.to_string().contains(repo) {
-                    " — a name without a registry means docker.io/library/ (or docker.io/)"
-                } else {
-                    ""
-                };
-                out.push(format!(
-                    "the same name in another repository: {shown} (image {}){hint}",
-                    img.id
-                ));
-            }
-        }
-    }
-    out.dedup();
-    out
 }
 
 fn verification_words(v: &Verification, policy: VerificationPolicy, creds: &[String]) -> String {
@@ -251,7 +212,10 @@ pub fn explain<S: ImageService, R: PullRecordsAccessor>(
                         Reference::parse_normalized(&d.image),
                         service.list_images(None),
                     ) {
-                        e.near_matches = near_matches(&all, &r);
+                        e.near_matches = crate::near::near_matches(&all, &r)
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect();
                     }
                 }
             }

@@ -31,6 +31,7 @@ pub mod kubelet_config;
 pub mod manifest;
 mod manifest_objects;
 mod manifest_types;
+pub mod near;
 pub mod pods;
 pub mod pull_manager;
 pub mod puller;

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use pullsim_credentials::{Keyring, PullSecret};
+use pullsim_credentials::{Keyring, OtherSecret, PullSecret, SecretsRead};
 use pullsim_policy::PullPolicy;
 
 use crate::error::NodeError;
@@ -14,32 +14,31 @@ use crate::manifest::{ImageSource, ManifestError, Manifests, Origin, PodImage, P
 use crate::manifest_objects::derived_uid;
 use crate::sync::PodRun;
 
-/// Secrets known to the simulated node: pull secrets parsed by the credentials crate, and the
-/// coordinates of every Secret present (of any type).
+/// Secrets known to the simulated node: pull secrets parsed by the credentials crate, Secrets
+/// of other types, and the coordinates of every Secret present. Secrets from manifests and
+/// from `--secret` files go through the same rule: a Secret of a type the kubelet does not
+/// read for pulls (`Opaque`, …) is present and carries no credentials (secrets.go
+/// `MakeDockerKeyring` skips it), and the hint `secret-wrong-type` says so.
 #[derive(Clone, Debug, Default)]
 pub struct SecretSet {
     /// Parsed pull secrets (dockerconfigjson / dockercfg).
     pub pull_secrets: Vec<PullSecret>,
+    /// Secrets of other types.
+    pub other: Vec<OtherSecret>,
     /// `(namespace, name)` of every Secret in the inputs.
     pub present: HashSet<(String, String)>,
 }
 
 impl SecretSet {
-    /// Secret documents from manifests, parsed with `pullsim_credentials::parse_pull_secrets`.
-    /// Secrets of other types are present but carry no credentials (MakeDockerKeyring ignores
-    /// them).
+    /// Secret documents from manifests, read with `pullsim_credentials::manifest::read_secrets_in`.
     pub fn from_manifests(m: &Manifests) -> Result<SecretSet, ManifestError> {
         let mut set = SecretSet::default();
         for doc in &m.secrets {
             set.present
                 .insert((doc.namespace.clone(), doc.name.clone()));
-            if doc.secret_type != "kubernetes.io/dockerconfigjson"
-                && doc.secret_type != "kubernetes.io/dockercfg"
-            {
-                continue;
-            }
-            let parsed = pullsim_credentials::parse_pull_secrets(&doc.text, &doc.origin.file)
-                .map_err(|e| match e {
+            let parsed =
+                pullsim_credentials::manifest::read_secrets_in(&doc.text, &doc.origin.file, None)
+                    .map_err(|e| match e {
                     // The origin already names the file and document: keep the field alone.
                     pullsim_credentials::CredentialsError::Field { field, message, .. } => {
                         ManifestError::Invalid {
@@ -53,17 +52,46 @@ impl SecretSet {
                         message: other.to_string(),
                     },
                 })?;
-            set.pull_secrets.extend(parsed);
+            set.add_read(parsed);
         }
         Ok(set)
     }
 
-    /// Add secrets read elsewhere (`--secret FILE`).
+    /// Add pull secrets read elsewhere.
     pub fn add(&mut self, secrets: Vec<PullSecret>) {
-        for s in secrets {
+        self.add_read(SecretsRead {
+            pull: secrets,
+            other: Vec::new(),
+        });
+    }
+
+    /// Add everything a secrets file held (`--secret FILE`).
+    pub fn add_read(&mut self, read: SecretsRead) {
+        for s in read.pull {
             self.present.insert((s.namespace.clone(), s.name.clone()));
             self.pull_secrets.push(s);
         }
+        for s in read.other {
+            self.present.insert((s.namespace.clone(), s.name.clone()));
+            self.other.push(s);
+        }
+    }
+
+    /// The Secret of another type at `namespace/name`, unless a pull secret of that name is
+    /// there too (the later document wins, as the API server keeps one object per name).
+    pub fn other_type(&self, namespace: &str, name: &str) -> Option<&OtherSecret> {
+        if self.get(namespace, name).is_some() {
+            return None;
+        }
+        self.other
+            .iter()
+            .rev()
+            .find(|s| s.namespace == namespace && s.name == name)
+    }
+
+    /// The pull secret at `namespace/name`.
+    pub fn pull_secret(&self, namespace: &str, name: &str) -> Option<&PullSecret> {
+        self.get(namespace, name)
     }
 
     fn get(&self, namespace: &str, name: &str) -> Option<&PullSecret> {
@@ -154,16 +182,27 @@ pub fn single_container_pod(
 
 /// The namespace of a one-container pod using `secrets`: theirs (they must share it), or
 /// `default` when there are none.
-pub fn secrets_namespace(secrets: &[PullSecret]) -> Result<String, NodeError> {
-    let Some(first) = secrets.first() else {
+pub fn secrets_namespace(secrets: &SecretsRead) -> Result<String, NodeError> {
+    let all: Vec<(&str, &str)> = secrets
+        .pull
+        .iter()
+        .map(|s| (s.namespace.as_str(), s.name.as_str()))
+        .chain(
+            secrets
+                .other
+                .iter()
+                .map(|s| (s.namespace.as_str(), s.name.as_str())),
+        )
+        .collect();
+    let Some((first, _)) = all.first() else {
         return Ok("default".to_string());
     };
-    if let Some(other) = secrets.iter().find(|s| s.namespace != first.namespace) {
+    if let Some((ns, name)) = all.iter().find(|(ns, _)| ns != first) {
         return Err(NodeError::SecretNamespace {
-            name: other.name.clone(),
-            found: other.namespace.clone(),
-            expected: first.namespace.clone(),
+            name: name.to_string(),
+            found: ns.to_string(),
+            expected: first.to_string(),
         });
     }
-    Ok(first.namespace.clone())
+    Ok(first.to_string())
 }

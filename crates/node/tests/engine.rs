@@ -133,21 +133,49 @@ fn secret(ns: &str, name: &str, user: &str) -> pullsim_credentials::PullSecret {
 
 #[test]
 fn the_pull_pods_namespace_is_its_secrets() {
-    assert_eq!(secrets_namespace(&[]).unwrap(), "default");
+    let read = |pull: Vec<pullsim_credentials::PullSecret>| pullsim_credentials::SecretsRead {
+        pull,
+        other: Vec::new(),
+    };
+    assert_eq!(secrets_namespace(&read(vec![])).unwrap(), "default");
     let a = secret("shop", "a", "a");
     let b = secret("shop", "b", "b");
-    assert_eq!(secrets_namespace(&[a.clone(), b]).unwrap(), "shop");
-    let err = secrets_namespace(&[a, secret("other", "c", "c")]).unwrap_err();
+    assert_eq!(
+        secrets_namespace(&read(vec![a.clone(), b])).unwrap(),
+        "shop"
+    );
+    let err = secrets_namespace(&read(vec![a.clone(), secret("other", "c", "c")])).unwrap_err();
     assert_eq!(
         err.to_string(),
         "pull secrets from different namespaces: \"c\" is in \"other\", expected \"shop\" (the namespace of the first secret)"
+    );
+    // A Secret of another type counts: it is one of the pod's imagePullSecrets too.
+    let opaque = pullsim_credentials::OtherSecret {
+        namespace: "other".into(),
+        name: "o".into(),
+        secret_type: "Opaque".into(),
+        source_file: "o.yaml".into(),
+        document: None,
+    };
+    let err = secrets_namespace(&pullsim_credentials::SecretsRead {
+        pull: vec![a],
+        other: vec![opaque],
+    })
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "pull secrets from different namespaces: \"o\" is in \"other\", expected \"shop\" (the namespace of the first secret)"
     );
 }
 
 #[tokio::test]
 async fn pull_is_a_one_container_pod_through_the_same_engine() {
     let s = secret("shop", "regcred", "a");
-    let ns = secrets_namespace(std::slice::from_ref(&s)).unwrap();
+    let ns = secrets_namespace(&pullsim_credentials::SecretsRead {
+        pull: vec![s.clone()],
+        other: Vec::new(),
+    })
+    .unwrap();
     let mut secrets = SecretSet::default();
     secrets.add(vec![s]);
     let names = vec!["regcred".to_string(), "missing".to_string()];

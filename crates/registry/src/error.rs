@@ -108,6 +108,24 @@ pub enum Stage {
     Fetch,
 }
 
+/// Why a TLS connection failed (Go's `x509.UnknownAuthorityError`, `x509.HostnameError`,
+/// `x509.CertificateInvalidError{Expired}`, net/http's "server gave HTTP response to HTTPS
+/// client").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsProblem {
+    /// `x509: certificate signed by unknown authority`.
+    UnknownAuthority,
+    /// `x509: certificate is not valid for HOST`.
+    WrongName,
+    /// `x509: certificate has expired or is not yet valid`.
+    Expired,
+    /// An HTTPS request met a plain-HTTP server.
+    PlainHttpServer,
+    /// Another handshake failure.
+    Other,
+}
+
 /// A failure talking to a registry.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -179,6 +197,8 @@ pub enum RegistryError {
     Tls {
         /// The reference.
         reference: String,
+        /// What went wrong, as Go's crypto/tls and net/http name it.
+        problem: TlsProblem,
         /// containerd-like message.
         message: String,
     },
@@ -470,6 +490,7 @@ mod tests {
             (
                 RegistryError::Tls {
                     reference: "r".into(),
+                    problem: TlsProblem::Other,
                     message: "m".into(),
                 },
                 "tls-error",

@@ -59,7 +59,7 @@ use crate::shared::Inner;
 pub use auth::AuthTrace;
 pub use auth::challenge::{Challenge, Scheme};
 pub use bounded::{MAX_ERROR_BODY_SIZE, MAX_TOKEN_RESPONSE_SIZE};
-pub use error::{NotFoundKind, Refuser, RegistryError};
+pub use error::{NotFoundKind, Refuser, RegistryError, TlsProblem};
 pub use hosts::{
     Capabilities, HostAttempt, HostCredentials, HostPlan, HostTls, RegistryHost, Resolver, Stage,
 };

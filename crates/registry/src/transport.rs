@@ -16,7 +16,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Method, Response, StatusCode};
 
 use crate::bounded::Deadline;
-use crate::error::RegistryError;
+use crate::error::{RegistryError, TlsProblem};
 use crate::hosts::HostTls;
 
 /// Requests sent for one call before a redirect answer is an error, as Go's `net/http`
@@ -665,6 +665,7 @@ fn classify(e: &reqwest::Error, method: &Method, url: &url::Url, reference: &str
         // A TLS client met a plain-HTTP server: containerd's HTTPFallback retries over HTTP.
         return SendError::NotTls(RegistryError::Tls {
             reference: reference.to_string(),
+            problem: TlsProblem::PlainHttpServer,
             message: format!("{prefix}: http: server gave HTTP response to HTTPS client"),
         });
     }
@@ -674,22 +675,34 @@ fn classify(e: &reqwest::Error, method: &Method, url: &url::Url, reference: &str
         || lower.contains("tls handshake")
         || lower.contains("handshake")
     {
-        let detail = if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
-            "tls: failed to verify certificate: x509: certificate signed by unknown authority"
-                .to_string()
+        let (problem, detail) = if lower.contains("unknownissuer")
+            || lower.contains("unknown issuer")
+        {
+            (
+                TlsProblem::UnknownAuthority,
+                "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+                    .to_string(),
+            )
         } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
-            format!(
-                "tls: failed to verify certificate: x509: certificate is not valid for {}",
-                split_host(&hp)
+            (
+                TlsProblem::WrongName,
+                format!(
+                    "tls: failed to verify certificate: x509: certificate is not valid for {}",
+                    split_host(&hp)
+                ),
             )
         } else if lower.contains("expired") {
-            "tls: failed to verify certificate: x509: certificate has expired or is not yet valid"
-                .to_string()
+            (
+                TlsProblem::Expired,
+                "tls: failed to verify certificate: x509: certificate has expired or is not yet valid"
+                    .to_string(),
+            )
         } else {
-            format!("tls: {chain}")
+            (TlsProblem::Other, format!("tls: {chain}"))
         };
         return SendError::Other(RegistryError::Tls {
             reference: reference.to_string(),
+            problem,
             message: format!("{prefix}: {detail}"),
         });
     }

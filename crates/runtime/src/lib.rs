@@ -23,6 +23,7 @@ pub mod containerd_config;
 pub mod content;
 pub mod cri;
 pub mod crio;
+mod diagnosis;
 pub mod error;
 pub mod fake;
 pub mod hosts_dir;

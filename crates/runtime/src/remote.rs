@@ -149,12 +149,8 @@ impl Remote {
     }
 
     fn note(&self, image: &str, route: &PullRoute) {
-        if let Ok(mut h) = self.hints.lock() {
-            for hint in &route.hints {
-                if !h.iter().any(|(i, x)| i == image && x.code == hint.code) {
-                    h.push((image.to_string(), hint.clone()));
-                }
-            }
+        for hint in &route.hints {
+            self.note_hint(image, hint.clone());
         }
         self.log_lines(&route.log);
     }
@@ -239,8 +235,49 @@ impl Remote {
         })
     }
 
+    /// The hint for a registry's refusal of a pull or resolve of `image`, noted once.
+    fn diagnose(&self, image: &str, auth: Option<&AuthConfig>, e: &RuntimeError) {
+        let Some(cause) = e.registry_cause() else {
+            return;
+        };
+        let cx = crate::diagnosis::Context {
+            kind: self.routing.kind(),
+            credentials_sent: auth.is_some(),
+            host: e.host(),
+        };
+        if let Some(hint) = crate::diagnosis::registry_hint(cause, &cx) {
+            self.note_hint(image, hint);
+        }
+    }
+
+    fn note_hint(&self, image: &str, hint: RuntimeHint) {
+        if let Ok(mut h) = self.hints.lock()
+            && !h.iter().any(|(i, x)| i == image && x.code == hint.code)
+        {
+            h.push((image.to_string(), hint));
+        }
+    }
+
     /// Pull `r` (as the kubelet asked for `image`), unless it still resolves to `current`.
     pub(crate) async fn pull(
+        &self,
+        image: &str,
+        r: &Reference,
+        auth: Option<&AuthConfig>,
+        sink: Arc<dyn BlobSink>,
+        progress: &dyn Progress,
+        current: Option<&Digest>,
+    ) -> Result<Served, RuntimeError> {
+        let result = self
+            .pull_inner(image, r, auth, sink, progress, current)
+            .await;
+        if let Err(e) = &result {
+            self.diagnose(image, auth, e);
+        }
+        result
+    }
+
+    async fn pull_inner(
         &self,
         image: &str,
         r: &Reference,
@@ -351,6 +388,9 @@ impl Remote {
                 }
             }
         };
+        if let Err(e) = &result {
+            self.diagnose(image, auth, e);
+        }
         ResolveAttempt {
             result: result.map(|res| Resolved {
                 digest: res.digest.to_string(),
@@ -488,6 +528,7 @@ mod tests {
             (
                 RegistryError::Tls {
                     reference: "r".into(),
+                    problem: pullsim_registry::TlsProblem::Other,
                     message: "m".into(),
                 },
                 Code::Unknown,

@@ -47,6 +47,13 @@ pub(crate) struct Routing {
     pub(crate) start_log: Vec<String>,
 }
 
+impl Routing {
+    /// The runtime this routing is for.
+    pub(crate) fn kind(&self) -> RuntimeKind {
+        self.kind
+    }
+}
+
 /// The hosts one pull tries, with what pullsim has to say about them.
 pub(crate) struct Planned {
     pub plan: HostPlan,

@@ -59,7 +59,7 @@ struct Report {
 pub fn run(args: CheckArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     // Bad input (configuration, secrets) is trouble before any answer.
     let _kubelet = args.kubelet.node_config()?;
-    let pod = args.creds.single_pod(&args.image, None)?;
+    let (pod, secrets, node) = args.creds.single_pod(&args.image, None)?;
     let root = root_dir(root);
     let service = open_runtime(runtime_config(&root, &args.registry, |_| {})?)?;
     let checked = runtime()?.block_on(check_credentials(
@@ -88,11 +88,21 @@ pub fn run(args: CheckArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
     print(&report, args.output)?;
+    let inputs = pullsim_node::hints::HintInputs {
+        secrets: &secrets,
+        manifests: None,
+    };
+    let hints = crate::cmd::runtime_notes::pod_hints(
+        std::slice::from_ref(&pod),
+        &inputs,
+        &node,
+        service.as_ref(),
+    );
     crate::cmd::runtime_notes::print(
         &service,
         args.output,
         args.registry.runtime.runtime.kind().log_name(),
-        &[],
+        &hints,
     )?;
     Ok(crate::exit::answer(report.pullable))
 }

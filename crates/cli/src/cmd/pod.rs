@@ -139,7 +139,11 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         Format::Json => print_json(&report, offline.as_deref())?,
     }
     crate::cmd::runtime_notes::print_unpack(&service, a.output)?;
-    let hints = crate::cmd::runtime_notes::pod_hints(&report.pods, &secrets, &service);
+    let inputs = pullsim_node::hints::HintInputs {
+        secrets: &secrets,
+        manifests: Some(&manifests),
+    };
+    let hints = crate::cmd::runtime_notes::pod_hints(&report.pods, &inputs, &node, &service);
     crate::cmd::runtime_notes::print(
         &service,
         a.output,

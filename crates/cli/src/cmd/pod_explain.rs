@@ -158,5 +158,18 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // What the inputs themselves say (secrets of the wrong type, a missing ServiceAccount,
+    // credential helpers): the same hints `pod run` prints.
+    let inputs = pullsim_node::hints::HintInputs {
+        secrets: &secrets,
+        manifests: Some(&manifests),
+    };
+    let hints = crate::cmd::runtime_notes::pod_hints(&pods, &inputs, &node, service.as_ref());
+    if a.output == Format::Text && !hints.is_empty() {
+        outln!();
+    }
+    for h in &hints {
+        crate::cmd::runtime_notes::print_hint(a.output, h)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -113,7 +113,7 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     if args.max_concurrent_downloads == Some(0) {
         anyhow::bail!("--max-concurrent-downloads must be at least 1");
     }
-    let pod = args.creds.single_pod(&args.image, args.policy)?;
+    let (pod, secrets, node) = args.creds.single_pod(&args.image, args.policy)?;
     let root = root_dir(root);
     let cfg = runtime_config(&root, &args.registry, |c| {
         c.platform = args.platform.clone();
@@ -166,11 +166,11 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
     }
     crate::cmd::runtime_notes::print_unpack(&service, args.output)?;
-    let hints = crate::cmd::runtime_notes::pod_hints(
-        &report.pods,
-        &pullsim_node::pods::SecretSet::default(),
-        &service,
-    );
+    let inputs = pullsim_node::hints::HintInputs {
+        secrets: &secrets,
+        manifests: None,
+    };
+    let hints = crate::cmd::runtime_notes::pod_hints(&report.pods, &inputs, &node, &service);
     crate::cmd::runtime_notes::print(
         &service,
         args.output,

@@ -4,7 +4,7 @@
 
 use pullsim_node::hints::Hint;
 use pullsim_reference::terminal_safe as safe;
-use pullsim_runtime::{ContainerdImageService, ImageService, ImageSpec, RuntimeHint};
+use pullsim_runtime::{ContainerdImageService, RuntimeHint};
 use serde_json::json;
 
 use crate::flags::Format;
@@ -60,22 +60,19 @@ pub fn print_hint(format: Format, h: &Hint) -> anyhow::Result<()> {
     }
 }
 
-/// The node's hints for the pods of a run (`present`: the image is in the node's store).
+/// The node's hints for the pods of a run: its own (node credentials), then each pod's.
 pub fn pod_hints(
     pods: &[pullsim_node::PodRun],
-    secrets: &pullsim_node::pods::SecretSet,
+    inputs: &pullsim_node::hints::HintInputs<'_>,
+    node: &pullsim_credentials::Keyring,
     service: &ContainerdImageService,
 ) -> Vec<Hint> {
-    let present = |image: &str| {
-        service
-            .image_status(&ImageSpec::new(image))
-            .ok()
-            .flatten()
-            .is_some()
-    };
-    pods.iter()
-        .flat_map(|p| pullsim_node::hints::pod_hints(p, secrets, &present))
-        .collect()
+    let mut out = pullsim_node::hints::node_hints(node);
+    out.extend(
+        pods.iter()
+            .flat_map(|p| pullsim_node::hints::pod_hints(p, inputs, service)),
+    );
+    out
 }
 
 /// Whether a logrus line is shown: a warning or worse, or any line with `-v` (info lines, such
