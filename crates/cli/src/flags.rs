@@ -188,13 +188,17 @@ impl CredentialFlags {
     pub fn node_keyring(&self) -> anyhow::Result<Keyring> {
         let mut k = Keyring::new();
         if let Some(p) = &self.node_config {
-            k.add_node_config(p)
-                .with_context(|| format!("reading --node-config {}", p.display()))?;
+            add_node_config(&mut k, p)?;
         }
         if let (Some(cfg), Some(bin)) = (&self.provider_config, &self.provider_bin_dir) {
-            for p in pullsim_credentials::plugin::load_plugins(cfg, bin)
-                .with_context(|| format!("reading --provider-config {}", cfg.display()))?
-            {
+            let plugins = match crate::stdin::text_if_stdin(cfg, "--provider-config")? {
+                Some((text, origin)) => {
+                    pullsim_credentials::plugin::load_plugins_from_text(&text, &origin, bin)
+                }
+                None => pullsim_credentials::plugin::load_plugins(cfg, bin),
+            }
+            .with_context(|| format!("reading --provider-config {}", cfg.display()))?;
+            for p in plugins {
                 k.add_plugin(p);
             }
         }
@@ -332,11 +336,13 @@ impl KubeletFlags {
     /// The node configuration: the file (v1beta1 defaults), the flags over it, validated with
     /// the kubelet's messages. Built once per command.
     pub fn node_config(&self) -> anyhow::Result<KubeletConfig> {
-        let file = self
-            .config
-            .as_deref()
-            .map(KubeletConfigFile::load)
-            .transpose()?;
+        let file = match self.config.as_deref() {
+            None => None,
+            Some(p) => Some(match crate::stdin::text_if_stdin(p, "--config")? {
+                Some((text, origin)) => KubeletConfigFile::parse(&text, &origin)?,
+                None => KubeletConfigFile::load(p)?,
+            }),
+        };
         // pflag's wording for a flag value its Set rejects.
         let feature_gates = match self.feature_gates.as_deref() {
             None => Default::default(),
@@ -407,7 +413,7 @@ impl NodeFlags {
         }
         let mut node = Keyring::new();
         if let Some(p) = &self.node_config {
-            node.add_node_config(p).context("--node-config")?;
+            add_node_config(&mut node, p)?;
         }
         if manifests.pods.is_empty() {
             return Err(pullsim_node::ManifestError::NoPods {
@@ -421,6 +427,15 @@ impl NodeFlags {
         }
         Ok((manifests, secrets, node))
     }
+}
+
+/// `--node-config FILE` (or `-`) into the keyring's node credentials.
+fn add_node_config(k: &mut Keyring, p: &Path) -> anyhow::Result<()> {
+    match crate::stdin::text_if_stdin(p, "--node-config")? {
+        Some((text, origin)) => k.add_node_config_bytes(text.as_bytes(), &origin),
+        None => k.add_node_config(p),
+    }
+    .with_context(|| format!("reading --node-config {}", p.display()))
 }
 
 /// Pull secrets from a `--secret` file, or from standard input for `-`.
@@ -441,9 +456,7 @@ fn load_secrets(path: &Path, namespace: Option<&str>) -> anyhow::Result<SecretsR
 
 /// Open the store at `--root` (or the default root), reporting lock waits on stderr.
 pub fn open_store(root: Option<&Path>) -> anyhow::Result<Store> {
-    let root = root
-        .map(Path::to_path_buf)
-        .unwrap_or_else(Store::default_root);
+    let root = crate::node::root_dir(root);
     let opts = StoreOptions {
         on_wait: Some(Arc::new(|p: &Path| {
             eprintln!(

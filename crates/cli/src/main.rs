@@ -109,6 +109,7 @@ fn main() -> ExitCode {
             "pullsim: ephemeral node at {} (removed at exit)",
             dir.path().display()
         );
+        node::STORE_NAMED.store(true, std::sync::atomic::Ordering::Relaxed);
         cli.root = Some(dir.path().to_path_buf());
     }
     let result: anyhow::Result<ExitCode> = match cli.command {

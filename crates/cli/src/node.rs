@@ -24,10 +24,20 @@ pub fn kubelet_dir(root: &Path) -> PathBuf {
 }
 
 /// The root the command uses: `--root`, else the default.
+/// Named once on stderr (`pullsim: node store DIR`), so a result never depends on a store the
+/// user did not know about (an `--ephemeral` node is named by `main`).
 pub fn root_dir(root: Option<&Path>) -> PathBuf {
-    root.map(Path::to_path_buf)
-        .unwrap_or_else(Store::default_root)
+    let dir = root
+        .map(Path::to_path_buf)
+        .unwrap_or_else(Store::default_root);
+    if !STORE_NAMED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("pullsim: node store {}", dir.display());
+    }
+    dir
 }
+
+/// The store was named on stderr already.
+pub static STORE_NAMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The runtime's configuration from the registry flags (`tune` sets the rest). Fails on a
 /// runtime flag that is not the chosen runtime's (a usage error, exit 2).
@@ -49,9 +59,15 @@ pub fn runtime_config(
             RuntimeKind::Containerd17 => ContainerdGeneration::V1,
             _ => ContainerdGeneration::V2,
         };
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("reading the containerd config {}", file.display()))?;
-        let c = ContainerdConfig::parse_str_as(&text, file, generation)?;
+        let (text, origin) = match crate::stdin::text_if_stdin(file, "--containerd-config")? {
+            Some(read) => read,
+            None => (
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("reading the containerd config {}", file.display()))?,
+                file.clone(),
+            ),
+        };
+        let c = ContainerdConfig::parse_str_as(&text, &origin, generation)?;
         if let Some(t) = c.image_pull_progress_timeout {
             cfg.image_pull_progress_timeout = t;
         }
@@ -59,7 +75,14 @@ pub fn runtime_config(
         cfg.containerd = Some(Arc::new(c));
     }
     if let Some(file) = &rt.registries_conf {
-        cfg.registries_conf = Some(Arc::new(load_registries_conf(file)?));
+        // From standard input: the one file, no registries.conf.d beside it.
+        let conf = match crate::stdin::text_if_stdin(file, "--registries-conf")? {
+            Some((text, origin)) => {
+                pullsim_runtime::registries_conf::RegistriesConf::parse_str(&text, &origin)?
+            }
+            None => load_registries_conf(file)?,
+        };
+        cfg.registries_conf = Some(Arc::new(conf));
     }
     // A flag wins over the containerd config.
     if let Some(t) = registry.image_pull_progress_timeout {

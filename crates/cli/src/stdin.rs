@@ -45,3 +45,13 @@ pub fn read(what: &str) -> anyhow::Result<String> {
 pub fn origin() -> PathBuf {
     PathBuf::from(STDIN_NAME)
 }
+
+/// The text of a FILE option that may be `-`: `Some((text, <stdin>))` for `-`, `None` for a
+/// path (the caller reads it with its own loader, which names the path in its errors).
+pub fn text_if_stdin(path: &Path, what: &str) -> anyhow::Result<Option<(String, PathBuf)>> {
+    if is_stdin(path) {
+        Ok(Some((read(what)?, origin())))
+    } else {
+        Ok(None)
+    }
+}

@@ -177,3 +177,150 @@ fn namespace_flag_as_kubectl() {
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert!(o.stdout.contains("secret:team/regcred"), "{}", o.stdout);
 }
+
+/// `-` for the node's configuration files too: the node's docker config, the kubelet's config,
+/// the credential provider config, containerd's config and CRI-O's registries.conf.
+#[test]
+fn configuration_files_read_standard_input() {
+    let image = "registry.example.com/team/app:v1";
+    // --node-config -: the node's credentials, named <stdin>.
+    let o = run(
+        &["creds", "match", image, "--node-config", "-", "-o", "json"],
+        r#"{"auths":{"registry.example.com":{"username":"node","password":"p"}}}"#,
+        None,
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("<stdin>"), "{}", o.stdout);
+    assert!(o.stdout.contains("\"username\":\"node\""), "{}", o.stdout);
+    let pod = tempfile::NamedTempFile::new().unwrap();
+    // A pod that pulls: explain lists the hosts the runtime would try.
+    std::fs::write(
+        pod.path(),
+        POD.replace("imagePullPolicy: Never", "imagePullPolicy: Always"),
+    )
+    .unwrap();
+    let p = pod.path().display().to_string();
+    // --config -: the kubelet's configuration; its errors name <stdin>.
+    let o = run(
+        &["--ephemeral", "pod", "explain", &p, "--config", "-"],
+        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nimagePullCredentialsVerificationPolicy: NeverVerify\n",
+        None,
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let o = run(
+        &["--ephemeral", "pod", "explain", &p, "--config", "-"],
+        "kind: [\n",
+        None,
+    );
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("<stdin>"), "{}", o.stderr);
+    // --provider-config -: read and validated as the kubelet does, named <stdin>.
+    let bin = tempfile::tempdir().unwrap();
+    let b = bin.path().display().to_string();
+    let o = run(
+        &[
+            "creds",
+            "match",
+            image,
+            "--provider-config",
+            "-",
+            "--provider-bin-dir",
+            &b,
+        ],
+        "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders: []\n",
+        None,
+    );
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("<stdin>"), "{}", o.stderr);
+    // --containerd-config -: its config_path sends the registry to a mirror.
+    let certs = tempfile::tempdir().unwrap();
+    let host_dir = certs.path().join("registry.example.com");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(
+        host_dir.join("hosts.toml"),
+        "server = \"https://registry.example.com\"\n[host.\"https://mirror.example.net\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
+    )
+    .unwrap();
+    let config = format!(
+        "version = 3\n[plugins.\"io.containerd.cri.v1.images\".registry]\n  config_path = \"{}\"\n",
+        certs.path().display()
+    );
+    let o = run(
+        &[
+            "--ephemeral",
+            "pod",
+            "explain",
+            &p,
+            "--containerd-config",
+            "-",
+        ],
+        &config,
+        None,
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("mirror.example.net"), "{}", o.stdout);
+    // --registries-conf -: CRI-O's mirror.
+    let o = run(
+        &[
+            "--ephemeral",
+            "pod",
+            "explain",
+            &p,
+            "--runtime",
+            "cri-o",
+            "--registries-conf",
+            "-",
+        ],
+        "[[registry]]\nlocation = \"registry.example.com\"\n[[registry.mirror]]\nlocation = \"mirror.example.org\"\n",
+        None,
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("mirror.example.org"), "{}", o.stdout);
+}
+
+/// `-n` on `pull` and `creds check` (the one-container pod lands in that namespace, with the
+/// secrets), as on `pod run`, `pod explain` and `creds match` above.
+#[test]
+fn namespace_flag_on_pull_and_creds_check() {
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: regcred}\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{\"auths\":{\"registry.example.com\":{\"username\":\"u\",\"password\":\"p\"}}}'\n";
+    let o = run(
+        &[
+            "--ephemeral",
+            "pull",
+            "registry.example.com/team/app:v1",
+            "--offline",
+            "--secret",
+            "-",
+            "-n",
+            "team",
+            "-o",
+            "json",
+        ],
+        secret,
+        None,
+    );
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("\"pod\":\"team/pull\""), "{}", o.stdout);
+    // A secret in another namespace is refused as kubectl refuses it.
+    let o = run(
+        &[
+            "--ephemeral",
+            "creds",
+            "check",
+            "registry.example.com/team/app:v1",
+            "--offline",
+            "--secret",
+            "-",
+            "-n",
+            "team",
+        ],
+        SECRET,
+        None,
+    );
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains("does not match the namespace \"team\""),
+        "{}",
+        o.stderr
+    );
+}

@@ -88,7 +88,7 @@ fn wrong_secret_backs_off_in_virtual_time() {
     let node = Node::new();
     let secret = node.write(
         "bad.yaml",
-        &secret_yaml("default", "regcred", &reg.host, user, "wrong"),
+        &secret_yaml("default", "regcred", &reg.host, user, "Wr0ng-Passw0rd"),
     );
     let image = reg.reference("story/private:v1");
     let pod = node.write(
@@ -132,7 +132,7 @@ fn wrong_secret_backs_off_in_virtual_time() {
         "{failed}"
     );
     assert!(
-        !out.stdout.contains("wrong"),
+        !out.stdout.contains("Wr0ng-Passw0rd") && !out.stderr.contains("Wr0ng-Passw0rd"),
         "the password must not appear"
     );
     let st = &out.statuses()[0];

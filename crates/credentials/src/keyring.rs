@@ -57,13 +57,29 @@ impl Keyring {
     /// `.dockercfg`, else `config.json` format (`{"auths":{...}}`).
     pub fn add_node_config(&mut self, path: &Path) -> Result<(), CredentialsError> {
         let (cfg, helpers) = crate::nodeconfig::read_node_config_with_helpers(path)?;
-        self.add_node_docker_config(path, &cfg);
+        self.add_node_config_parsed(path, &cfg, helpers);
+        Ok(())
+    }
+
+    /// [`Keyring::add_node_config`] with the file already read (`--node-config -`), named
+    /// `origin`.
+    pub fn add_node_config_bytes(
+        &mut self,
+        bytes: &[u8],
+        origin: &Path,
+    ) -> Result<(), CredentialsError> {
+        let (cfg, helpers) = crate::nodeconfig::parse_node_config_with_helpers(bytes, origin)?;
+        self.add_node_config_parsed(origin, &cfg, helpers);
+        Ok(())
+    }
+
+    fn add_node_config_parsed(&mut self, path: &Path, cfg: &DockerConfig, helpers: Vec<String>) {
+        self.add_node_docker_config(path, cfg);
         self.node_helpers.extend(
             helpers
                 .into_iter()
                 .map(|h| format!("{h} in {}", path.display())),
         );
-        Ok(())
     }
 
     /// Credential helpers named in the node's docker config (`"credsStore": "desktop" in

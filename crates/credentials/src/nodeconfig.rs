@@ -150,13 +150,22 @@ pub fn read_node_config_with_helpers(
         path: path.to_path_buf(),
         error,
     })?;
-    let is_dockercfg = path
+    parse_node_config_with_helpers(&bytes, path)
+}
+
+/// A node config already read (`--node-config -`): `.dockercfg` format when `origin`'s file
+/// name ends in `.dockercfg`, else `config.json` format; with the credential helpers it names.
+pub fn parse_node_config_with_helpers(
+    bytes: &[u8],
+    origin: &Path,
+) -> Result<(DockerConfig, Vec<String>), CredentialsError> {
+    let is_dockercfg = origin
         .file_name()
         .is_some_and(|n| n.to_string_lossy().ends_with(".dockercfg"));
     if is_dockercfg {
-        parse_dockercfg_bytes(&bytes, path).map(|cfg| (cfg, Vec::new()))
+        parse_dockercfg_bytes(bytes, origin).map(|cfg| (cfg, Vec::new()))
     } else {
-        parse_config_json_with_helpers(&bytes, path)
+        parse_config_json_with_helpers(bytes, origin)
     }
 }
 

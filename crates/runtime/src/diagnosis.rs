@@ -88,6 +88,24 @@ pub(crate) fn registry_hint(cause: &RegistryError, cx: &Context<'_>) -> Option<R
                 "refresh the pull secret with a new token (ECR: aws ecr get-login-password | kubectl create secret docker-registry … --docker-username AWS --docker-password-stdin), or let a kubelet credential provider plugin fetch tokens as they expire".to_string(),
             )
         }
+        // Docker Hub and the distribution token server: a token without the pull scope, the
+        // same answer for a private repository and one that does not exist.
+        RegistryError::Unauthorized {
+            code: Some(code), ..
+        } if code == "insufficient_scope" => hint(
+            "repository-not-found-or-private",
+            format!(
+                "{host} refused the pull (insufficient_scope): the repository does not exist, or it is private and {} may not pull it (registries give one answer for both)",
+                if cx.credentials_sent {
+                    "the account of the credential sent"
+                } else {
+                    "an anonymous client"
+                }
+            ),
+            format!(
+                "check the image's repository name; if it is private, give the pod a pull secret whose auths key matches {host} for an account with pull access (`pullsim creds match IMAGE --secret FILE` shows why each key missed)"
+            ),
+        ),
         RegistryError::Unauthorized { status, .. } if cx.credentials_sent => hint(
             "wrong-credentials",
             format!("{host} answered {status} to the credential the node sent with the pull"),
@@ -100,14 +118,10 @@ pub(crate) fn registry_hint(cause: &RegistryError, cx: &Context<'_>) -> Option<R
             ),
             "give the pod a pull secret whose auths key matches the image's registry (`pullsim creds match IMAGE --secret FILE` shows why each key missed)".to_string(),
         ),
-        RegistryError::Denied { .. }
-        | RegistryError::NotFound {
-            what: NotFoundKind::Repository,
-            ..
-        } => hint(
+        RegistryError::Denied { .. } => hint(
             "repository-not-found-or-private",
             format!(
-                "{host} says the repository does not exist or {} may not pull it (registries give one answer for both, so as not to reveal private repositories)",
+                "{host} refused the pull: the repository does not exist or {} may not pull it (registries give one answer for both, so as not to reveal private repositories)",
                 if cx.credentials_sent {
                     "the account of the credential sent"
                 } else {
@@ -115,6 +129,19 @@ pub(crate) fn registry_hint(cause: &RegistryError, cx: &Context<'_>) -> Option<R
                 }
             ),
             "check the image's repository name (registry host, namespace, repository), and that the pull secret's account has pull access to it".to_string(),
+        ),
+        RegistryError::NotFound {
+            what: NotFoundKind::Repository | NotFoundKind::Manifest,
+            ..
+        } => hint(
+            "repository-not-found-or-private",
+            format!(
+                "{host} has no manifest for this reference: the repository or the tag does not exist, or the repository is private and the registry hides it{} (GHCR, for one, answers not found to a pull of a private package)",
+                if cx.credentials_sent { "" } else { " from an anonymous client" }
+            ),
+            format!(
+                "check the repository and tag (skopeo list-tags docker://{host}/REPOSITORY lists the tags), and that the pull secret's account has pull access to it"
+            ),
         ),
         RegistryError::RateLimited {
             limit, remaining, ..
@@ -145,9 +172,9 @@ fn parse_quota(v: &str) -> Option<(u64, Option<u64>)> {
 }
 
 fn window_text(secs: u64) -> String {
-    if secs % 3600 == 0 {
+    if secs.is_multiple_of(3600) {
         format!("{} h", secs / 3600)
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         format!("{} min", secs / 60)
     } else {
         format!("{secs} s")
@@ -246,7 +273,7 @@ mod tests {
     fn other_failures_have_no_registry_hint() {
         let e = RegistryError::NotFound {
             reference: "r".into(),
-            what: NotFoundKind::Manifest,
+            what: NotFoundKind::Blob,
             code: None,
             message: "not found".into(),
         };

@@ -327,16 +327,29 @@ pub fn read_config(path: &Path) -> Result<Vec<ProviderConfig>, CredentialsError>
     } else {
         vec![path.to_path_buf()]
     };
-    let mut providers: Vec<ProviderConfig> = Vec::new();
-    for file in &files {
-        let text = std::fs::read_to_string(file).map_err(|e| CredentialsError::PluginConfig {
+    let mut docs = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| CredentialsError::PluginConfig {
             path: file.clone(),
             message: format!(
                 "unable to read file {}: {e}",
                 crate::gourl::go_quote(&file.display().to_string())
             ),
         })?;
-        let value = parse_doc(&text, file)?;
+        docs.push((file, text));
+    }
+    parse_configs(&docs, path)
+}
+
+/// Decode and validate config documents already read (`(file, text)` in order; `path`: what
+/// the user named, for the validation error).
+pub fn parse_configs(
+    docs: &[(PathBuf, String)],
+    path: &Path,
+) -> Result<Vec<ProviderConfig>, CredentialsError> {
+    let mut providers: Vec<ProviderConfig> = Vec::new();
+    for (file, text) in docs {
+        let value = parse_doc(text, file)?;
         let decoded = decode(&value).map_err(|m| decode_err(file, m))?;
         for p in decoded {
             if providers.iter().any(|q| q.name == p.name) {

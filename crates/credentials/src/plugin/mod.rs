@@ -263,6 +263,25 @@ pub fn load_plugins(
     config_path: &Path,
     bin_dir: &Path,
 ) -> Result<Vec<Arc<PluginProvider>>, CredentialsError> {
+    load_plugins_with(bin_dir, || config::read_config(config_path))
+}
+
+/// [`load_plugins`] with the config given as text (`--provider-config -`: standard input,
+/// named `origin` in errors).
+pub fn load_plugins_from_text(
+    text: &str,
+    origin: &Path,
+    bin_dir: &Path,
+) -> Result<Vec<Arc<PluginProvider>>, CredentialsError> {
+    load_plugins_with(bin_dir, || {
+        config::parse_configs(&[(origin.to_path_buf(), text.to_string())], origin)
+    })
+}
+
+fn load_plugins_with(
+    bin_dir: &Path,
+    configs: impl FnOnce() -> Result<Vec<config::ProviderConfig>, CredentialsError>,
+) -> Result<Vec<Arc<PluginProvider>>, CredentialsError> {
     match std::fs::metadata(bin_dir) {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -284,7 +303,7 @@ pub fn load_plugins(
             });
         }
     }
-    let configs = config::read_config(config_path)?;
+    let configs = configs()?;
     let mut out = Vec::new();
     for cfg in configs {
         let bin = bin_dir.join(&cfg.name);
