@@ -4,7 +4,6 @@
 //! configuration, built once from `--config FILE` and the kubelet flags.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -18,7 +17,6 @@ use pullsim_node::pods::{self, SecretSet};
 use pullsim_node::sync::PodRun;
 use pullsim_policy::PullPolicy;
 use pullsim_reference::go_duration::parse_go_duration;
-use pullsim_store::{Store, StoreOptions};
 
 /// `-o text|json`: human text (the default) or JSON, one object per line.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -452,22 +450,6 @@ fn load_secrets(path: &Path, namespace: Option<&str>) -> anyhow::Result<SecretsR
     Ok(pullsim_credentials::manifest::read_secrets_in(
         &text, &origin, namespace,
     )?)
-}
-
-/// Open the store at `--root` (or the default root), reporting lock waits on stderr.
-pub fn open_store(root: Option<&Path>) -> anyhow::Result<Store> {
-    let root = crate::node::root_dir(root);
-    let opts = StoreOptions {
-        on_wait: Some(Arc::new(|p: &Path| {
-            eprintln!(
-                "waiting for the store lock held by another pullsim process ({})",
-                p.display()
-            )
-        })),
-        ..StoreOptions::default()
-    };
-    Store::open_with(&root, opts)
-        .with_context(|| format!("opening the store at {}", root.display()))
 }
 
 /// A tokio runtime for one command: one thread for the network (parsing HTTP is light), while

@@ -13,7 +13,7 @@ use pullsim_node::records::{
 };
 use pullsim_runtime::containerd_config::{ContainerdConfig, ContainerdGeneration};
 use pullsim_runtime::{ContainerdImageService, RuntimeConfig, RuntimeKind, load_registries_conf};
-use pullsim_store::{LegacyNodeRecords, Store};
+use pullsim_store::{LegacyNodeRecords, Store, StoreOptions};
 
 use crate::flags::RegistryFlags;
 
@@ -166,4 +166,20 @@ pub fn dry_run_records(
         }
     };
     Ok(DryRunRecords(inner))
+}
+
+/// Open the store at `--root` (or the default root), reporting lock waits on stderr.
+pub fn open_store(root: Option<&Path>) -> anyhow::Result<Store> {
+    let root = root_dir(root);
+    let opts = StoreOptions {
+        on_wait: Some(Arc::new(|p: &Path| {
+            eprintln!(
+                "waiting for the store lock held by another pullsim process ({})",
+                p.display()
+            )
+        })),
+        ..StoreOptions::default()
+    };
+    Store::open_with(&root, opts)
+        .with_context(|| format!("opening the store at {}", root.display()))
 }

@@ -9,7 +9,8 @@ use clap::{Args, Subcommand};
 use pullsim_store::{LoadOptions, Store};
 
 use super::images_list::{LsArgs, RefsArgs};
-use crate::flags::{Format, OutputArgs, open_store};
+use crate::flags::{Format, OutputArgs};
+use crate::node::open_store;
 
 /// `pullsim images`.
 #[derive(Args, Debug)]
