@@ -83,6 +83,8 @@ enum Command {
     Pull(Box<cmd::pull::PullArgs>),
     /// Simulate a node running pods: pod run (events, statuses) and pod explain.
     Pod(cmd::pod::PodArgs),
+    /// A real node: whether it could pull images, with its own configuration (node check).
+    Node(cmd::node_check::NodeArgs),
     /// Image pull secrets: create (as kubectl), lint, decode.
     Secret(cmd::secret::SecretArgs),
     /// Pull credentials: which ones the kubelet would try for an image, and why.
@@ -118,6 +120,7 @@ fn main() -> ExitCode {
         Command::Images(args) => cmd::images::run(args, cli.root.as_deref()),
         Command::Pull(args) => cmd::pull::run(*args, cli.root.as_deref()),
         Command::Pod(args) => cmd::pod::run(args, cli.root.as_deref()),
+        Command::Node(args) => cmd::node_check::run(args),
         Command::Secret(args) => cmd::secret::run(args),
         Command::Creds(args) => cmd::creds::run(args, cli.root.as_deref()),
         Command::Completion(args) => cmd::completion::completion(args, Cli::command()),

@@ -61,6 +61,8 @@ pub enum Kind {
     Loaded,
     /// The archive written (`images save`).
     Saved,
+    /// What a real node would do for an image (`node check`).
+    NodeCheck,
 }
 
 impl Kind {
@@ -91,6 +93,7 @@ impl Kind {
             Kind::DiskUsage => "disk_usage",
             Kind::Loaded => "loaded",
             Kind::Saved => "saved",
+            Kind::NodeCheck => "node_check",
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod manifest;
 mod manifest_objects;
 mod manifest_types;
 pub mod near;
+pub mod on_host;
 pub mod pods;
 pub mod pull_manager;
 pub mod puller;

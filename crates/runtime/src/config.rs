@@ -94,6 +94,19 @@ pub struct RuntimeConfig {
     pub unpack: bool,
     /// Called once when the store lock is held by another process and the runtime waits.
     pub on_store_wait: Option<pullsim_store::WaitReporter>,
+    /// The node's filesystem mounted here (`pullsim node check --host-root /host`): absolute
+    /// paths the runtime's configuration names (`config_path`, a hosts.toml's `ca` and
+    /// `client`) are read under it, as the runtime on the node reads them.
+    pub host_root: Option<PathBuf>,
+}
+
+/// `path` as the node names it, read under `host_root` (`/etc/containerd/certs.d` →
+/// `/host/etc/containerd/certs.d`); relative paths and `None` unchanged.
+pub fn on_host(host_root: Option<&std::path::Path>, path: &std::path::Path) -> PathBuf {
+    match host_root {
+        Some(root) if path.is_absolute() => root.join(path.strip_prefix("/").unwrap_or(path)),
+        _ => path.to_path_buf(),
+    }
 }
 
 impl std::fmt::Debug for RuntimeConfig {
@@ -131,6 +144,7 @@ impl RuntimeConfig {
             max_concurrent_downloads: pullsim_registry::DEFAULT_MAX_CONCURRENT_LAYERS,
             image_pull_progress_timeout: pullsim_registry::DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT,
             on_store_wait: None,
+            host_root: None,
             kind: RuntimeKind::default(),
             registry_config_path: None,
             containerd: None,

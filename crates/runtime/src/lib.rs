@@ -33,7 +33,7 @@ mod routing;
 mod service;
 pub mod unpack;
 
-pub use config::{RuntimeConfig, RuntimeKind};
+pub use config::{RuntimeConfig, RuntimeKind, on_host};
 pub use containerd::{ContainerdImageService, PruneOutcome};
 pub use content::StoreSink;
 pub use cri::{

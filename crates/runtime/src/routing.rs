@@ -30,7 +30,7 @@ use crate::containerd_config::ContainerdConfig;
 use crate::cri::{OfferedCredential, PullRoute, RouteHost, RuntimeHint};
 use crate::crio::CrioVersion;
 use crate::error::{Code, RuntimeError};
-use crate::hosts_dir::{Capability, ConfigPathMode, HostEntry, config_roots, load_hosts};
+use crate::hosts_dir::{Capability, ConfigPathMode, HostEntry, config_roots, load_hosts_on};
 use crate::registries_conf::RegistriesConf;
 
 /// The runtime's routing configuration, fixed when the runtime starts.
@@ -45,6 +45,8 @@ pub(crate) struct Routing {
     pub(crate) crio_version: CrioVersion,
     /// What the runtime logs about its configuration when it starts.
     pub(crate) start_log: Vec<String>,
+    /// The node's filesystem, when mounted elsewhere (`node check --host-root`).
+    host_root: Option<PathBuf>,
 }
 
 impl Routing {
@@ -161,6 +163,7 @@ impl Routing {
             crio: cfg.registries_conf.clone(),
             crio_version: cfg.crio_version,
             start_log,
+            host_root: cfg.host_root.clone(),
         }
     }
 
@@ -189,11 +192,11 @@ impl Routing {
         let mut route = PullRoute::default();
         let hosts: Vec<RegistryHost> = match &self.config_path {
             Some(path) => {
-                let found =
-                    load_hosts(path, self.mode(), registry).map_err(|e| RuntimeError::Invalid {
-                        code: Code::Unknown,
-                        desc: format!("get registry hosts for {registry}: {e}"),
-                    })?;
+                let found = load_hosts_on(path, self.mode(), registry, self.host_root.as_deref())
+                    .map_err(|e| RuntimeError::Invalid {
+                    code: Code::Unknown,
+                    desc: format!("get registry hosts for {registry}: {e}"),
+                })?;
                 route.source = found
                     .dir
                     .as_ref()
@@ -321,7 +324,12 @@ impl Routing {
         if roots.len() < 2 {
             return None;
         }
-        let would = crate::hosts_dir::find_host_dir(path, ConfigPathMode::SplitRoots, registry)?;
+        let split = crate::hosts_dir::config_path_on(
+            path,
+            ConfigPathMode::SplitRoots,
+            self.host_root.as_deref(),
+        );
+        let would = crate::hosts_dir::find_host_dir(&split, ConfigPathMode::SplitRoots, registry)?;
         Some(RuntimeHint {
             code: "containerd-config-path-ignored",
             why: format!(

@@ -7,6 +7,7 @@ pub mod images_fmt;
 pub mod images_gc;
 pub mod images_io;
 pub mod images_list;
+pub mod node_check;
 pub mod pod;
 pub mod pod_explain;
 pub mod pod_render;

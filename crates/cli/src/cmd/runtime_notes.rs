@@ -48,12 +48,12 @@ pub fn print_hint(format: Format, h: &Hint) -> anyhow::Result<()> {
             if let Some(i) = &h.image {
                 at.push(i.clone());
             }
-            outln!(
-                "Hint [{}] {}: {}",
-                h.code,
-                safe(&at.join(", ")),
-                safe(&h.why)
-            );
+            let at = if at.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", at.join(", "))
+            };
+            outln!("Hint [{}]{}: {}", h.code, safe(&at), safe(&h.why));
             outln!("  fix: {}", safe(&h.fix));
             Ok(())
         }

@@ -75,7 +75,10 @@ pub(crate) struct DirHosts {
 
 /// `loadHostDir`: hosts.toml when present and non-empty and decodable, else the
 /// Docker-style certificate files.
-pub(crate) fn load_host_dir(dir: &Path) -> Result<DirHosts, HostsDirError> {
+pub(crate) fn load_host_dir(
+    dir: &Path,
+    host_root: Option<&Path>,
+) -> Result<DirHosts, HostsDirError> {
     let file = dir.join("hosts.toml");
     let bytes = match std::fs::read(&file) {
         Ok(b) => b,
@@ -95,7 +98,7 @@ pub(crate) fn load_host_dir(dir: &Path) -> Result<DirHosts, HostsDirError> {
         });
     }
     let parsed = match String::from_utf8(bytes) {
-        Ok(text) => parse_hosts_file(dir, &text).map_err(|e| e.to_string()),
+        Ok(text) => parse_hosts_file(dir, &text, host_root).map_err(|e| e.to_string()),
         Err(e) => Err(format!(
             "invalid UTF-8 at byte {}",
             e.utf8_error().valid_up_to()

@@ -61,11 +61,44 @@ pub fn load_hosts(
     mode: ConfigPathMode,
     registry_host: &str,
 ) -> Result<HostsResolution, HostsDirError> {
+    load_hosts_on(config_path, mode, registry_host, None)
+}
+
+/// A `config_path` as the runtime on a node whose filesystem is mounted at `host_root` reads
+/// it: each root (or the whole string, as `mode` takes it) under `host_root`.
+pub fn config_path_on(config_path: &str, mode: ConfigPathMode, host_root: Option<&Path>) -> String {
+    let Some(root) = host_root else {
+        return config_path.to_string();
+    };
+    let on = |p: &str| {
+        crate::config::on_host(Some(root), Path::new(p))
+            .display()
+            .to_string()
+    };
+    match mode {
+        ConfigPathMode::WholeString => on(config_path),
+        ConfigPathMode::SplitRoots => config_path
+            .split(':')
+            .map(|p| if p.is_empty() { String::new() } else { on(p) })
+            .collect::<Vec<_>>()
+            .join(":"),
+    }
+}
+
+/// [`load_hosts`] on a node whose filesystem is mounted at `host_root`: the `config_path`
+/// roots and the absolute `ca` / `client` paths of a hosts.toml are read under it.
+pub fn load_hosts_on(
+    config_path: &str,
+    mode: ConfigPathMode,
+    registry_host: &str,
+    host_root: Option<&Path>,
+) -> Result<HostsResolution, HostsDirError> {
+    let config_path = &config_path_on(config_path, mode, host_root);
     let dir = try_find_host_dir(config_path, mode, registry_host)?;
     let mut warnings = Vec::new();
     let from_dir = match &dir {
         Some(dir) => {
-            let loaded = lookup::load_host_dir(dir)?;
+            let loaded = lookup::load_host_dir(dir, host_root)?;
             warnings.extend(loaded.decode_warning);
             Some(loaded.hosts)
         }
@@ -82,5 +115,5 @@ pub fn load_hosts(
 /// Decodes one hosts.toml as containerd does (`parseHostsFile`, relative paths joined to
 /// `dir`): `Ok` when containerd would use it, else the error it logs with `failed to decode`.
 pub fn check_hosts_toml(dir: &Path, text: &str) -> Result<(), HostsFileError> {
-    parse::parse_hosts_file(dir, text).map(|_| ())
+    parse::parse_hosts_file(dir, text, None).map(|_| ())
 }

@@ -87,6 +87,7 @@ pub(crate) fn sorted_hosts(text: &str) -> Vec<String> {
 pub(crate) fn parse_hosts_file(
     base_dir: &Path,
     text: &str,
+    host_root: Option<&Path>,
 ) -> Result<Vec<HostConfig>, HostsFileError> {
     let doc: Table = text
         .parse()
@@ -120,9 +121,19 @@ pub(crate) fn parse_hosts_file(
             Some(Value::Table(t)) => t,
             Some(other) => return Err(wrong_type(&table, key, "hostFileConfig", other)),
         };
-        hosts.push(parse_host_config(&table, key, base_dir, config)?);
+        hosts.push(parse_host_config(
+            &table,
+            key,
+            (base_dir, host_root),
+            config,
+        )?);
     }
-    hosts.push(parse_host_config("root", &server, base_dir, &doc)?);
+    hosts.push(parse_host_config(
+        "root",
+        &server,
+        (base_dir, host_root),
+        &doc,
+    )?);
     Ok(hosts)
 }
 
@@ -139,7 +150,7 @@ fn wrong_type(table: &str, key: &str, expected: &'static str, found: &Value) -> 
 fn parse_host_config(
     table: &str,
     server: &str,
-    base_dir: &Path,
+    (base_dir, host_root): (&Path, Option<&Path>),
     config: &Table,
 ) -> Result<HostConfig, HostsFileError> {
     let mut result = HostConfig::default();
@@ -204,7 +215,7 @@ fn parse_host_config(
         }
         Some(other) => return Err(wrong_type(table, "capabilities", "[]string", other)),
     };
-    let abs = |p: &str| make_abs_path(p, base_dir);
+    let abs = |p: &str| make_abs_path(p, base_dir, host_root);
     result.ca = match config.get("ca") {
         None => None,
         Some(Value::String(s)) => Some(vec![abs(s)]),
@@ -319,10 +330,11 @@ fn string_slice(table: &str, key: &str, items: &[Value]) -> Result<Vec<String>, 
         .collect()
 }
 
-/// `makeAbsPath`: absolute paths as they are, others joined to the host directory.
-fn make_abs_path(p: &str, base: &Path) -> PathBuf {
+/// `makeAbsPath`: absolute paths as they are (read under `host_root` when the node's
+/// filesystem is mounted elsewhere), others joined to the host directory.
+fn make_abs_path(p: &str, base: &Path, host_root: Option<&Path>) -> PathBuf {
     if Path::new(p).is_absolute() {
-        PathBuf::from(p)
+        crate::config::on_host(host_root, Path::new(p))
     } else if p.is_empty() {
         base.to_path_buf()
     } else {
@@ -615,7 +627,7 @@ ca = "/etc/path/default"
                 ..host("https", "test-default.registry", "/v2", all.clone())
             },
         ];
-        let hosts = parse_hosts_file(Path::new(""), TESTTOML).unwrap();
+        let hosts = parse_hosts_file(Path::new(""), TESTTOML, None).unwrap();
         assert_eq!(hosts.len(), expected.len());
         for (got, want) in hosts.iter().zip(&expected) {
             assert_eq!(got, want);
