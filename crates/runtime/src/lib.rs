@@ -26,6 +26,7 @@ pub mod crio;
 mod diagnosis;
 pub mod error;
 pub mod fake;
+mod host_path;
 pub mod hosts_dir;
 pub mod registries_conf;
 mod remote;
@@ -33,7 +34,7 @@ mod routing;
 mod service;
 pub mod unpack;
 
-pub use config::{RuntimeConfig, RuntimeKind, on_host};
+pub use config::{RuntimeConfig, RuntimeKind};
 pub use containerd::{ContainerdImageService, PruneOutcome};
 pub use content::StoreSink;
 pub use cri::{
@@ -41,6 +42,7 @@ pub use cri::{
     PullImageResponse, PullRoute, ResolveAttempt, Resolved, RouteHost, RuntimeHint,
 };
 pub use error::{Code, RuntimeError};
+pub use host_path::on_host;
 pub use pullsim_credentials::AuthConfig;
 pub use pullsim_registry::{NoProgress, Platform, Progress as PullProgress};
 pub use routing::load_registries_conf;

@@ -71,7 +71,7 @@ pub fn config_path_on(config_path: &str, mode: ConfigPathMode, host_root: Option
         return config_path.to_string();
     };
     let on = |p: &str| {
-        crate::config::on_host(Some(root), Path::new(p))
+        crate::host_path::on_host(Some(root), Path::new(p))
             .display()
             .to_string()
     };

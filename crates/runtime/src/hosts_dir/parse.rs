@@ -334,7 +334,7 @@ fn string_slice(table: &str, key: &str, items: &[Value]) -> Result<Vec<String>, 
 /// filesystem is mounted elsewhere), others joined to the host directory.
 fn make_abs_path(p: &str, base: &Path, host_root: Option<&Path>) -> PathBuf {
     if Path::new(p).is_absolute() {
-        crate::config::on_host(host_root, Path::new(p))
+        crate::host_path::on_host(host_root, Path::new(p))
     } else if p.is_empty() {
         base.to_path_buf()
     } else {
