@@ -110,13 +110,16 @@ fn ephemeral_runs_on_a_removed_temporary_node() {
     assert!(o.stderr.contains("--ephemeral"), "{}", o.stderr);
 }
 
+/// A pull secret as `kubectl create secret … --dry-run=client -o yaml` writes it: no namespace.
+const NO_NAMESPACE_SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: regcred}\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{\"auths\":{\"registry.example.com\":{\"username\":\"u\",\"password\":\"p\"}}}'\n";
+
 /// `-n NS`: objects without a namespace take it (a `--dry-run=client -o yaml` secret included),
 /// and an object in another namespace is refused with kubectl's message (cli-runtime
 /// `pkg/resource/visitor.go` RequireNamespace), exit 2.
 #[test]
 fn namespace_flag_as_kubectl() {
     let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  imagePullSecrets: [{name: regcred}]\n  containers: [{name: app, image: \"registry.example.com/team/app:v1\", imagePullPolicy: Never}]\n";
-    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: regcred}\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{\"auths\":{\"registry.example.com\":{\"username\":\"u\",\"password\":\"p\"}}}'\n";
+    let secret = NO_NAMESPACE_SECRET;
     let dir = tempfile::tempdir().unwrap();
     let secret_file = dir.path().join("secret.yaml");
     std::fs::write(&secret_file, secret).unwrap();
@@ -282,7 +285,7 @@ fn configuration_files_read_standard_input() {
 /// secrets), as on `pod run`, `pod explain` and `creds match` above.
 #[test]
 fn namespace_flag_on_pull_and_creds_check() {
-    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: regcred}\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{\"auths\":{\"registry.example.com\":{\"username\":\"u\",\"password\":\"p\"}}}'\n";
+    let secret = NO_NAMESPACE_SECRET;
     let o = run(
         &[
             "--ephemeral",
