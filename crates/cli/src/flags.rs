@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 use pullsim_credentials::Keyring;
 use pullsim_credentials::PullSecret;
 use pullsim_node::Manifests;
+use pullsim_node::hints::Hint;
 use pullsim_node::kubelet_config::{
     FlagOverrides, KubeletConfig, KubeletConfigFile, parse_feature_gates, resolve,
 };
@@ -372,11 +373,23 @@ pub struct NodeFlags {
     pub node_config: Option<PathBuf>,
     #[command(flatten)]
     pub kubelet: KubeletFlags,
+    #[command(flatten)]
+    pub cluster: crate::cmd::cluster::ClusterFlags,
 }
 
 impl NodeFlags {
-    /// Manifests, secrets and the node keyring.
-    pub fn load(&self, files: &[PathBuf]) -> anyhow::Result<(Manifests, SecretSet, Keyring)> {
+    /// Manifests, secrets, the node keyring, and the hints of reading a cluster
+    /// (`--from-cluster`: FILE arguments are then TYPE/NAME objects read from the cluster).
+    pub fn load(
+        &self,
+        files: &[PathBuf],
+    ) -> anyhow::Result<(Manifests, SecretSet, Keyring, Vec<Hint>)> {
+        if self.cluster.from_cluster {
+            let (manifests, hints) =
+                crate::cmd::cluster::read(&self.cluster, self.namespace.as_deref(), files)?;
+            let (secrets, node) = self.secrets_and_node(&manifests)?;
+            return Ok((manifests, secrets, node, hints));
+        }
         let on_disk: Vec<PathBuf> = files
             .iter()
             .filter(|f| !crate::stdin::is_stdin(f))
@@ -388,15 +401,7 @@ impl NodeFlags {
             let text = crate::stdin::read("FILE")?;
             manifests.add_text_in(&crate::stdin::origin(), &text, ns)?;
         }
-        let mut secrets = SecretSet::from_manifests(&manifests)?;
-        for path in &self.secret {
-            let s = load_secrets(path, ns).context("--secret")?;
-            secrets.add(s);
-        }
-        let mut node = Keyring::new();
-        if let Some(p) = &self.node_config {
-            node.add_node_config(p).context("--node-config")?;
-        }
+        let (secrets, node) = self.secrets_and_node(&manifests)?;
         if manifests.pods.is_empty() {
             return Err(pullsim_node::ManifestError::NoPods {
                 what: files
@@ -407,7 +412,21 @@ impl NodeFlags {
             }
             .into());
         }
-        Ok((manifests, secrets, node))
+        Ok((manifests, secrets, node, Vec::new()))
+    }
+
+    /// The secrets of the manifests and of `--secret` files, and the node keyring.
+    fn secrets_and_node(&self, manifests: &Manifests) -> anyhow::Result<(SecretSet, Keyring)> {
+        let mut secrets = SecretSet::from_manifests(manifests)?;
+        for path in &self.secret {
+            let s = load_secrets(path, self.namespace.as_deref()).context("--secret")?;
+            secrets.add(s);
+        }
+        let mut node = Keyring::new();
+        if let Some(p) = &self.node_config {
+            node.add_node_config(p).context("--node-config")?;
+        }
+        Ok((secrets, node))
     }
 }
 

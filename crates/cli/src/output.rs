@@ -61,6 +61,8 @@ pub enum Kind {
     Loaded,
     /// The archive written (`images save`).
     Saved,
+    /// One image on one node (`nodes check`, `kubectl pullsim nodes check`).
+    NodeResult,
 }
 
 impl Kind {
@@ -76,6 +78,7 @@ impl Kind {
             Kind::Result => "result",
             Kind::Image => "image",
             Kind::Explain => "explain",
+            Kind::NodeResult => "node_result",
             Kind::Gc => "gc",
             Kind::Ref => "ref",
             Kind::Decision => "decision",

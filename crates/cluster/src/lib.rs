@@ -10,7 +10,9 @@
 #![deny(missing_docs)]
 
 mod client;
+mod daemonset;
 mod error;
+mod lines;
 pub mod nodes;
 mod read;
 mod target;

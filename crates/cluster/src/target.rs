@@ -210,7 +210,10 @@ mod tests {
     #[test]
     fn paths() {
         let t: Target = "deploy/web".parse().unwrap();
-        assert_eq!(t.path("shop"), "/apis/apps/v1/namespaces/shop/deployments/web");
+        assert_eq!(
+            t.path("shop"),
+            "/apis/apps/v1/namespaces/shop/deployments/web"
+        );
         let t: Target = "po/p1".parse().unwrap();
         assert_eq!(t.path("d"), "/api/v1/namespaces/d/pods/p1");
         let t: Target = "cronjob/nightly".parse().unwrap();

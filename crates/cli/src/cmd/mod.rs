@@ -1,4 +1,5 @@
 //! One module per subcommand.
+pub mod cluster;
 pub mod completion;
 pub mod creds;
 pub mod creds_check;
@@ -7,6 +8,7 @@ pub mod images_fmt;
 pub mod images_gc;
 pub mod images_io;
 pub mod images_list;
+pub mod nodes;
 pub mod pod;
 pub mod pod_explain;
 pub mod pod_render;

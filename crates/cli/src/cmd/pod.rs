@@ -48,6 +48,7 @@ enum PodCommand {
 pub struct RunArgs {
     /// Manifest files or directories (YAML or JSON, multi-document): Pods, Deployments,
     /// ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, Lists, Secrets, ServiceAccounts.
+    /// With --from-cluster: TYPE/NAME objects to read from the cluster.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
@@ -114,7 +115,7 @@ fn check_until(virtual_time: bool, until: Option<Duration>) -> anyhow::Result<()
 fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     check_until(a.virtual_time, a.until)?;
     let kubelet = a.node.kubelet.node_config()?;
-    let (manifests, secrets, node) = a.node.load(&a.files)?;
+    let (manifests, secrets, node, cluster_hints) = a.node.load(&a.files)?;
     let root = root_dir(root);
     let service = open_runtime(runtime_config(&root, &a.registry, |c| {
         c.platform = a.platform.clone();
@@ -139,7 +140,8 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         Format::Json => print_json(&report, offline.as_deref())?,
     }
     crate::cmd::runtime_notes::print_unpack(&service, a.output)?;
-    let hints = crate::cmd::runtime_notes::pod_hints(&report.pods, &secrets, &service);
+    let mut hints = crate::cmd::runtime_notes::pod_hints(&report.pods, &secrets, &service);
+    hints.extend(cluster_hints);
     crate::cmd::runtime_notes::print(
         &service,
         a.output,
