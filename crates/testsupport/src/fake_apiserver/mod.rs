@@ -30,7 +30,9 @@ pub struct ApiRequest {
     pub query: Option<String>,
     /// The JSON body, if any.
     pub body: Option<Value>,
-    /// Whether an `Authorization: Bearer` header came with the expected token.
+    /// Whether an `Authorization: Bearer` header came with the expected token. Requests with
+    /// a wrong one get 401; requests without one pass as the anonymous user (kubectl sends no
+    /// token over plain HTTP, and this server speaks plain HTTP).
     pub authorized: bool,
 }
 
@@ -78,7 +80,8 @@ pub enum KubeAuth {
 }
 
 impl FakeApiServer {
-    /// Start on `127.0.0.1:<free port>`; requests must carry `Authorization: Bearer TOKEN`.
+    /// Start on `127.0.0.1:<free port>`; a request with an `Authorization` header other than
+    /// `Bearer TOKEN` gets 401 Unauthorized.
     pub fn start(token: &str) -> Result<FakeApiServer, RegistryError> {
         let io = |what: &'static str, source: std::io::Error| RegistryError::Io {
             what,
