@@ -313,13 +313,18 @@ fn daemonset_manifest_passes_kubectl_apply_dry_run() {
         .add_object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pullsim-system"}}))
         .unwrap();
     let f = daemonset_yaml();
-    let o = e.kubectl(&[
-        "apply",
-        "--dry-run=client",
-        "--validate=false",
-        "-f",
-        f.to_str().unwrap(),
-    ]);
+    let mut o = e.kubectl(&["apply", "--dry-run=client", "-f", f.to_str().unwrap()]);
+    if o.code != 0 && o.stderr.contains("error validating data") {
+        // An older kubectl (Debian's 1.20) validates against the server's /openapi/v2, which
+        // the fake server does not serve; the schema check is kubernetes-validate's below.
+        o = e.kubectl(&[
+            "apply",
+            "--dry-run=client",
+            "--validate=false",
+            "-f",
+            f.to_str().unwrap(),
+        ]);
+    }
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(
         o.stdout.trim(),
