@@ -11,7 +11,6 @@ use clap::{Args, ValueEnum};
 use pullsim_credentials::Keyring;
 use pullsim_credentials::PullSecret;
 use pullsim_node::Manifests;
-use pullsim_node::hints::Hint;
 use pullsim_node::kubelet_config::{
     FlagOverrides, KubeletConfig, KubeletConfigFile, parse_feature_gates, resolve,
 };
@@ -374,22 +373,40 @@ pub struct NodeFlags {
     #[command(flatten)]
     pub kubelet: KubeletFlags,
     #[command(flatten)]
-    pub cluster: crate::cmd::cluster::ClusterFlags,
+    pub cluster: ClusterFlags,
+}
+
+/// `--from-cluster`, `--context`, `--kubeconfig`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterFlags {
+    /// Read the FILE arguments as TYPE/NAME objects (pod, deployment, statefulset, daemonset,
+    /// job, cronjob) from the cluster of the kubeconfig, with their ServiceAccounts and pull
+    /// secrets (kept in memory only), in -n's namespace (else the context's).
+    #[arg(long = "from-cluster")]
+    pub from_cluster: bool,
+    /// The kubeconfig context (as kubectl's --context).
+    #[arg(long, value_name = "NAME", requires = "from_cluster")]
+    pub context: Option<String>,
+    /// The kubeconfig file (as kubectl's --kubeconfig; default $KUBECONFIG, ~/.kube/config,
+    /// else the in-cluster service account).
+    #[arg(long, value_name = "FILE", requires = "from_cluster")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+impl ClusterFlags {
+    /// How to connect, with kubectl's `-n`.
+    pub fn connect_options(&self, namespace: Option<&str>) -> pullsim_cluster::ConnectOptions {
+        pullsim_cluster::ConnectOptions {
+            context: self.context.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            namespace: namespace.map(str::to_string),
+        }
+    }
 }
 
 impl NodeFlags {
-    /// Manifests, secrets, the node keyring, and the hints of reading a cluster
-    /// (`--from-cluster`: FILE arguments are then TYPE/NAME objects read from the cluster).
-    pub fn load(
-        &self,
-        files: &[PathBuf],
-    ) -> anyhow::Result<(Manifests, SecretSet, Keyring, Vec<Hint>)> {
-        if self.cluster.from_cluster {
-            let (manifests, hints) =
-                crate::cmd::cluster::read(&self.cluster, self.namespace.as_deref(), files)?;
-            let (secrets, node) = self.secrets_and_node(&manifests)?;
-            return Ok((manifests, secrets, node, hints));
-        }
+    /// Manifests, secrets and the node keyring.
+    pub fn load(&self, files: &[PathBuf]) -> anyhow::Result<(Manifests, SecretSet, Keyring)> {
         let on_disk: Vec<PathBuf> = files
             .iter()
             .filter(|f| !crate::stdin::is_stdin(f))
@@ -412,11 +429,11 @@ impl NodeFlags {
             }
             .into());
         }
-        Ok((manifests, secrets, node, Vec::new()))
+        Ok((manifests, secrets, node))
     }
 
     /// The secrets of the manifests and of `--secret` files, and the node keyring.
-    fn secrets_and_node(&self, manifests: &Manifests) -> anyhow::Result<(SecretSet, Keyring)> {
+    pub fn secrets_and_node(&self, manifests: &Manifests) -> anyhow::Result<(SecretSet, Keyring)> {
         let mut secrets = SecretSet::from_manifests(manifests)?;
         for path in &self.secret {
             let s = load_secrets(path, self.namespace.as_deref()).context("--secret")?;

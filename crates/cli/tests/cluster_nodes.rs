@@ -256,7 +256,7 @@ fn a_node_without_an_answer_is_an_error_row_at_the_timeout_and_everything_is_del
 fn ctrl_c_deletes_what_was_created() {
     let e = env(&KubeAuth::Token);
     e.server.set_nodes(&[("node-a", "")]);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-pullsim"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-pullsim"))
         .args(["nodes", "check", IMAGE, "--image", "p:1", "--timeout", "5m"])
         .env("KUBECONFIG", &e.kubeconfig)
         .stdout(std::process::Stdio::piped())

@@ -4,37 +4,28 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::Args;
-use pullsim_cluster::{Cluster, ConnectOptions, Target};
+use pullsim_cluster::{Cluster, Target};
+use pullsim_credentials::Keyring;
 use pullsim_node::Manifests;
 use pullsim_node::hints::Hint;
+use pullsim_node::pods::SecretSet;
 
-/// `--from-cluster`, `--context`, `--kubeconfig`.
-#[derive(Args, Debug, Clone, Default)]
-pub struct ClusterFlags {
-    /// Read the FILE arguments as TYPE/NAME objects (pod, deployment, statefulset, daemonset,
-    /// job, cronjob) from the cluster of the kubeconfig, with their ServiceAccounts and pull
-    /// secrets (kept in memory only), in -n's namespace (else the context's).
-    #[arg(long = "from-cluster")]
-    pub from_cluster: bool,
-    /// The kubeconfig context (as kubectl's --context).
-    #[arg(long, value_name = "NAME", requires = "from_cluster")]
-    pub context: Option<String>,
-    /// The kubeconfig file (as kubectl's --kubeconfig; default $KUBECONFIG, ~/.kube/config,
-    /// else the in-cluster service account).
-    #[arg(long, value_name = "FILE", requires = "from_cluster")]
-    pub kubeconfig: Option<PathBuf>,
-}
+use crate::flags::{ClusterFlags, NodeFlags};
 
-impl ClusterFlags {
-    /// How to connect, with kubectl's `-n`.
-    pub fn connect_options(&self, namespace: Option<&str>) -> ConnectOptions {
-        ConnectOptions {
-            context: self.context.clone(),
-            kubeconfig: self.kubeconfig.clone(),
-            namespace: namespace.map(str::to_string),
-        }
+/// The inputs of `pod run` and `pod explain`: manifests, secrets, the node keyring, and the
+/// hints of reading a cluster — from the FILE arguments, or with `--from-cluster` from the
+/// cluster, where the FILE arguments are TYPE/NAME objects.
+pub fn load_inputs(
+    node: &NodeFlags,
+    files: &[PathBuf],
+) -> anyhow::Result<(Manifests, SecretSet, Keyring, Vec<Hint>)> {
+    if !node.cluster.from_cluster {
+        let (manifests, secrets, keyring) = node.load(files)?;
+        return Ok((manifests, secrets, keyring, Vec::new()));
     }
+    let (manifests, hints) = read(&node.cluster, node.namespace.as_deref(), files)?;
+    let (secrets, keyring) = node.secrets_and_node(&manifests)?;
+    Ok((manifests, secrets, keyring, hints))
 }
 
 /// Read `targets` (TYPE/NAME) from the cluster into manifests, as exported files would give

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::discovery::{self, Resource, qualified, status};
-use super::{ApiRequest, State};
+use super::state::{ApiRequest, State};
 
 type Shared = Arc<Mutex<State>>;
 

@@ -8,8 +8,11 @@
 
 mod discovery;
 mod handler;
+mod state;
 
-use std::collections::BTreeMap;
+pub use state::ApiRequest;
+use state::State;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,42 +21,6 @@ use std::thread::JoinHandle;
 use serde_json::Value;
 
 use crate::RegistryError;
-
-/// One request the fake server got.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ApiRequest {
-    /// `GET`, `POST`, `DELETE`...
-    pub method: String,
-    /// The path.
-    pub path: String,
-    /// The raw query, if any.
-    pub query: Option<String>,
-    /// The JSON body, if any.
-    pub body: Option<Value>,
-    /// Whether an `Authorization: Bearer` header came with the expected token. Requests with
-    /// a wrong one get 401; requests without one pass as the anonymous user (kubectl sends no
-    /// token over plain HTTP, and this server speaks plain HTTP).
-    pub authorized: bool,
-}
-
-/// The fixtures and what happened, shared with the handler.
-#[derive(Default)]
-pub(crate) struct State {
-    /// Objects by API path (`/apis/apps/v1/namespaces/ns/deployments/web`).
-    pub objects: BTreeMap<String, Value>,
-    /// Pod logs by (namespace, pod, container).
-    pub logs: BTreeMap<(String, String, String), String>,
-    /// Nodes the DaemonSet controller schedules on, with the check container's log text.
-    pub nodes: Vec<(String, String)>,
-    /// Answer 403 to every secret read.
-    pub forbid_secrets: bool,
-    /// The bearer token every request must carry (401 otherwise).
-    pub token: String,
-    /// Every request, in order.
-    pub requests: Vec<ApiRequest>,
-    /// Counter for uids and resourceVersions.
-    pub serial: u64,
-}
 
 /// A running fake API server (a background thread with its own tokio runtime). Dropping it
 /// stops it.
