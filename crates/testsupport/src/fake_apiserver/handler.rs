@@ -261,6 +261,14 @@ async fn handle(
             )
         }
         (&Method::POST, None, None) => create(&mut st, r, &ns, query, &body),
+        (&Method::POST, Some(name), Some(sub))
+            if sub == "token" && r.plural == "serviceaccounts" =>
+        {
+            if !st.objects.contains_key(&path_of(r, &ns, name)) {
+                return not_found(name);
+            }
+            token_request(&ns, name, &body)
+        }
         (&Method::DELETE, Some(name), None) => {
             let p = path_of(r, &ns, name);
             let Some(mut obj) = st.objects.remove(&p) else {
@@ -297,6 +305,34 @@ async fn handle(
             None,
         ),
     }
+}
+
+/// TokenRequest (authentication.k8s.io/v1) on `serviceaccounts/NAME/token`: the request with
+/// `status.token` and `status.expirationTimestamp`; the token names the account and audiences
+/// (`fake-sa-token:NS:NAME:AUD1,AUD2`) so tests can check which one a plugin got.
+fn token_request(ns: &str, name: &str, body: &[u8]) -> Response {
+    let Ok(mut req) = serde_json::from_slice::<Value>(body) else {
+        return status_response(
+            400,
+            "BadRequest",
+            "the body of the request was in an unknown format",
+            None,
+        );
+    };
+    let audiences: Vec<String> = req
+        .pointer("/spec/audiences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    req["metadata"]["name"] = json!(name);
+    req["metadata"]["namespace"] = json!(ns);
+    req["status"] = json!({
+        "token": format!("fake-sa-token:{ns}:{name}:{}", audiences.join(",")),
+        "expirationTimestamp": "2026-01-01T01:00:00Z",
+    });
+    json_response(201, &req)
 }
 
 /// `k=v[,k=v]` equality selectors.

@@ -1,7 +1,7 @@
 //! A fake Kubernetes API server for pullsim's cluster tests: an in-process HTTP server on
 //! `127.0.0.1` that serves fixtures in the API's documented shapes (discovery documents,
 //! objects as `kubectl get -o json` prints them, lists with label selectors, pod logs, Status
-//! errors), creates and deletes objects, plays the DaemonSet controller (one pod per configured
+//! errors, TokenRequest on `serviceaccounts/NAME/token`), creates and deletes objects, plays the DaemonSet controller (one pod per configured
 //! node, whose check container's log is the node's fixture text), answers 403 on secrets when
 //! told to, and records every request. Real `kubectl` and pullsim both talk to it through the
 //! kubeconfig it writes ([`FakeApiServer::write_kubeconfig`]).
@@ -9,6 +9,8 @@
 mod discovery;
 mod handler;
 mod state;
+#[cfg(test)]
+mod tests;
 
 pub use state::ApiRequest;
 use state::State;
