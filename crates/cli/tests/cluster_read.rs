@@ -25,6 +25,8 @@ fn export(e: &Env) -> Vec<String> {
         std::fs::write(&p, &o.stdout).unwrap();
         files.push(p.to_str().unwrap().to_string());
     }
+    // kubectl authenticated with the kubeconfig's token, over the server's TLS.
+    assert!(e.requests().iter().all(|r| r.authorized));
     files
 }
 

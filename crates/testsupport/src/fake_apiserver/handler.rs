@@ -142,9 +142,7 @@ async fn handle(
         body: serde_json::from_slice(&body).ok(),
         authorized,
     });
-    // A wrong credential is refused. None at all passes as the anonymous user: client-go
-    // (kubectl) sends no bearer token over plain HTTP, and this server has no TLS.
-    if given.is_some() && !authorized {
+    if !authorized {
         return status_response(401, "Unauthorized", "Unauthorized", None);
     }
     let path = uri.path().trim_end_matches('/');

@@ -1,5 +1,5 @@
-//! A fake Kubernetes API server for pullsim's cluster tests: an in-process HTTP server on
-//! `127.0.0.1` that serves fixtures in the API's documented shapes (discovery documents,
+//! A fake Kubernetes API server for pullsim's cluster tests: an in-process HTTPS server on
+//! `127.0.0.1` (its own test CA, in the kubeconfig it writes) that serves fixtures in the API's documented shapes (discovery documents,
 //! objects as `kubectl get -o json` prints them, lists with label selectors, pod logs, Status
 //! errors, TokenRequest on `serviceaccounts/NAME/token`), creates and deletes objects, plays the DaemonSet controller (one pod per configured
 //! node, whose check container's log is the node's fixture text), answers 403 on secrets when
@@ -11,6 +11,7 @@ mod handler;
 mod state;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 pub use state::ApiRequest;
 use state::State;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
+use base64::Engine as _;
 use serde_json::Value;
 
 use crate::RegistryError;
@@ -28,6 +30,7 @@ use crate::RegistryError;
 /// stops it.
 pub struct FakeApiServer {
     addr: SocketAddr,
+    ca_pem: String,
     state: Arc<Mutex<State>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -49,8 +52,8 @@ pub enum KubeAuth {
 }
 
 impl FakeApiServer {
-    /// Start on `127.0.0.1:<free port>`; a request with an `Authorization` header other than
-    /// `Bearer TOKEN` gets 401 Unauthorized.
+    /// Start on `https://127.0.0.1:<free port>`; a request without `Authorization: Bearer
+    /// TOKEN` gets 401 Unauthorized.
     pub fn start(token: &str) -> Result<FakeApiServer, RegistryError> {
         let io = |what: &'static str, source: std::io::Error| RegistryError::Io {
             what,
@@ -72,11 +75,17 @@ impl FakeApiServer {
             token: token.to_string(),
             ..State::default()
         }));
+        let material = crate::certs::TlsMaterial::generate()?;
+        let acceptor = tls::acceptor(&material)?;
         let app = handler::router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let listener = {
             let _guard = runtime.enter();
-            tokio::net::TcpListener::from_std(listener).map_err(|e| io("listening on", e))?
+            tls::TlsListener {
+                tcp: tokio::net::TcpListener::from_std(listener)
+                    .map_err(|e| io("listening on", e))?,
+                acceptor,
+            }
         };
         let thread = std::thread::Builder::new()
             .name(format!("pullsim-apiserver-{}", addr.port()))
@@ -92,6 +101,7 @@ impl FakeApiServer {
             .map_err(|e| io("spawning a thread for", e))?;
         Ok(FakeApiServer {
             addr,
+            ca_pem: material.ca_pem,
             state,
             shutdown: Some(tx),
             thread: Some(thread),
@@ -102,9 +112,14 @@ impl FakeApiServer {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `https://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("https://{}", self.addr)
+    }
+
+    /// The CA certificate (PEM) of the server's certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     /// Serve `object` (as `kubectl get -o json` prints it) at its API path; `List`s add each
@@ -182,7 +197,10 @@ impl FakeApiServer {
         let cfg = serde_json::json!({
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "fake", "cluster": {"server": self.url()}}],
+            "clusters": [{"name": "fake", "cluster": {
+                "server": self.url(),
+                "certificate-authority-data": base64::engine::general_purpose::STANDARD.encode(&self.ca_pem),
+            }}],
             "users": [{"name": "tester", "user": user}],
             "contexts": [
                 {"name": "fake", "context": {"cluster": "fake", "user": "tester", "namespace": namespace}},

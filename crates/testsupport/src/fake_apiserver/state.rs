@@ -15,9 +15,7 @@ pub struct ApiRequest {
     pub query: Option<String>,
     /// The JSON body, if any.
     pub body: Option<Value>,
-    /// Whether an `Authorization: Bearer` header came with the expected token. Requests with
-    /// a wrong one get 401; requests without one pass as the anonymous user (kubectl sends no
-    /// token over plain HTTP, and this server speaks plain HTTP).
+    /// Whether `Authorization: Bearer TOKEN` came with it (401 otherwise).
     pub authorized: bool,
 }
 

@@ -13,7 +13,11 @@ fn call(
     body: Option<Value>,
     token: &str,
 ) -> (u16, String) {
-    let c = reqwest::blocking::Client::new();
+    let ca = reqwest::Certificate::from_pem(s.ca_pem().as_bytes()).unwrap();
+    let c = reqwest::blocking::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
     let url = format!("{}{path}", s.url());
     let mut r = match method {
         "POST" => c.post(url),
