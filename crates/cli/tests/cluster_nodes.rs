@@ -369,3 +369,33 @@ fn daemonset_manifest_passes_kubernetes_validate() {
         "a misspelt field must fail the strict check"
     );
 }
+
+/// A DaemonSet of that name already there (another run, or one left over): trouble, with
+/// kubectl's wording, and nothing deleted — neither the namespace nor the DaemonSet are this
+/// run's.
+#[test]
+fn a_daemonset_already_there_is_trouble_and_nothing_is_deleted() {
+    let e = env(&KubeAuth::Token);
+    e.server
+        .add_object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pullsim-system"}}))
+        .unwrap();
+    e.server
+        .add_object(json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "pullsim-node-check", "namespace": "pullsim-system"}}))
+        .unwrap();
+    let o = e.plugin(&["nodes", "check", IMAGE, "--image", "p:1"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("Error from server (AlreadyExists): daemonsets.apps \"pullsim-node-check\" already exists"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        e.request_lines(),
+        ["POST /api/v1/namespaces".to_string(), format!("POST {DS}"),]
+    );
+    assert!(
+        e.server
+            .object(&format!("{DS}/pullsim-node-check"))
+            .is_some()
+    );
+}
