@@ -185,6 +185,35 @@ fn forbidden_secrets_give_the_cannot_read_secrets_hint_and_the_check_goes_on() {
         "{}",
         t.stdout
     );
+    // pod run: the same hint among the run's hints, and the pods still run.
+    let root = e.dir.path().join("run-root");
+    let r = e.plugin(&[
+        "run",
+        "deployment/web",
+        "-n",
+        "shop",
+        "--offline",
+        "-o",
+        "json",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "offline: not ready; {}", r.stderr);
+    let lines = r.json();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["kind"] == "container" && l["pod"] == "shop/web"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["kind"] == "hint" && l["code"] == "cannot-read-secrets"),
+        "{}",
+        r.stdout
+    );
     // Readable: no such hint.
     e.server.forbid_secrets(false);
     let ok = e.plugin(&["explain", "deployment/web", "-n", "shop", "-o", "json"]);
