@@ -388,6 +388,36 @@ pub struct NodeFlags {
     pub node_config: Option<PathBuf>,
     #[command(flatten)]
     pub kubelet: KubeletFlags,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+}
+
+/// `--from-cluster`, `--context`, `--kubeconfig`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterFlags {
+    /// Read the FILE arguments as TYPE/NAME objects (pod, deployment, statefulset, daemonset,
+    /// job, cronjob) from the cluster of the kubeconfig, with their ServiceAccounts and pull
+    /// secrets (kept in memory only), in -n's namespace (else the context's).
+    #[arg(long = "from-cluster")]
+    pub from_cluster: bool,
+    /// The kubeconfig context (as kubectl's --context).
+    #[arg(long, value_name = "NAME", requires = "from_cluster")]
+    pub context: Option<String>,
+    /// The kubeconfig file (as kubectl's --kubeconfig; default $KUBECONFIG, ~/.kube/config,
+    /// else the in-cluster service account).
+    #[arg(long, value_name = "FILE", requires = "from_cluster")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+impl ClusterFlags {
+    /// How to connect, with kubectl's `-n`.
+    pub fn connect_options(&self, namespace: Option<&str>) -> pullsim_cluster::ConnectOptions {
+        pullsim_cluster::ConnectOptions {
+            context: self.context.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            namespace: namespace.map(str::to_string),
+        }
+    }
 }
 
 impl NodeFlags {
@@ -404,15 +434,7 @@ impl NodeFlags {
             let text = crate::stdin::read("FILE")?;
             manifests.add_text_in(&crate::stdin::origin(), &text, ns)?;
         }
-        let mut secrets = SecretSet::from_manifests(&manifests)?;
-        for path in &self.secret {
-            let s = load_secrets(path, ns).context("--secret")?;
-            secrets.add_read(s);
-        }
-        let mut node = Keyring::new();
-        if let Some(p) = &self.node_config {
-            add_node_config(&mut node, p)?;
-        }
+        let (secrets, node) = self.secrets_and_node(&manifests)?;
         if manifests.pods.is_empty() {
             return Err(pullsim_node::ManifestError::NoPods {
                 what: files
@@ -424,6 +446,20 @@ impl NodeFlags {
             .into());
         }
         Ok((manifests, secrets, node))
+    }
+
+    /// The secrets of the manifests and of `--secret` files, and the node keyring.
+    pub fn secrets_and_node(&self, manifests: &Manifests) -> anyhow::Result<(SecretSet, Keyring)> {
+        let mut secrets = SecretSet::from_manifests(manifests)?;
+        for path in &self.secret {
+            let s = load_secrets(path, self.namespace.as_deref()).context("--secret")?;
+            secrets.add_read(s);
+        }
+        let mut node = Keyring::new();
+        if let Some(p) = &self.node_config {
+            add_node_config(&mut node, p)?;
+        }
+        Ok((secrets, node))
     }
 }
 

@@ -89,6 +89,8 @@ enum Command {
     Secret(cmd::secret::SecretArgs),
     /// Pull credentials: which ones the kubelet would try for an image, and why.
     Creds(cmd::creds::CredsArgs),
+    /// Every node of a live cluster: nodes check (also `kubectl pullsim nodes check`).
+    Nodes(cmd::nodes::NodesArgs),
     /// Print a shell completion script (bash, zsh, fish).
     Completion(cmd::completion::CompletionArgs),
     /// Write man pages (pullsim.1 and one per subcommand).
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
         Command::Node(args) => cmd::node_check::run(args),
         Command::Secret(args) => cmd::secret::run(args),
         Command::Creds(args) => cmd::creds::run(args, cli.root.as_deref()),
+        Command::Nodes(args) => cmd::nodes::run(args),
         Command::Completion(args) => cmd::completion::completion(args, Cli::command()),
         Command::Man(args) => cmd::completion::man(args, Cli::command()),
     };

@@ -63,6 +63,8 @@ pub enum Kind {
     Saved,
     /// What a real node would do for an image (`node check`).
     NodeCheck,
+    /// One image on one node (`nodes check`, `kubectl pullsim nodes check`).
+    NodeResult,
 }
 
 impl Kind {
@@ -78,6 +80,7 @@ impl Kind {
             Kind::Result => "result",
             Kind::Image => "image",
             Kind::Explain => "explain",
+            Kind::NodeResult => "node_result",
             Kind::Gc => "gc",
             Kind::Ref => "ref",
             Kind::Decision => "decision",

@@ -85,7 +85,7 @@ type Layout = (
 );
 
 /// Well-known kubelet files, tried in order; a layout applies when its config file exists
-/// (k3s: its data directory). Sources: kubeadm's drop-in `10-kubeadm.conf`
+/// (k3s: its generated containerd config). Sources: kubeadm's drop-in `10-kubeadm.conf`
 /// (`--config=/var/lib/kubelet/config.yaml`); EKS AL2023 nodeadm (`--config
 /// /etc/kubernetes/kubelet/config.json`, ECR provider `/etc/eks/image-credential-provider/
 /// config.json` and its directory) and AL2 (`/etc/kubernetes/kubelet/kubelet-config.json`);
@@ -113,7 +113,9 @@ pub const WELL_KNOWN: &[Layout] = &[
     ),
     (
         "k3s",
-        "/var/lib/rancher/k3s",
+        // k3s generates its containerd config here; a directory alone would not do (a pod
+        // mounting a subdirectory has the parents as mount points).
+        "/var/lib/rancher/k3s/agent/etc/containerd/config.toml",
         Some("/var/lib/rancher/credentialprovider/config.yaml"),
         Some("/var/lib/rancher/credentialprovider/bin"),
     ),

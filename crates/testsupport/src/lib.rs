@@ -6,6 +6,8 @@
 //! - [`RegistryHandle`]: start a registry on `127.0.0.1:<free port>` in a [`Mode`] (anonymous,
 //!   htpasswd, token with the [`token`] server, TLS), push layouts with skopeo, stop it on drop.
 //!   [`shared`] gives one registry per mode per test binary.
+//! - [`fake_apiserver`]: a fake Kubernetes API server (fixtures, DaemonSet pods and logs, 403 on
+//!   secrets, a request log) and the kubeconfig that points kubectl and pullsim at it.
 //! - [`containerd`]: a real containerd (`ctr`) as an oracle of registry host configuration.
 #![deny(missing_docs)]
 
@@ -13,6 +15,7 @@ pub mod certs;
 pub mod containerd;
 mod content;
 mod error;
+pub mod fake_apiserver;
 pub mod image;
 pub mod layout_setup;
 mod process;

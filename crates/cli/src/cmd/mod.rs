@@ -1,4 +1,5 @@
 //! One module per subcommand.
+pub mod cluster;
 pub mod completion;
 pub mod creds;
 pub mod creds_check;
@@ -8,6 +9,7 @@ pub mod images_gc;
 pub mod images_io;
 pub mod images_list;
 pub mod node_check;
+pub mod nodes;
 pub mod pod;
 pub mod pod_explain;
 pub mod pod_render;

@@ -48,6 +48,7 @@ enum PodCommand {
 pub struct RunArgs {
     /// Manifest files or directories (YAML or JSON, multi-document): Pods, Deployments,
     /// ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, Lists, Secrets, ServiceAccounts.
+    /// With --from-cluster: TYPE/NAME objects to read from the cluster.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
@@ -114,7 +115,8 @@ fn check_until(virtual_time: bool, until: Option<Duration>) -> anyhow::Result<()
 fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     check_until(a.virtual_time, a.until)?;
     let kubelet = a.node.kubelet.node_config()?;
-    let (manifests, secrets, node) = a.node.load(&a.files)?;
+    let (manifests, secrets, node, cluster_hints) =
+        crate::cmd::cluster::load_inputs(&a.node, &a.files)?;
     let root = root_dir(root);
     let service = open_runtime(runtime_config(&root, &a.registry, |c| {
         c.platform = a.platform.clone();
@@ -143,7 +145,8 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         secrets: &secrets,
         manifests: Some(&manifests),
     };
-    let hints = crate::cmd::runtime_notes::pod_hints(&report.pods, &inputs, &node, &service);
+    let mut hints = crate::cmd::runtime_notes::pod_hints(&report.pods, &inputs, &node, &service);
+    hints.extend(cluster_hints);
     crate::cmd::runtime_notes::print(
         &service,
         a.output,

@@ -24,7 +24,8 @@ use crate::output::{self, Kind, outln};
   pullsim pod explain deploy.yaml --containerd-config /etc/containerd/config.toml
   kubectl get pod web -o yaml | pullsim pod explain - -o json")]
 pub struct ExplainArgs {
-    /// Manifest files or directories.
+    /// Manifest files or directories; with --from-cluster, TYPE/NAME objects to read from the
+    /// cluster.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
@@ -39,7 +40,8 @@ pub struct ExplainArgs {
 /// Run `pullsim pod explain`.
 pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     let cfg = a.node.kubelet.node_config()?.manager;
-    let (manifests, secrets, node) = a.node.load(&a.files)?;
+    let (manifests, secrets, node, cluster_hints) =
+        crate::cmd::cluster::load_inputs(&a.node, &a.files)?;
     // A dry run of the node: the runtime is never asked to pull (and is offline besides), and
     // the kubelet's records are read as a run would read them, written never.
     let root = root_dir(root);
@@ -164,7 +166,8 @@ pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
         secrets: &secrets,
         manifests: Some(&manifests),
     };
-    let hints = crate::cmd::runtime_notes::pod_hints(&pods, &inputs, &node, service.as_ref());
+    let mut hints = crate::cmd::runtime_notes::pod_hints(&pods, &inputs, &node, service.as_ref());
+    hints.extend(cluster_hints);
     if a.output == Format::Text && !hints.is_empty() {
         outln!();
     }
