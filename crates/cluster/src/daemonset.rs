@@ -155,7 +155,12 @@ mod tests {
                 "/etc/systemd/system",
                 "/root/.docker",
                 "/var/lib/rancher/k3s/agent/etc",
-                "/etc/eks"
+                "/etc/eks",
+                "/usr/lib/systemd/system",
+                "/etc/default",
+                "/home/kubernetes",
+                "/etc/srv/kubernetes",
+                "/var/lib/rancher/credentialprovider"
             ]
         );
     }
