@@ -26,6 +26,7 @@ pub mod crio;
 pub mod error;
 pub mod fake;
 pub mod hosts_dir;
+pub mod modelled;
 pub mod registries_conf;
 mod remote;
 mod routing;
