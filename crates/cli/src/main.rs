@@ -87,6 +87,8 @@ enum Command {
     Secret(cmd::secret::SecretArgs),
     /// Pull credentials: which ones the kubelet would try for an image, and why.
     Creds(cmd::creds::CredsArgs),
+    /// Simulate a fleet of nodes pulling images in virtual time, and compare variants.
+    Simulate(Box<cmd::simulate::SimulateArgs>),
     /// Print a shell completion script (bash, zsh, fish).
     Completion(cmd::completion::CompletionArgs),
     /// Write man pages (pullsim.1 and one per subcommand).
@@ -119,6 +121,7 @@ fn main() -> ExitCode {
         Command::Pod(args) => cmd::pod::run(args, cli.root.as_deref()),
         Command::Secret(args) => cmd::secret::run(args),
         Command::Creds(args) => cmd::creds::run(args, cli.root.as_deref()),
+        Command::Simulate(args) => cmd::simulate::run(*args),
         Command::Completion(args) => cmd::completion::completion(args, Cli::command()),
         Command::Man(args) => cmd::completion::man(args, Cli::command()),
     };

@@ -61,6 +61,10 @@ pub enum Kind {
     Loaded,
     /// The archive written (`images save`).
     Saved,
+    /// One variant's results (`simulate`).
+    Variant,
+    /// One time-series sample of one registry host (`simulate`).
+    Sample,
 }
 
 impl Kind {
@@ -91,6 +95,8 @@ impl Kind {
             Kind::DiskUsage => "disk_usage",
             Kind::Loaded => "loaded",
             Kind::Saved => "saved",
+            Kind::Variant => "variant",
+            Kind::Sample => "sample",
         }
     }
 }

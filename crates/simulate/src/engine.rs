@@ -23,7 +23,7 @@ use crate::exec::{Executor, fire};
 use crate::model::ModelRuntime;
 use crate::plan::Plan;
 use crate::stats::VariantResult;
-use crate::world::{Ev, World, WorldRef, sleep};
+use crate::world::{Ev, World, WorldRef, sleep, sleep_or_change};
 
 /// The kubelet's image GC period (kubelet.go `ImageGCPeriod`).
 pub const IMAGE_GC_PERIOD: Duration = Duration::from_secs(300);
@@ -36,6 +36,9 @@ pub struct RunOptions {
     /// Recompute every download's rate at every start and end (exact max-share fluid model,
     /// O(downloads) per event) instead of the node's downloads only.
     pub exact_sharing: bool,
+    /// Run every sync of a pod in back-off, even those that repeat the previous one (by
+    /// default they are skipped and their events counted: same results, less work).
+    pub every_sync: bool,
 }
 
 type Manager = ImageManager<ModelRuntime, MemPullRecords>;
@@ -275,7 +278,7 @@ pub fn run_variant(name: &str, plan: Plan, opts: RunOptions) -> VariantResult {
                 let pod = build_pod(spec, names, &plan.secrets, &fleet.keyring);
                 let m = fleet.manager(node, &mut exec);
                 world.borrow_mut().stats.pods += 1;
-                exec.spawn(pod_worker(m, world.clone(), node, pod));
+                exec.spawn(pod_worker(m, world.clone(), node, pod, opts.every_sync));
             }
         }
     }
@@ -289,17 +292,29 @@ pub fn run_variant(name: &str, plan: Plan, opts: RunOptions) -> VariantResult {
     r
 }
 
-async fn pod_worker(m: Rc<Manager>, world: WorldRef, node: usize, mut pod: pullsim_node::PodRun) {
+async fn pod_worker(
+    m: Rc<Manager>,
+    world: WorldRef,
+    node: usize,
+    mut pod: pullsim_node::PodRun,
+    every_sync: bool,
+) {
     let arrival = world.borrow().now;
+    let key = pod.key();
     loop {
         sync_pod(&m, &mut pod).await;
         let events = m.take_events();
         let ready = pod.ready();
+        // This pod's events of this sync, by reason, and whether it pulled.
+        let mut mine: Vec<String> = Vec::new();
         {
             let mut w = world.borrow_mut();
             for e in events {
                 if e.reason == "Failed" && e.message.starts_with("Failed to pull image") {
                     w.stats.note_error(&e.message);
+                }
+                if e.pod == key {
+                    mine.push(e.reason.clone());
                 }
                 *w.stats.events.entry(e.reason).or_default() += 1;
             }
@@ -328,6 +343,83 @@ async fn pod_worker(m: Rc<Manager>, world: WorldRef, node: usize, mut pod: pulls
             .await;
             return;
         }
-        sleep(&world, POD_WORKER_BACKOFF).await;
+        let ahead = if every_sync {
+            None
+        } else {
+            identical_syncs_ahead(&m, &pod, &mine)
+        };
+        match ahead {
+            None => sleep(&world, POD_WORKER_BACKOFF).await,
+            Some(remaining) => skip_backoff_syncs(&world, node, remaining, &mine).await,
+        }
+    }
+}
+
+/// A sync that pulled nothing and left every waiting image in `ImagePullBackOff` is repeated
+/// identically (same decisions, same events) every `POD_WORKER_BACKOFF` until a back-off ends
+/// or the node's images change. `Some(time until the first back-off ends)` for such a sync.
+fn identical_syncs_ahead(
+    m: &Manager,
+    pod: &pullsim_node::PodRun,
+    mine: &[String],
+) -> Option<Duration> {
+    if mine.iter().any(|r| r == "Pulling") {
+        return None;
+    }
+    let mut least: Option<Duration> = None;
+    for (img, st) in pod.spec.images.iter().zip(&pod.states) {
+        match st {
+            ImageState::Waiting { reason, .. } => {
+                if *reason != pullsim_policy::Reason::ImagePullBackOff {
+                    return None;
+                }
+                let r = m.backoff_remaining(&pod.spec.uid, &img.image)?;
+                least = Some(least.map_or(r, |l| l.min(r)));
+            }
+            ImageState::Ready { .. } | ImageState::Pending => {}
+        }
+    }
+    least
+}
+
+/// Skip the syncs that would repeat the last one, counting their events: the next real sync is
+/// on the pod worker's 10 s grid, at the first point out of back-off, or the first point after
+/// the node's images change.
+async fn skip_backoff_syncs(world: &WorldRef, node: usize, remaining: Duration, mine: &[String]) {
+    let (start, end) = {
+        let w = world.borrow();
+        (w.now, w.plan.duration)
+    };
+    let period = POD_WORKER_BACKOFF.as_nanos();
+    // Grid points j·10 s (j ≥ 1) still in back-off: j·10 s < remaining.
+    let in_backoff = remaining.as_nanos().div_ceil(period).saturating_sub(1);
+    let in_backoff = u32::try_from(in_backoff).unwrap_or(u32::MAX);
+    // Those within the run, counted now (the run may end during the wait).
+    let within = u32::try_from(end.saturating_sub(start).as_nanos() / period)
+        .unwrap_or(u32::MAX)
+        .min(in_backoff);
+    add_events(world, mine, i64::from(within));
+    let target = start + POD_WORKER_BACKOFF * (in_backoff + 1);
+    sleep_or_change(world, node, target).await;
+    let now = world.borrow().now;
+    // Woken early: the next real sync is the grid point at or after now.
+    let elapsed = (now - start).as_nanos();
+    let j = u32::try_from(elapsed.div_ceil(period).max(1)).unwrap_or(u32::MAX);
+    let skipped = j.saturating_sub(1).min(in_backoff);
+    add_events(world, mine, i64::from(skipped) - i64::from(within));
+    let next = start + POD_WORKER_BACKOFF * j;
+    if next > now {
+        sleep(world, next - now).await;
+    }
+}
+
+fn add_events(world: &WorldRef, reasons: &[String], n: i64) {
+    if n == 0 {
+        return;
+    }
+    let mut w = world.borrow_mut();
+    for r in reasons {
+        let c = w.stats.events.entry(r.clone()).or_default();
+        *c = c.saturating_add_signed(n);
     }
 }

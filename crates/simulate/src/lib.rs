@@ -17,6 +17,7 @@ pub mod plan;
 pub mod report;
 pub mod scenario;
 pub mod stats;
+pub mod synthetic;
 pub mod units;
 mod world;
 

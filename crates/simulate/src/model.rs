@@ -27,7 +27,7 @@ use pullsim_runtime::{
 };
 
 use crate::exec::{SignalRef, Wait, fire};
-use crate::plan::{ReqKind, catalogue_key};
+use crate::plan::ReqKind;
 use crate::world::{Answer, NodeImage, WorldRef, sleep, transfer};
 
 /// The runtime of one simulated node.
@@ -64,11 +64,14 @@ impl ModelRuntime {
 
     /// The catalogue image an `ImageSpec` names on this node (reference or image ID).
     fn lookup(&self, spec: &ImageSpec) -> Option<usize> {
-        let w = self.world.borrow();
+        let mut w = self.world.borrow();
         let idx = if spec.image.starts_with("sha256:") {
             w.image_by_id.get(&spec.image).copied()
         } else {
-            catalogue_key(&spec.image).and_then(|k| w.plan.image_by_ref.get(&k).copied())
+            drop(w);
+            let i = self.world.borrow_mut().catalogue_index(&spec.image);
+            w = self.world.borrow();
+            i
         }?;
         w.nodes[self.node].images.contains_key(&idx).then_some(idx)
     }
@@ -354,8 +357,10 @@ impl ModelRuntime {
         auth: Option<&AuthConfig>,
     ) -> Result<PullCtx, RuntimeError> {
         let plan = self.plan();
-        let idx = catalogue_key(&image.image)
-            .and_then(|k| plan.image_by_ref.get(&k).copied())
+        let idx = self
+            .world
+            .borrow_mut()
+            .catalogue_index(&image.image)
             .ok_or_else(|| {
                 RuntimeError::pull(
                     pullsim_runtime::Code::NotFound,
@@ -505,7 +510,9 @@ impl ImageService for ModelRuntime {
         _sandbox: Option<&PodSandboxConfig>,
     ) -> Result<PullImageResponse, RuntimeError> {
         let cx = self.context(image, auth)?;
-        self.pull(&cx).await
+        let r = self.pull(&cx).await;
+        self.world.borrow_mut().node_changed(self.node);
+        r
     }
 
     fn image_status(&self, image: &ImageSpec) -> Result<Option<Image>, RuntimeError> {
@@ -556,6 +563,7 @@ impl ImageService for ModelRuntime {
                 })
                 .collect()
         };
+        w.node_changed(self.node);
         let n = &mut w.nodes[self.node];
         n.images.remove(&idx);
         let keep: HashSet<usize> = n.images.keys().flat_map(|i| blobs_of(*i)).collect();

@@ -60,6 +60,8 @@ pub(crate) struct NodeState {
     pub flows: Vec<usize>,
     /// Image IDs of running containers (protected from GC).
     pub in_use: BTreeSet<String>,
+    /// Pod workers waiting for the node's images to change (see [`World::node_changed`]).
+    pub change_waiters: Vec<SignalRef>,
 }
 
 struct Flow {
@@ -87,6 +89,8 @@ pub(crate) struct World {
     pub exact_sharing: bool,
     /// Image ID → catalogue image.
     pub image_by_id: HashMap<String, usize>,
+    /// Image as the kubelet writes it → catalogue image (the reference parsed once).
+    names: HashMap<String, Option<usize>>,
 }
 
 /// A registry's answer to one request.
@@ -117,6 +121,7 @@ impl World {
                     dl_waiters: VecDeque::new(),
                     flows: Vec::new(),
                     in_use: BTreeSet::new(),
+                    change_waiters: Vec::new(),
                 });
             }
         }
@@ -140,6 +145,15 @@ impl World {
             stats,
             exact_sharing: false,
             image_by_id,
+            names: HashMap::new(),
+        }
+    }
+
+    /// A pull ended or an image was removed on `node`: what a pod's next sync decides may
+    /// differ, so pod workers skipping identical back-off syncs sync again.
+    pub(crate) fn node_changed(&mut self, node: usize) {
+        for s in std::mem::take(&mut self.nodes[node].change_waiters) {
+            fire(&s);
         }
     }
 
@@ -151,6 +165,17 @@ impl World {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;
         (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The catalogue image `image` (a reference as written) names.
+    pub(crate) fn catalogue_index(&mut self, image: &str) -> Option<usize> {
+        if let Some(i) = self.names.get(image) {
+            return *i;
+        }
+        let i =
+            crate::plan::catalogue_key(image).and_then(|k| self.plan.image_by_ref.get(&k).copied());
+        self.names.insert(image.to_string(), i);
+        i
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
@@ -357,6 +382,17 @@ pub(crate) async fn sleep(w: &WorldRef, d: Duration) {
         let mut g = w.borrow_mut();
         let at = g.now + d;
         g.queue.push(at, Ev::Wake(s.clone()));
+    }
+    Wait(s).await;
+}
+
+/// Sleep until `until`, or until the node's images change, whichever comes first.
+pub(crate) async fn sleep_or_change(w: &WorldRef, node: usize, until: Duration) {
+    let s: SignalRef = Rc::default();
+    {
+        let mut g = w.borrow_mut();
+        g.queue.push(until, Ev::Wake(s.clone()));
+        g.nodes[node].change_waiters.push(s.clone());
     }
     Wait(s).await;
 }

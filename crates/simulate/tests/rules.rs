@@ -197,3 +197,25 @@ fn one_seed_one_result() {
         .unwrap()
     );
 }
+
+#[test]
+fn skipping_identical_back_off_syncs_changes_nothing() {
+    // The quota rollout, as a Deployment (several pods per node: an image pulled by one pod
+    // ends another's back-off wait early), and the DaemonSet form, with 5xx injected.
+    let deployment = QUOTA.replace("kind: DaemonSet", "replicas: 25\n    every: 7s");
+    let failing = QUOTA.replace("latency: 30ms", "latency: 30ms\n    errorRate: 0.3");
+    for yaml in [QUOTA.to_string(), deployment, failing] {
+        let l = parse(&yaml, Path::new("t.yaml")).unwrap();
+        let fast = simulate(&l, RunOptions::default()).unwrap();
+        let slow = simulate(
+            &l,
+            RunOptions {
+                every_sync: true,
+                ..RunOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(fast, slow);
+        assert!(fast[0].events["BackOff"] > 0);
+    }
+}
