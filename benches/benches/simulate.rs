@@ -4,6 +4,10 @@
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+// As the pullsim binary runs (crates/cli/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use pullsim_simulate::synthetic::synthetic;
 use pullsim_simulate::{RunOptions, parse, simulate};
 

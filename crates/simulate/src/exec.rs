@@ -3,7 +3,8 @@
 //! the event queue is ordered by (time, sequence number).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -103,25 +104,52 @@ impl Executor {
     }
 }
 
-/// Ordered events: `(time, sequence)` → payload.
+/// Ordered events: popped by `(time, sequence)`, so events at one time keep their push order.
 pub(crate) struct Queue<E> {
-    events: BTreeMap<(Duration, u64), E>,
+    heap: BinaryHeap<Reverse<Keyed<E>>>,
     seq: u64,
+}
+
+pub(crate) struct Keyed<E> {
+    at: Duration,
+    seq: u64,
+    event: E,
+}
+
+impl<E> PartialEq for Keyed<E> {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl<E> Eq for Keyed<E> {}
+impl<E> PartialOrd for Keyed<E> {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<E> Ord for Keyed<E> {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
 }
 
 impl<E> Queue<E> {
     pub(crate) fn new() -> Self {
         Queue {
-            events: BTreeMap::new(),
+            heap: BinaryHeap::new(),
             seq: 0,
         }
     }
-    pub(crate) fn push(&mut self, at: Duration, e: E) {
+    pub(crate) fn push(&mut self, at: Duration, event: E) {
         self.seq += 1;
-        self.events.insert((at, self.seq), e);
+        self.heap.push(Reverse(Keyed {
+            at,
+            seq: self.seq,
+            event,
+        }));
     }
     pub(crate) fn pop(&mut self) -> Option<(Duration, E)> {
-        self.events.pop_first().map(|((t, _), e)| (t, e))
+        self.heap.pop().map(|Reverse(k)| (k.at, k.event))
     }
 }
 

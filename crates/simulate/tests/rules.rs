@@ -219,3 +219,66 @@ fn skipping_identical_back_off_syncs_changes_nothing() {
         assert!(fast[0].events["BackOff"] > 0);
     }
 }
+
+#[test]
+fn node_local_rate_updates_stay_close_to_exact_fair_sharing() {
+    // A registry whose egress is the bottleneck (20 nodes × 1 Gbps behind 400 Mbps): rates
+    // recomputed only on the node of the download that starts or ends vs every download of
+    // the fleet at every start and end. README "Simulate a fleet" quotes these numbers.
+    let yaml = r#"apiVersion: pullsim/v1alpha1
+kind: Scenario
+duration: 1h
+pools:
+  n: {count: 20, downlink: 1Gbps}
+registries:
+  reg.example: {latency: 10ms, egress: 400Mbps}
+sharedLayers: {base: 50MiB}
+images:
+  reg.example/a:1: {layers: [base, 30MiB, 10MiB]}
+  reg.example/b:1: {layers: [base, 60MiB]}
+  reg.example/c:1: {layers: [80MiB, 5MiB, 5MiB]}
+workloads:
+  a: {replicas: 20, every: 3s, containers: [{image: reg.example/a:1}]}
+  b: {replicas: 20, at: 10s, every: 2s, containers: [{image: reg.example/b:1}]}
+  c: {replicas: 20, at: 20s, every: 5s, containers: [{image: reg.example/c:1}]}
+"#;
+    let l = parse(yaml, Path::new("t.yaml")).unwrap();
+    let fast = &simulate(&l, RunOptions::default()).unwrap()[0];
+    let exact = &simulate(
+        &l,
+        RunOptions {
+            exact_sharing: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap()[0];
+    // What is downloaded does not depend on the rates (when HEADs happen may).
+    let (fr, er) = (
+        fast.registries["reg.example"],
+        exact.registries["reg.example"],
+    );
+    assert_eq!((fr.blob_get, fr.bytes), (er.blob_get, er.bytes));
+    let (f, e) = (
+        fast.time_to_ready_seconds.unwrap(),
+        exact.time_to_ready_seconds.unwrap(),
+    );
+    let rel = |a: f64, b: f64| (a - b).abs() / b;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    println!(
+        "fast p50 {:.2} p95 {:.2} max {:.2} mean {:.2}; exact p50 {:.2} p95 {:.2} max {:.2} mean {:.2}",
+        f.p50,
+        f.p95,
+        f.max,
+        mean(&fast.times_to_ready),
+        e.p50,
+        e.p95,
+        e.max,
+        mean(&exact.times_to_ready)
+    );
+    assert!(rel(f.p50, e.p50) < 0.25, "{f:?} vs {e:?}");
+    assert!(rel(f.p95, e.p95) < 0.25, "{f:?} vs {e:?}");
+    assert!(
+        rel(mean(&fast.times_to_ready), mean(&exact.times_to_ready)) < 0.15,
+        "{f:?} vs {e:?}"
+    );
+}
