@@ -91,6 +91,8 @@ enum Command {
     Creds(cmd::creds::CredsArgs),
     /// Every node of a live cluster: nodes check (also `kubectl pullsim nodes check`).
     Nodes(cmd::nodes::NodesArgs),
+    /// Simulate a fleet of nodes pulling images in virtual time, and compare variants.
+    Simulate(Box<cmd::simulate::SimulateArgs>),
     /// Print a shell completion script (bash, zsh, fish).
     Completion(cmd::completion::CompletionArgs),
     /// Write man pages (pullsim.1 and one per subcommand).
@@ -126,6 +128,7 @@ fn main() -> ExitCode {
         Command::Secret(args) => cmd::secret::run(args),
         Command::Creds(args) => cmd::creds::run(args, cli.root.as_deref()),
         Command::Nodes(args) => cmd::nodes::run(args),
+        Command::Simulate(args) => cmd::simulate::run(*args),
         Command::Completion(args) => cmd::completion::completion(args, Cli::command()),
         Command::Man(args) => cmd::completion::man(args, Cli::command()),
     };

@@ -65,6 +65,10 @@ pub enum Kind {
     NodeCheck,
     /// One image on one node (`nodes check`, `kubectl pullsim nodes check`).
     NodeResult,
+    /// One variant's results (`simulate`).
+    Variant,
+    /// One time-series sample of one registry host (`simulate`).
+    Sample,
 }
 
 impl Kind {
@@ -97,6 +101,8 @@ impl Kind {
             Kind::Loaded => "loaded",
             Kind::Saved => "saved",
             Kind::NodeCheck => "node_check",
+            Kind::Variant => "variant",
+            Kind::Sample => "sample",
         }
     }
 }

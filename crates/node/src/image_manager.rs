@@ -172,6 +172,14 @@ impl<S: ImageService, R: PullRecordsAccessor> ImageManager<S, R> {
         }
     }
 
+    /// How long `<podUID>_<image>` stays in back-off from now (`None`: not in back-off); for
+    /// drivers that skip the syncs a back-off makes identical (the fleet simulator).
+    pub fn backoff_remaining(&self, pod_uid: &str, image: &str) -> Option<std::time::Duration> {
+        let key = pullsim_policy::backoff_key(pod_uid, image);
+        let now = self.clock.now();
+        self.backoff.lock().ok()?.remaining(&key, now)
+    }
+
     /// Record an event (also used by the sync loop for container-level `Failed` events).
     pub fn record(
         &self,

@@ -146,6 +146,41 @@ pub(crate) fn status_error_parts(
     }
 }
 
+/// The typed error of an HTTP error status answered to `method` on `url`, worded as
+/// `resolver`'s containerd (see [`status_error_parts`]); `body` is the answer's body (the
+/// registry's error envelope, if any). For callers without an HTTP response at hand (the fleet
+/// simulator's modelled registries).
+pub fn status_error_for(
+    status: u16,
+    method: &str,
+    url: &str,
+    body: &[u8],
+    reference: &str,
+    (stage, resolver): (Stage, Resolver),
+) -> RegistryError {
+    let url = match url::Url::parse(url) {
+        Ok(u) => u,
+        Err(e) => {
+            return RegistryError::Protocol {
+                reference: reference.to_string(),
+                status: Some(status),
+                message: format!("invalid registry URL {url:?}: {e}"),
+            };
+        }
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+    status_error_parts(
+        status,
+        &HeaderMap::new(),
+        body,
+        &method,
+        &url,
+        reference,
+        (stage, resolver),
+    )
+}
+
 /// Read a manifest whole, within the no-progress deadline, up to containerd's
 /// [`MAX_MANIFEST_SIZE`].
 pub(crate) async fn read_small_body(

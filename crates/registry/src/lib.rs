@@ -58,6 +58,7 @@ use crate::shared::Inner;
 
 pub use auth::AuthTrace;
 pub use auth::challenge::{Challenge, Scheme};
+pub use body::status_error_for;
 pub use bounded::{MAX_ERROR_BODY_SIZE, MAX_TOKEN_RESPONSE_SIZE};
 pub use error::{NotFoundKind, Refuser, RegistryError, TlsProblem};
 pub use hosts::{

@@ -28,6 +28,7 @@ pub mod error;
 pub mod fake;
 mod host_path;
 pub mod hosts_dir;
+pub mod modelled;
 pub mod registries_conf;
 mod remote;
 mod routing;

@@ -19,3 +19,4 @@ pub mod reference;
 pub mod runtime_notes;
 pub mod secret;
 pub mod secret_create;
+pub mod simulate;
