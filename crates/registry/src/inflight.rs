@@ -43,9 +43,8 @@ pub const NETWORK_CHUNK_MAX: usize = 8192 + 4096 * 100;
 /// The network buffers received but not yet written to the sink, across every download of a
 /// client (all its pulls): at most `slots` chunks, each charged [`NETWORK_CHUNK_MAX`] whatever
 /// its length (what it can keep allocated). A download that finds the budget spent stops
-/// reading its socket until the writers catch up (TCP flow control holds the sender). A
-/// written chunk gives its slot back at once and is freed by its download before that one
-/// charges its next chunk, so written chunks not yet freed are bounded by the budget too.
+/// reading its socket until the writers catch up (TCP flow control holds the sender). Each
+/// download has one chunk at a time with its writer (and frees it before reading the next).
 #[derive(Debug)]
 pub(crate) struct ChunkBudget {
     slots: Arc<Semaphore>,
