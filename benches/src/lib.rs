@@ -15,7 +15,16 @@ pub const HOST: &str = "registry.example.com";
 /// Panics on I/O errors: this is benchmark set-up, not product code.
 pub fn store_with_images(n: usize, origin: Origin) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let store = fill_store(dir.path(), n, origin);
+    (dir, store)
+}
+
+/// The store at `root` (created when absent) with `n` image names `HOST/team{i}/app:v1`
+/// recorded, all sharing one small image's blobs (a layer, a config, a manifest).
+///
+/// Panics on I/O errors: this is benchmark set-up, not product code.
+pub fn fill_store(root: &std::path::Path, n: usize, origin: Origin) -> Store {
+    let store = Store::open(root).expect("open");
     let layer = store.put_bytes(&[1u8; 4096]).expect("layer");
     let config = store.put_bytes(br#"{"os":"linux"}"#).expect("config");
     let manifest = store
@@ -41,5 +50,23 @@ pub fn store_with_images(n: usize, origin: Origin) -> (tempfile::TempDir, Store)
         })
         .collect();
     store.record_images(&recs).expect("record");
-    (dir, store)
+    store
+}
+
+/// A manifest of `n` Pods (`default/p{i}`), each with one container running
+/// `HOST/team{i}/app:v1` with `imagePullPolicy: IfNotPresent`: with a store from
+/// [`fill_store`] of at least `n` images, every image is present.
+pub fn pods_yaml(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        if i > 0 {
+            s.push_str("---\n");
+        }
+        s.push_str(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n  namespace: default\nspec:\n  \
+             containers:\n  - name: c\n    image: {HOST}/team{i}/app:v1\n    \
+             imagePullPolicy: IfNotPresent\n"
+        ));
+    }
+    s
 }

@@ -53,7 +53,7 @@ use std::sync::{Arc, Mutex};
 use pullsim_credentials::AuthConfig;
 use pullsim_reference::{Digest, Reference};
 
-use crate::inflight::InFlight;
+use crate::inflight::{ChunkBudget, InFlight};
 use crate::shared::Inner;
 
 pub use auth::AuthTrace;
@@ -64,9 +64,10 @@ pub use error::{NotFoundKind, Refuser, RegistryError, TlsProblem};
 pub use hosts::{
     Capabilities, HostAttempt, HostCredentials, HostPlan, HostTls, RegistryHost, Resolver, Stage,
 };
+pub use inflight::NETWORK_CHUNK_MAX;
 pub use options::{
-    ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT,
-    DEFAULT_MAX_CONCURRENT_LAYERS,
+    ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOWNLOAD_BUFFER_BUDGET,
+    DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT, DEFAULT_MAX_CONCURRENT_LAYERS,
 };
 pub use platform::{Platform, PlatformError};
 pub use progress::{NoProgress, Progress};
@@ -138,6 +139,7 @@ impl Client {
                 tokens: auth::token::TokenCache::default(),
                 hosts: Mutex::new(HashMap::new()),
                 inflight: InFlight::default(),
+                chunks: ChunkBudget::new(opts.download_buffer_budget),
                 downloads: Arc::new(tokio::sync::Semaphore::new(
                     opts.max_concurrent_layers.max(1),
                 )),

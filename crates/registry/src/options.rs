@@ -12,6 +12,10 @@ pub const DEFAULT_MAX_CONCURRENT_LAYERS: usize = 3;
 /// Default of [`ClientOptions::image_pull_progress_timeout`]: containerd's CRI default
 /// (`image_pull_progress_timeout = "5m"`, `internal/cri/config/config.go`).
 pub const DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Default of [`ClientOptions::download_buffer_budget`]: four network chunks (1.6 MiB), one
+/// per download at containerd's default concurrency and one for a fourth download (of another
+/// pull of the node).
+pub const DEFAULT_DOWNLOAD_BUFFER_BUDGET: usize = 4 * crate::inflight::NETWORK_CHUNK_MAX;
 /// Default TCP connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -36,6 +40,13 @@ pub struct ClientOptions {
     /// limit per pull (containerd 1.7: a new semaphore in `client.Pull`, `v1.7.34:pull.go`).
     /// Default: per pull.
     pub shared_download_limit: bool,
+    /// Bytes of network buffers received but not yet written to the sink, across every
+    /// download of the client (all its pulls): the memory bound of the download path. Each
+    /// chunk is charged [`crate::NETWORK_CHUNK_MAX`] (what it can keep allocated), at least
+    /// one chunk is let through; a download waits for room before it reads its socket again.
+    /// A download has one chunk at a time with its writer, so a budget of at least
+    /// [`ClientOptions::max_concurrent_layers`] chunks lets every download proceed at once.
+    pub download_buffer_budget: usize,
     /// containerd's `image_pull_progress_timeout`: how long a pull (or resolve) may wait for
     /// the network without receiving anything on any of its open requests — response headers,
     /// chunks of any body (blobs, manifests, tokens, error answers) — before the waiting read
@@ -60,6 +71,7 @@ impl Default for ClientOptions {
             offline: false,
             max_concurrent_layers: DEFAULT_MAX_CONCURRENT_LAYERS,
             shared_download_limit: false,
+            download_buffer_budget: DEFAULT_DOWNLOAD_BUFFER_BUDGET,
             image_pull_progress_timeout: DEFAULT_IMAGE_PULL_PROGRESS_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             user_agent: format!("pullsim/{}", env!("CARGO_PKG_VERSION")),

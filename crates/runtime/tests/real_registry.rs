@@ -419,3 +419,23 @@ async fn multi_arch_platform_choice() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The download budget (issue 14): with room for a single network chunk across the client,
+/// two pulls of six-layer images at once, three downloads each, all share that one slot and
+/// both complete, every blob verified in the store (no download starves or deadlocks waiting
+/// for another's writer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_chunk_budget_shared_by_concurrent_pulls() {
+    let reg = shared(Mode::Anonymous);
+    let a = push(reg, &ImageSpec::simple("v1", 6, 1 << 20, 41), "budget/a:v1");
+    let b = push(reg, &ImageSpec::simple("v1", 6, 1 << 20, 42), "budget/b:v1");
+    let mut o = ClientOptions::default();
+    o.download_buffer_budget = 0;
+    o.max_concurrent_layers = 3;
+    let c = Client::new(o).unwrap();
+    let (ra, rb) = (reference(reg, "budget/a:v1"), reference(reg, "budget/b:v1"));
+    tokio::join!(
+        pull_and_check(&c, &ra, None, &a),
+        pull_and_check(&c, &rb, None, &b)
+    );
+}

@@ -17,16 +17,22 @@ use std::ptr::NonNull;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-/// Size of each buffer handed to the worker.
-const CHUNK: usize = 1 << 20;
+/// Size of each buffer handed to the worker. A writer owns at most `1 + DEPTH` of them (the
+/// one being filled, the others written or waiting): 1.5 MiB per blob being written, the
+/// memory bound of the write path (3 MiB with the 1 MiB buffers before). Each direct write
+/// waits for the device, so smaller buffers cost round trips: 256 KiB ones made `images load`
+/// of the 256 MiB bench image ~14 % slower (system time 0.08 -> 0.12 s).
+const CHUNK: usize = 512 << 10;
 /// Buffers in flight at most (besides the one being filled).
 const DEPTH: usize = 2;
 /// Alignment of buffers, file offsets and lengths for `O_DIRECT` (the largest logical block
 /// size in common use).
 const ALIGN: usize = 4096;
 /// Buffers kept for re-use by later writers in this process (touching fresh pages costs a
-/// page fault each; a pull's first layers fill the pool, the following ones reuse it).
-const POOL_MAX: usize = 32;
+/// page fault each; a pull's first layers fill the pool, the following ones reuse it): the
+/// buffers of up to three writers at once (containerd's default download concurrency), 4.5 MiB.
+/// More are freed when given back.
+const POOL_MAX: usize = 3 * (1 + DEPTH);
 
 const LAYOUT: Layout = match Layout::from_size_align(CHUNK, ALIGN) {
     Ok(l) => l,
