@@ -128,7 +128,7 @@ fn main() -> ExitCode {
         Command::Secret(args) => cmd::secret::run(args),
         Command::Creds(args) => cmd::creds::run(args, cli.root.as_deref()),
         Command::Nodes(args) => cmd::nodes::run(args),
-        Command::Simulate(args) => cmd::simulate::run(*args),
+        Command::Simulate(args) => cmd::simulate::run(*args, cli.root.as_deref()),
         Command::Completion(args) => cmd::completion::completion(args, Cli::command()),
         Command::Man(args) => cmd::completion::man(args, Cli::command()),
     };

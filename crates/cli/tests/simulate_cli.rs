@@ -322,3 +322,71 @@ fn the_report_renders_in_headless_chromium() {
         .count();
     assert!(coloured > 2_000, "{coloured} coloured pixels");
 }
+
+/// `images.REF.fromStore: true`: the image as the node's pullsim store has it — its layers by
+/// digest and size, its config — so one pod on one node downloads exactly those bytes, and two
+/// images sharing a layer in the store share it in the model.
+#[test]
+fn images_from_a_local_store() {
+    use pullsim_testsupport::image::{ImageSpec, generate};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let r = root.to_str().unwrap();
+    let img = generate(
+        &dir.path().join("layout"),
+        &ImageSpec::simple("v1", 2, 3000, 81),
+    )
+    .unwrap();
+    let layout = dir.path().join("layout").display().to_string();
+    let load = pullsim(&[
+        "--root",
+        r,
+        "images",
+        "load",
+        &layout,
+        "--name",
+        "registry.example/app",
+    ]);
+    assert!(load.status.success(), "{}", text(&load.stderr));
+    let manifest = img.to_json();
+    let m = &manifest["manifests"][0];
+    let layer_bytes: u64 = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["size"].as_u64().unwrap())
+        .sum();
+    let config_bytes = m["config_size"].as_u64().unwrap();
+    let s = dir.path().join("store.yaml");
+    std::fs::write(
+        &s,
+        "apiVersion: pullsim/v1alpha1\nkind: Scenario\nduration: 10m\npools:\n  one: {count: 1, downlink: 1Gbps}\nregistries:\n  registry.example: {latency: 1ms}\nimages:\n  registry.example/app:v1: {fromStore: true}\nworkloads:\n  web: {replicas: 1, containers: [{image: \"registry.example/app:v1\"}]}\n",
+    )
+    .unwrap();
+    let out = pullsim(&["--root", r, "simulate", s.to_str().unwrap(), "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let variant: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(variant["ready"], 1, "{variant}");
+    let host = &variant["registries"]["registry.example"];
+    assert_eq!(host["blob_get"], 3, "config and two layers: {variant}");
+    let bytes = host["bytes"].as_u64().unwrap();
+    assert!(
+        bytes >= layer_bytes + config_bytes && bytes < layer_bytes + config_bytes + 64 * 1024,
+        "{bytes} vs {layer_bytes} + {config_bytes}: {variant}"
+    );
+    // Not in the store: exit 2, naming the field.
+    std::fs::write(
+        &s,
+        std::fs::read_to_string(&s)
+            .unwrap()
+            .replace("app:v1", "other:v1"),
+    )
+    .unwrap();
+    let out = pullsim(&["--root", r, "simulate", s.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("images.registry.example/other:v1.fromStore: registry.example/other:v1 is not in the store"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -410,6 +410,15 @@ pub fn compile(s: &ScenarioFile, path: &Path) -> Result<Plan, ScenarioError> {
             Some(c) => parse_size(c).map_err(|m| cx.err(f("config"), m))?,
             None => 4096,
         };
+        if img.from_store {
+            return Err(cx.err(
+                f("fromStore"),
+                "the image is to be read from a pullsim store, which only `pullsim simulate` (with its --root) reads".to_string(),
+            ));
+        }
+        if img.layers.is_empty() {
+            return Err(cx.err(f("layers"), "required (or fromStore: true)".to_string()));
+        }
         let mut sizes = Vec::new();
         for (i, l) in img.layers.iter().enumerate() {
             match shared.get(l) {

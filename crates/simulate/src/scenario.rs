@@ -158,8 +158,15 @@ pub struct OutageSpec {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImageSpecFile {
-    /// Layers, base first: a size (`20MiB`) or the name of a shared layer.
+    /// Layers, base first: a size (`20MiB`) or the name of a shared layer. Required unless
+    /// `fromStore`.
+    #[serde(default)]
     pub layers: Vec<String>,
+    /// Take the layers, config and platform from the image of this name in a local pullsim
+    /// store (`pullsim simulate` reads `--root`, filling `layers` with the layers' digests as
+    /// shared layers, so images that share a layer in the store share it here).
+    #[serde(default)]
+    pub from_store: bool,
     /// Platforms (`linux/amd64`); more than one, or `index: true`, makes it a multi-arch image
     /// (an index, then a manifest per platform). Default `[linux/amd64]`.
     #[serde(default)]

@@ -2,7 +2,7 @@
 //! summary per variant (text or `variant` JSON lines, then `sample` lines), and optionally the
 //! HTML report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -52,9 +52,11 @@ struct SampleLine<'a> {
 }
 
 /// Run the command.
-pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
-    let results = pullsim_simulate::simulate_file(
-        &args.scenario,
+pub fn run(args: SimulateArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let mut loaded = pullsim_simulate::load(&args.scenario)?;
+    fill_from_store(&mut loaded, root)?;
+    let results = pullsim_simulate::simulate(
+        &loaded,
         RunOptions {
             seed: args.seed,
             ..RunOptions::default()
@@ -147,4 +149,71 @@ fn text(r: &VariantResult) -> String {
         o.push_str(&format!("  most frequent pull error ({n}x): {first}\n"));
     }
     o
+}
+
+/// `images.REF.fromStore: true`: the image's layers (by digest, as shared layers, so images
+/// sharing a layer in the store share it in the model), config size and platform from the
+/// pullsim store at `--root`.
+fn fill_from_store(
+    loaded: &mut pullsim_simulate::LoadedScenario,
+    root: Option<&Path>,
+) -> anyhow::Result<()> {
+    let wanted = loaded
+        .variants
+        .iter()
+        .any(|(_, s)| s.images.values().any(|i| i.from_store));
+    if !wanted {
+        return Ok(());
+    }
+    let store = crate::node::open_store(root)?;
+    let file = loaded.path.display().to_string();
+    for (_, scenario) in &mut loaded.variants {
+        let mut shared: Vec<(String, String)> = Vec::new();
+        for (name, img) in scenario.images.iter_mut().filter(|(_, i)| i.from_store) {
+            let field = format!("{file}: images.{name}.fromStore");
+            let r = pullsim_reference::Reference::parse_normalized(name)
+                .with_context(|| field.clone())?;
+            let rec = store
+                .lookup(&r)?
+                .ok_or_else(|| anyhow::anyhow!("{field}: {name} is not in the store (pullsim images ls lists it; pull or load it first)"))?;
+            let manifest = platform_manifest(&store, &rec).with_context(|| field.clone())?;
+            let size = |v: &serde_json::Value| v["size"].as_u64();
+            let config = size(&manifest["config"])
+                .ok_or_else(|| anyhow::anyhow!("{field}: the manifest has no config size"))?;
+            let mut layers = Vec::new();
+            for l in manifest["layers"].as_array().into_iter().flatten() {
+                let (Some(d), Some(sz)) = (l["digest"].as_str(), size(l)) else {
+                    anyhow::bail!("{field}: a layer of the manifest has no digest or size");
+                };
+                shared.push((d.to_string(), format!("{sz}B")));
+                layers.push(d.to_string());
+            }
+            img.layers = layers;
+            img.config = Some(format!("{config}B"));
+            if let Some(p) = &rec.platform {
+                img.platforms = Some(vec![p.clone()]);
+            }
+            img.from_store = false;
+        }
+        scenario.shared_layers.extend(shared);
+    }
+    Ok(())
+}
+
+/// The image manifest the store holds for the record (the pulled platform's, under an index).
+fn platform_manifest(
+    store: &pullsim_store::Store,
+    rec: &pullsim_store::ImageRecord,
+) -> anyhow::Result<serde_json::Value> {
+    let top: serde_json::Value = serde_json::from_slice(&store.read_blob(&rec.manifest_digest)?)?;
+    let Some(list) = top["manifests"].as_array() else {
+        return Ok(top);
+    };
+    let digest = list
+        .iter()
+        .filter_map(|m| m["digest"].as_str())
+        .find(|d| rec.blobs.iter().any(|b| b.as_str() == *d))
+        .ok_or_else(|| anyhow::anyhow!("no platform manifest of the index is in the store"))?;
+    let d = pullsim_reference::Digest::parse(digest)?;
+    Ok(serde_json::from_slice(&store.read_blob(&d)?)?)
 }
