@@ -114,6 +114,16 @@ struct Block {
     indent: usize,
     entries: Option<usize>,
     depth: i64,
+    /// The indentation of the `key: |` line whose block scalar is being read: every line more
+    /// indented is its content and hidden whole, even at the entries' indentation (broken YAML
+    /// can put a password where a key would be).
+    scalar: Option<usize>,
+}
+
+/// `key: |`, `key: >-`: the lines after it are a block scalar's content.
+fn opens_block_scalar(line: &str) -> bool {
+    line.split_once(':')
+        .is_some_and(|(_, v)| v.trim_start().starts_with(['|', '>']))
 }
 
 /// The whole content replaced by [`REDACTED`], indentation kept.
@@ -145,7 +155,14 @@ pub fn redacted_lines(text: &str) -> Vec<String> {
             if indent > b.indent || b.depth > 0 {
                 let entries = *b.entries.get_or_insert(indent);
                 b.depth = (b.depth + flow_delta(line)).max(0);
-                out.push(if indent == entries {
+                if b.scalar.is_some_and(|h| indent <= h) {
+                    b.scalar = None;
+                }
+                let key_shown = b.scalar.is_none() && indent == entries;
+                if b.scalar.is_none() && opens_block_scalar(line) {
+                    b.scalar = Some(indent);
+                }
+                out.push(if key_shown {
                     redact_value(line)
                 } else {
                     redact_all(line)
@@ -167,6 +184,7 @@ pub fn redacted_lines(text: &str) -> Vec<String> {
                 indent: indent_of(line),
                 entries: None,
                 depth: flow_delta(after).max(0),
+                scalar: None,
             });
             out.push(if shows_no_value(after) && !names_sensitive_key(line) {
                 line.to_string()
@@ -292,6 +310,17 @@ mod tests {
 
     // Found by tests/manifest_properties.rs (issue 11): lines of a Secret's data that the
     // excerpt showed.
+
+    #[test]
+    fn a_block_scalars_content_at_the_entries_indentation_is_hidden_whole() {
+        // Found by the mutated-YAML property test: `other: |` less indented than the first
+        // entry, its content (a password shaped like a key) at the entries' indentation.
+        let text = "kind: Secret\nstringData:\n    filler: x\n  other: |\n    #MARKER\n    MARKER:x\n  last: y\n";
+        let lines = redacted_lines(text);
+        assert!(lines.iter().all(|l| !l.contains("MARKER")), "{lines:?}");
+        assert_eq!(lines[2], "    filler: <redacted>");
+        assert_eq!(lines[5], "    <redacted>");
+    }
 
     #[test]
     fn data_after_a_stray_less_indented_key_is_still_redacted() {
