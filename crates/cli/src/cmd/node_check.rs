@@ -118,7 +118,6 @@ struct NodeSetup {
     kubelet: KubeletOnHost,
     containerd_config: Option<PathBuf>,
     node_config: Option<PathBuf>,
-    records_dir: PathBuf,
 }
 
 fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -209,7 +208,6 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let service = Arc::new(ContainerdImageService::new(rcfg)?);
     let setup = NodeSetup {
-        records_dir: kubelet.root_dir.join("image_manager"),
         kubelet,
         containerd_config,
         node_config,
@@ -335,9 +333,11 @@ async fn answer_for(
     if let Some(one) = alone.filter(|_| c.pullable) {
         // The whole pull as the kubelet makes it, reading the node's KEP-2535 records and
         // writing none.
-        let dir = host_path(hr, &setup.records_dir);
-        let records: Box<dyn PullRecordsAccessor> = if dir.is_dir() {
-            Box::new(FsPullRecords::new(dir.parent().unwrap_or(&dir))?)
+        // The kubelet's records live under its root dir; opened only when they exist (the
+        // accessor creates missing directories, and the node's filesystem is read-only).
+        let dir = host_path(hr, &setup.kubelet.root_dir);
+        let records: Box<dyn PullRecordsAccessor> = if dir.join("image_manager").is_dir() {
+            Box::new(FsPullRecords::new(&dir)?)
         } else {
             Box::new(MemPullRecords::new())
         };
