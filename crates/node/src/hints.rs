@@ -110,6 +110,8 @@ pub fn pod_hints<S: ImageService>(pod: &PodRun, inputs: &HintInputs<'_>, service
         };
         out.push(h);
     }
+    // The store's images, listed once for the pod's near-match hints.
+    let mut listed: Option<Vec<pullsim_runtime::Image>> = None;
     for (i, img) in pod.spec.images.iter().enumerate() {
         let ImageState::Waiting { reason, .. } = &pod.states[i] else {
             continue;
@@ -143,8 +145,9 @@ pub fn pod_hints<S: ImageService>(pod: &PodRun, inputs: &HintInputs<'_>, service
                     | Reason::ErrImageNeverPull
             )
         {
+            let all = listed.get_or_insert_with(|| service.list_images(None).unwrap_or_default());
             out.extend(
-                near_hints(&img.image, service)
+                near_hints(&img.image, all)
                     .into_iter()
                     .map(|(code, why, fix)| at(code, why, fix)),
             );
@@ -258,14 +261,11 @@ fn secret_hints(pod: &PodRun, inputs: &HintInputs<'_>, out: &mut Vec<Hint>) {
 }
 
 /// near-match-name and digest-changed-by-import for an image the node does not have.
-fn near_hints<S: ImageService>(image: &str, service: &S) -> Vec<(&'static str, String, String)> {
-    let (Ok(r), Ok(all)) = (
-        Reference::parse_normalized(image),
-        service.list_images(None),
-    ) else {
+fn near_hints(image: &str, all: &[pullsim_runtime::Image]) -> Vec<(&'static str, String, String)> {
+    let Ok(r) = Reference::parse_normalized(image) else {
         return Vec::new();
     };
-    let near = near_matches(&all, &r);
+    let near = near_matches(all, &r);
     let Some(first) = near.first() else {
         return Vec::new();
     };
