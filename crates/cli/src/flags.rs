@@ -11,7 +11,8 @@ use pullsim_credentials::Keyring;
 use pullsim_credentials::SecretsRead;
 use pullsim_node::Manifests;
 use pullsim_node::kubelet_config::{
-    FlagOverrides, KubeletConfig, KubeletConfigFile, parse_feature_gates, resolve,
+    FlagOverrides, GATE_SA_TOKENS_FOR_CREDENTIAL_PROVIDERS, KubeletConfig, KubeletConfigFile,
+    parse_feature_gates, resolve,
 };
 use pullsim_node::pods::{self, SecretSet};
 use pullsim_node::sync::PodRun;
@@ -152,6 +153,14 @@ pub struct CredentialFlags {
     /// A node docker config (the kubelet's config.json / .dockercfg search result).
     #[arg(long = "node-config", value_name = "FILE")]
     pub node_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub plugins: PluginFlags,
+}
+
+/// The kubelet's exec credential provider plugins, and a service-account token for those that
+/// ask for one.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PluginFlags {
     /// Kubelet CredentialProviderConfig file (exec credential plugins).
     #[arg(
         long = "provider-config",
@@ -166,6 +175,71 @@ pub struct CredentialFlags {
         requires = "provider_config"
     )]
     pub provider_bin_dir: Option<PathBuf>,
+    /// A service-account token for the plugins whose config has tokenAttributes (KEP-4412),
+    /// given to every pod's plugin request, e.g. from `kubectl create token SA -n NS --audience
+    /// AUD`. With --from-cluster, tokens are minted per pod through the TokenRequest API instead.
+    #[arg(long = "service-account-token", value_name = "FILE")]
+    pub service_account_token: Option<PathBuf>,
+}
+
+impl PluginFlags {
+    /// Load `--provider-config` into `k` (`sa_gate`: the kubelet's
+    /// KubeletServiceAccountTokenForCredentialProviders feature gate).
+    pub fn add_plugins(&self, k: &mut Keyring, sa_gate: bool) -> anyhow::Result<()> {
+        if let (Some(cfg), Some(bin)) = (&self.provider_config, &self.provider_bin_dir) {
+            let plugins = match crate::stdin::text_if_stdin(cfg, "--provider-config")? {
+                Some((text, origin)) => pullsim_credentials::plugin::load_plugins_from_text(
+                    &text, &origin, bin, sa_gate,
+                ),
+                None => pullsim_credentials::plugin::load_plugins(cfg, bin, sa_gate),
+            }
+            .with_context(|| format!("reading --provider-config {}", cfg.display()))?;
+            for p in plugins {
+                k.add_plugin(p);
+            }
+        }
+        Ok(())
+    }
+
+    /// The `--service-account-token` file's token (its trailing newline dropped).
+    pub fn token(&self) -> anyhow::Result<Option<pullsim_credentials::Secret>> {
+        let Some(p) = &self.service_account_token else {
+            return Ok(None);
+        };
+        let text = match crate::stdin::text_if_stdin(p, "--service-account-token")? {
+            Some((text, _)) => text,
+            None => std::fs::read_to_string(p)
+                .with_context(|| format!("reading --service-account-token {}", p.display()))?,
+        };
+        let token = text.trim_end_matches(['\n', '\r']);
+        if token.is_empty() || token.contains(['\n', '\r']) {
+            anyhow::bail!(
+                "--service-account-token {}: expected one token on one line (as `kubectl create token` prints it)",
+                p.display()
+            );
+        }
+        Ok(Some(pullsim_credentials::Secret::new(token)))
+    }
+
+    /// The plugins into `node`, and the pods' ServiceAccounts from `manifests` with the token
+    /// file's token (or `minted` tokens from a live cluster).
+    pub fn setup(
+        &self,
+        node: &mut Keyring,
+        manifests: &Manifests,
+        sa_gate: bool,
+        minted: Option<pullsim_node::accounts::Tokens>,
+    ) -> anyhow::Result<()> {
+        use pullsim_node::accounts::{InputAccounts, Tokens};
+        self.add_plugins(node, sa_gate)?;
+        let tokens = match (self.token()?, minted) {
+            (Some(t), _) => Tokens::Fixed(t),
+            (None, Some(m)) => m,
+            (None, None) => Tokens::None,
+        };
+        node.set_service_accounts(std::sync::Arc::new(InputAccounts::new(manifests, tokens)));
+        Ok(())
+    }
 }
 
 impl CredentialFlags {
@@ -182,30 +256,22 @@ impl CredentialFlags {
         Ok(out)
     }
 
-    /// The node's own credentials: `--node-config`, then the exec plugins.
-    pub fn node_keyring(&self) -> anyhow::Result<Keyring> {
+    /// The node's own credentials: `--node-config`, then the exec plugins (`sa_gate`: the
+    /// kubelet's KubeletServiceAccountTokenForCredentialProviders gate). The one-container pod
+    /// runs as the namespace's `default` ServiceAccount.
+    pub fn node_keyring(&self, sa_gate: bool) -> anyhow::Result<Keyring> {
         let mut k = Keyring::new();
         if let Some(p) = &self.node_config {
             add_node_config(&mut k, p)?;
         }
-        if let (Some(cfg), Some(bin)) = (&self.provider_config, &self.provider_bin_dir) {
-            let plugins = match crate::stdin::text_if_stdin(cfg, "--provider-config")? {
-                Some((text, origin)) => {
-                    pullsim_credentials::plugin::load_plugins_from_text(&text, &origin, bin)
-                }
-                None => pullsim_credentials::plugin::load_plugins(cfg, bin),
-            }
-            .with_context(|| format!("reading --provider-config {}", cfg.display()))?;
-            for p in plugins {
-                k.add_plugin(p);
-            }
-        }
+        self.plugins
+            .setup(&mut k, &Manifests::default(), sa_gate, None)?;
         Ok(k)
     }
 
     /// The keyring: pod secrets, then the node config, then plugins (the kubelet's union order).
     pub fn keyring(&self) -> anyhow::Result<Keyring> {
-        let mut k = self.node_keyring()?;
+        let mut k = self.node_keyring(true)?;
         for s in &self.secrets()?.pull {
             k.add_secret(s);
         }
@@ -220,6 +286,7 @@ impl CredentialFlags {
         &self,
         image: &str,
         policy: Option<PullPolicy>,
+        kubelet: &KubeletConfig,
     ) -> anyhow::Result<(PodRun, SecretSet, Keyring)> {
         let secrets = self.secrets()?;
         let namespace = match &self.namespace {
@@ -240,7 +307,7 @@ impl CredentialFlags {
         let spec = pods::single_container_pod(image, policy, &namespace, &names);
         let mut set = SecretSet::default();
         set.add_read(secrets);
-        let node = self.node_keyring()?;
+        let node = self.node_keyring(kubelet.gate(GATE_SA_TOKENS_FOR_CREDENTIAL_PROVIDERS))?;
         Ok((pods::build_pod(spec, &names, &set, &node), set, node))
     }
 }
@@ -387,6 +454,8 @@ pub struct NodeFlags {
     #[arg(long = "node-config", value_name = "FILE")]
     pub node_config: Option<PathBuf>,
     #[command(flatten)]
+    pub plugins: PluginFlags,
+    #[command(flatten)]
     pub kubelet: KubeletFlags,
     #[command(flatten)]
     pub cluster: ClusterFlags,
@@ -422,7 +491,11 @@ impl ClusterFlags {
 
 impl NodeFlags {
     /// Manifests, secrets and the node keyring.
-    pub fn load(&self, files: &[PathBuf]) -> anyhow::Result<(Manifests, SecretSet, Keyring)> {
+    pub fn load(
+        &self,
+        files: &[PathBuf],
+        kubelet: &KubeletConfig,
+    ) -> anyhow::Result<(Manifests, SecretSet, Keyring)> {
         let on_disk: Vec<PathBuf> = files
             .iter()
             .filter(|f| !crate::stdin::is_stdin(f))
@@ -434,7 +507,7 @@ impl NodeFlags {
             let text = crate::stdin::read("FILE")?;
             manifests.add_text_in(&crate::stdin::origin(), &text, ns)?;
         }
-        let (secrets, node) = self.secrets_and_node(&manifests)?;
+        let (secrets, node) = self.secrets_and_node(&manifests, kubelet, None)?;
         if manifests.pods.is_empty() {
             return Err(pullsim_node::ManifestError::NoPods {
                 what: files
@@ -448,8 +521,15 @@ impl NodeFlags {
         Ok((manifests, secrets, node))
     }
 
-    /// The secrets of the manifests and of `--secret` files, and the node keyring.
-    pub fn secrets_and_node(&self, manifests: &Manifests) -> anyhow::Result<(SecretSet, Keyring)> {
+    /// The secrets of the manifests and of `--secret` files, and the node keyring with its
+    /// plugins and the manifests' ServiceAccounts (tokens: `minted` from a live cluster, else
+    /// `--service-account-token`).
+    pub fn secrets_and_node(
+        &self,
+        manifests: &Manifests,
+        kubelet: &KubeletConfig,
+        minted: Option<pullsim_node::accounts::Tokens>,
+    ) -> anyhow::Result<(SecretSet, Keyring)> {
         let mut secrets = SecretSet::from_manifests(manifests)?;
         for path in &self.secret {
             let s = load_secrets(path, self.namespace.as_deref()).context("--secret")?;
@@ -459,6 +539,12 @@ impl NodeFlags {
         if let Some(p) = &self.node_config {
             add_node_config(&mut node, p)?;
         }
+        self.plugins.setup(
+            &mut node,
+            manifests,
+            kubelet.gate(GATE_SA_TOKENS_FOR_CREDENTIAL_PROVIDERS),
+            minted,
+        )?;
         Ok((secrets, node))
     }
 }

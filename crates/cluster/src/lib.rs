@@ -16,8 +16,10 @@ mod lines;
 pub mod nodes;
 mod read;
 mod target;
+mod tokens;
 
 pub use client::{Cluster, ConnectOptions};
 pub use error::{ClusterError, kubectl_status_message};
 pub use read::{ClusterRead, SecretsDenied, cannot_read_secrets};
 pub use target::{Target, WorkloadKind};
+pub use tokens::token_request_body;

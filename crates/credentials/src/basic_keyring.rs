@@ -33,6 +33,9 @@ pub enum Source {
     Plugin {
         /// Provider name.
         name: String,
+        /// The pod's ServiceAccount when the plugin ran with a token for it (KEP-4412): the
+        /// kubelet's `CredentialSource.ServiceAccount`.
+        service_account: Option<crate::plugin::ServiceAccountRef>,
     },
 }
 
@@ -41,7 +44,14 @@ impl fmt::Display for Source {
         match self {
             Source::Secret { namespace, name } => write!(f, "secret:{namespace}/{name}"),
             Source::Node { path } => write!(f, "node:{}", path.display()),
-            Source::Plugin { name } => write!(f, "plugin:{name}"),
+            Source::Plugin {
+                name,
+                service_account: None,
+            } => write!(f, "plugin:{name}"),
+            Source::Plugin {
+                name,
+                service_account: Some(sa),
+            } => write!(f, "plugin:{name} (serviceaccount:{sa})"),
         }
     }
 }

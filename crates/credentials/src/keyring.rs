@@ -11,7 +11,9 @@ use std::sync::Arc;
 use crate::auth::DockerConfig;
 use crate::error::CredentialsError;
 use crate::manifest::PullSecret;
-use crate::plugin::PluginProvider;
+use crate::plugin::{
+    PluginProvider, PodContext, ServiceAccountData, ServiceAccounts, TokenRequest,
+};
 
 pub use crate::basic_keyring::{BasicKeyring, IgnoredEntry, Match, Miss, Source};
 
@@ -35,6 +37,8 @@ pub struct Keyring {
     node: BasicKeyring,
     plugins: Vec<Arc<PluginProvider>>,
     node_helpers: Vec<String>,
+    accounts: Option<Arc<dyn ServiceAccounts>>,
+    pod_context: Option<PodContext>,
 }
 
 impl Keyring {
@@ -104,6 +108,39 @@ impl Keyring {
         self.plugins.push(provider);
     }
 
+    /// Where the pods' ServiceAccounts and their tokens come from (the API server the kubelet
+    /// asks; offline, the inputs and a token file). Set on the node keyring before pods copy it.
+    pub fn set_service_accounts(&mut self, accounts: Arc<dyn ServiceAccounts>) {
+        self.accounts = Some(accounts);
+    }
+
+    /// The pod this keyring is for, as the kubelet hands it to the plugins
+    /// (`NewExternalCredentialProviderDockerKeyring(podNamespace, podName, podUID,
+    /// serviceAccountName)`): plugins with `tokenAttributes` get a token for its ServiceAccount.
+    pub fn set_pod(&mut self, namespace: &str, name: &str, uid: &str, service_account: &str) {
+        let accounts = self
+            .accounts
+            .clone()
+            .unwrap_or_else(|| Arc::new(NoServiceAccounts));
+        self.pod_context = Some(PodContext {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            uid: uid.to_string(),
+            service_account: service_account.to_string(),
+            accounts,
+        });
+    }
+
+    /// Whether some plugin asks for service-account tokens (`tokenAttributes`, gate on).
+    pub fn wants_service_account_tokens(&self) -> bool {
+        self.plugins.iter().any(|p| p.token_attributes().is_some())
+    }
+
+    /// The plugins, in the order they are consulted.
+    pub fn plugins(&self) -> &[Arc<PluginProvider>] {
+        &self.plugins
+    }
+
     /// The credentials the kubelet would try for `image`, in order (empty: anonymous pull).
     pub fn lookup(&self, image: &pullsim_reference::Reference) -> Vec<Match> {
         self.lookup_name(&image.name())
@@ -129,15 +166,17 @@ impl Keyring {
         }
         if !self.plugins.is_empty() {
             // plugin/plugins.go externalCredentialProviderKeyring: one BasicDockerKeyring fed by
-            // every plugin's Provide(image), then Lookup(image).
+            // every plugin's provideWithCoordinates(image), then Lookup(image); credentials
+            // got with a service-account token carry the account as their source.
             let mut ring = BasicKeyring::default();
             for p in &self.plugins {
-                match p.provide(repository) {
-                    Ok(cfg) => ring.add(
+                match p.provide_for(repository, self.pod_context.as_ref()) {
+                    Ok(got) => ring.add(
                         &Source::Plugin {
                             name: p.name().to_string(),
+                            service_account: got.service_account,
                         },
-                        &cfg,
+                        &got.config,
                     ),
                     Err(e) => out.warnings.push(e.to_string()),
                 }
@@ -148,5 +187,24 @@ impl Keyring {
             out.ignored.extend(ring.ignored);
         }
         out
+    }
+}
+
+/// No source of ServiceAccounts was given: every read fails, as against an unreachable API.
+#[derive(Debug)]
+struct NoServiceAccounts;
+
+impl ServiceAccounts for NoServiceAccounts {
+    fn get(&self, namespace: &str, name: &str) -> Result<ServiceAccountData, String> {
+        Err(format!(
+            "no ServiceAccount source to read {namespace}/{name} from"
+        ))
+    }
+
+    fn token(&self, request: &TokenRequest) -> Result<crate::Secret, String> {
+        Err(format!(
+            "no token source for {}/{}",
+            request.namespace, request.service_account
+        ))
     }
 }

@@ -44,7 +44,7 @@ impl Fixture {
             api_version: "credentialprovider.kubelet.k8s.io/v1".into(),
             args: vec![],
             env: e,
-            token_attributes: false,
+            token_attributes: None,
         }
     }
 
@@ -261,17 +261,17 @@ fn load_plugins_errors_as_upstream() {
     let cfg = write(t.path(), "good.yaml", good);
     let msg = |r: Result<_, CredentialsError>| r.map(|_: Vec<_>| ()).unwrap_err().to_string();
     assert!(
-        msg(load_plugins(&cfg, &t.path().join("nope"))).ends_with(&format!(
+        msg(load_plugins(&cfg, &t.path().join("nope"), true)).ends_with(&format!(
             "plugin binary directory {} did not exist",
             t.path().join("nope").display()
         ))
     );
-    assert!(msg(load_plugins(&cfg, t.path())).contains("plugin binary executable"));
-    assert_eq!(load_plugins(&cfg, &bin_dir()).unwrap().len(), 1);
+    assert!(msg(load_plugins(&cfg, t.path(), true)).contains("plugin binary executable"));
+    assert_eq!(load_plugins(&cfg, &bin_dir(), true).unwrap().len(), 1);
 
     let bad = "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: test-provider\n    matchImages: []\n    apiVersion: credentialprovider.kubelet.k8s.io/v9\n";
     let cfg = write(t.path(), "bad.yaml", bad);
-    let m = msg(load_plugins(&cfg, &bin_dir()));
+    let m = msg(load_plugins(&cfg, &bin_dir(), true));
     assert!(
         m.ends_with("failed to validate credential provider config: [providers.apiVersion: Unsupported value: \"credentialprovider.kubelet.k8s.io/v9\": supported values: \"credentialprovider.kubelet.k8s.io/v1\", \"credentialprovider.kubelet.k8s.io/v1alpha1\", \"credentialprovider.kubelet.k8s.io/v1beta1\", providers.matchImages: Required value: at least 1 item in matchImages is required, providers.defaultCacheDuration: Required value]"),
         "{m}"
@@ -283,19 +283,19 @@ fn load_plugins_errors_as_upstream() {
         );
         let cfg = write(t.path(), &format!("{version}.yaml"), &text);
         assert_eq!(
-            load_plugins(&cfg, &bin_dir()).unwrap().len(),
+            load_plugins(&cfg, &bin_dir(), true).unwrap().len(),
             1,
             "{version}"
         );
     }
     let unknown = write(t.path(), "unknown.yaml", &format!("{good}    bogus: 1\n"));
     assert!(
-        msg(load_plugins(&unknown, &bin_dir()))
+        msg(load_plugins(&unknown, &bin_dir(), true))
             .contains("strict decoding error: unknown field \"providers[0].bogus\"")
     );
     // The shipped example config loads.
     assert_eq!(
-        load_plugins(&bin_dir().join("config.yaml"), &bin_dir())
+        load_plugins(&bin_dir().join("config.yaml"), &bin_dir(), true)
             .unwrap()
             .len(),
         1

@@ -131,7 +131,7 @@ fn every_credential_type_is_redacted() {
             api_version: "credentialprovider.kubelet.k8s.io/v1".into(),
             args: vec![],
             env: vec![],
-            token_attributes: false,
+            token_attributes: None,
         },
         Path::new("/nonexistent"),
     );

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use pullsim_credentials::{Keyring, PullSecret, Source};
 
 use crate::error::NodeError;
+use crate::manifest::PodSpec;
 use crate::manifest_objects::derived_uid;
 use crate::services::{CredentialOrigin, PodCredentials, TrackedCredential};
 
@@ -19,10 +20,12 @@ pub struct PodKeyring {
 }
 
 impl PodKeyring {
-    /// A keyring from the pod's secrets (already resolved, in order) over the node keyring.
-    pub fn new(node: &Keyring, secrets: &[&PullSecret]) -> Self {
+    /// A keyring for `pod` from its secrets (already resolved, in order) over the node
+    /// keyring; the plugins learn the pod's identity and ServiceAccount (KEP-4412).
+    pub fn new(node: &Keyring, secrets: &[&PullSecret], pod: &PodSpec) -> Self {
         // Secrets go to the pod ring of a copy of the node keyring: consulted first.
         let mut keyring = node.clone();
+        keyring.set_pod(&pod.namespace, &pod.name, &pod.uid, &pod.service_account);
         let mut uids = HashMap::new();
         for s in secrets {
             keyring.add_secret(s);
@@ -82,6 +85,15 @@ impl PodCredentials for PodKeyring {
                             .unwrap_or_else(|| derived_uid(&format!("Secret/{namespace}/{name}"))),
                         namespace: namespace.clone(),
                         name: name.clone(),
+                    },
+                    Source::Plugin {
+                        name,
+                        service_account: Some(sa),
+                    } => CredentialOrigin::ServiceAccount {
+                        uid: sa.uid.clone(),
+                        namespace: sa.namespace.clone(),
+                        name: sa.name.clone(),
+                        plugin: name.clone(),
                     },
                     other => CredentialOrigin::Node {
                         description: other.to_string(),

@@ -17,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+pub mod accounts;
 pub mod creds_check;
 pub mod decision;
 pub mod describe;

@@ -311,9 +311,41 @@ pub(crate) fn service_account_from_object(
             secrets.push(n.to_string());
         }
     }
+    let uid = opt_str(meta, "uid", "metadata.", origin)?
+        .filter(|u| !u.is_empty())
+        .map(str::to_string);
+    let mut annotations = std::collections::BTreeMap::new();
+    match meta.get("annotations") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                match v {
+                    Value::String(s) => {
+                        annotations.insert(k.clone(), s.clone());
+                    }
+                    other => {
+                        return Err(invalid(
+                            origin,
+                            format!("metadata.annotations.{k}"),
+                            format!("must be a string, got {}", json_kind(other)),
+                        ));
+                    }
+                }
+            }
+        }
+        Some(other) => {
+            return Err(invalid(
+                origin,
+                "metadata.annotations".to_string(),
+                format!("must be a map of strings, got {}", json_kind(other)),
+            ));
+        }
+    }
     Ok(ServiceAccount {
         namespace: namespace.to_string(),
         name: name.to_string(),
         image_pull_secrets: secrets,
+        uid,
+        annotations,
     })
 }

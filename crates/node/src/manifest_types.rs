@@ -175,6 +175,10 @@ pub struct ServiceAccount {
     pub name: String,
     /// `imagePullSecrets[].name`.
     pub image_pull_secrets: Vec<String>,
+    /// `metadata.uid` (`None` when the manifest has none).
+    pub uid: Option<String>,
+    /// `metadata.annotations` (credential provider plugins read some, KEP-4412).
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// A Secret document found in the inputs, kept as JSON text for the credentials crate.

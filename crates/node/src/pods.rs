@@ -141,7 +141,7 @@ pub fn build_pod(pod: PodSpec, names: &[String], secrets: &SecretSet, node: &Key
             missing.push(n.clone());
         }
     }
-    let keyring = PodKeyring::new(node, &found);
+    let keyring = PodKeyring::new(node, &found, &pod);
     let mut run = PodRun::new(pod, Box::new(keyring));
     run.missing_secrets = missing;
     run

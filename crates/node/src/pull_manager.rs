@@ -136,14 +136,18 @@ impl<R: PullRecordsAccessor> PullManager<R> {
         }
         let tagged =
             apply_default_image_tag(image).map_err(|e| NodeError::invalid_image(image, &e))?;
-        let pod_secrets: Vec<ImagePullSecret> = creds
-            .lookup(&tagged)?
+        let found = creds.lookup(&tagged)?;
+        let pod_secrets: Vec<ImagePullSecret> = found
             .iter()
             .filter_map(TrackedCredential::secret_coordinates)
             .collect();
+        // image_manager.go: the first credential whose source is a ServiceAccount.
+        let pod_account = found
+            .iter()
+            .find_map(TrackedCredential::service_account_coordinates);
         let pod = PolicyPodCredentials {
             secrets: &pod_secrets,
-            service_account: None,
+            service_account: pod_account.as_ref(),
         };
         let v = verification::verify(self.cfg.policy, &self.cfg.allowlist, image, &recs, &pod);
         if let Verification::SecretMatched {
@@ -185,10 +189,21 @@ impl<R: PullRecordsAccessor> PullManager<R> {
         image_ref: &str,
         credential: Option<&TrackedCredential>,
     ) {
-        let creds = match credential.and_then(TrackedCredential::secret_coordinates) {
-            Some(s) => ImagePullCredentials {
-                kubernetes_secrets: vec![s],
-                ..Default::default()
+        // image_pull_manager.go trackedToImagePullCreds.
+        let creds = match credential {
+            Some(c) => match (c.secret_coordinates(), c.service_account_coordinates()) {
+                (Some(s), _) => ImagePullCredentials {
+                    kubernetes_secrets: vec![s],
+                    ..Default::default()
+                },
+                (None, Some(sa)) => ImagePullCredentials {
+                    kubernetes_service_accounts: vec![sa],
+                    ..Default::default()
+                },
+                (None, None) => ImagePullCredentials {
+                    node_pods_accessible: true,
+                    ..Default::default()
+                },
             },
             None => ImagePullCredentials {
                 node_pods_accessible: true,

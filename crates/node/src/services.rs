@@ -9,7 +9,7 @@ use pullsim_credentials::AuthConfig;
 use pullsim_policy::Time;
 
 use crate::error::NodeError;
-use crate::records::ImagePullSecret;
+use crate::records::{ImagePullSecret, ImagePullServiceAccount};
 
 /// Where a credential came from, as the kubelet tracks it (credentialprovider.TrackedAuthConfig).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +22,18 @@ pub enum CredentialOrigin {
         namespace: String,
         /// Name.
         name: String,
+    },
+    /// A plugin's credential got with a token for the pod's ServiceAccount (KEP-4412): the
+    /// kubelet's `CredentialSource.ServiceAccount`; a pull with it records the account.
+    ServiceAccount {
+        /// ServiceAccount UID.
+        uid: String,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The plugin that answered.
+        plugin: String,
     },
     /// A node credential (config file or plugin): `Source == nil` in the kubelet, so a pull with
     /// it makes the image accessible to every pod on the node.
@@ -53,7 +65,31 @@ impl TrackedCredential {
             CredentialOrigin::Secret {
                 namespace, name, ..
             } => format!("secret:{namespace}/{name}"),
+            CredentialOrigin::ServiceAccount {
+                namespace,
+                name,
+                plugin,
+                ..
+            } => format!("plugin:{plugin} (serviceaccount:{namespace}/{name})"),
             CredentialOrigin::Node { description } => description.clone(),
+        }
+    }
+
+    /// The kubelet's ImagePullServiceAccount for this credential, when a plugin got it with a
+    /// token for the pod's ServiceAccount.
+    pub fn service_account_coordinates(&self) -> Option<ImagePullServiceAccount> {
+        match &self.origin {
+            CredentialOrigin::ServiceAccount {
+                uid,
+                namespace,
+                name,
+                ..
+            } => Some(ImagePullServiceAccount {
+                uid: uid.clone(),
+                namespace: namespace.clone(),
+                name: name.clone(),
+            }),
+            _ => None,
         }
     }
 
@@ -70,7 +106,7 @@ impl TrackedCredential {
                 name: name.clone(),
                 credential_hash: self.hash.clone(),
             }),
-            CredentialOrigin::Node { .. } => None,
+            CredentialOrigin::ServiceAccount { .. } | CredentialOrigin::Node { .. } => None,
         }
     }
 }

@@ -11,6 +11,9 @@ use pullsim_node::hints::Hint;
 use pullsim_node::pods::SecretSet;
 
 use crate::flags::{ClusterFlags, NodeFlags};
+use pullsim_node::accounts::{InputAccounts, token_needs};
+use pullsim_node::kubelet_config::KubeletConfig;
+use std::sync::Arc;
 
 /// The inputs of `pod run` and `pod explain`: manifests, secrets, the node keyring, and the
 /// hints of reading a cluster — from the FILE arguments, or with `--from-cluster` from the
@@ -18,13 +21,25 @@ use crate::flags::{ClusterFlags, NodeFlags};
 pub fn load_inputs(
     node: &NodeFlags,
     files: &[PathBuf],
+    kubelet: &KubeletConfig,
 ) -> anyhow::Result<(Manifests, SecretSet, Keyring, Vec<Hint>)> {
     if !node.cluster.from_cluster {
-        let (manifests, secrets, keyring) = node.load(files)?;
+        let (manifests, secrets, keyring) = node.load(files, kubelet)?;
         return Ok((manifests, secrets, keyring, Vec::new()));
     }
     let (manifests, hints) = read(&node.cluster, node.namespace.as_deref(), files)?;
-    let (secrets, keyring) = node.secrets_and_node(&manifests)?;
+    let (secrets, mut keyring) = node.secrets_and_node(&manifests, kubelet, None)?;
+    // Plugins that want service-account tokens get them as the kubelet would: minted through
+    // the TokenRequest API for each pod (unless --service-account-token gives one).
+    let needs = token_needs(&manifests, &keyring);
+    if !needs.is_empty() && node.plugins.service_account_token.is_none() {
+        let opts = node.cluster.connect_options(node.namespace.as_deref());
+        let tokens = crate::flags::runtime()?.block_on(async {
+            let cluster = Cluster::connect(&opts).await?;
+            Ok::<_, pullsim_cluster::ClusterError>(cluster.mint_tokens(&needs).await)
+        })?;
+        keyring.set_service_accounts(Arc::new(InputAccounts::new(&manifests, tokens)));
+    }
     Ok((manifests, secrets, keyring, hints))
 }
 

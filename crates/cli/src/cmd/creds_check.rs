@@ -58,8 +58,8 @@ struct Report {
 /// manifest.
 pub fn run(args: CheckArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     // Bad input (configuration, secrets) is trouble before any answer.
-    let _kubelet = args.kubelet.node_config()?;
-    let (pod, secrets, node) = args.creds.single_pod(&args.image, None)?;
+    let kubelet = args.kubelet.node_config()?;
+    let (pod, secrets, node) = args.creds.single_pod(&args.image, None, &kubelet)?;
     let root = root_dir(root);
     let service = open_runtime(runtime_config(&root, &args.registry, |_| {})?)?;
     let checked = runtime()?.block_on(check_credentials(

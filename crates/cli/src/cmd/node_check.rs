@@ -17,6 +17,7 @@ use pullsim_credentials::Keyring;
 use pullsim_credentials::nodeconfig::{SearchDirs, search_node_config};
 use pullsim_node::creds_check::check_credentials;
 use pullsim_node::hints::{Hint, HintInputs};
+use pullsim_node::kubelet_config::GATE_SA_TOKENS_FOR_CREDENTIAL_PROVIDERS;
 use pullsim_node::on_host::{self, KubeletOnHost};
 use pullsim_node::pods::{SecretSet, build_pod, build_pods, single_container_pod};
 use pullsim_node::records::{DryRunRecords, FsPullRecords, MemPullRecords, PullRecordsAccessor};
@@ -78,6 +79,10 @@ pub struct CheckArgs {
     /// The kubelet's `--image-credential-provider-bin-dir` (a node path).
     #[arg(long = "provider-bin-dir", value_name = "DIR")]
     provider_bin_dir: Option<PathBuf>,
+    /// A service-account token for plugins whose config has tokenAttributes (KEP-4412), given
+    /// to every pod's request (`kubectl create token SA -n NS --audience AUD`).
+    #[arg(long = "service-account-token", value_name = "FILE")]
+    service_account_token: Option<PathBuf>,
     /// containerd's config.toml (a node path) [default: /etc/containerd/config.toml, or k3s's].
     #[arg(long = "containerd-config", value_name = "FILE")]
     containerd_config: Option<PathBuf>,
@@ -165,7 +170,8 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     if let (Some(cfg), Some(bin)) = (&kubelet.provider_config, &kubelet.provider_bin_dir) {
         let (cfg, bin) = (host_path(hr, cfg), host_path(hr, bin));
-        for p in pullsim_credentials::plugin::load_plugins(&cfg, &bin)
+        let sa_gate = kubelet_cfg.gate(GATE_SA_TOKENS_FOR_CREDENTIAL_PROVIDERS);
+        for p in pullsim_credentials::plugin::load_plugins(&cfg, &bin, sa_gate)
             .with_context(|| format!("reading the credential provider config {}", cfg.display()))?
         {
             node.add_plugin(p);
@@ -219,6 +225,12 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         Manifests::load_in(&a.files, None)?
     };
     let secrets = SecretSet::from_manifests(&manifests)?;
+    // The pods' ServiceAccounts (from the manifests) and a token for plugins that want one.
+    let plugin_flags = crate::flags::PluginFlags {
+        service_account_token: a.service_account_token.clone(),
+        ..Default::default()
+    };
+    plugin_flags.setup(&mut node, &manifests, true, None)?;
     let mut pods: Vec<PodRun> = a
         .images
         .iter()

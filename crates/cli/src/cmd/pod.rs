@@ -116,7 +116,7 @@ fn run_pods(a: RunArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     check_until(a.virtual_time, a.until)?;
     let kubelet = a.node.kubelet.node_config()?;
     let (manifests, secrets, node, cluster_hints) =
-        crate::cmd::cluster::load_inputs(&a.node, &a.files)?;
+        crate::cmd::cluster::load_inputs(&a.node, &a.files, &kubelet)?;
     let root = root_dir(root);
     let service = open_runtime(runtime_config(&root, &a.registry, |c| {
         c.platform = a.platform.clone();

@@ -39,9 +39,10 @@ pub struct ExplainArgs {
 
 /// Run `pullsim pod explain`.
 pub fn run(a: ExplainArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let cfg = a.node.kubelet.node_config()?.manager;
+    let kubelet = a.node.kubelet.node_config()?;
     let (manifests, secrets, node, cluster_hints) =
-        crate::cmd::cluster::load_inputs(&a.node, &a.files)?;
+        crate::cmd::cluster::load_inputs(&a.node, &a.files, &kubelet)?;
+    let cfg = kubelet.manager;
     // A dry run of the node: the runtime is never asked to pull (and is offline besides), and
     // the kubelet's records are read as a run would read them, written never.
     let root = root_dir(root);

@@ -113,7 +113,7 @@ pub fn run(args: PullArgs, root: Option<&Path>) -> anyhow::Result<ExitCode> {
     if args.max_concurrent_downloads == Some(0) {
         anyhow::bail!("--max-concurrent-downloads must be at least 1");
     }
-    let (pod, secrets, node) = args.creds.single_pod(&args.image, args.policy)?;
+    let (pod, secrets, node) = args.creds.single_pod(&args.image, args.policy, &kubelet)?;
     let root = root_dir(root);
     let cfg = runtime_config(&root, &args.registry, |c| {
         c.platform = args.platform.clone();

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::duration::{format_go_duration, parse_go_duration};
+use super::token_attributes::{self, TokenAttributes};
 use crate::error::CredentialsError;
 use crate::manifest::{json_error_text, yaml_error_text};
 use crate::urlmatch::parse_schemeless_url;
@@ -46,8 +47,8 @@ pub struct ProviderConfig {
     pub args: Vec<String>,
     /// `env` (name, value).
     pub env: Vec<(String, String)>,
-    /// Whether `tokenAttributes` was given (service-account tokens; not simulated).
-    pub token_attributes: bool,
+    /// `tokenAttributes` (service-account tokens for the plugin, KEP-4412; v1 only).
+    pub token_attributes: Option<TokenAttributes>,
 }
 
 fn decode_err(path: &Path, msg: String) -> CredentialsError {
@@ -129,7 +130,7 @@ fn decode(value: &Value) -> Result<Vec<ProviderConfig>, String> {
             api_version: String::new(),
             args: Vec::new(),
             env: Vec::new(),
-            token_attributes: false,
+            token_attributes: None,
         };
         for (k, v) in p {
             match k.as_str() {
@@ -163,7 +164,7 @@ fn decode(value: &Value) -> Result<Vec<ProviderConfig>, String> {
                     _ => return Err("json: cannot unmarshal non-array into Go struct field CredentialProvider.env".into()),
                 },
                 // tokenAttributes exists only in the v1 config API.
-                "tokenAttributes" if v1 => cfg.token_attributes = !v.is_null(),
+                "tokenAttributes" if v1 => cfg.token_attributes = token_attributes::decode(v, i)?,
                 other => return Err(strict_unknown(&format!("providers[{i}].{other}"))),
             }
         }
@@ -185,8 +186,16 @@ fn invalid(field: &str, value: &str, detail: &str) -> String {
     format!("{field}: Invalid value: {value}: {detail}")
 }
 
-/// config.go `validateCredentialProviderConfig`; returns the aggregated message, or `None`.
+/// config.go `validateCredentialProviderConfig` with the service-account token feature gate
+/// on (its default since 1.34); returns the aggregated message, or `None`.
 pub fn validate(providers: &[ProviderConfig]) -> Option<String> {
+    validate_gated(providers, true)
+}
+
+/// config.go `validateCredentialProviderConfig(config, saTokenForCredentialProviders)`: the
+/// errors aggregated as `field.ErrorList.ToAggregate` does (identical messages once, `[a, b]`
+/// for several), or `None`.
+pub fn validate_gated(providers: &[ProviderConfig], sa_token_gate: bool) -> Option<String> {
     let mut errs: Vec<String> = Vec::new();
     if providers.is_empty() {
         errs.push(required(
@@ -262,13 +271,18 @@ pub fn validate(providers: &[ProviderConfig]) -> Option<String> {
             )),
             Some(_) => {}
         }
-        if p.token_attributes {
-            errs.push(
-                "providers.tokenAttributes: Forbidden: tokenAttributes (service account tokens) are not simulated by pullsim"
-                    .to_string(),
-            );
+        if let Some(t) = &p.token_attributes {
+            token_attributes::validate(t, &p.api_version, sa_token_gate, &mut errs);
         }
     }
+    // ToAggregate: a message already listed is not repeated.
+    let mut unique: Vec<String> = Vec::new();
+    for e in errs {
+        if !unique.contains(&e) {
+            unique.push(e);
+        }
+    }
+    let mut errs = unique;
     match errs.len() {
         0 => None,
         1 => Some(errs.remove(0)),
@@ -288,8 +302,12 @@ fn parse_doc(text: &str, path: &Path) -> Result<Value, CredentialsError> {
 }
 
 /// Read and validate a config file or directory (config.go `readCredentialProviderConfig` +
-/// `validateCredentialProviderConfig`).
-pub fn read_config(path: &Path) -> Result<Vec<ProviderConfig>, CredentialsError> {
+/// `validateCredentialProviderConfig`); `sa_token_gate`: the kubelet's
+/// `KubeletServiceAccountTokenForCredentialProviders` feature gate.
+pub fn read_config(
+    path: &Path,
+    sa_token_gate: bool,
+) -> Result<Vec<ProviderConfig>, CredentialsError> {
     let meta = std::fs::metadata(path).map_err(|e| CredentialsError::PluginConfig {
         path: path.to_path_buf(),
         message: format!(
@@ -338,7 +356,7 @@ pub fn read_config(path: &Path) -> Result<Vec<ProviderConfig>, CredentialsError>
         })?;
         docs.push((file, text));
     }
-    parse_configs(&docs, path)
+    parse_configs(&docs, path, sa_token_gate)
 }
 
 /// Decode and validate config documents already read (`(file, text)` in order; `path`: what
@@ -346,6 +364,7 @@ pub fn read_config(path: &Path) -> Result<Vec<ProviderConfig>, CredentialsError>
 pub fn parse_configs(
     docs: &[(PathBuf, String)],
     path: &Path,
+    sa_token_gate: bool,
 ) -> Result<Vec<ProviderConfig>, CredentialsError> {
     let mut providers: Vec<ProviderConfig> = Vec::new();
     for (file, text) in docs {
@@ -364,7 +383,7 @@ pub fn parse_configs(
             providers.push(p);
         }
     }
-    if let Some(msg) = validate(&providers) {
+    if let Some(msg) = validate_gated(&providers, sa_token_gate) {
         return Err(CredentialsError::PluginConfig {
             path: path.to_path_buf(),
             message: format!("failed to validate credential provider config: {msg}"),
@@ -385,7 +404,7 @@ mod tests {
             api_version: "credentialprovider.kubelet.k8s.io/v1".into(),
             args: vec![],
             env: vec![],
-            token_attributes: false,
+            token_attributes: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! configured one; a response that does not decode is reported without its content (it may hold
 //! credentials).
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -39,13 +40,48 @@ pub struct Response {
     pub auth: Vec<(String, String, crate::Secret)>,
 }
 
-/// Build the request JSON (what the kubelet's versioned encoder writes).
-pub fn encode_request(api_version: &str, image: &str) -> String {
-    format!(
-        "{{\"kind\":\"CredentialProviderRequest\",\"apiVersion\":{},\"image\":{}}}\n",
+/// Build the request JSON (what the kubelet's versioned encoder writes): `serviceAccountToken`
+/// and `serviceAccountAnnotations` are `omitempty`, map keys sorted as Go marshals them.
+pub fn encode_request(
+    api_version: &str,
+    image: &str,
+    token: &str,
+    annotations: &BTreeMap<String, String>,
+) -> String {
+    let mut out = format!(
+        "{{\"kind\":\"CredentialProviderRequest\",\"apiVersion\":{},\"image\":{}",
         go_json_string(api_version),
         go_json_string(image)
-    )
+    );
+    if !token.is_empty() {
+        out.push_str(&format!(
+            ",\"serviceAccountToken\":{}",
+            go_json_string(token)
+        ));
+    }
+    if !annotations.is_empty() {
+        let items: Vec<String> = annotations
+            .iter()
+            .map(|(k, v)| format!("{}:{}", go_json_string(k), go_json_string(v)))
+            .collect();
+        out.push_str(&format!(
+            ",\"serviceAccountAnnotations\":{{{}}}",
+            items.join(",")
+        ));
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// What one run sends: the image, and in service-account mode the token and annotations.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The image (normalized repository).
+    pub image: &'a str,
+    /// The service-account token (empty: none).
+    pub token: &'a str,
+    /// The ServiceAccount's annotations the config names.
+    pub annotations: &'a BTreeMap<String, String>,
 }
 
 /// Run the plugin and decode its response.
@@ -56,9 +92,10 @@ pub fn exec_plugin(
     api_version: &str,
     args: &[String],
     env: &[(String, String)],
-    image: &str,
+    request: Request<'_>,
     timeout: Duration,
 ) -> Result<Response, PluginError> {
+    let image = request.image;
     let fail = |reason: String, stderr: &str| PluginError {
         provider: name.to_string(),
         message: format!(
@@ -80,7 +117,7 @@ pub fn exec_plugin(
         cmd.process_group(0);
     }
     let mut child = cmd.spawn().map_err(|e| fail(e.to_string(), ""))?;
-    let request = encode_request(api_version, image);
+    let request = encode_request(api_version, image, request.token, request.annotations);
     let mut stdin = child.stdin.take();
     let writer = std::thread::spawn(move || {
         if let Some(mut s) = stdin.take() {
@@ -237,7 +274,12 @@ mod tests {
     #[test]
     fn request_is_versioned_json() {
         assert_eq!(
-            encode_request("credentialprovider.kubelet.k8s.io/v1", "r.io/a"),
+            encode_request(
+                "credentialprovider.kubelet.k8s.io/v1",
+                "r.io/a",
+                "",
+                &BTreeMap::new()
+            ),
             "{\"kind\":\"CredentialProviderRequest\",\"apiVersion\":\"credentialprovider.kubelet.k8s.io/v1\",\"image\":\"r.io/a\"}\n"
         );
     }

@@ -32,11 +32,28 @@ pub const GATE_ENSURE_SECRET_PULLED_IMAGES: &str = "KubeletEnsureSecretPulledIma
 /// Feature gate for `imageMaximumGCAge` (beta, on by default since 1.30).
 pub const GATE_IMAGE_MAXIMUM_GC_AGE: &str = "ImageMaximumGCAge";
 
+/// KEP-4412: service-account tokens for credential provider plugins (beta, on since 1.34).
+pub const GATE_SA_TOKENS_FOR_CREDENTIAL_PROVIDERS: &str =
+    pullsim_credentials::plugin::token_attributes::GATE;
+
 /// The feature gates this kubelet knows, with their defaults (pkg/features/kube_features.go).
 pub const KNOWN_GATES: &[(&str, bool)] = &[
     (GATE_ENSURE_SECRET_PULLED_IMAGES, true),
     (GATE_IMAGE_MAXIMUM_GC_AGE, true),
+    (GATE_SA_TOKENS_FOR_CREDENTIAL_PROVIDERS, true),
 ];
+
+impl KubeletConfig {
+    /// Whether a known feature gate is on (its default unless the file or flags set it).
+    pub fn gate(&self, name: &str) -> bool {
+        self.feature_gates.get(name).copied().unwrap_or_else(|| {
+            KNOWN_GATES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .is_some_and(|(_, on)| *on)
+        })
+    }
+}
 
 const NS_PER_SEC: i128 = 1_000_000_000;
 
