@@ -53,9 +53,9 @@ impl PodCredentials for PodKeyring {
         let Ok(name) = pullsim_reference::parse_image_name(image) else {
             return Vec::new();
         };
-        self.keyring
-            .lookup_explained(&name.repository)
-            .misses
+        let l = self.keyring.lookup_explained(&name.repository);
+        // A plugin that gave nothing says why (what the kubelet logs), after the keys.
+        l.misses
             .into_iter()
             .map(|m| {
                 format!(
@@ -63,6 +63,7 @@ impl PodCredentials for PodKeyring {
                     m.key, m.source, m.username, m.why_not
                 )
             })
+            .chain(l.warnings)
             .collect()
     }
 
