@@ -227,7 +227,8 @@ fn without_a_token_the_plugin_gets_nothing_and_explain_says_how_to_give_one() {
     args.extend(flags(&s, false));
     let out = s.node.pullsim(&args);
     assert!(
-        out.stdout.contains("Error getting service account token ci/builder")
+        out.stdout
+            .contains("Error getting service account token ci/builder")
             && out.stdout.contains(
                 "kubectl create token builder -n ci --audience registry.example.com > FILE"
             ),
@@ -258,7 +259,8 @@ fn a_plugin_echoing_the_token_is_refused_unless_cache_type_is_token() {
     args.extend(flags(&t, true));
     let out = t.node.pullsim(&args);
     assert!(
-        !out.stdout.contains("Credential provider plugin returned the service account token"),
+        !out.stdout
+            .contains("Credential provider plugin returned the service account token"),
         "{}",
         out.stdout
     );
