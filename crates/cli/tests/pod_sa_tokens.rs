@@ -112,7 +112,7 @@ spec:
     )
 }
 
-fn flags<'a>(s: &'a Setup, token: bool) -> Vec<&'a str> {
+fn flags(s: &Setup, token: bool) -> Vec<&str> {
     let mut f = vec![
         "--provider-config",
         s.config.to_str().unwrap(),
