@@ -45,7 +45,7 @@ fn keyring() -> PodKeyring {
         pullsim_credentials::parse_pull_secrets(&secret_yaml(), std::path::Path::new("bench.yaml"))
             .expect("secret");
     let refs: Vec<_> = secrets.iter().collect();
-    PodKeyring::new(&Keyring::new(), &refs)
+    PodKeyring::new(&Keyring::new(), &refs, &pod_of(1))
 }
 
 type Records = CachedPullRecords<FsPullRecords>;
