@@ -331,7 +331,8 @@ pub struct KubeletFlags {
     #[arg(long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Kubelet feature gates, `Name=true|false,...`; known: KubeletEnsureSecretPulledImages
-    /// (default true), ImageMaximumGCAge (default true).
+    /// (default true), ImageMaximumGCAge (default true),
+    /// KubeletServiceAccountTokenForCredentialProviders (default true).
     #[arg(long = "feature-gates", value_name = "GATES")]
     pub feature_gates: Option<String>,
     /// imagePullCredentialsVerificationPolicy: NeverVerify, NeverVerifyPreloadedImages

@@ -335,7 +335,7 @@ fn the_keyring_tracks_the_account_as_the_source() {
     let l = kr.lookup_explained(IMAGE);
     assert!(l.matches.is_empty());
     assert!(
-        l.warnings[0].contains("Service account name is empty"),
+        l.warnings[0].contains("requireServiceAccount is true and this lookup is for no pod"),
         "{:?}",
         l.warnings
     );

@@ -46,95 +46,162 @@ fn a_valid_config_loads_both_cache_types() {
     .unwrap();
 }
 
+/// One provider `foobar` as the upstream table writes it, with `tokenAttributes`.
+fn foobar(api_version: &str, token_attributes: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"kubelet.config.k8s.io/v1","kind":"CredentialProviderConfig","providers":[{{"name":"foobar","matchImages":["foobar.registry.io"],"defaultCacheDuration":"1m","apiVersion":"{api_version}","tokenAttributes":{token_attributes}}}]}}"#
+    )
+}
+
+// kubernetes pkg/credentialprovider/plugin/config_test.go Test_validateCredentialProviderConfig,
+// the tokenAttributes rows: (name, config, saTokenForCredentialProviders, expectErr).
 #[test]
 fn validation_table() {
-    let cases: Vec<(String, bool, &str)> = vec![
+    let v1 = V1;
+    let cases: Vec<(&str, String, bool, &str)> = vec![
         (
-            config(V1, VALID),
+            "token attributes set without KubeletServiceAccountTokenForCredentialProviders feature gate enabled",
+            foobar(
+                v1,
+                r#"{"serviceAccountTokenAudience":"audience","cacheType":"ServiceAccount","requireServiceAccount":true}"#,
+            ),
             false,
             "providers.tokenAttributes: Forbidden: tokenAttributes is not supported when KubeletServiceAccountTokenForCredentialProviders feature gate is disabled",
         ),
         (
-            config(V1, r#"{"requireServiceAccount":true,"cacheType":"Token"}"#),
+            "token attributes not nil but empty ServiceAccountTokenAudience",
+            foobar(
+                v1,
+                r#"{"cacheType":"Token","requiredServiceAccountAnnotationKeys":["prefix.io/annotation-1","prefix.io/annotation-2"],"requireServiceAccount":true}"#,
+            ),
             true,
             "providers.tokenAttributes.serviceAccountTokenAudience: Required value",
         ),
         (
-            config(
-                V1,
-                r#"{"serviceAccountTokenAudience":"aud","cacheType":"Token"}"#,
-            ),
-            true,
-            "providers.tokenAttributes.requireServiceAccount: Required value",
-        ),
-        (
-            config(
-                "credentialprovider.kubelet.k8s.io/v1beta1",
-                r#"{"serviceAccountTokenAudience":"aud","requireServiceAccount":true,"cacheType":"Token"}"#,
-            ),
-            true,
-            "providers.tokenAttributes: Forbidden: tokenAttributes is only supported for credentialprovider.kubelet.k8s.io/v1 API version",
-        ),
-        (
-            config(
-                V1,
-                r#"{"serviceAccountTokenAudience":"aud","requireServiceAccount":false,"cacheType":"Token","requiredServiceAccountAnnotationKeys":["a"]}"#,
-            ),
-            true,
-            "providers.tokenAttributes.requiredServiceAccountAnnotationKeys: Forbidden: requireServiceAccount cannot be false when requiredServiceAccountAnnotationKeys is set",
-        ),
-        (
-            config(
-                V1,
-                r#"{"serviceAccountTokenAudience":"aud","requireServiceAccount":true,"cacheType":"Token","requiredServiceAccountAnnotationKeys":["a","a"]}"#,
-            ),
-            true,
-            "providers.tokenAttributes.requiredServiceAccountAnnotationKeys: Duplicate value: \"a\"",
-        ),
-        (
-            config(
-                V1,
-                r#"{"serviceAccountTokenAudience":"aud","requireServiceAccount":true,"cacheType":"Token","requiredServiceAccountAnnotationKeys":["a","b"],"optionalServiceAccountAnnotationKeys":["b","a"]}"#,
-            ),
-            true,
-            "providers.tokenAttributes: Invalid value: []string{\"a\", \"b\"}: annotation keys cannot be both required and optional",
-        ),
-        (
-            config(
-                V1,
-                r#"{"serviceAccountTokenAudience":"aud","requireServiceAccount":true,"cacheType":"Token","optionalServiceAccountAnnotationKeys":["-bad"]}"#,
-            ),
-            true,
-            "providers.tokenAttributes.optionalServiceAccountAnnotationKeys: Invalid value: \"-bad\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
-        ),
-        (
-            config(
-                V1,
-                r#"{"serviceAccountTokenAudience":"aud","requireServiceAccount":true}"#,
+            "token attributes not nil but empty CacheType",
+            foobar(
+                v1,
+                r#"{"serviceAccountTokenAudience":"audience","requireServiceAccount":true}"#,
             ),
             true,
             "providers.tokenAttributes.cacheType: Required value: cacheType is required to be set when tokenAttributes is specified. Supported values are: ServiceAccount, Token",
         ),
         (
-            config(
-                V1,
-                r#"{"serviceAccountTokenAudience":"aud","requireServiceAccount":true,"cacheType":"Pod"}"#,
+            "token attributes not nil, invalid CacheType",
+            foobar(
+                v1,
+                r#"{"serviceAccountTokenAudience":"audience","cacheType":"invalid-cache-type","requireServiceAccount":true}"#,
             ),
             true,
-            "providers.tokenAttributes.cacheType: Unsupported value: \"Pod\": supported values: \"ServiceAccount\", \"Token\"",
+            "providers.tokenAttributes.cacheType: Unsupported value: \"invalid-cache-type\": supported values: \"ServiceAccount\", \"Token\"",
+        ),
+        (
+            "token attributes not nil but empty ServiceAccountTokenRequired",
+            foobar(
+                v1,
+                r#"{"serviceAccountTokenAudience":"audience","cacheType":"ServiceAccount","requiredServiceAccountAnnotationKeys":["prefix.io/annotation-1","prefix.io/annotation-2"]}"#,
+            ),
+            true,
+            "providers.tokenAttributes.requireServiceAccount: Required value",
+        ),
+        (
+            "required service account annotation keys not qualified name (same validation as metav1.ObjectMeta)",
+            foobar(
+                v1,
+                r#"{"serviceAccountTokenAudience":"audience","cacheType":"Token","requireServiceAccount":true,"requiredServiceAccountAnnotationKeys":["cantendwithadash-","now-with-dashes/simple"]}"#,
+            ),
+            true,
+            "providers.tokenAttributes.requiredServiceAccountAnnotationKeys: Invalid value: \"cantendwithadash-\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+        ),
+        (
+            "optional service account annotation keys not qualified name (same validation as metav1.ObjectMeta)",
+            foobar(
+                v1,
+                r#"{"serviceAccountTokenAudience":"audience","cacheType":"ServiceAccount","requireServiceAccount":true,"optionalServiceAccountAnnotationKeys":["cantendwithadash-","now-with-dashes/simple"]}"#,
+            ),
+            true,
+            "providers.tokenAttributes.optionalServiceAccountAnnotationKeys: Invalid value: \"cantendwithadash-\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+        ),
+        (
+            "duplicate required service account annotation keys",
+            foobar(
+                v1,
+                r#"{"serviceAccountTokenAudience":"audience","cacheType":"Token","requireServiceAccount":true,"requiredServiceAccountAnnotationKeys":["now-with-dashes/simple","now-with-dashes/simple"]}"#,
+            ),
+            true,
+            "providers.tokenAttributes.requiredServiceAccountAnnotationKeys: Duplicate value: \"now-with-dashes/simple\"",
+        ),
+        (
+            "duplicate optional service account annotation keys",
+            foobar(
+                v1,
+                r#"{"serviceAccountTokenAudience":"audience","cacheType":"ServiceAccount","requireServiceAccount":true,"optionalServiceAccountAnnotationKeys":["now-with-dashes/simple","now-with-dashes/simple"]}"#,
+            ),
+            true,
+            "providers.tokenAttributes.optionalServiceAccountAnnotationKeys: Duplicate value: \"now-with-dashes/simple\"",
+        ),
+        (
+            "annotation key in required and optional keys",
+            foobar(
+                v1,
+                r#"{"serviceAccountTokenAudience":"audience","cacheType":"Token","requireServiceAccount":true,"requiredServiceAccountAnnotationKeys":["now-with-dashes/simple-1","now-with-dashes/simple-2"],"optionalServiceAccountAnnotationKeys":["now-with-dashes/simple-2","now-with-dashes/simple-3"]}"#,
+            ),
+            true,
+            "providers.tokenAttributes: Invalid value: [\"now-with-dashes/simple-2\"]: annotation keys cannot be both required and optional",
+        ),
+        (
+            "required annotation keys set when requireServiceAccount is false",
+            foobar(
+                v1,
+                r#"{"serviceAccountTokenAudience":"audience","cacheType":"ServiceAccount","requireServiceAccount":false,"requiredServiceAccountAnnotationKeys":["now-with-dashes/simple-1","now-with-dashes/simple-2"]}"#,
+            ),
+            true,
+            "providers.tokenAttributes.requiredServiceAccountAnnotationKeys: Forbidden: requireServiceAccount cannot be false when requiredServiceAccountAnnotationKeys is set",
+        ),
+        (
+            "tokenAttributes set with credentialprovider.kubelet.k8s.io/v1alpha1 APIVersion",
+            foobar(
+                "credentialprovider.kubelet.k8s.io/v1alpha1",
+                r#"{"serviceAccountTokenAudience":"audience","cacheType":"Token","requireServiceAccount":true,"requiredServiceAccountAnnotationKeys":["now-with-dashes/simple"]}"#,
+            ),
+            true,
+            "providers.tokenAttributes: Forbidden: tokenAttributes is only supported for credentialprovider.kubelet.k8s.io/v1 API version",
+        ),
+        (
+            "tokenAttributes set with credentialprovider.kubelet.k8s.io/v1beta1 APIVersion",
+            foobar(
+                "credentialprovider.kubelet.k8s.io/v1beta1",
+                r#"{"serviceAccountTokenAudience":"audience","cacheType":"ServiceAccount","requireServiceAccount":true,"requiredServiceAccountAnnotationKeys":["now-with-dashes/simple"]}"#,
+            ),
+            true,
+            "providers.tokenAttributes: Forbidden: tokenAttributes is only supported for credentialprovider.kubelet.k8s.io/v1 API version",
         ),
     ];
-    for (text, gate, want) in cases {
-        assert_eq!(err(&text, gate), want, "{text}");
+    for (name, text, gate, want) in cases {
+        assert_eq!(err(&text, gate), want, "{name}");
     }
-    // apimachinery RegexError joins its examples with "', " and " or ": two spaces, as Go prints.
-    // Several problems: aggregated in order, as `[a, b]`.
+    // "valid config with KubeletServiceAccountTokenForCredentialProviders feature gate enabled"
+    check(
+        &foobar(v1, r#"{"serviceAccountTokenAudience":"audience","cacheType":"Token","requireServiceAccount":true,"requiredServiceAccountAnnotationKeys":["now-with-dashes/simple-1","now-with-dashes/simple-2"],"optionalServiceAccountAnnotationKeys":["now-with-dashes/simple-3"]}"#),
+        true,
+    )
+    .unwrap();
+    // Several problems: aggregated in order, as `[a, b]` (apimachinery RegexError joins its
+    // examples with "', " and " or ": two spaces, as Go prints).
     let many = err(&config(V1, "{}"), false);
     assert!(
         many.starts_with("[providers.tokenAttributes: Forbidden: tokenAttributes is not supported"),
         "{many}"
     );
     assert!(many.contains(", providers.tokenAttributes.serviceAccountTokenAudience: Required value, providers.tokenAttributes.requireServiceAccount: Required value, "), "{many}");
+    // ToAggregate: the same message twice is listed once (two providers without audience).
+    let two = r#"{"apiVersion":"kubelet.config.k8s.io/v1","kind":"CredentialProviderConfig","providers":[
+        {"name":"a","matchImages":["a.io"],"defaultCacheDuration":"1m","apiVersion":"credentialprovider.kubelet.k8s.io/v1","tokenAttributes":{"requireServiceAccount":true,"cacheType":"Token"}},
+        {"name":"b","matchImages":["b.io"],"defaultCacheDuration":"1m","apiVersion":"credentialprovider.kubelet.k8s.io/v1","tokenAttributes":{"requireServiceAccount":true,"cacheType":"Token"}}]}"#;
+    assert_eq!(
+        err(two, true),
+        "providers.tokenAttributes.serviceAccountTokenAudience: Required value"
+    );
 }
 
 #[test]

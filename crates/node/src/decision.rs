@@ -61,6 +61,33 @@ pub fn decide_image<'a, S: ImageService, R: PullRecordsAccessor>(
     creds: &dyn PodCredentials,
     now: Time,
 ) -> Result<ImageDecision<'a>, DecisionFailure> {
+    decide_image_by(
+        &|tagged: &str| {
+            service
+                .image_ref(&ImageSpec::new(tagged))
+                .map_err(|e| e.to_string())
+        },
+        pulls,
+        ensure_secret_pulled_images,
+        image,
+        policy,
+        creds,
+        now,
+    )
+}
+
+/// [`decide_image`] with the runtime's `ImageStatus(image).id` given as a function (the image
+/// with the default tag applied → its image ID, or `None` when absent): a real node's runtime
+/// answers it over its CRI socket.
+pub fn decide_image_by<'a, R: PullRecordsAccessor>(
+    image_ref_of: &dyn Fn(&str) -> Result<Option<String>, String>,
+    pulls: &PullManager<R>,
+    ensure_secret_pulled_images: bool,
+    image: &'a str,
+    policy: PullPolicy,
+    creds: &dyn PodCredentials,
+    now: Time,
+) -> Result<ImageDecision<'a>, DecisionFailure> {
     // applyDefaultImageTag: no tag and no digest gives ":latest" appended to the string as
     // written (not normalized); an unparsable name is InvalidImageName.
     let tagged = apply_default_image_tag(image).map_err(|e| {
@@ -76,11 +103,11 @@ pub fn decide_image<'a, S: ImageService, R: PullRecordsAccessor>(
     let looked_up = policy != PullPolicy::Always;
     let mut image_ref = None;
     if looked_up {
-        match service.image_ref(&ImageSpec::new(tagged.as_ref())) {
+        match image_ref_of(tagged.as_ref()) {
             Ok(found) => image_ref = found,
             Err(err) => {
                 // Upstream quotes the (empty) imageRef here, not the image.
-                let message = messages::failed_to_inspect("", &err.to_string());
+                let message = messages::failed_to_inspect("", &err);
                 return Err(DecisionFailure {
                     reason: Reason::ImageInspectError,
                     event: Some(Event::warning(EventReason::InspectFailed, message.clone())),

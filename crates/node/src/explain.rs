@@ -87,7 +87,13 @@ fn host_platform() -> String {
     format!("{}/{arch}", std::env::consts::OS)
 }
 
-fn verification_words(v: &Verification, policy: VerificationPolicy, creds: &[String]) -> String {
+/// A verification verdict in words (`policy`: the configured one; `creds`: the pod's credential
+/// labels in keyring order).
+pub fn verification_words(
+    v: &Verification,
+    policy: VerificationPolicy,
+    creds: &[String],
+) -> String {
     match v {
         Verification::Exempt { .. } => format!(
             "not required: {policy} does not verify this image (preloaded, allowlisted or never verified)"

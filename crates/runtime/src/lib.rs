@@ -22,6 +22,7 @@ mod containerd;
 pub mod containerd_config;
 pub mod content;
 pub mod cri;
+pub mod cri_socket;
 pub mod crio;
 mod diagnosis;
 pub mod error;

@@ -157,8 +157,7 @@ pub struct OraclePull {
 const CONFIG: &str = r#"version = 2
 root = "@DIR@/root"
 state = "@DIR@/state"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
+disabled_plugins = [@CRI@
   "io.containerd.snapshotter.v1.aufs",
   "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.devmapper",
@@ -180,6 +179,18 @@ disabled_plugins = [
 
 [plugins."io.containerd.metadata.v1.bolt"]
   content_sharing_policy = "isolated"
+@CRI_CONFIG@"#;
+
+/// The CRI plugin's settings when it runs: no TCP, the native snapshotter, CNI dirs of its own
+/// (it starts without a network config, logging that pods cannot be networked).
+const CRI_CONFIG: &str = r#"
+[plugins."io.containerd.grpc.v1.cri"]
+  disable_tcp_service = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "native"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "@DIR@/cni-bin"
+    conf_dir = "@DIR@/cni-conf"
 "#;
 
 const SUPERVISOR: &str = r#""$1" --config "$2" </dev/null >>"$3" 2>&1 &
@@ -228,8 +239,19 @@ fn ctr_program() -> String {
 }
 
 impl ContainerdHandle {
-    /// Starts containerd and waits until its socket accepts connections (about 50 ms).
+    /// Starts containerd (without its CRI plugin) and waits until its socket accepts
+    /// connections (about 50 ms).
     pub fn start() -> Result<Self, OracleError> {
+        Self::start_with(false)
+    }
+
+    /// Starts containerd with its CRI plugin serving `runtime.v1` on the same socket, as on a
+    /// node (images pulled into the `k8s.io` namespace are the CRI's).
+    pub fn start_cri() -> Result<Self, OracleError> {
+        Self::start_with(true)
+    }
+
+    fn start_with(cri: bool) -> Result<Self, OracleError> {
         let temp = tempfile::Builder::new()
             .prefix("pullsim-containerd-")
             .tempdir()
@@ -238,7 +260,16 @@ impl ContainerdHandle {
         let dir = temp.keep();
         let dir_str = dir.to_string_lossy().into_owned();
         let config = dir.join("config.toml");
-        std::fs::write(&config, CONFIG.replace("@DIR@", &dir_str))
+        let text = if cri {
+            CONFIG
+                .replace("@CRI@", "")
+                .replace("@CRI_CONFIG@", CRI_CONFIG)
+        } else {
+            CONFIG
+                .replace("@CRI@", "\n  \"io.containerd.grpc.v1.cri\",")
+                .replace("@CRI_CONFIG@", "")
+        };
+        std::fs::write(&config, text.replace("@DIR@", &dir_str))
             .map_err(|e| io("writing", &config, e))?;
         let log_file = dir.join("containerd.log");
         let socket = dir.join("containerd.sock");
@@ -354,7 +385,18 @@ impl ContainerdHandle {
         user: Option<(&str, &str)>,
     ) -> Result<OraclePull, OracleError> {
         let n = self.namespaces.fetch_add(1, Ordering::Relaxed);
-        let namespace = format!("oracle-{n}");
+        self.pull_in(&format!("oracle-{n}"), reference, hosts_dir, user)
+    }
+
+    /// [`ContainerdHandle::pull`] into `namespace` (`k8s.io`: the CRI's images).
+    pub fn pull_in(
+        &self,
+        namespace: &str,
+        reference: &str,
+        hosts_dir: &Path,
+        user: Option<(&str, &str)>,
+    ) -> Result<OraclePull, OracleError> {
+        let namespace = namespace.to_string();
         let hosts = hosts_dir.to_string_lossy().into_owned();
         let user_arg = user.map(|(u, p)| format!("{u}:{p}"));
         let mut args = vec![

@@ -9,6 +9,7 @@ pub mod images_gc;
 pub mod images_io;
 pub mod images_list;
 pub mod node_check;
+pub mod node_images;
 pub mod nodes;
 pub mod pod;
 pub mod pod_explain;

@@ -15,6 +15,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use pullsim_credentials::Keyring;
 use pullsim_credentials::nodeconfig::{SearchDirs, search_node_config};
+use pullsim_node::PullManager;
 use pullsim_node::creds_check::check_credentials;
 use pullsim_node::hints::{Hint, HintInputs};
 use pullsim_node::kubelet_config::GATE_SA_TOKENS_FOR_CREDENTIAL_PROVIDERS;
@@ -26,9 +27,11 @@ use pullsim_node::{Manifests, PodRun};
 use pullsim_policy::PullPolicy;
 use pullsim_reference::terminal_safe as safe;
 use pullsim_runtime::containerd_config::{ContainerdConfig, ContainerdGeneration};
-use pullsim_runtime::{ContainerdImageService, RuntimeConfig, on_host as host_path};
+pub(crate) use pullsim_runtime::on_host as host_path;
+use pullsim_runtime::{ContainerdImageService, RuntimeConfig};
 use serde_json::json;
 
+use crate::cmd::node_images::{self, Local, OnNode};
 use crate::flags::{Format, KubeletFlags, RuntimeArg, runtime};
 use crate::output::{self, Kind, outln};
 
@@ -83,6 +86,11 @@ pub struct CheckArgs {
     /// to every pod's request (`kubectl create token SA -n NS --audience AUD`).
     #[arg(long = "service-account-token", value_name = "FILE")]
     service_account_token: Option<PathBuf>,
+    /// The container runtime's CRI socket (a node path), for the images already on the node
+    /// [default: the kubelet's --container-runtime-endpoint, else /run/containerd/containerd.sock,
+    /// or /var/run/crio/crio.sock with --runtime cri-o].
+    #[arg(long = "cri-socket", value_name = "SOCKET")]
+    cri_socket: Option<PathBuf>,
     /// containerd's config.toml (a node path) [default: /etc/containerd/config.toml, or k3s's].
     #[arg(long = "containerd-config", value_name = "FILE")]
     containerd_config: Option<PathBuf>,
@@ -116,6 +124,15 @@ struct Answer {
     message: String,
     host: Option<String>,
     pull_seconds: Option<f64>,
+    /// The image on the node and the kubelet's decision for its container.
+    local: Local,
+}
+
+impl Answer {
+    /// The container would start here: its image is pullable, or present and usable.
+    fn ready(&self) -> bool {
+        self.verdict == "pullable" || self.local.decision == Some("use-local")
+    }
 }
 
 /// What was found on the node.
@@ -251,11 +268,18 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         })
         .unwrap_or_else(|| "unknown".to_string());
     let rt = runtime()?;
+    // The images already on the node, from its runtime, and the kubelet's records (read only).
+    let socket = node_images::socket_for(a.cri_socket.as_deref(), &setup.kubelet, a.runtime.kind());
+    let on_node = node_images::list(&rt, hr, socket);
+    let pulls = PullManager::new(
+        DryRunRecords(node_records(hr, &setup)?),
+        kubelet_cfg.manager.verification.clone(),
+    );
     let mut answers = Vec::new();
     for pod in &pods {
         let from_manifest = pod.spec.name != pullsim_node::pods::SINGLE_POD_NAME;
         let names = pullsim_node::pods::pull_secret_names(&pod.spec, &manifests).0;
-        for img in &pod.spec.images {
+        for (index, img) in pod.spec.images.iter().enumerate() {
             // `--pull`: this image alone, as a pod with the same secrets over the same node.
             let alone = a.pull.then(|| {
                 let spec = single_container_pod(
@@ -267,7 +291,7 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
                 build_pod(spec, &names, &secrets, &node)
             });
             let key = from_manifest.then(|| pod.key());
-            answers.push(rt.block_on(answer_for(
+            let mut answer = rt.block_on(answer_for(
                 &service,
                 pod,
                 &img.image,
@@ -276,7 +300,9 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
                 &setup,
                 hr,
                 &kubelet_cfg,
-            ))?);
+            ))?;
+            answer.local = node_images::local(&on_node, &pulls, &kubelet_cfg, pod, index);
+            answers.push(answer);
         }
     }
     let inputs = HintInputs {
@@ -293,10 +319,22 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(i, h)| crate::cmd::runtime_notes::from_runtime(i, h)),
     );
-    print(&a, &node_name, &setup, &answers, &hints)?;
-    Ok(crate::exit::answer(
-        answers.iter().all(|x| x.verdict == "pullable"),
-    ))
+    print(&a, &node_name, &setup, &on_node, &answers, &hints)?;
+    Ok(crate::exit::answer(answers.iter().all(Answer::ready)))
+}
+
+/// The kubelet's KEP-2535 records under its root dir, opened only when they exist (the accessor
+/// creates missing directories, and the node's filesystem is read-only).
+fn node_records(
+    hr: Option<&Path>,
+    setup: &NodeSetup,
+) -> anyhow::Result<Box<dyn PullRecordsAccessor>> {
+    let dir = host_path(hr, &setup.kubelet.root_dir);
+    Ok(if dir.join("image_manager").is_dir() {
+        Box::new(FsPullRecords::new(&dir)?)
+    } else {
+        Box::new(MemPullRecords::new())
+    })
 }
 
 /// One image: the resolve per credential (`creds check`'s path), or with `--pull` the whole
@@ -324,6 +362,7 @@ async fn answer_for(
                 message,
                 host: None,
                 pull_seconds: None,
+                local: Local::default(),
             });
         }
         Err(e) => return Err(e.into()),
@@ -341,18 +380,12 @@ async fn answer_for(
         message: c.message,
         host,
         pull_seconds: None,
+        local: Local::default(),
     };
     if let Some(one) = alone.filter(|_| c.pullable) {
         // The whole pull as the kubelet makes it, reading the node's KEP-2535 records and
         // writing none.
-        // The kubelet's records live under its root dir; opened only when they exist (the
-        // accessor creates missing directories, and the node's filesystem is read-only).
-        let dir = host_path(hr, &setup.kubelet.root_dir);
-        let records: Box<dyn PullRecordsAccessor> = if dir.join("image_manager").is_dir() {
-            Box::new(FsPullRecords::new(&dir)?)
-        } else {
-            Box::new(MemPullRecords::new())
-        };
+        let records = node_records(hr, setup)?;
         let sim = SimConfig {
             manager: kubelet.manager.clone(),
             puller: kubelet.puller,
@@ -382,6 +415,7 @@ fn print(
     a: &CheckArgs,
     node_name: &str,
     setup: &NodeSetup,
+    on_node: &OnNode,
     answers: &[Answer],
     hints: &[Hint],
 ) -> anyhow::Result<()> {
@@ -406,6 +440,9 @@ fn print(
                         "hint": hint_for(&x.image),
                         "host": x.host,
                         "pull_seconds": x.pull_seconds,
+                        "present": x.local.present,
+                        "decision": x.local.decision,
+                        "verification": x.local.verification,
                     }),
                 )?;
             }
@@ -434,23 +471,44 @@ fn print(
                     None => "no config.toml found: containerd's defaults".to_string(),
                 }
             );
-            outln!(
-                "Images on the node: not listed (pullsim has no CRI client): IfNotPresent images are checked as if absent"
-            );
+            match &on_node.listed {
+                Ok(images) => outln!(
+                    "Images on the node: {} (listed by the runtime on {})",
+                    images.len(),
+                    safe(&on_node.socket.display().to_string())
+                ),
+                Err(e) => outln!(
+                    "Images on the node: not listed ({}): IfNotPresent images are checked as if absent",
+                    safe(e)
+                ),
+            }
             outln!();
-            outln!("{:<44} {:<13} {:<16} HOST", "IMAGE", "VERDICT", "REASON");
+            outln!(
+                "{:<44} {:<13} {:<16} {:<10} HOST",
+                "IMAGE",
+                "VERDICT",
+                "REASON",
+                "KUBELET"
+            );
             for x in answers {
                 let pulled = x
                     .pull_seconds
                     .map(|s| format!(" (pulled in {s:.2} s)"))
                     .unwrap_or_default();
                 outln!(
-                    "{:<44} {:<13} {:<16} {}{pulled}",
+                    "{:<44} {:<13} {:<16} {:<10} {}{pulled}",
                     safe(&x.image),
                     x.verdict,
                     x.reason.as_deref().unwrap_or("-"),
+                    x.local.decision.unwrap_or("-"),
                     safe(x.host.as_deref().unwrap_or("-"))
                 );
+                if let Some(id) = &x.local.present {
+                    outln!("  on the node: {}", safe(id));
+                }
+                if let Some(v) = &x.local.verification {
+                    outln!("  verification: {}", safe(v));
+                }
                 if x.verdict != "pullable" {
                     outln!("  {}", safe(&x.message));
                 }

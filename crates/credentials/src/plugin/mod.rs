@@ -244,6 +244,11 @@ impl PluginProvider {
             .map(|p| (p.namespace.as_str(), p.name.as_str()))
             .unwrap_or(("", ""));
         let required = attrs.require_service_account.unwrap_or(false);
+        if pod.is_none() && required {
+            return Err(self.error(
+                "requireServiceAccount is true and this lookup is for no pod: the plugin is only called for a pod with a ServiceAccount".to_string(),
+            ));
+        }
         if sa_name.is_empty() {
             if required {
                 return Err(self.error(format!(

@@ -228,10 +228,10 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
     errs
 }
 
-/// Go's `%#v` of a `[]string`.
-fn go_string_slice(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| crate::gourl::go_quote(s)).collect();
-    format!("[]string{{{}}}", quoted.join(", "))
+/// A `[]string` bad value as apimachinery's `field.Error` prints it now: as JSON
+/// (config_test.go expects `Invalid value: ["now-with-dashes/simple-2"]`).
+fn json_string_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_default()
 }
 
 fn annotation_key_errors(field: &str, keys: &[String], errs: &mut Vec<String>) {
@@ -306,7 +306,7 @@ pub fn validate(
     if !both.is_empty() {
         errs.push(format!(
             "{path}: Invalid value: {}: annotation keys cannot be both required and optional",
-            go_string_slice(&both)
+            json_string_list(&both)
         ));
     }
     let supported: Vec<String> = CACHE_TYPES
