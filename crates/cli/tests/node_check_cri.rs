@@ -111,16 +111,26 @@ fn images_on_the_node_come_from_its_runtime_over_the_cri_socket() {
     // The text report says where the list came from.
     let (_, text, _) = node_check(r, &["-f", pods.to_str().unwrap()]);
     assert!(
-        text.contains("Images on the node: 1 (listed by the runtime on /run/containerd/containerd.sock)"),
+        text.contains(
+            "Images on the node: 1 (listed by the runtime on /run/containerd/containerd.sock)"
+        ),
         "{text}"
     );
-    assert!(text.contains(&format!("on the node: {}", pulled.config_digest)), "{text}");
+    assert!(
+        text.contains(&format!("on the node: {}", pulled.config_digest)),
+        "{text}"
+    );
 
     // No runtime listening: said so, and the containers are checked as if their images were
     // absent (no decision).
     let (_, text, _) = node_check(
         r,
-        &["-f", pods.to_str().unwrap(), "--cri-socket", "/run/nothing.sock"],
+        &[
+            "-f",
+            pods.to_str().unwrap(),
+            "--cri-socket",
+            "/run/nothing.sock",
+        ],
     );
     assert!(
         text.contains("Images on the node: not listed (cannot connect to the CRI socket"),
