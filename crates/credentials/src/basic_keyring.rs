@@ -35,7 +35,7 @@ pub enum Source {
         name: String,
         /// The pod's ServiceAccount when the plugin ran with a token for it (KEP-4412): the
         /// kubelet's `CredentialSource.ServiceAccount`.
-        service_account: Option<crate::plugin::ServiceAccountRef>,
+        service_account: Option<crate::account::ServiceAccountRef>,
     },
 }
 

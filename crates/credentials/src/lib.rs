@@ -13,6 +13,7 @@
 
 #![deny(missing_docs)]
 
+pub mod account;
 pub mod auth;
 mod basic_keyring;
 mod error;

@@ -4,7 +4,8 @@
 //! [`ContainerdHandle::start`] runs `containerd` as the current user with a generated config in
 //! a temporary directory: its own root, state and gRPC socket, the CRI plugin and every
 //! snapshotter but `native` disabled, content isolated per namespace (so every pull fetches
-//! its blobs again). It runs under `sh`, like the registry ([`crate::RegistryHandle`]): when
+//! its blobs again); [`ContainerdHandle::start_cri`] keeps the CRI plugin, serving
+//! `runtime.v1` on the same socket as on a node. It runs under `sh`, like the registry ([`crate::RegistryHandle`]): when
 //! the handle is dropped or the test process exits, the shell's stdin closes and it stops
 //! containerd and removes the directory.
 //!
@@ -14,6 +15,7 @@
 //!
 //! [`layout_cases`]: host directory layouts with the image containerd ends with, as data.
 
+use crate::containerd_files::{CONFIG, CRI_CONFIG, SUPERVISOR};
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -153,54 +155,6 @@ pub struct OraclePull {
     /// The hosts tried and the requests made.
     pub trace: OracleTrace,
 }
-
-const CONFIG: &str = r#"version = 2
-root = "@DIR@/root"
-state = "@DIR@/state"
-disabled_plugins = [@CRI@
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.overlayfs",
-]
-
-[grpc]
-  address = "@DIR@/containerd.sock"
-
-[ttrpc]
-  address = "@DIR@/containerd.sock.ttrpc"
-
-[debug]
-  address = ""
-
-[metrics]
-  address = ""
-
-[plugins."io.containerd.metadata.v1.bolt"]
-  content_sharing_policy = "isolated"
-@CRI_CONFIG@"#;
-
-/// The CRI plugin's settings when it runs: no TCP, the native snapshotter, CNI dirs of its own
-/// (it starts without a network config, logging that pods cannot be networked).
-const CRI_CONFIG: &str = r#"
-[plugins."io.containerd.grpc.v1.cri"]
-  disable_tcp_service = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "native"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "@DIR@/cni-bin"
-    conf_dir = "@DIR@/cni-conf"
-"#;
-
-const SUPERVISOR: &str = r#""$1" --config "$2" </dev/null >>"$3" 2>&1 &
-p=$!
-echo "$p"
-read _ignored
-kill "$p" 2>/dev/null
-wait "$p"
-rm -rf "$4"
-"#;
 
 /// How long to wait for the socket.
 const START_TIMEOUT: Duration = Duration::from_secs(20);

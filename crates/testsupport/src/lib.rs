@@ -13,6 +13,7 @@
 
 pub mod certs;
 pub mod containerd;
+mod containerd_files;
 mod content;
 mod error;
 pub mod fake_apiserver;

@@ -27,8 +27,7 @@ use pullsim_node::{Manifests, PodRun};
 use pullsim_policy::PullPolicy;
 use pullsim_reference::terminal_safe as safe;
 use pullsim_runtime::containerd_config::{ContainerdConfig, ContainerdGeneration};
-pub(crate) use pullsim_runtime::on_host as host_path;
-use pullsim_runtime::{ContainerdImageService, RuntimeConfig};
+use pullsim_runtime::{ContainerdImageService, RuntimeConfig, on_host as host_path};
 use serde_json::json;
 
 use crate::cmd::node_images::{self, Local, OnNode};

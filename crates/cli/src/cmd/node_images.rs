@@ -15,7 +15,7 @@ use pullsim_runtime::RuntimeKind;
 use pullsim_runtime::cri::Image;
 use pullsim_runtime::cri_socket;
 
-use crate::cmd::node_check::host_path;
+use pullsim_runtime::on_host as host_path;
 
 /// The runtimes' own socket paths (containerd's default; CRI-O's).
 pub const CONTAINERD_SOCKET: &str = "/run/containerd/containerd.sock";

@@ -12,23 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Secret;
 
-/// A ServiceAccount that provided credentials (credentialprovider.ServiceAccountCoordinates;
-/// the kubelet records it in KEP-2535 pull records as `kubernetesServiceAccounts`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub struct ServiceAccountRef {
-    /// The account's UID.
-    pub uid: String,
-    /// Its namespace (the pod's).
-    pub namespace: String,
-    /// Its name.
-    pub name: String,
-}
-
-impl fmt::Display for ServiceAccountRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
-    }
-}
+pub use crate::account::ServiceAccountRef;
 
 /// What the kubelet reads of a ServiceAccount (`getServiceAccountFunc`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
