@@ -11,43 +11,15 @@ use std::time::Duration;
 use pullsim_credentials::plugin::{PluginProvider, ProviderConfig, load_plugins};
 use pullsim_credentials::{CredentialsError, Keyring};
 
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/plugins")
+mod plugin_common;
+
+use plugin_common::{Fixture, bin_dir};
+
+trait Provider {
+    fn provider(&self, env: &[(&str, &str)], default_cache: Option<i128>) -> PluginProvider;
 }
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    log: PathBuf,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("runs.log");
-        Fixture { _dir: dir, log }
-    }
-
-    fn runs(&self) -> usize {
-        std::fs::read_to_string(&self.log)
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
-    }
-
-    fn config(&self, env: &[(&str, &str)], default_cache: Option<i128>) -> ProviderConfig {
-        let mut e: Vec<(String, String)> =
-            vec![("PLUGIN_LOG".into(), self.log.display().to_string())];
-        e.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        ProviderConfig {
-            name: "test-provider".into(),
-            match_images: vec!["*.registry.io".into(), "registry.io:5000".into()],
-            default_cache_duration: default_cache,
-            api_version: "credentialprovider.kubelet.k8s.io/v1".into(),
-            args: vec![],
-            env: e,
-            token_attributes: None,
-        }
-    }
-
+impl Provider for Fixture {
     fn provider(&self, env: &[(&str, &str)], default_cache: Option<i128>) -> PluginProvider {
         PluginProvider::new(self.config(env, default_cache), &bin_dir())
     }

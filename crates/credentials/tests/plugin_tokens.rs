@@ -16,9 +16,9 @@ use pullsim_credentials::plugin::{
 };
 use pullsim_credentials::{Keyring, Secret, Source};
 
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/plugins")
-}
+mod plugin_common;
+
+use plugin_common::{Fixture, bin_dir};
 
 /// ServiceAccounts answered from a table; tokens are `tok:NS:NAME:AUD:POD` unless fixed.
 #[derive(Default, Debug)]
@@ -83,39 +83,16 @@ fn pod(name: &str, sa: &str, accounts: &Arc<Accounts>) -> PodContext {
     }
 }
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    log: PathBuf,
+trait Provider {
+    fn provider(&self, env: &[(&str, &str)], attrs: TokenAttributes) -> PluginProvider;
 }
 
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("runs.log");
-        Fixture { _dir: dir, log }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
+impl Provider for Fixture {
     fn provider(&self, env: &[(&str, &str)], attrs: TokenAttributes) -> PluginProvider {
-        let mut e: Vec<(String, String)> =
-            vec![("PLUGIN_LOG".into(), self.log.display().to_string())];
-        e.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         PluginProvider::new(
             ProviderConfig {
-                name: "test-provider".into(),
-                match_images: vec!["*.registry.io".into()],
-                default_cache_duration: Some(60_000_000_000),
-                api_version: "credentialprovider.kubelet.k8s.io/v1".into(),
-                args: vec![],
-                env: e,
                 token_attributes: Some(attrs),
+                ..self.config(env, Some(60_000_000_000))
             },
             &bin_dir(),
         )
