@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use pullsim_credentials::plugin::{PluginProvider, ProviderConfig, load_plugins};
+use pullsim_credentials::plugin::{PluginProvider, load_plugins};
 use pullsim_credentials::{CredentialsError, Keyring};
 
 mod plugin_common;

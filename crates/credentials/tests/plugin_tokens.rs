@@ -7,7 +7,6 @@
 //! account as the credential's source.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use pullsim_credentials::plugin::{
