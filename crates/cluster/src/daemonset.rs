@@ -155,6 +155,7 @@ mod tests {
                 "/etc/systemd/system",
                 "/root/.docker",
                 "/var/lib/rancher/k3s/agent/etc",
+                "/run/k3s/containerd",
                 "/etc/eks",
                 "/usr/lib/systemd/system",
                 "/etc/default",

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use pullsim_node::decision::decide_image_by;
 use pullsim_node::kubelet_config::KubeletConfig;
-use pullsim_node::on_host::KubeletOnHost;
+use pullsim_node::on_host::{FlagSource, KubeletOnHost};
 use pullsim_node::pull_manager::PullManager;
 use pullsim_node::records::{DryRunRecords, PullRecordsAccessor};
 use pullsim_node::sync::PodRun;
@@ -21,6 +21,8 @@ use pullsim_runtime::on_host as host_path;
 pub const CONTAINERD_SOCKET: &str = "/run/containerd/containerd.sock";
 /// CRI-O's socket.
 pub const CRIO_SOCKET: &str = "/var/run/crio/crio.sock";
+/// k3s's embedded containerd (docs.k3s.io, "Advanced Options": `/run/k3s/containerd/containerd.sock`).
+pub const K3S_SOCKET: &str = "/run/k3s/containerd/containerd.sock";
 
 /// What the node's runtime said about its images.
 pub struct OnNode {
@@ -31,7 +33,7 @@ pub struct OnNode {
 }
 
 /// The CRI socket: `--cri-socket`, else the kubelet's `--container-runtime-endpoint`, else the
-/// runtime's default.
+/// runtime's default (k3s's own on a k3s node).
 pub fn socket_for(flag: Option<&Path>, kubelet: &KubeletOnHost, kind: RuntimeKind) -> PathBuf {
     if let Some(p) = flag {
         return p.to_path_buf();
@@ -39,7 +41,10 @@ pub fn socket_for(flag: Option<&Path>, kubelet: &KubeletOnHost, kind: RuntimeKin
     if let Some(e) = &kubelet.runtime_endpoint {
         return PathBuf::from(e.strip_prefix("unix://").unwrap_or(e));
     }
-    PathBuf::from(if kind.is_containerd() {
+    let k3s = matches!(kubelet.source, FlagSource::WellKnown { layout: "k3s" });
+    PathBuf::from(if k3s && kind.is_containerd() {
+        K3S_SOCKET
+    } else if kind.is_containerd() {
         CONTAINERD_SOCKET
     } else {
         CRIO_SOCKET
