@@ -181,8 +181,9 @@ impl<R: PullRecordsAccessor> PullManager<R> {
     }
 
     /// RecordImagePulled: merge the credentials that worked into the record, then drop the
-    /// intent. `credential` `None` (anonymous) or a node credential makes the image
-    /// accessible to every pod (trackedToImagePullCreds).
+    /// intent. A pod secret's credential records the secret, a plugin's credential got with a
+    /// service-account token records the ServiceAccount; `None` (anonymous) or a node
+    /// credential makes the image accessible to every pod (trackedToImagePullCreds).
     pub fn record_image_pulled(
         &self,
         image: &str,
