@@ -593,6 +593,16 @@ impl Store {
 
     /// Every record (name) of the image with this ID or unique ID prefix.
     pub fn records_by_id(&self, image_id: &str) -> Result<Vec<ImageRecord>, StoreError> {
+        self.map_by_id(image_id, |r| Some(r.clone()))
+    }
+
+    /// [`Store::records_by_id`] through `f`, which sees each record in the snapshot (no copy
+    /// of the records it does not keep).
+    pub(crate) fn map_by_id<T>(
+        &self,
+        image_id: &str,
+        f: impl Fn(&ImageRecord) -> Option<T>,
+    ) -> Result<Vec<T>, StoreError> {
         let hex_part = image_id.strip_prefix("sha256:").unwrap_or(image_id);
         if hex_part.is_empty() || !hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(Vec::new());
@@ -600,7 +610,7 @@ impl Store {
         let hex_part = hex_part.to_ascii_lowercase();
         let snap = self.snapshot()?;
         match snap.by_id_prefix(&hex_part) {
-            Ok(matches) => Ok(matches.into_iter().cloned().collect()),
+            Ok(matches) => Ok(matches.into_iter().filter_map(f).collect()),
             Err(count) => Err(StoreError::AmbiguousId {
                 prefix: image_id.to_string(),
                 count,

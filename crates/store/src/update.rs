@@ -100,12 +100,9 @@ impl Store {
     /// older). Returns the number of names updated. Like [`Store::touch`], only the index is
     /// written.
     pub fn touch_id(&self, image_id: &str, now_unix_ms: u64) -> Result<usize, StoreError> {
-        let keys: Vec<String> = self
-            .records_by_id(image_id)?
-            .iter()
-            .filter(|r| r.last_used_ms < now_unix_ms)
-            .map(ImageRecord::key)
-            .collect();
+        let keys = self.map_by_id(image_id, |r| {
+            (r.last_used_ms < now_unix_ms).then(|| r.key())
+        })?;
         self.update_records(&keys, false, |rec| {
             rec.last_used_ms = rec.last_used_ms.max(now_unix_ms)
         })
