@@ -548,13 +548,9 @@ impl ImageService for ContainerdImageService {
     async fn mark_used(&self, image_id: &str, at_unix_ms: u64) -> Result<(), RuntimeError> {
         let store = self.store.clone();
         let id = image_id.to_string();
+        // Every name of the image in one index transaction (a store may hold thousands).
         tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
-            for rec in store.records_by_id(&id)? {
-                if let Ok(r) = Reference::parse_normalized(&rec.key()) {
-                    store.touch(&r, at_unix_ms)?;
-                }
-            }
-            Ok(())
+            store.touch_id(&id, at_unix_ms).map(|_| ())
         })
         .await
         .map_err(|e| RuntimeError::Invalid {

@@ -86,9 +86,15 @@ async fn pull_then_status_list_fs_info_and_mark_used() {
 
     // mark_used: the last-used time image GC orders by.
     let later = img_status.last_used_unix_ms + 86_400_000;
+    let before = svc.store().index_counters();
     svc.mark_used(&img_status.id, later).await.unwrap();
     let used = svc.image_status(&spec).unwrap().unwrap();
     assert_eq!(used.last_used_unix_ms, later);
+    // Every name in one write, read back from the patched snapshot, not a reload of the index
+    // (issue 14: a reload per mark made `pod run` grow with the store's size).
+    let after = svc.store().index_counters();
+    assert_eq!(after.writes - before.writes, 1, "{before:?} {after:?}");
+    assert_eq!(after.snapshot_loads, before.snapshot_loads, "{after:?}");
     assert_eq!(used.first_seen_unix_ms, img_status.first_seen_unix_ms);
     svc.mark_used("sha256:absent", later).await.unwrap();
 

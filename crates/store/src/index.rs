@@ -6,9 +6,10 @@
 //! keep it open together. The store therefore opens it for each operation only, under the
 //! store lock ([`crate::lock::StoreLock`]): shared for reads, exclusive for writes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{
     Database, DatabaseError, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable,
@@ -33,6 +34,18 @@ pub(crate) struct Index {
     pub(crate) lock: Arc<StoreLock>,
     /// The file version whose header last passed [`crate::redb_header::check`].
     pub(crate) header_ok: std::sync::Mutex<Option<Stamp>>,
+    /// Read transactions begun (see [`crate::Store::index_counters`]).
+    pub(crate) reads: AtomicU64,
+    /// Write transactions begun.
+    pub(crate) writes: AtomicU64,
+}
+
+/// A committed write transaction: the generation it replaced, and the index file's stamp
+/// after it (the database closed, the store lock still held).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Commit {
+    pub(crate) generation_before: u64,
+    pub(crate) stamp: Stamp,
 }
 
 fn cache_size() -> usize {
@@ -172,7 +185,21 @@ impl Index {
         f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
         after: impl FnOnce(&Database, &T) -> Result<U, StoreError>,
     ) -> Result<(T, U), StoreError> {
+        self.write_commit(replace_lost, f, after)
+            .map(|(t, u, _)| (t, u))
+    }
+
+    /// [`Index::write_inner`], also saying which generation the transaction replaced and the
+    /// file's stamp once closed (taken under the store lock, so no other writer is in it):
+    /// what a snapshot of the generation before needs to become the one after.
+    pub(crate) fn write_commit<T, U>(
+        &self,
+        replace_lost: bool,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
+        after: impl FnOnce(&Database, &T) -> Result<U, StoreError>,
+    ) -> Result<(T, U, Commit), StoreError> {
         let _g = self.lock.acquire(true)?;
+        self.writes.fetch_add(1, Ordering::Relaxed);
         catch(&self.path, || {
             let state = if replace_lost {
                 // The rebuild: whatever is there goes aside, under the same lock.
@@ -215,7 +242,7 @@ impl Index {
                     .map_err(|e| StoreError::index(&self.path, e))?;
             }
             let t = f(&txn)?;
-            {
+            let generation_before = {
                 let mut meta = txn
                     .open_table(META)
                     .map_err(|e| StoreError::index(&self.path, e))?;
@@ -226,11 +253,16 @@ impl Index {
                     .unwrap_or(0);
                 meta.insert("generation", g + 1)
                     .map_err(|e| StoreError::index(&self.path, e))?;
-            }
+                g
+            };
             txn.commit().map_err(|e| StoreError::index(&self.path, e))?;
             let u = after(&db, &t)?;
             drop(db);
-            Ok((t, u))
+            let commit = Commit {
+                generation_before,
+                stamp: stamp(&self.path),
+            };
+            Ok((t, u, commit))
         })
     }
 
@@ -245,6 +277,7 @@ impl Index {
         &self,
         f: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let mut f = Some(f);
         let mut repaired = false;
         loop {
@@ -391,11 +424,14 @@ pub(crate) fn all_records(
 }
 
 /// The in-memory copy of the images table that lookups read.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Snapshot {
     pub(crate) records: Vec<ImageRecord>,
     /// `name:tag`, `name@digest` and `name@<manifest digest>` → index into `records`.
     pub(crate) by_key: HashMap<String, usize>,
+    /// Image ID (the config digest's hex) → indices into `records`, in key order: a lookup by
+    /// ID or ID prefix is a B-tree range, not a walk of every record.
+    pub(crate) by_id: BTreeMap<String, Vec<usize>>,
     pub(crate) stamp: Stamp,
     pub(crate) generation: u64,
 }
@@ -403,8 +439,15 @@ pub(crate) struct Snapshot {
 impl Snapshot {
     pub(crate) fn build(records: Vec<ImageRecord>, stamp: Stamp, generation: u64) -> Snapshot {
         let mut by_key = HashMap::with_capacity(records.len() * 2);
+        let mut by_id: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, r) in records.iter().enumerate() {
             by_key.insert(r.key(), i);
+            match by_id.get_mut(r.config_digest.encoded()) {
+                Some(v) => v.push(i),
+                None => {
+                    by_id.insert(r.config_digest.encoded().to_string(), vec![i]);
+                }
+            }
         }
         for (i, r) in records.iter().enumerate() {
             by_key
@@ -414,9 +457,46 @@ impl Snapshot {
         Snapshot {
             records,
             by_key,
+            by_id,
             stamp,
             generation,
         }
+    }
+
+    /// The records whose image ID starts with `hex` (lowercase), in key order: `Ok` when
+    /// they are all of one image (or none), else `Err` with the number of distinct IDs.
+    pub(crate) fn by_id_prefix(&self, hex: &str) -> Result<Vec<&ImageRecord>, usize> {
+        let mut ids = self
+            .by_id
+            .range::<str, _>((std::ops::Bound::Included(hex), std::ops::Bound::Unbounded))
+            .take_while(|(id, _)| id.starts_with(hex));
+        let Some((_, first)) = ids.next() else {
+            return Ok(Vec::new());
+        };
+        let more = ids.count();
+        if more > 0 {
+            return Err(more + 1);
+        }
+        Ok(first.iter().map(|&i| &self.records[i]).collect())
+    }
+
+    /// Replace the record with `rec`'s key in place, when what the maps index (key, manifest
+    /// and config digests) is unchanged; `false` (nothing changed) otherwise.
+    pub(crate) fn replace_in_place(&mut self, rec: ImageRecord) -> bool {
+        let Some(&i) = self.by_key.get(&rec.key()) else {
+            return false;
+        };
+        let Some(old) = self.records.get_mut(i) else {
+            return false;
+        };
+        if old.key() != rec.key()
+            || old.manifest_digest != rec.manifest_digest
+            || old.config_digest != rec.config_digest
+        {
+            return false;
+        }
+        *old = rec;
+        true
     }
 }
 

@@ -46,6 +46,7 @@ mod redb_header;
 mod serde_digest;
 mod store;
 mod uncompressed;
+mod update;
 mod verify;
 mod walk;
 
@@ -58,6 +59,6 @@ pub use lock::WaitReporter;
 pub use media::*;
 pub use record::now_ms;
 pub use record::{ImageRecord, Origin};
-pub use store::{Store, StoreOptions};
+pub use store::{IndexCounters, Store, StoreOptions};
 pub use uncompressed::Uncompressed;
 pub use verify::{VerifyProblem, VerifyReport};

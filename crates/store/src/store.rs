@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use pullsim_reference::{Algorithm, Digest, Reference};
 use redb::{ReadableTable, TableError};
 
-use crate::index::{self, BLOB_REFS, IMAGES, Index, META, Snapshot, decode_record, encode};
+use crate::index::{self, BLOB_REFS, Commit, IMAGES, Index, META, Snapshot, decode_record, encode};
 use crate::ingest::{BlobWriter, CommitOutcome, ref_dir_name, tmp_ref_name};
 use crate::lease::Lease;
 use crate::lock::{StoreLock, WaitReporter};
@@ -47,6 +47,18 @@ impl std::fmt::Debug for StoreOptions {
     }
 }
 
+/// What a [`Store`] has asked of its index since it was opened ([`Store::index_counters`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexCounters {
+    /// Read transactions.
+    pub reads: u64,
+    /// Write transactions.
+    pub writes: u64,
+    /// Reads of the whole images table into the in-memory lookup snapshot (each one a read
+    /// transaction too): the only index work that grows with the number of images.
+    pub snapshot_loads: u64,
+}
+
 /// The image store under one root directory. `Send + Sync`; share it behind an `Arc`.
 pub struct Store {
     root: PathBuf,
@@ -63,6 +75,8 @@ pub struct Store {
     opened: Instant,
     last_check_ms: AtomicU64,
     cold_lookups: AtomicU64,
+    /// Full reads of the images table into `snapshot`.
+    snapshot_loads: AtomicU64,
     /// When the layout snapshot was last (re)validated (ms since `opened`; 0: never).
     layout_checked_ms: AtomicU64,
 }
@@ -111,6 +125,8 @@ impl Store {
                 root: root.to_path_buf(),
                 lock: lock.clone(),
                 header_ok: Mutex::new(None),
+                reads: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
             },
             lock,
             own_lease: Mutex::new(None),
@@ -119,6 +135,7 @@ impl Store {
             opened: Instant::now(),
             last_check_ms: AtomicU64::new(0),
             cold_lookups: AtomicU64::new(0),
+            snapshot_loads: AtomicU64::new(0),
             layout_checked_ms: AtomicU64::new(0),
         };
         if !store.index.path.exists() {
@@ -380,6 +397,48 @@ impl Store {
         }
     }
 
+    /// After this process's own write `commit` that changed only `updated` records (same keys,
+    /// manifests and image IDs): the snapshot of the generation before becomes the one after
+    /// by replacing those records, instead of being reloaded whole on the next lookup. Any
+    /// other snapshot (another process wrote in between) is dropped.
+    pub(crate) fn patch_snapshot(&self, commit: Commit, updated: Vec<ImageRecord>) {
+        let Ok(mut guard) = self.snapshot.write() else {
+            return;
+        };
+        let patched = guard.as_mut().is_some_and(|arc| {
+            if arc.generation != commit.generation_before {
+                return false;
+            }
+            // Unshared unless a lookup on another thread holds it right now (then a copy).
+            let snap = Arc::make_mut(arc);
+            for rec in updated {
+                if !snap.replace_in_place(rec) {
+                    return false;
+                }
+            }
+            snap.generation = commit.generation_before + 1;
+            snap.stamp = commit.stamp;
+            true
+        });
+        if patched {
+            let now = self.opened.elapsed().as_millis() as u64 + 1;
+            self.last_check_ms.store(now, Ordering::Relaxed);
+        } else {
+            *guard = None;
+        }
+    }
+
+    /// What this `Store` has asked of its index since it was opened: read and write
+    /// transactions and full loads of the lookup snapshot. For tests and benchmarks that bound
+    /// the work of an operation (a lookup or a touch must not load every record).
+    pub fn index_counters(&self) -> IndexCounters {
+        IndexCounters {
+            reads: self.index.reads.load(Ordering::Relaxed),
+            writes: self.index.writes.load(Ordering::Relaxed),
+            snapshot_loads: self.snapshot_loads.load(Ordering::Relaxed),
+        }
+    }
+
     /// The index snapshot, or while the index is unusable the records of `index.json`.
     fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
         // While the index is unusable, the layout's records are trusted for RECHECK_MS too.
@@ -417,6 +476,7 @@ impl Store {
             }
         }
         let stamp = index::stamp(&self.index.path);
+        self.snapshot_loads.fetch_add(1, Ordering::Relaxed);
         let (records, generation) = self.records_and_generation()?;
         let snap = Arc::new(Snapshot::build(records, stamp, generation));
         if let Ok(mut s) = self.snapshot.write() {
@@ -533,25 +593,29 @@ impl Store {
 
     /// Every record (name) of the image with this ID or unique ID prefix.
     pub fn records_by_id(&self, image_id: &str) -> Result<Vec<ImageRecord>, StoreError> {
+        self.map_by_id(image_id, |r| Some(r.clone()))
+    }
+
+    /// [`Store::records_by_id`] through `f`, which sees each record in the snapshot (no copy
+    /// of the records it does not keep).
+    pub(crate) fn map_by_id<T>(
+        &self,
+        image_id: &str,
+        f: impl Fn(&ImageRecord) -> Option<T>,
+    ) -> Result<Vec<T>, StoreError> {
         let hex_part = image_id.strip_prefix("sha256:").unwrap_or(image_id);
         if hex_part.is_empty() || !hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(Vec::new());
         }
         let hex_part = hex_part.to_ascii_lowercase();
         let snap = self.snapshot()?;
-        let matches: Vec<&ImageRecord> = snap
-            .records
-            .iter()
-            .filter(|r| r.config_digest.encoded().starts_with(&hex_part))
-            .collect();
-        let ids: BTreeSet<&str> = matches.iter().map(|r| r.config_digest.encoded()).collect();
-        if ids.len() > 1 {
-            return Err(StoreError::AmbiguousId {
+        match snap.by_id_prefix(&hex_part) {
+            Ok(matches) => Ok(matches.into_iter().filter_map(f).collect()),
+            Err(count) => Err(StoreError::AmbiguousId {
                 prefix: image_id.to_string(),
-                count: ids.len(),
-            });
+                count,
+            }),
         }
-        Ok(matches.into_iter().cloned().collect())
     }
 
     /// Every image record, in key order. Reads the index (not the snapshot); while the index
@@ -678,86 +742,5 @@ impl Store {
             lease.release(recs.iter().flat_map(|r| r.blobs.iter()));
         }
         Ok(())
-    }
-
-    /// Apply `f` to the record with index key `key` (if any) and write it back.
-    pub(crate) fn update_record(
-        &self,
-        key: &str,
-        rewrite_layout: bool,
-        f: impl FnOnce(&mut ImageRecord),
-    ) -> Result<bool, StoreError> {
-        let path = self.index.path.clone();
-        let (found, _) = self.index.write_then(
-            |txn| {
-                let mut images = txn
-                    .open_table(IMAGES)
-                    .map_err(|e| StoreError::index(&path, e))?;
-                let old = images
-                    .get(key)
-                    .map_err(|e| StoreError::index(&path, e))?
-                    .map(|v| decode_record(&path, key, v.value()))
-                    .transpose()?;
-                let Some(mut rec) = old else {
-                    return Ok(false);
-                };
-                f(&mut rec);
-                let bytes = encode("image record", &rec)?;
-                images
-                    .insert(key, bytes.as_slice())
-                    .map_err(|e| StoreError::index(&path, e))?;
-                Ok(true)
-            },
-            // index.json carries pins, labels and times too.
-            |db, found| {
-                if *found && rewrite_layout {
-                    crate::layout::write_index_json(&self.root, db, &path)?;
-                }
-                Ok(())
-            },
-        )?;
-        self.invalidate();
-        Ok(found)
-    }
-
-    /// The index key of the record a reference finds, if any.
-    pub fn resolve_key(&self, r: &Reference) -> Result<Option<String>, StoreError> {
-        Ok(self.lookup(r)?.map(|rec| rec.key()))
-    }
-
-    /// Mark the image found by `r` as used now (`now_unix_ms`). Returns whether it was found.
-    pub fn touch(&self, r: &Reference, now_unix_ms: u64) -> Result<bool, StoreError> {
-        match self.resolve_key(r)? {
-            // Only the index: rewriting index.json (the whole store, two fsyncs) on every use
-            // would put a cost that grows with the store on the cache-hit path. The layout
-            // keeps the last-used time of its last rewrite; a rebuild from it may make an image
-            // look less recently used, never lose it.
-            Some(key) => self.update_record(&key, false, |rec| {
-                rec.last_used_ms = rec.last_used_ms.max(now_unix_ms)
-            }),
-            None => Ok(false),
-        }
-    }
-
-    /// Pin or unpin the record with index key `key`. Returns whether it was found.
-    pub fn set_pinned(&self, key: &str, pinned: bool) -> Result<bool, StoreError> {
-        self.update_record(key, true, |rec| rec.pinned = pinned)
-    }
-
-    /// Set (or with `None` remove) a label on the record with index key `key`.
-    pub fn set_label(
-        &self,
-        key: &str,
-        name: &str,
-        value: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        self.update_record(key, true, |rec| match value {
-            Some(v) => {
-                rec.labels.insert(name.to_string(), v.to_string());
-            }
-            None => {
-                rec.labels.remove(name);
-            }
-        })
     }
 }

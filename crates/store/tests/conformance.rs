@@ -352,6 +352,118 @@ fn labels_pins_and_touch_are_persisted() {
     assert_eq!(got.first_seen_ms, 1000);
 }
 
+/// The bug of issue 14's target 4: `pod run` marked each ready image used by touching its
+/// names one at a time, and every touch dropped the lookup snapshot, so the next lookup read
+/// the whole images table again (minutes of CPU for 1,000 pods on a 10,000-image store).
+/// Counted, not timed: marking used and every later lookup by name or ID load the snapshot
+/// once in all, and one image's names are written in one transaction.
+#[test]
+fn marking_used_and_lookups_never_reload_the_whole_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Store::open(dir.path()).unwrap();
+    let recs: Vec<ImageRecord> = (0..20u8)
+        .map(|seed| put_image(&setup, &format!("team/img{seed}:v1"), seed))
+        .collect();
+    // 200 more names of the first image (one ID, many tags: what a mirror of tags looks like).
+    let names: Vec<ImageRecord> = (0..200)
+        .map(|i| {
+            let mut r = recs[0].clone();
+            r.tag = Some(format!("t{i}"));
+            r.written_as = format!("team/img0:t{i}");
+            r
+        })
+        .collect();
+    setup.record_images(&names).unwrap();
+    let id0 = recs[0].id();
+
+    let store = Store::open(dir.path()).unwrap();
+    let r3 = Reference::parse_normalized("team/img3:v1").unwrap();
+    assert!(store.lookup(&r3).unwrap().is_some());
+    assert!(store.lookup_id(&id0).unwrap().is_some());
+    let loaded = store.index_counters();
+    assert_eq!(loaded.snapshot_loads, 1, "{loaded:?}");
+
+    assert_eq!(store.touch_id(&id0, 5000).unwrap(), 201);
+    assert!(store.touch(&r3, 6000).unwrap());
+    let after = store.index_counters();
+    assert_eq!(after.writes - loaded.writes, 2, "{after:?}");
+    // Already marked at that time: nothing to write.
+    assert_eq!(store.touch_id(&id0[7..20], 5000).unwrap(), 0);
+    assert_eq!(store.index_counters().writes, after.writes);
+
+    // Every name, by reference and by ID, from the patched snapshot: the new times, no reload.
+    for n in &names {
+        let r = Reference::parse_normalized(&n.written_as).unwrap();
+        assert_eq!(store.lookup(&r).unwrap().unwrap().last_used_ms, 5000);
+    }
+    let by_id = store.records_by_id(&id0).unwrap();
+    assert_eq!(by_id.len(), 201);
+    assert!(by_id.iter().all(|r| r.last_used_ms == 5000));
+    assert_eq!(store.lookup(&r3).unwrap().unwrap().last_used_ms, 6000);
+    assert_eq!(
+        store
+            .lookup_id(&recs[5].id())
+            .unwrap()
+            .unwrap()
+            .last_used_ms,
+        1000
+    );
+    assert_eq!(store.index_counters().snapshot_loads, 1);
+    // What a fresh process reads agrees with the patched snapshot.
+    let fresh = Store::open(dir.path()).unwrap();
+    assert_eq!(fresh.lookup(&r3).unwrap().unwrap().last_used_ms, 6000);
+    assert!(
+        fresh
+            .records_by_id(&id0)
+            .unwrap()
+            .iter()
+            .all(|r| r.last_used_ms == 5000)
+    );
+
+    // A write by another process (another Store) is still seen: the snapshot is reloaded.
+    fresh.set_label(&recs[3].key(), "team", Some("b")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    let got = store.lookup(&r3).unwrap().unwrap();
+    assert_eq!(got.labels.get("team").map(String::as_str), Some("b"));
+    assert_eq!(store.index_counters().snapshot_loads, 2);
+}
+
+/// An ID prefix is a range of the snapshot's ID index: the ambiguity error counts the distinct
+/// IDs it matches, and a unique prefix gives every name of its image in key order.
+#[test]
+fn id_prefix_counts_distinct_ids_and_lists_names_in_key_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let recs: Vec<ImageRecord> = (0..40u8)
+        .map(|seed| put_image(&store, &format!("img{seed}"), seed))
+        .collect();
+    let mut extra = recs[7].clone();
+    extra.tag = Some("also".into());
+    store.record_image(&extra).unwrap();
+    for digit in "0123456789abcdef".chars() {
+        let want: std::collections::BTreeSet<String> = recs
+            .iter()
+            .map(|r| r.config_digest.encoded().to_string())
+            .filter(|h| h.starts_with(digit))
+            .collect();
+        match store.records_by_id(&digit.to_string()) {
+            Err(StoreError::AmbiguousId { count, .. }) => assert_eq!(count, want.len()),
+            Ok(found) => {
+                assert!(want.len() <= 1);
+                assert_eq!(found.is_empty(), want.is_empty());
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let names: Vec<String> = store
+        .records_by_id(&recs[7].id())
+        .unwrap()
+        .iter()
+        .map(ImageRecord::key)
+        .collect();
+    assert_eq!(names, [extra.key(), recs[7].key()]);
+}
+
 #[test]
 fn record_refuses_missing_blobs() {
     let dir = tempfile::tempdir().unwrap();
