@@ -11,6 +11,7 @@
 //! - [`containerd`]: a real containerd (`ctr`) as an oracle of registry host configuration.
 #![deny(missing_docs)]
 
+mod background;
 pub mod certs;
 pub mod containerd;
 mod containerd_files;

@@ -12,10 +12,10 @@
 //! registry answers 401 insufficient_scope). Requested actions outside the allowed ones are dropped,
 //! as token servers do. Wrong or unknown credentials get 401 with a JSON error.
 
+use crate::background::Background;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -112,8 +112,7 @@ struct Shared {
 pub struct TokenServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    server: Background,
 }
 
 impl std::fmt::Debug for TokenServer {
@@ -136,10 +135,6 @@ impl TokenServer {
             .set_nonblocking(true)
             .map_err(|e| err("set_nonblocking", e))?;
         let addr = listener.local_addr().map_err(|e| err("local_addr", e))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| err("tokio runtime", e))?;
         let shared = Arc::new(Shared {
             cfg,
             key,
@@ -149,28 +144,17 @@ impl TokenServer {
         let app = Router::new()
             .route("/token", get(get_token).post(post_token))
             .with_state(shared.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let listener = {
-            let _guard = runtime.enter();
-            tokio::net::TcpListener::from_std(listener).map_err(|e| err("tokio listener", e))?
-        };
-        let thread = std::thread::Builder::new()
-            .name(format!("pullsim-token-{}", addr.port()))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = rx.await;
-                        })
-                        .await;
-                });
-            })
-            .map_err(|e| err("spawn thread", e))?;
+        let server = Background::serve(
+            format!("pullsim-token-{}", addr.port()),
+            listener,
+            |tcp| tcp,
+            app,
+        )
+        .map_err(|(what, e)| err(what, e))?;
         Ok(TokenServer {
             addr,
             shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            server,
         })
     }
 
@@ -217,18 +201,7 @@ impl TokenServer {
     }
 
     fn shutdown_now(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for TokenServer {
-    fn drop(&mut self) {
-        self.shutdown_now();
+        self.server.stop();
     }
 }
 

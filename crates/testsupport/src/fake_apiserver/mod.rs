@@ -16,10 +16,10 @@ mod tls;
 pub use state::ApiRequest;
 use state::State;
 
+use crate::background::Background;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -32,8 +32,8 @@ pub struct FakeApiServer {
     addr: SocketAddr,
     ca_pem: String,
     state: Arc<Mutex<State>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    /// Stopped (and joined) when the server is dropped.
+    _server: Background,
 }
 
 /// How the kubeconfig's user authenticates.
@@ -67,10 +67,6 @@ impl FakeApiServer {
         let addr = listener
             .local_addr()
             .map_err(|e| io("reading the address of", e))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| io("starting a runtime for", e))?;
         let state = Arc::new(Mutex::new(State {
             token: token.to_string(),
             ..State::default()
@@ -78,33 +74,18 @@ impl FakeApiServer {
         let material = crate::certs::TlsMaterial::generate()?;
         let acceptor = tls::acceptor(&material)?;
         let app = handler::router(state.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let listener = {
-            let _guard = runtime.enter();
-            tls::TlsListener {
-                tcp: tokio::net::TcpListener::from_std(listener)
-                    .map_err(|e| io("listening on", e))?,
-                acceptor,
-            }
-        };
-        let thread = std::thread::Builder::new()
-            .name(format!("pullsim-apiserver-{}", addr.port()))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = rx.await;
-                        })
-                        .await;
-                });
-            })
-            .map_err(|e| io("spawning a thread for", e))?;
+        let server = Background::serve(
+            format!("pullsim-apiserver-{}", addr.port()),
+            listener,
+            |tcp| tls::TlsListener { tcp, acceptor },
+            app,
+        )
+        .map_err(|(what, e)| io(what, e))?;
         Ok(FakeApiServer {
             addr,
             ca_pem: material.ca_pem,
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _server: server,
         })
     }
 
@@ -215,20 +196,5 @@ impl FakeApiServer {
             path: path.to_path_buf(),
             source,
         })
-    }
-
-    fn shutdown_now(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for FakeApiServer {
-    fn drop(&mut self) {
-        self.shutdown_now();
     }
 }
