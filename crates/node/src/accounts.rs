@@ -31,7 +31,8 @@ pub enum Tokens {
 /// ServiceAccounts from the inputs, with tokens.
 #[derive(Debug, Clone, Default)]
 pub struct InputAccounts {
-    accounts: Vec<ServiceAccount>,
+    /// The inputs' ServiceAccounts only (looked up with [`Manifests::service_account`]).
+    accounts: Manifests,
     tokens: Tokens,
 }
 
@@ -39,7 +40,10 @@ impl InputAccounts {
     /// The ServiceAccounts of `manifests`, with `tokens`.
     pub fn new(manifests: &Manifests, tokens: Tokens) -> Self {
         InputAccounts {
-            accounts: manifests.service_accounts.clone(),
+            accounts: Manifests {
+                service_accounts: manifests.service_accounts.clone(),
+                ..Manifests::default()
+            },
             tokens,
         }
     }
@@ -54,12 +58,7 @@ pub fn service_account_uid(sa: &ServiceAccount) -> String {
 
 impl ServiceAccounts for InputAccounts {
     fn get(&self, namespace: &str, name: &str) -> Result<ServiceAccountData, String> {
-        if let Some(sa) = self
-            .accounts
-            .iter()
-            .rev()
-            .find(|s| s.namespace == namespace && s.name == name)
-        {
+        if let Some(sa) = self.accounts.service_account(namespace, name) {
             return Ok(ServiceAccountData {
                 uid: service_account_uid(sa),
                 annotations: sa.annotations.clone(),

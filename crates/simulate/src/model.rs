@@ -357,30 +357,21 @@ impl ModelRuntime {
         auth: Option<&AuthConfig>,
     ) -> Result<PullCtx, RuntimeError> {
         let plan = self.plan();
+        let not_found = |why: &str| {
+            RuntimeError::pull(
+                pullsim_runtime::Code::NotFound,
+                image.image.clone(),
+                format!("failed to pull and unpack image {:?}: {why}", image.image),
+            )
+        };
         let idx = self
             .world
             .borrow_mut()
             .catalogue_index(&image.image)
-            .ok_or_else(|| {
-                RuntimeError::pull(
-                    pullsim_runtime::Code::NotFound,
-                    image.image.clone(),
-                    format!(
-                        "failed to pull and unpack image {:?}: not in the scenario's images",
-                        image.image
-                    ),
-                )
-            })?;
-        let platform = self.platform_of(idx).ok_or_else(|| {
-            RuntimeError::pull(
-                pullsim_runtime::Code::NotFound,
-                image.image.clone(),
-                format!(
-                    "failed to pull and unpack image {:?}: no match for platform",
-                    image.image
-                ),
-            )
-        })?;
+            .ok_or_else(|| not_found("not in the scenario's images"))?;
+        let platform = self
+            .platform_of(idx)
+            .ok_or_else(|| not_found("no match for platform"))?;
         let registry = plan.images[idx].registry;
         let pool = self.world.borrow().nodes[self.node].pool;
         let hosts = plan.pools[pool]

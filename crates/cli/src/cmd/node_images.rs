@@ -85,10 +85,6 @@ pub fn local<R: PullRecordsAccessor>(
     };
     let img = &pod.spec.images[index];
     let lookup = |tagged: &str| Ok(cri_socket::image_ref(images, tagged));
-    // The image as the runtime names it, whatever the policy (Always does not look).
-    let present = pullsim_node::shared::apply_default_image_tag(&img.image)
-        .ok()
-        .and_then(|t| cri_socket::image_ref(images, &t));
     match decide_image_by(
         &lookup,
         pulls,
@@ -98,26 +94,35 @@ pub fn local<R: PullRecordsAccessor>(
         pod.credentials.as_ref(),
         pullsim_policy::Time::ZERO,
     ) {
-        Ok(d) => {
-            let labels: Vec<String> = pod
-                .credentials
-                .lookup(&d.image)
-                .map(|c| c.iter().map(|t| t.label()).collect())
-                .unwrap_or_default();
-            Local {
-                present,
-                decision: Some(d.decision.as_str()),
-                verification: d.verification.as_ref().map(|v| {
-                    pullsim_node::explain::verification_words(
-                        v,
-                        kubelet.manager.verification.policy,
-                        &labels,
-                    )
-                }),
-            }
-        }
+        Ok(d) => Local {
+            // The image as the runtime names it, whatever the policy (Always does not look).
+            present: d
+                .image_ref
+                .clone()
+                .or_else(|| cri_socket::image_ref(images, &d.image)),
+            decision: Some(d.decision.as_str()),
+            verification: d.verification.as_ref().map(|v| {
+                // The pod's credential labels name the secret a match was made with.
+                let labels: Vec<String> = match v {
+                    pullsim_node::Verification::SecretMatched { .. } => pod
+                        .credentials
+                        .lookup(&d.image)
+                        .map(|c| c.iter().map(|t| t.label()).collect())
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                pullsim_node::explain::verification_words(
+                    v,
+                    kubelet.manager.verification.policy,
+                    &labels,
+                )
+            }),
+        },
+        // The decision step failed (an invalid name, unreadable records): presence only.
         Err(_) => Local {
-            present,
+            present: pullsim_node::shared::apply_default_image_tag(&img.image)
+                .ok()
+                .and_then(|t| cri_socket::image_ref(images, &t)),
             ..Local::default()
         },
     }
